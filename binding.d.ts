@@ -9,4 +9,85 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-export declare function placeholder(): number
+/** A UDP socket handle bound to one JS environment (see `lib/socket.js` for the semantics). */
+export declare class UdpHandle {
+  /**
+   * A handle for `family` (4 or 6); the OS socket is created by the first bind, connect or open.
+   *
+   * # Errors
+   * `family` is neither 4 nor 6.
+   */
+  constructor(family: number)
+  /**
+   * Binds to `ip:port` with libuv's flags (1 ipv6Only, 4 reuseAddr, 8 reusePort). Returns 0 or
+   * a negative errno.
+   */
+  bind(ip: string, port: number, flags: number): number
+  /** Adopts an open UDP descriptor of this handle's family (`bind({ fd })`). */
+  open(fd: number): number
+  /** Connects to `ip:port`. */
+  connect(ip: string, port: number): number
+  /** Dissolves the connection. */
+  disconnect(): number
+  /** Fills `out` with the local address; returns 0 or a negative errno. */
+  getsockname(out: object): number
+  /** Fills `out` with the connected peer's address; returns 0 or a negative errno. */
+  getpeername(out: object): number
+  /**
+   * Starts delivering datagrams to `onmessage(buf, address, port)` and receive errors to
+   * `onerror(errno)`; queued sends complete through `onsend(status, bytes)`. The handle keeps
+   * the three functions until `close()`.
+   *
+   * # Errors
+   * A function cannot be referenced (the environment is shutting down).
+   */
+  recvStart(onmessage: (arg?: unknown) => unknown, onerror: (arg?: unknown) => unknown, onsend: (arg?: unknown) => unknown): number
+  /** Stops delivering datagrams. */
+  recvStop(): number
+  /**
+   * Sends one datagram made of `list`'s buffers to `ip:port`, or to the connected peer when
+   * `ip` is null. Returns bytes + 1 when sent at once, 0 when queued (completed by `onsend`),
+   * or a negative errno.
+   */
+  send(list: Array<Buffer>, port: number, ip?: string | undefined | null): number
+  /** Closes the handle; returns how many queued sends were cancelled. */
+  close(): number
+  /** Lets the socket keep the process alive (the default). */
+  ref(): void
+  /** Stops the socket from keeping the process alive. */
+  unref(): void
+  /** Whether the socket keeps the process alive while active. */
+  hasRef(): boolean
+  /**
+   * Reads (`size` 0) or sets the receive (`is_recv`) or send buffer size. Returns the size
+   * or a negative errno.
+   */
+  bufferSize(size: number, isRecv: boolean): number
+  /** `SO_BROADCAST`. */
+  setBroadcast(on: unknown): number
+  /** `IP_TTL` / `IPV6_UNICAST_HOPS` (1..=255). */
+  setTTL(ttl: number): number
+  /** `IP_MULTICAST_TTL` / `IPV6_MULTICAST_HOPS` (0..=255). */
+  setMulticastTTL(ttl: number): number
+  /** `IP_MULTICAST_LOOP` / `IPV6_MULTICAST_LOOP`. */
+  setMulticastLoopback(on: unknown): number
+  /** The outgoing multicast interface. */
+  setMulticastInterface(interface: string): number
+  /**
+   * Joins a multicast group (binding first to the any address, port 0, when unbound, as libuv
+   * does).
+   */
+  addMembership(group: string, interface?: string | undefined | null): number
+  /** Leaves a multicast group. */
+  dropMembership(group: string, interface?: string | undefined | null): number
+  /** Joins a source-specific multicast group. */
+  addSourceSpecificMembership(source: string, group: string, interface?: string | undefined | null): number
+  /** Leaves a source-specific multicast group. */
+  dropSourceSpecificMembership(source: string, group: string, interface?: string | undefined | null): number
+  /** Bytes waiting in the send queue. */
+  getSendQueueSize(): number
+  /** Sends waiting in the send queue. */
+  getSendQueueCount(): number
+  /** The OS descriptor, or -1 before the socket exists and after close. */
+  get fd(): number
+}

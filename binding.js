@@ -835,4 +835,4 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
-module.exports.placeholder = nativeBinding.placeholder
+module.exports.UdpHandle = nativeBinding.UdpHandle

@@ -1,5 +1,19 @@
 //! dgram-rs: node:dgram's UDP socket as a Node.js native addon.
-#[napi_derive::napi]
-pub fn placeholder() -> u32 {
-    0
-}
+//!
+//! The JavaScript layer (`lib/`) owns node:dgram's semantics: validation, the bind/connect state
+//! machine, DNS lookup, events and their ticks. This crate owns the syscalls: one native class,
+//! [`handle::UdpHandle`], whose methods take resolved input and answer with libuv-style numbers.
+//!
+//! - [`socket`]: socket creation, addresses and options (socket2).
+//! - [`uv`]: the only raw FFI: a `uv_poll_t` on Node's own loop, `napi_make_callback`, cleanup.
+//! - [`recv`] / [`send`]: the receive and send paths.
+//! - [`core`]: one socket's state and its close/teardown rules.
+//! - [`error`]: `io::Error` → negative errno.
+
+pub mod core;
+pub mod error;
+pub mod handle;
+pub mod recv;
+pub mod send;
+pub mod socket;
+pub mod uv;

@@ -1,0 +1,350 @@
+//! `UdpHandle`: the one native class JavaScript sees, the counterpart of Node's `UDPWrap`.
+//!
+//! It takes already-validated, already-resolved input from `lib/` (IP literals, numeric ports,
+//! lists of buffers) and answers with numbers: 0 or a negative errno, as libuv does, so that the
+//! JavaScript layer builds node:dgram's exact errors. It never emits events and never knows their
+//! names: `recvStart` hands it three callbacks once.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use napi::bindgen_prelude::{BufferSlice, Function, JsValue, Object, Unknown};
+use napi::{Env, Error, Result, Status};
+use napi_derive::napi;
+use socket2::SockAddr;
+
+use crate::core::{Callbacks, Core};
+use crate::error::{self, status};
+use crate::socket::{self, Family, Options};
+use crate::uv::{AsyncContext, JsFunction, RawEnv};
+
+/// A UDP socket handle bound to one JS environment (see `lib/socket.js` for the semantics).
+#[napi]
+pub struct UdpHandle {
+    core: Rc<Core>,
+}
+
+/// Ports arrive validated from JS; anything else is the kernel's `EINVAL`.
+fn port16(port: u32) -> std::result::Result<u16, i32> {
+    u16::try_from(port).map_err(|_| error::EINVAL)
+}
+
+fn truthy(value: Unknown<'_>) -> bool {
+    value.coerce_to_bool().unwrap_or(false)
+}
+
+/// Fills `out` with `{ address, family, port }` as Node's `getsockname`/`getpeername` do.
+fn fill_address(out: &mut Object<'_>, addr: SocketAddr) -> Result<()> {
+    out.set("address", socket::format_ip(&addr))?;
+    out.set("family", if addr.is_ipv4() { "IPv4" } else { "IPv6" })?;
+    out.set("port", u32::from(addr.port()))?;
+    Ok(())
+}
+
+#[napi]
+impl UdpHandle {
+    /// A handle for `family` (4 or 6); the OS socket is created by the first bind, connect or open.
+    ///
+    /// # Errors
+    /// `family` is neither 4 nor 6.
+    #[napi(constructor)]
+    pub fn new(env: Env, family: u32) -> Result<Self> {
+        let family = Family::from_number(family)
+            .ok_or_else(|| Error::new(Status::InvalidArg, "family must be 4 or 6"))?;
+        Ok(UdpHandle {
+            core: Rc::new(Core::new(RawEnv::from(&env), family)),
+        })
+    }
+
+    /// Binds to `ip:port` with libuv's flags (1 ipv6Only, 4 reuseAddr, 8 reusePort). Returns 0 or
+    /// a negative errno.
+    #[napi]
+    pub fn bind(&self, ip: String, port: u32, flags: u32) -> i32 {
+        let addr = match port16(port).map(|p| socket::parse_addr(self.core.family, &ip, p)) {
+            Ok(Ok(addr)) => addr,
+            Ok(Err(e)) => return error::errno(&e),
+            Err(e) => return e,
+        };
+        if let Err(e) = self.core.ensure_socket() {
+            return error::errno(&e);
+        }
+        status(self.core.with_socket(|s| socket::bind(s, addr, flags)))
+    }
+
+    /// Adopts an open UDP descriptor of this handle's family (`bind({ fd })`).
+    #[napi]
+    pub fn open(&self, fd: i32) -> i32 {
+        if self.core.has_socket() || self.core.is_closed() {
+            return -libc::EBUSY;
+        }
+        match socket::adopt(fd, self.core.family) {
+            Ok(s) => status(self.core.install(s)),
+            Err(e) => error::errno(&e),
+        }
+    }
+
+    /// Connects to `ip:port`.
+    #[napi]
+    pub fn connect(&self, ip: String, port: u32) -> i32 {
+        let addr = match port16(port).map(|p| socket::parse_addr(self.core.family, &ip, p)) {
+            Ok(Ok(addr)) => addr,
+            Ok(Err(e)) => return error::errno(&e),
+            Err(e) => return e,
+        };
+        if let Err(e) = self.core.ensure_socket() {
+            return error::errno(&e);
+        }
+        status(self.core.with_socket(|s| socket::connect(s, addr)))
+    }
+
+    /// Dissolves the connection.
+    #[napi]
+    pub fn disconnect(&self) -> i32 {
+        status(self.core.with_socket(socket::disconnect))
+    }
+
+    /// Fills `out` with the local address; returns 0 or a negative errno.
+    #[napi]
+    pub fn getsockname(&self, mut out: Object<'_>) -> Result<i32> {
+        match self
+            .core
+            .with_socket(|s| s.local_addr())
+            .and_then(|a| socket::split_sockaddr(&a))
+        {
+            Ok(addr) => fill_address(&mut out, addr).map(|()| 0),
+            Err(e) => Ok(error::errno(&e)),
+        }
+    }
+
+    /// Fills `out` with the connected peer's address; returns 0 or a negative errno.
+    #[napi]
+    pub fn getpeername(&self, mut out: Object<'_>) -> Result<i32> {
+        match self
+            .core
+            .with_socket(|s| s.peer_addr())
+            .and_then(|a| socket::split_sockaddr(&a))
+        {
+            Ok(addr) => fill_address(&mut out, addr).map(|()| 0),
+            Err(e) => Ok(error::errno(&e)),
+        }
+    }
+
+    /// Starts delivering datagrams to `onmessage(buf, address, port)` and receive errors to
+    /// `onerror(errno)`; queued sends complete through `onsend(status, bytes)`. The handle keeps
+    /// the three functions until `close()`.
+    ///
+    /// # Errors
+    /// A function cannot be referenced (the environment is shutting down).
+    #[napi]
+    pub fn recv_start(
+        &self,
+        env: Env,
+        onmessage: Function<'_>,
+        onerror: Function<'_>,
+        onsend: Function<'_>,
+    ) -> Result<i32> {
+        let raw = RawEnv::from(&env);
+        let reference = |f: &Function<'_>| {
+            // SAFETY: `f` is an argument of this call, live on this env's thread.
+            unsafe { JsFunction::new(raw, f.raw()) }
+        };
+        let callbacks = match (
+            AsyncContext::new(raw, "UDPWRAP"),
+            reference(&onmessage),
+            reference(&onerror),
+            reference(&onsend),
+        ) {
+            (Some(context), Some(onmessage), Some(onerror), Some(onsend)) => Callbacks {
+                context,
+                onmessage,
+                onerror,
+                onsend,
+            },
+            _ => {
+                return Err(Error::new(
+                    Status::GenericFailure,
+                    "cannot keep the callbacks",
+                ))
+            }
+        };
+        Ok(self.core.recv_start(callbacks))
+    }
+
+    /// Stops delivering datagrams.
+    #[napi]
+    pub fn recv_stop(&self) -> i32 {
+        self.core.recv_stop()
+    }
+
+    /// Sends one datagram made of `list`'s buffers to `ip:port`, or to the connected peer when
+    /// `ip` is null. Returns bytes + 1 when sent at once, 0 when queued (completed by `onsend`),
+    /// or a negative errno.
+    #[napi]
+    pub fn send(&self, list: Vec<BufferSlice<'_>>, port: u32, ip: Option<String>) -> i64 {
+        let to = match ip {
+            None => None,
+            Some(ip) => match port16(port).map(|p| socket::parse_addr(self.core.family, &ip, p)) {
+                Ok(Ok(addr)) => Some(SockAddr::from(addr)),
+                Ok(Err(e)) => return i64::from(error::errno(&e)),
+                Err(e) => return i64::from(e),
+            },
+        };
+        let parts: Vec<&[u8]> = list.iter().map(|b| &b[..]).collect();
+        self.core.send(&parts, to)
+    }
+
+    /// Closes the handle; returns how many queued sends were cancelled.
+    #[napi]
+    pub fn close(&self) -> u32 {
+        self.core.close()
+    }
+
+    /// Lets the socket keep the process alive (the default).
+    #[napi(js_name = "ref")]
+    pub fn ref_(&self) {
+        self.core.set_ref(true);
+    }
+
+    /// Stops the socket from keeping the process alive.
+    #[napi]
+    pub fn unref(&self) {
+        self.core.set_ref(false);
+    }
+
+    /// Whether the socket keeps the process alive while active.
+    #[napi]
+    pub fn has_ref(&self) -> bool {
+        self.core.has_ref()
+    }
+
+    /// Reads (`size` 0) or sets the receive (`is_recv`) or send buffer size. Returns the size
+    /// or a negative errno.
+    #[napi]
+    pub fn buffer_size(&self, size: u32, is_recv: bool) -> i64 {
+        match self.core.options(|o| o.buffer_size(size, is_recv)) {
+            Ok(v) => i64::from(v),
+            Err(e) => i64::from(error::errno(&e)),
+        }
+    }
+
+    /// `SO_BROADCAST`.
+    #[napi]
+    pub fn set_broadcast(&self, on: Unknown<'_>) -> i32 {
+        let on = truthy(on);
+        self.with_options(|o| o.set_broadcast(on))
+    }
+
+    /// `IP_TTL` / `IPV6_UNICAST_HOPS` (1..=255).
+    #[napi(js_name = "setTTL")]
+    pub fn set_ttl(&self, ttl: i32) -> i32 {
+        self.with_options(|o| o.set_ttl(ttl))
+    }
+
+    /// `IP_MULTICAST_TTL` / `IPV6_MULTICAST_HOPS` (0..=255).
+    #[napi(js_name = "setMulticastTTL")]
+    pub fn set_multicast_ttl(&self, ttl: i32) -> i32 {
+        self.with_options(|o| o.set_multicast_ttl(ttl))
+    }
+
+    /// `IP_MULTICAST_LOOP` / `IPV6_MULTICAST_LOOP`.
+    #[napi]
+    pub fn set_multicast_loopback(&self, on: Unknown<'_>) -> i32 {
+        let on = truthy(on);
+        self.with_options(|o| o.set_multicast_loopback(on))
+    }
+
+    /// The outgoing multicast interface.
+    #[napi]
+    pub fn set_multicast_interface(&self, interface: String) -> i32 {
+        self.with_options(|o| o.set_multicast_interface(&interface))
+    }
+
+    /// Joins a multicast group (binding first to the any address, port 0, when unbound, as libuv
+    /// does).
+    #[napi]
+    pub fn add_membership(&self, group: String, interface: Option<String>) -> i32 {
+        self.membership(&group, interface.as_deref(), true)
+    }
+
+    /// Leaves a multicast group.
+    #[napi]
+    pub fn drop_membership(&self, group: String, interface: Option<String>) -> i32 {
+        self.membership(&group, interface.as_deref(), false)
+    }
+
+    /// Joins a source-specific multicast group.
+    #[napi]
+    pub fn add_source_specific_membership(
+        &self,
+        source: String,
+        group: String,
+        interface: Option<String>,
+    ) -> i32 {
+        self.source_membership(&source, &group, interface.as_deref(), true)
+    }
+
+    /// Leaves a source-specific multicast group.
+    #[napi]
+    pub fn drop_source_specific_membership(
+        &self,
+        source: String,
+        group: String,
+        interface: Option<String>,
+    ) -> i32 {
+        self.source_membership(&source, &group, interface.as_deref(), false)
+    }
+
+    /// Bytes waiting in the send queue.
+    #[napi]
+    pub fn get_send_queue_size(&self) -> u32 {
+        let bytes = self.core.queue.try_borrow().map(|q| q.bytes()).unwrap_or(0);
+        u32::try_from(bytes).unwrap_or(u32::MAX)
+    }
+
+    /// Sends waiting in the send queue.
+    #[napi]
+    pub fn get_send_queue_count(&self) -> u32 {
+        let count = self.core.queue.try_borrow().map(|q| q.count()).unwrap_or(0);
+        u32::try_from(count).unwrap_or(u32::MAX)
+    }
+
+    /// The OS descriptor, or -1 before the socket exists and after close.
+    #[napi(getter)]
+    pub fn fd(&self) -> i32 {
+        use std::os::fd::AsRawFd;
+        self.core.with_socket(|s| Ok(s.as_raw_fd())).unwrap_or(-1)
+    }
+}
+
+impl UdpHandle {
+    fn with_options(&self, f: impl FnOnce(&Options<'_>) -> std::io::Result<()>) -> i32 {
+        status(self.core.options(f))
+    }
+
+    /// libuv's `uv__udp_maybe_deferred_bind`: joining a group on an unbound socket binds it to
+    /// the any address, port 0, with SO_REUSEADDR.
+    fn deferred_bind(&self, group: &str) -> i32 {
+        if self.core.has_socket() || socket::parse_any(group).is_err() {
+            return 0;
+        }
+        let any = match self.core.family {
+            Family::V4 => "0.0.0.0",
+            Family::V6 => "::",
+        };
+        self.bind(any.to_string(), 0, socket::FLAG_REUSEADDR)
+    }
+
+    fn membership(&self, group: &str, interface: Option<&str>, join: bool) -> i32 {
+        match self.deferred_bind(group) {
+            0 => self.with_options(|o| o.membership(group, interface, join)),
+            err => err,
+        }
+    }
+
+    fn source_membership(&self, source: &str, group: &str, iface: Option<&str>, join: bool) -> i32 {
+        match self.deferred_bind(group) {
+            0 => self.with_options(|o| o.source_membership(source, group, iface, join)),
+            err => err,
+        }
+    }
+}

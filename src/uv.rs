@@ -1,0 +1,375 @@
+//! The only raw FFI of the crate: a `uv_poll_t` on Node's own event loop, calls into JavaScript
+//! through `napi_make_callback`, and the environment cleanup hook.
+//!
+//! Why Node's own loop: reading on the JS thread when libuv says the socket is readable keeps
+//! node:dgram's latency and its tick order (each `'message'` handler's `process.nextTick` and
+//! promise jobs run before the next datagram), where a tokio thread handing every datagram over
+//! through a threadsafe function measured 1.5× node:dgram's round trip (DESIGN.md §3).
+//!
+//! libuv's symbols are exported by the `node` binary and resolve when the addon is loaded.
+
+use std::ffi::{c_int, c_void};
+use std::io;
+use std::marker::PhantomData;
+use std::os::fd::RawFd;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+use std::rc::Rc;
+
+use napi::sys;
+
+/// `UV_POLL` in libuv's `uv_handle_type`.
+const UV_POLL: c_int = 8;
+/// Poll for readability.
+pub const READABLE: i32 = 1;
+/// Poll for writability.
+pub const WRITABLE: i32 = 2;
+
+type UvPollCb = unsafe extern "C" fn(handle: *mut c_void, status: c_int, events: c_int);
+type UvCloseCb = unsafe extern "C" fn(handle: *mut c_void);
+
+extern "C" {
+    fn uv_handle_size(kind: c_int) -> usize;
+    fn uv_poll_init(event_loop: *mut sys::uv_loop_s, handle: *mut c_void, fd: c_int) -> c_int;
+    fn uv_poll_start(handle: *mut c_void, events: c_int, cb: UvPollCb) -> c_int;
+    fn uv_poll_stop(handle: *mut c_void) -> c_int;
+    fn uv_close(handle: *mut c_void, cb: UvCloseCb);
+    fn uv_ref(handle: *mut c_void);
+    fn uv_unref(handle: *mut c_void);
+}
+
+/// The environment (JS thread) a handle lives on: a `napi_env` known to be valid, because it can
+/// only be made from napi-rs's `Env` of a running call.
+#[derive(Clone, Copy)]
+pub struct RawEnv(sys::napi_env);
+
+impl From<&napi::Env> for RawEnv {
+    fn from(env: &napi::Env) -> Self {
+        RawEnv(env.raw())
+    }
+}
+
+/// What a [`Poll`] calls when its descriptor is ready.
+pub trait PollHandler {
+    /// `status` is 0 or a negative errno; `events` is a mask of [`READABLE`] and [`WRITABLE`].
+    fn on_poll(&self, status: i32, events: i32);
+}
+
+/// A `uv_poll_t` watching one descriptor on the environment's event loop.
+///
+/// The handle's `data` holds a strong `Rc` to its target, released in the close callback, so the
+/// target outlives every callback libuv can still make. Dropping the `Poll` stops and closes it;
+/// its memory is freed in libuv's close callback, never before.
+pub struct Poll<T: PollHandler> {
+    raw: *mut c_void,
+    _target: PhantomData<T>,
+}
+
+impl<T: PollHandler> Poll<T> {
+    /// Initialises a poll handle for `fd` on `env`'s loop (not started yet).
+    ///
+    /// # Errors
+    /// The loop cannot be found, memory is short, or libuv refuses the descriptor.
+    pub fn new(env: RawEnv, fd: RawFd, target: Rc<T>) -> io::Result<Self> {
+        let mut event_loop = ptr::null_mut();
+        // SAFETY: `env` is the live environment of the calling JS thread.
+        let status = unsafe { sys::napi_get_uv_event_loop(env.0, &mut event_loop) };
+        if status != sys::Status::napi_ok || event_loop.is_null() {
+            return Err(io::Error::other("no libuv loop for this environment"));
+        }
+        // SAFETY: uv_handle_size only reads a table; calloc returns zeroed memory or null.
+        let raw = unsafe { libc::calloc(1, uv_handle_size(UV_POLL)) };
+        if raw.is_null() {
+            return Err(io::Error::from_raw_os_error(libc::ENOMEM));
+        }
+        // SAFETY: `raw` is a zeroed block of uv_handle_size(UV_POLL) bytes; the loop is live.
+        let rc = unsafe { uv_poll_init(event_loop, raw, fd) };
+        if rc != 0 {
+            // SAFETY: libuv did not register the handle, so the memory is still only ours.
+            unsafe { libc::free(raw) };
+            return Err(io::Error::from_raw_os_error(-rc));
+        }
+        // SAFETY: `data` is the first field of every uv handle; the Rc is released in on_close.
+        unsafe { *(raw as *mut *const T) = Rc::into_raw(target) };
+        Ok(Poll {
+            raw,
+            _target: PhantomData,
+        })
+    }
+
+    /// Watches for `events` (starting, or changing what a started handle watches); with no
+    /// events, stops watching, which also stops keeping the loop alive.
+    pub fn watch(&self, events: i32) -> i32 {
+        // SAFETY: `raw` is an initialised, not yet closed poll handle.
+        unsafe {
+            if events == 0 {
+                uv_poll_stop(self.raw)
+            } else {
+                uv_poll_start(self.raw, events, on_poll::<T>)
+            }
+        }
+    }
+
+    /// `uv_ref` / `uv_unref`: whether this handle keeps the process alive while active.
+    pub fn set_ref(&self, on: bool) {
+        // SAFETY: `raw` is an initialised, not yet closed handle.
+        unsafe {
+            if on {
+                uv_ref(self.raw)
+            } else {
+                uv_unref(self.raw)
+            }
+        }
+    }
+}
+
+impl<T: PollHandler> Drop for Poll<T> {
+    fn drop(&mut self) {
+        // SAFETY: `raw` is initialised and closed exactly once, here; libuv frees nothing itself,
+        // on_close does, after the loop has let go of the handle.
+        unsafe {
+            uv_poll_stop(self.raw);
+            uv_close(self.raw, on_close::<T>);
+        }
+    }
+}
+
+unsafe extern "C" fn on_poll<T: PollHandler>(handle: *mut c_void, status: c_int, events: c_int) {
+    // SAFETY: `data` holds the Rc set in Poll::new, alive until on_close.
+    let target = unsafe { &*(*(handle as *mut *const T)) };
+    // A panic must not unwind into libuv (and none is expected: the crate denies them); if one
+    // happens anyway, this wakeup is dropped rather than the process aborted.
+    let _ = catch_unwind(AssertUnwindSafe(|| target.on_poll(status, events)));
+}
+
+unsafe extern "C" fn on_close<T: PollHandler>(handle: *mut c_void) {
+    // SAFETY: libuv is done with the handle; we take back the Rc and the memory given in new().
+    unsafe {
+        drop(Rc::from_raw(*(handle as *mut *const T)));
+        libc::free(handle);
+    }
+}
+
+/// A strong reference to a JavaScript function, deleted on drop (on the JS thread, where all of
+/// this crate's handles live).
+pub struct JsFunction {
+    env: sys::napi_env,
+    reference: sys::napi_ref,
+}
+
+impl JsFunction {
+    /// Keeps `value` alive until this is dropped.
+    ///
+    /// # Safety
+    /// `value` must be a live value of `env`, on `env`'s thread.
+    pub unsafe fn new(env: RawEnv, value: sys::napi_value) -> Option<Self> {
+        let mut reference = ptr::null_mut();
+        // SAFETY: guaranteed by the caller.
+        let status = unsafe { sys::napi_create_reference(env.0, value, 1, &mut reference) };
+        (status == sys::Status::napi_ok).then_some(JsFunction {
+            env: env.0,
+            reference,
+        })
+    }
+}
+
+impl Drop for JsFunction {
+    fn drop(&mut self) {
+        // SAFETY: the reference was created on this env and is deleted once.
+        unsafe { sys::napi_delete_reference(self.env, self.reference) };
+    }
+}
+
+/// The async context JS callbacks run in (what `AsyncWrap` gives node:dgram's handle).
+pub struct AsyncContext {
+    env: sys::napi_env,
+    context: sys::napi_async_context,
+}
+
+impl AsyncContext {
+    /// A context named `name` (an async resource type, as async_hooks reports it).
+    pub fn new(env: RawEnv, name: &str) -> Option<Self> {
+        let env = env.0;
+        let mut name_value = ptr::null_mut();
+        let mut context = ptr::null_mut();
+        // SAFETY: called on the env's thread inside a napi call (a handle scope is open).
+        let ok = unsafe {
+            sys::napi_create_string_utf8(
+                env,
+                name.as_ptr().cast(),
+                name.len() as isize,
+                &mut name_value,
+            ) == sys::Status::napi_ok
+                && sys::napi_async_init(env, ptr::null_mut(), name_value, &mut context)
+                    == sys::Status::napi_ok
+        };
+        ok.then_some(AsyncContext { env, context })
+    }
+}
+
+impl Drop for AsyncContext {
+    fn drop(&mut self) {
+        // SAFETY: created by napi_async_init on this env; destroyed once.
+        unsafe { sys::napi_async_destroy(self.env, self.context) };
+    }
+}
+
+/// A handle scope opened from a libuv callback, to create values and call into JavaScript.
+pub struct CallScope {
+    env: sys::napi_env,
+    scope: sys::napi_handle_scope,
+}
+
+impl CallScope {
+    /// Opens a scope on `env` (from the env's own thread).
+    pub fn open(env: RawEnv) -> Option<Self> {
+        let env = env.0;
+        let mut scope = ptr::null_mut();
+        // SAFETY: called on the env's thread, outside any other napi call of this crate.
+        let status = unsafe { sys::napi_open_handle_scope(env, &mut scope) };
+        (status == sys::Status::napi_ok).then_some(CallScope { env, scope })
+    }
+
+    /// A new Buffer with its own copy of `data` (byteOffset 0, as node:dgram's).
+    pub fn buffer_copy(&self, data: &[u8]) -> Option<sys::napi_value> {
+        let mut value = ptr::null_mut();
+        let mut copy = ptr::null_mut();
+        // SAFETY: `data` is valid for its length; the scope is open.
+        let status = unsafe {
+            sys::napi_create_buffer_copy(
+                self.env,
+                data.len(),
+                data.as_ptr().cast(),
+                &mut copy,
+                &mut value,
+            )
+        };
+        (status == sys::Status::napi_ok).then_some(value)
+    }
+
+    /// A string from ASCII text (IP addresses).
+    pub fn string(&self, text: &str) -> Option<sys::napi_value> {
+        let mut value = ptr::null_mut();
+        // SAFETY: `text` is valid for its length; the scope is open.
+        let status = unsafe {
+            sys::napi_create_string_utf8(
+                self.env,
+                text.as_ptr().cast(),
+                text.len() as isize,
+                &mut value,
+            )
+        };
+        (status == sys::Status::napi_ok).then_some(value)
+    }
+
+    /// A number.
+    pub fn int(&self, n: i32) -> Option<sys::napi_value> {
+        let mut value = ptr::null_mut();
+        // SAFETY: the scope is open.
+        let status = unsafe { sys::napi_create_int32(self.env, n, &mut value) };
+        (status == sys::Status::napi_ok).then_some(value)
+    }
+
+    /// Calls `function` through `napi_make_callback`, so that process.nextTick and microtasks
+    /// queued by it run when it returns, as after any libuv callback in Node.
+    ///
+    /// An exception thrown by the function becomes an ordinary uncaught exception
+    /// (`'uncaughtException'`, or exit code 1 with the stack on stderr), as in node:dgram.
+    pub fn call(&self, context: &AsyncContext, function: &JsFunction, args: &[sys::napi_value]) {
+        let mut func = ptr::null_mut();
+        let mut global = ptr::null_mut();
+        let mut result = ptr::null_mut();
+        // SAFETY: the reference and context belong to this env; `args` outlives the call.
+        unsafe {
+            if sys::napi_get_reference_value(self.env, function.reference, &mut func)
+                != sys::Status::napi_ok
+                || func.is_null()
+                || sys::napi_get_global(self.env, &mut global) != sys::Status::napi_ok
+            {
+                return;
+            }
+            let status = sys::napi_make_callback(
+                self.env,
+                context.context,
+                global,
+                func,
+                args.len(),
+                args.as_ptr(),
+                &mut result,
+            );
+            if status == sys::Status::napi_pending_exception {
+                let mut exception = ptr::null_mut();
+                if sys::napi_get_and_clear_last_exception(self.env, &mut exception)
+                    == sys::Status::napi_ok
+                {
+                    sys::napi_fatal_exception(self.env, exception);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for CallScope {
+    fn drop(&mut self) {
+        // SAFETY: opened in `open` on this env, closed once, in LIFO order (scopes are locals).
+        unsafe { sys::napi_close_handle_scope(self.env, self.scope) };
+    }
+}
+
+/// What an environment cleanup hook does when its environment (a worker, or the main thread at
+/// exit) is torn down with the target still open.
+pub trait Teardown {
+    /// Stops and closes everything the target holds on the environment's loop.
+    fn teardown(&self);
+}
+
+/// An environment cleanup hook holding a strong `Rc` to its target.
+///
+/// Without it, a worker terminated with a socket open aborts the whole process (`uv_loop_close()
+/// while having open handles`): Node closes only the handles it knows about.
+pub struct CleanupHook<T: Teardown> {
+    env: sys::napi_env,
+    arg: *const T,
+}
+
+impl<T: Teardown> CleanupHook<T> {
+    /// Registers `target` for teardown of `env`.
+    pub fn add(env: RawEnv, target: Rc<T>) -> Option<Self> {
+        let env = env.0;
+        let arg = Rc::into_raw(target);
+        // SAFETY: `arg` stays valid until the hook runs or is removed (both release it once).
+        let status =
+            unsafe { sys::napi_add_env_cleanup_hook(env, Some(run_hook::<T>), arg as *mut c_void) };
+        if status == sys::Status::napi_ok {
+            Some(CleanupHook { env, arg })
+        } else {
+            // SAFETY: not registered: the Rc is still ours to release.
+            drop(unsafe { Rc::from_raw(arg) });
+            None
+        }
+    }
+
+    /// Unregisters the hook (the target closed first) and releases its `Rc`.
+    pub fn remove(self) {
+        // SAFETY: registered in `add` with these exact arguments and not run yet (running it
+        // forgets the CleanupHook instead of removing it, see `forget_after_run`).
+        unsafe {
+            sys::napi_remove_env_cleanup_hook(
+                self.env,
+                Some(run_hook::<T>),
+                self.arg as *mut c_void,
+            );
+            drop(Rc::from_raw(self.arg));
+        }
+    }
+
+    /// For the hook's own run: Node has already unregistered it and `run_hook` releases the Rc,
+    /// so this only lets go of the registration without undoing it.
+    pub fn forget_after_run(self) {}
+}
+
+unsafe extern "C" fn run_hook<T: Teardown>(arg: *mut c_void) {
+    // SAFETY: `arg` is the Rc registered in CleanupHook::add; Node runs a hook once.
+    let target = unsafe { Rc::from_raw(arg as *const T) };
+    let _ = catch_unwind(AssertUnwindSafe(|| target.teardown()));
+}
