@@ -106,6 +106,7 @@ impl Core {
 
     /// Takes `socket` as this handle's OS socket.
     pub fn install(&self, socket: Socket) -> io::Result<()> {
+        crate::recv::enable_gro(&socket);
         *self.borrow_mut(&self.socket)? = Some(socket);
         Ok(())
     }

@@ -6,75 +6,94 @@
 //! full), exactly as with node:dgram. No queue grows in between.
 
 use std::cell::RefCell;
-use std::io;
+use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 
-use nix::sys::socket::{recvfrom, SockaddrStorage};
+use nix::cmsg_space;
+use nix::sys::socket::{
+    recvmmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage,
+};
 
 use crate::core::Core;
 use crate::error;
 use crate::socket::format_ip;
 use crate::uv::CallScope;
 
-/// Datagrams read per readiness event before yielding to the loop (libuv reads 32 as well), so a
-/// flood on one socket cannot starve timers and other sockets.
+/// Datagrams (or GRO batches) read per readiness event, in one `recvmmsg`, before yielding to the
+/// loop (libuv reads 32 as well), so a flood on one socket cannot starve timers and other sockets.
 const READS_PER_WAKEUP: usize = 32;
 
-/// Large enough for any UDP payload (65,507 bytes over IPv4, 65,527 over IPv6).
+/// Large enough for any UDP payload (65,507 bytes over IPv4, 65,527 over IPv6), and for a GRO
+/// batch, which the kernel caps at 64 KiB.
 const MAX_DATAGRAM: usize = 65_536;
 
-thread_local! {
-    /// One read buffer per JS thread: reads never overlap on a thread, and a buffer per socket
-    /// would cost 64 KiB for each of possibly thousands of sockets.
-    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; MAX_DATAGRAM]);
+/// The read buffers and `recvmmsg` headers of one JS thread: reads never overlap on a thread, and
+/// buffers per socket would cost 2 MiB for each of possibly thousands of sockets.
+struct Scratch {
+    data: Vec<u8>,
+    headers: MultiHeaders<SockaddrStorage>,
 }
 
-/// What one read gave.
-enum Read {
-    /// A datagram, already copied into a JS Buffer.
-    Datagram(napi::sys::napi_value, SocketAddr),
-    /// Nothing more to read now.
-    Empty,
-    /// A receive error (negative errno).
-    Failed(i32),
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
+        data: vec![0; MAX_DATAGRAM * READS_PER_WAKEUP],
+        headers: MultiHeaders::preallocate(READS_PER_WAKEUP, Some(cmsg_space!(i32))),
+    });
+}
+
+/// One datagram read, already copied into a JS Buffer.
+struct Datagram {
+    buf: napi::sys::napi_value,
+    from: SocketAddr,
+}
+
+/// Enables receive offload (`UDP_GRO`) where the kernel has it: a GSO sender's batch then arrives
+/// in one read and is split here into its datagrams, with no change visible to JavaScript.
+/// Kernels without it simply deliver datagram by datagram.
+pub fn enable_gro(socket: &socket2::Socket) {
+    let _ = setsockopt(socket, sockopt::UdpGroSegment, &true);
 }
 
 impl Core {
-    /// Reads and delivers up to [`READS_PER_WAKEUP`] datagrams.
+    /// Reads one batch and delivers it, datagram by datagram.
     pub(crate) fn on_readable(&self) {
         let Some(callbacks) = self.callbacks() else {
             return;
         };
-        for _ in 0..READS_PER_WAKEUP {
+        let Some(scope) = CallScope::open(self.env) else {
+            return;
+        };
+        let datagrams = match self.read_batch(&scope) {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) => {
+                if let Some(code) = scope.int(error::errno(&e)) {
+                    scope.call(&callbacks.context, &callbacks.onerror, &[code]);
+                }
+                return;
+            }
+        };
+        // The sender's address string is made once per run of datagrams from one sender.
+        let mut last: Option<(SocketAddr, napi::sys::napi_value)> = None;
+        for d in datagrams {
             // A handler may have closed the socket or stopped receiving.
             if !self.is_receiving() {
                 return;
             }
-            let Some(scope) = CallScope::open(self.env) else {
+            let address = match last {
+                Some((from, value)) if from == d.from => Some(value),
+                _ => scope.string(&format_ip(&d.from)),
+            };
+            let (Some(address), Some(port)) = (address, scope.int(i32::from(d.from.port()))) else {
                 return;
             };
-            match self.read_one(&scope) {
-                Read::Datagram(buf, from) => {
-                    let (Some(address), Some(port)) = (
-                        scope.string(&format_ip(&from)),
-                        scope.int(i32::from(from.port())),
-                    ) else {
-                        return;
-                    };
-                    scope.call(
-                        &callbacks.context,
-                        &callbacks.onmessage,
-                        &[buf, address, port],
-                    );
-                }
-                Read::Empty => return,
-                Read::Failed(errno) => {
-                    if let Some(code) = scope.int(errno) {
-                        scope.call(&callbacks.context, &callbacks.onerror, &[code]);
-                    }
-                    return;
-                }
-            }
+            last = Some((d.from, address));
+            scope.call(
+                &callbacks.context,
+                &callbacks.onmessage,
+                &[d.buf, address, port],
+            );
         }
     }
 
@@ -88,36 +107,56 @@ impl Core {
         }
     }
 
-    /// One `recvfrom` into the thread's scratch buffer, copied into a new JS Buffer.
-    fn read_one(&self, scope: &CallScope) -> Read {
-        let received = SCRATCH.with(|scratch| {
-            let Ok(mut buf) = scratch.try_borrow_mut() else {
-                return Err(io::Error::from_raw_os_error(libc::EBUSY));
+    /// One `recvmmsg` into the thread's scratch buffers; each datagram (each GRO segment) is
+    /// copied into its own JS Buffer, as node:dgram gives them.
+    fn read_batch(&self, scope: &CallScope) -> io::Result<Vec<Datagram>> {
+        SCRATCH.with(|cell| {
+            // Taken only if a callback spun the loop re-entrantly; the socket stays readable
+            // and is read on the next wakeup.
+            let Ok(mut scratch) = cell.try_borrow_mut() else {
+                return Err(io::Error::from(io::ErrorKind::WouldBlock));
             };
-            loop {
-                let result = self.with_socket(|s| {
-                    use std::os::fd::AsRawFd;
-                    recvfrom::<SockaddrStorage>(s.as_raw_fd(), &mut buf).map_err(io::Error::from)
-                });
-                match result {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                    Ok((n, from)) => {
-                        let from = from.as_ref().and_then(to_socket_addr);
-                        let data = buf.get(..n).unwrap_or_default();
-                        return Ok(scope.buffer_copy(data).zip(from));
-                    }
+            let Scratch { data, headers } = &mut *scratch;
+            let mut slices: Vec<[IoSliceMut<'_>; 1]> = data
+                .chunks_mut(MAX_DATAGRAM)
+                .map(|chunk| [IoSliceMut::new(chunk)])
+                .collect();
+            let fd = self.with_socket(|s| Ok(s.as_raw_fd()))?;
+            // What each read gave: (bytes, sender, GRO segment size). EINTR is left to the next
+            // wakeup: the poll is level-triggered, so the datagrams are not lost.
+            let reads: Vec<(usize, Option<SocketAddr>, Option<usize>)> =
+                recvmmsg(fd, headers, slices.iter_mut(), MsgFlags::MSG_DONTWAIT, None)
+                    .map_err(|e| match e {
+                        nix::errno::Errno::EINTR => io::Error::from(io::ErrorKind::WouldBlock),
+                        e => io::Error::from(e),
+                    })?
+                    .map(|msg| {
+                        let from = msg.address.as_ref().and_then(to_socket_addr);
+                        (msg.bytes, from, gro_segment_size(&msg))
+                    })
+                    .collect();
+            let mut out = Vec::with_capacity(reads.len());
+            for ((bytes, from, segment), slot) in reads.into_iter().zip(data.chunks(MAX_DATAGRAM)) {
+                let Some(from) = from else { continue };
+                let payload = slot.get(..bytes).unwrap_or_default();
+                if payload.is_empty() {
+                    out.extend(scope.buffer_copy(payload).map(|buf| Datagram { buf, from }));
+                }
+                for part in payload.chunks(segment.unwrap_or(payload.len()).max(1)) {
+                    out.extend(scope.buffer_copy(part).map(|buf| Datagram { buf, from }));
                 }
             }
-        });
-        match received {
-            Ok(Some((buf, from))) => Read::Datagram(buf, from),
-            // A datagram from a non-IP address cannot happen on a UDP socket; skip it.
-            Ok(None) => Read::Empty,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Read::Empty,
-            Err(e) => Read::Failed(error::errno(&e)),
-        }
+            Ok(out)
+        })
     }
+}
+
+/// The segment size of a GRO batch (absent for a plain datagram).
+fn gro_segment_size<S>(msg: &nix::sys::socket::RecvMsg<'_, '_, S>) -> Option<usize> {
+    msg.cmsgs().ok()?.find_map(|c| match c {
+        ControlMessageOwned::UdpGroSegments(size) => usize::try_from(size).ok(),
+        _ => None,
+    })
 }
 
 /// The sender's address as a std `SocketAddr` (IPv6 keeps its scope id).
@@ -125,8 +164,6 @@ fn to_socket_addr(addr: &SockaddrStorage) -> Option<SocketAddr> {
     if let Some(v4) = addr.as_sockaddr_in() {
         return Some(SocketAddr::V4((*v4).into()));
     }
-    if let Some(v6) = addr.as_sockaddr_in6() {
-        return Some(SocketAddr::V6((*v6).into()));
-    }
-    None
+    addr.as_sockaddr_in6()
+        .map(|v6| SocketAddr::V6((*v6).into()))
 }
