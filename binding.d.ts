@@ -50,6 +50,18 @@ export declare class UdpHandle {
    * or a negative errno.
    */
   send(list: Array<Buffer>, port: number, ip?: string | undefined | null): number
+  /**
+   * Sends `data` as datagrams of `segment` bytes each (the last may be shorter) to `ip:port`,
+   * or to the connected peer when `ip` is null, with UDP segmentation offload where the kernel
+   * has it. Returns how many datagrams were sent at once (the rest are queued and complete
+   * through `onsend`, one call each), or a negative errno when none could be sent.
+   */
+  sendBatch(data: Buffer, segment: number, port: number, ip?: string | undefined | null): number
+  /**
+   * Batch receive on or off: when on, `onmessage` gets one call per read with a fourth
+   * argument, the size of each datagram in the buffer (a GRO batch holds many).
+   */
+  setBatchReceive(on: boolean): void
   /** Closes the handle; returns how many queued sends were cancelled. */
   close(): number
   /** Lets the socket keep the process alive (the default). */

@@ -42,6 +42,10 @@ pub struct Core {
     callbacks: RefCell<Option<Rc<Callbacks>>>,
     /// Sends waiting for the socket to become writable, in order.
     pub queue: RefCell<SendQueue>,
+    /// Whether the kernel takes UDP segmentation offload on this socket.
+    pub offload: crate::batch::Offload,
+    /// Batch receive: one callback per read (a GRO batch), not per datagram.
+    pub batch_receive: Cell<bool>,
     receiving: Cell<bool>,
     referenced: Cell<bool>,
     closed: Cell<bool>,
@@ -58,6 +62,8 @@ impl Core {
             hook: RefCell::new(None),
             callbacks: RefCell::new(None),
             queue: RefCell::new(SendQueue::default()),
+            offload: Default::default(),
+            batch_receive: Cell::new(false),
             receiving: Cell::new(false),
             referenced: Cell::new(true),
             closed: Cell::new(false),

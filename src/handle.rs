@@ -193,6 +193,39 @@ impl UdpHandle {
         self.core.send(&parts, to)
     }
 
+    /// Sends `data` as datagrams of `segment` bytes each (the last may be shorter) to `ip:port`,
+    /// or to the connected peer when `ip` is null, with UDP segmentation offload where the kernel
+    /// has it. Returns how many datagrams were sent at once (the rest are queued and complete
+    /// through `onsend`, one call each), or a negative errno when none could be sent.
+    #[napi]
+    pub fn send_batch(
+        &self,
+        data: BufferSlice<'_>,
+        segment: u32,
+        port: u32,
+        ip: Option<String>,
+    ) -> i64 {
+        let to = match ip {
+            None => None,
+            Some(ip) => match port16(port).map(|p| socket::parse_addr(self.core.family, &ip, p)) {
+                Ok(Ok(addr)) => Some(addr),
+                Ok(Err(e)) => return i64::from(error::errno(&e)),
+                Err(e) => return i64::from(e),
+            },
+        };
+        match self.core.send_batch(&data, segment as usize, to) {
+            Ok(r) => r.sent as i64,
+            Err(e) => i64::from(error::errno(&e)),
+        }
+    }
+
+    /// Batch receive on or off: when on, `onmessage` gets one call per read with a fourth
+    /// argument, the size of each datagram in the buffer (a GRO batch holds many).
+    #[napi]
+    pub fn set_batch_receive(&self, on: bool) {
+        self.core.batch_receive.set(on);
+    }
+
     /// Closes the handle; returns how many queued sends were cancelled.
     #[napi]
     pub fn close(&self) -> u32 {

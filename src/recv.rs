@@ -42,10 +42,12 @@ thread_local! {
     });
 }
 
-/// One datagram read, already copied into a JS Buffer.
+/// One datagram read (or, in batch mode, one read's datagrams), already copied into a JS Buffer.
 struct Datagram {
     buf: napi::sys::napi_value,
     from: SocketAddr,
+    /// Batch mode: the size of each datagram in `buf` (the last may be shorter).
+    segment: Option<usize>,
 }
 
 /// Enables receive offload (`UDP_GRO`) where the kernel has it: a GSO sender's batch then arrives
@@ -89,11 +91,12 @@ impl Core {
                 return;
             };
             last = Some((d.from, address));
-            scope.call(
-                &callbacks.context,
-                &callbacks.onmessage,
-                &[d.buf, address, port],
-            );
+            let segment = d
+                .segment
+                .and_then(|n| scope.int(i32::try_from(n).unwrap_or(i32::MAX)));
+            let args = [d.buf, address, port, segment.unwrap_or(d.buf)];
+            let argc = if segment.is_some() { 4 } else { 3 };
+            scope.call(&callbacks.context, &callbacks.onmessage, &args[..argc]);
         }
     }
 
@@ -135,15 +138,27 @@ impl Core {
                         (msg.bytes, from, gro_segment_size(&msg))
                     })
                     .collect();
+            let batch = self.batch_receive.get();
             let mut out = Vec::with_capacity(reads.len());
             for ((bytes, from, segment), slot) in reads.into_iter().zip(data.chunks(MAX_DATAGRAM)) {
                 let Some(from) = from else { continue };
                 let payload = slot.get(..bytes).unwrap_or_default();
-                if payload.is_empty() {
-                    out.extend(scope.buffer_copy(payload).map(|buf| Datagram { buf, from }));
+                let segment = segment.unwrap_or(payload.len());
+                if batch || payload.is_empty() {
+                    let segment = batch.then_some(segment);
+                    out.extend(scope.buffer_copy(payload).map(|buf| Datagram {
+                        buf,
+                        from,
+                        segment,
+                    }));
+                    continue;
                 }
-                for part in payload.chunks(segment.unwrap_or(payload.len()).max(1)) {
-                    out.extend(scope.buffer_copy(part).map(|buf| Datagram { buf, from }));
+                for part in payload.chunks(segment.max(1)) {
+                    out.extend(scope.buffer_copy(part).map(|buf| Datagram {
+                        buf,
+                        from,
+                        segment: None,
+                    }));
                 }
             }
             Ok(out)

@@ -87,12 +87,7 @@ impl Core {
     /// Returns bytes + 1 when sent at once, 0 when queued (completed later by `onsend`), or a
     /// negative errno.
     pub fn send(&self, parts: &[&[u8]], to: Option<SockAddr>) -> i64 {
-        let queued = self
-            .queue
-            .try_borrow()
-            .map(|q| !q.is_empty())
-            .unwrap_or(true);
-        if !queued {
+        if !self.queue_is_busy() {
             let slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
             match self.with_socket(|s| send_once(s, &slices, to.as_ref())) {
                 Ok(n) => return n as i64 + 1,
@@ -100,13 +95,24 @@ impl Core {
                 Err(e) => return i64::from(error::errno(&e)),
             }
         }
-        let Ok(mut queue) = self.queue.try_borrow_mut() else {
-            return i64::from(error::errno(&io::Error::from_raw_os_error(libc::EBUSY)));
-        };
-        queue.push(parts.concat(), to);
-        drop(queue);
+        self.enqueue(&parts.concat(), to);
         self.update_interest();
         0
+    }
+
+    /// Whether sends are waiting (a new send must then queue behind them, to keep order).
+    pub fn queue_is_busy(&self) -> bool {
+        self.queue
+            .try_borrow()
+            .map(|q| !q.is_empty())
+            .unwrap_or(true)
+    }
+
+    /// Queues one datagram (the caller then updates the poll interest).
+    pub fn enqueue(&self, data: &[u8], to: Option<SockAddr>) {
+        if let Ok(mut queue) = self.queue.try_borrow_mut() {
+            queue.push(data.to_vec(), to);
+        }
     }
 
     /// Sends what is queued, in order, while the socket takes it; completes each through
