@@ -17,7 +17,7 @@ use nix::sys::socket::{
 
 use crate::core::Core;
 use crate::error;
-use crate::socket::format_ip;
+use crate::socket::{format_ip, Family};
 use crate::uv::CallScope;
 
 /// Datagrams (or GRO batches) read per readiness event, in one `recvmmsg`, before yielding to the
@@ -30,15 +30,21 @@ const MAX_DATAGRAM: usize = 65_536;
 
 /// The read buffers and `recvmmsg` headers of one JS thread: reads never overlap on a thread, and
 /// buffers per socket would cost 2 MiB for each of possibly thousands of sockets.
+///
+/// There is one set of headers per address family because nix sets each header's address length
+/// once, when it preallocates them, and the kernel then shrinks it to the length of the address
+/// it wrote: an IPv4 read would leave too little room for a later IPv6 sender's address.
 struct Scratch {
     data: Vec<u8>,
-    headers: MultiHeaders<SockaddrStorage>,
+    headers_v4: MultiHeaders<SockaddrStorage>,
+    headers_v6: MultiHeaders<SockaddrStorage>,
 }
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
         data: vec![0; MAX_DATAGRAM * READS_PER_WAKEUP],
-        headers: MultiHeaders::preallocate(READS_PER_WAKEUP, Some(cmsg_space!(i32))),
+        headers_v4: MultiHeaders::preallocate(READS_PER_WAKEUP, Some(cmsg_space!(i32))),
+        headers_v6: MultiHeaders::preallocate(READS_PER_WAKEUP, Some(cmsg_space!(i32))),
     });
 }
 
@@ -119,7 +125,15 @@ impl Core {
             let Ok(mut scratch) = cell.try_borrow_mut() else {
                 return Err(io::Error::from(io::ErrorKind::WouldBlock));
             };
-            let Scratch { data, headers } = &mut *scratch;
+            let Scratch {
+                data,
+                headers_v4,
+                headers_v6,
+            } = &mut *scratch;
+            let headers = match self.family {
+                Family::V4 => headers_v4,
+                Family::V6 => headers_v6,
+            };
             let mut slices: Vec<[IoSliceMut<'_>; 1]> = data
                 .chunks_mut(MAX_DATAGRAM)
                 .map(|chunk| [IoSliceMut::new(chunk)])
