@@ -1,0 +1,31 @@
+'use strict'
+// Runs a small script with `node -e` in a child process, for a given implementation's module name
+// (available to the script as `dgram`), bounded in time.
+const { spawn } = require('node:child_process')
+const { REPO_ROOT } = require('./impls')
+
+// Resolves with { code, signal, stillRunning, stdout, stderr }. With `killAfter`, the child is
+// killed after that many ms if it is still running (stillRunning: true); otherwise it is killed at
+// `timeout` and the result says timedOut: true.
+function runChild (moduleName, body, { killAfter, timeout = 8000, args = [], execArgv = [] } = {}) {
+  const script = `const dgram = require(${JSON.stringify(moduleName)});\n${body}`
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...execArgv, '-e', script, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    let stillRunning = false
+    let timedOut = false
+    child.stdout.setEncoding('utf8').on('data', (d) => { stdout += d })
+    child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d })
+    const timers = []
+    if (killAfter) timers.push(setTimeout(() => { stillRunning = true; child.kill('SIGKILL') }, killAfter))
+    timers.push(setTimeout(() => { timedOut = true; child.kill('SIGKILL') }, timeout))
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      for (const t of timers) clearTimeout(t)
+      resolve({ code, signal, stillRunning, timedOut, stdout, stderr })
+    })
+  })
+}
+
+module.exports = { runChild }

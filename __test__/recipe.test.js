@@ -1,0 +1,55 @@
+'use strict'
+// The recipe that started the project (DESIGN §1), run unchanged from examples/: a server on the
+// fixed port 1339 and a client on 1400 that sends before its bind completed, with no address.
+// This is the only test file that uses the fixed ports 1339 and 1400.
+const assert = require('node:assert')
+const { test } = require('node:test')
+const fs = require('node:fs')
+const path = require('node:path')
+const { runPair, nodeDgramCopies, PROGRAMS } = require('../examples/side-by-side')
+const { IMPLS } = require('./helpers/impls')
+
+const SELFCHECK = IMPLS[1].module === 'node:dgram'
+
+test('recipe: examples/client.js and server.js are the recipe with only the require line changed', () => {
+  const client = fs.readFileSync(path.join(__dirname, '..', 'examples', 'client.js'), 'utf8')
+  const server = fs.readFileSync(path.join(__dirname, '..', 'examples', 'server.js'), 'utf8')
+  assert.strictEqual(client, [
+    "const dgram = require('dgram-rs')",
+    "const socket = dgram.createSocket('udp4')",
+    "const name = process.argv[2] || 'Dave'",
+    'socket.bind(1400)',
+    'socket.send(name, 1339)',
+    "socket.on('message', (data) => {",
+    'console.log(data.toString())',
+    '})',
+    '',
+  ].join('\n'))
+  assert.strictEqual(server, [
+    "const dgram = require('dgram-rs')",
+    "const socket = dgram.createSocket('udp4')",
+    'socket.bind(1339)',
+    "socket.on('message', (name) => {",
+    'socket.send(`Hi ${name}!`, 1400)', // eslint-disable-line no-template-curly-in-string
+    '})',
+    '',
+  ].join('\n'))
+})
+
+test('recipe: the client prints "Hi Dave!" on every pairing of implementations', { timeout: 60000 }, async () => {
+  const copies = nodeDgramCopies()
+  try {
+    const progs = { 'node:dgram': copies, 'dgram-rs': SELFCHECK ? copies : PROGRAMS['dgram-rs'] }
+    const results = {}
+    for (const [server, client] of [['node:dgram', 'node:dgram'], ['dgram-rs', 'dgram-rs'], ['node:dgram', 'dgram-rs'], ['dgram-rs', 'node:dgram']]) {
+      results[`server ${server}, client ${client}`] = await runPair(progs[server].server, progs[client].client, 'Dave')
+    }
+    // The oracle first, so the test cannot pass vacuously.
+    assert.deepStrictEqual(results['server node:dgram, client node:dgram'], { stdout: 'Hi Dave!\n', stderr: '' })
+    const expected = {}
+    for (const k of Object.keys(results)) expected[k] = { stdout: 'Hi Dave!\n', stderr: '' }
+    assert.deepStrictEqual(results, expected)
+  } finally {
+    fs.rmSync(copies.dir, { recursive: true, force: true })
+  }
+})
