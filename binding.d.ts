@@ -51,6 +51,18 @@ export declare class UdpHandle {
    */
   send(list: Array<Buffer>, port: number, ip?: string | undefined | null): number
   /**
+   * Gathers one datagram for the next `flushSends()` (see `coalesce.rs`): `list`'s buffers to
+   * `ip:port`, or to the connected peer when `ip` is null. Returns 0, or a negative errno for
+   * a destination the socket cannot send to (reported at once, as `send` would).
+   */
+  sendLater(list: Array<Buffer>, port: number, ip?: string | undefined | null): number
+  /**
+   * Sends what `sendLater` gathered, coalescing runs into GSO sends. Returns one result per
+   * datagram, in order: bytes + 1 when sent, 0 when queued (completed by `onsend`), or a
+   * negative errno.
+   */
+  flushSends(): Array<number>
+  /**
    * Sends `data` as datagrams of `segment` bytes each (the last may be shorter) to `ip:port`,
    * or to the connected peer when `ip` is null, with UDP segmentation offload where the kernel
    * has it. Returns how many datagrams were sent at once (the rest are queued and complete

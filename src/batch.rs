@@ -92,7 +92,12 @@ impl Core {
 
     /// One GSO `sendmsg` for a run of datagrams (or a plain send for a single one, or when the
     /// kernel refused the offload before). Returns how many datagrams left.
-    fn send_run(&self, run: &[&[u8]], segment: usize, to: Option<SocketAddr>) -> io::Result<usize> {
+    pub(crate) fn send_run(
+        &self,
+        run: &[&[u8]],
+        segment: usize,
+        to: Option<SocketAddr>,
+    ) -> io::Result<usize> {
         let plain = |d: &[u8]| {
             let to = to.map(SockAddr::from);
             self.with_socket(|s| {

@@ -42,6 +42,8 @@ pub struct Core {
     callbacks: RefCell<Option<Rc<Callbacks>>>,
     /// Sends waiting for the socket to become writable, in order.
     pub queue: RefCell<SendQueue>,
+    /// Sends gathered in this tick, waiting for the JavaScript layer's flush.
+    pub deferred: RefCell<Vec<crate::coalesce::Deferred>>,
     /// Whether the kernel takes UDP segmentation offload on this socket.
     pub offload: crate::batch::Offload,
     /// Batch receive: one callback per read (a GRO batch), not per datagram.
@@ -62,6 +64,7 @@ impl Core {
             hook: RefCell::new(None),
             callbacks: RefCell::new(None),
             queue: RefCell::new(SendQueue::default()),
+            deferred: RefCell::new(Vec::new()),
             offload: Default::default(),
             batch_receive: Cell::new(false),
             receiving: Cell::new(false),

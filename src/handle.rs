@@ -181,16 +181,34 @@ impl UdpHandle {
     /// or a negative errno.
     #[napi]
     pub fn send(&self, list: Vec<BufferSlice<'_>>, port: u32, ip: Option<String>) -> i64 {
-        let to = match ip {
-            None => None,
-            Some(ip) => match port16(port).map(|p| socket::parse_addr(self.core.family, &ip, p)) {
-                Ok(Ok(addr)) => Some(SockAddr::from(addr)),
-                Ok(Err(e)) => return i64::from(error::errno(&e)),
-                Err(e) => return i64::from(e),
-            },
+        let to = match self.destination(port, ip) {
+            Ok(to) => to.map(SockAddr::from),
+            Err(errno) => return i64::from(errno),
         };
         let parts: Vec<&[u8]> = list.iter().map(|b| &b[..]).collect();
         self.core.send(&parts, to)
+    }
+
+    /// Gathers one datagram for the next `flushSends()` (see `coalesce.rs`): `list`'s buffers to
+    /// `ip:port`, or to the connected peer when `ip` is null. Returns 0, or a negative errno for
+    /// a destination the socket cannot send to (reported at once, as `send` would).
+    #[napi]
+    pub fn send_later(&self, list: Vec<BufferSlice<'_>>, port: u32, ip: Option<String>) -> i32 {
+        let to = match self.destination(port, ip) {
+            Ok(to) => to,
+            Err(errno) => return errno,
+        };
+        let parts: Vec<&[u8]> = list.iter().map(|b| &b[..]).collect();
+        self.core.send_later(&parts, to);
+        0
+    }
+
+    /// Sends what `sendLater` gathered, coalescing runs into GSO sends. Returns one result per
+    /// datagram, in order: bytes + 1 when sent, 0 when queued (completed by `onsend`), or a
+    /// negative errno.
+    #[napi]
+    pub fn flush_sends(&self) -> Vec<i64> {
+        self.core.flush_sends()
     }
 
     /// Sends `data` as datagrams of `segment` bytes each (the last may be shorter) to `ip:port`,
@@ -205,13 +223,9 @@ impl UdpHandle {
         port: u32,
         ip: Option<String>,
     ) -> i64 {
-        let to = match ip {
-            None => None,
-            Some(ip) => match port16(port).map(|p| socket::parse_addr(self.core.family, &ip, p)) {
-                Ok(Ok(addr)) => Some(addr),
-                Ok(Err(e)) => return i64::from(error::errno(&e)),
-                Err(e) => return i64::from(e),
-            },
+        let to = match self.destination(port, ip) {
+            Ok(to) => to,
+            Err(errno) => return i64::from(errno),
         };
         match self.core.send_batch(&data, segment as usize, to) {
             Ok(r) => r.sent as i64,
@@ -350,6 +364,22 @@ impl UdpHandle {
 }
 
 impl UdpHandle {
+    /// A send's destination: `ip:port`, or `None` (the connected peer) when `ip` is null; a
+    /// negative errno for an address this socket cannot send to.
+    fn destination(
+        &self,
+        port: u32,
+        ip: Option<String>,
+    ) -> std::result::Result<Option<SocketAddr>, i32> {
+        let Some(ip) = ip else {
+            return Ok(None);
+        };
+        let port = port16(port)?;
+        socket::parse_addr(self.core.family, &ip, port)
+            .map(Some)
+            .map_err(|e| error::errno(&e))
+    }
+
     fn with_options(&self, f: impl FnOnce(&Options<'_>) -> std::io::Result<()>) -> i32 {
         status(self.core.options(f))
     }

@@ -6,11 +6,13 @@
 //!
 //! - [`socket`]: socket creation, addresses and options (socket2).
 //! - [`uv`]: the only raw FFI: a `uv_poll_t` on Node's own loop, `napi_make_callback`, cleanup.
-//! - [`recv`] / [`send`]: the receive and send paths; [`batch`]: the opt-in GSO batch sends.
+//! - [`recv`] / [`send`]: the receive and send paths; [`coalesce`]: a tick's sends gathered
+//!   into GSO sends; [`batch`]: the opt-in batch sends.
 //! - [`core`]: one socket's state and its close/teardown rules.
 //! - [`error`]: `io::Error` → negative errno.
 
 pub mod batch;
+pub mod coalesce;
 pub mod core;
 pub mod error;
 pub mod handle;
