@@ -48,6 +48,10 @@ pub struct Core {
     pub offload: crate::batch::Offload,
     /// Batch receive: one callback per read (a GRO batch), not per datagram.
     pub batch_receive: Cell<bool>,
+    /// Whether `connect()` succeeded (and no `disconnect()` since): libuv refuses a send with
+    /// an address on a connected socket (`EISCONN`) and one without on an unconnected socket
+    /// (`EDESTADDRREQ`).
+    pub connected: Cell<bool>,
     receiving: Cell<bool>,
     referenced: Cell<bool>,
     closed: Cell<bool>,
@@ -67,6 +71,7 @@ impl Core {
             deferred: RefCell::new(Vec::new()),
             offload: Default::default(),
             batch_receive: Cell::new(false),
+            connected: Cell::new(false),
             receiving: Cell::new(false),
             referenced: Cell::new(true),
             closed: Cell::new(false),
@@ -251,9 +256,11 @@ impl Core {
 impl PollHandler for Core {
     fn on_poll(&self, status: i32, events: i32) {
         if status < 0 {
-            // libuv reports a poll error (the descriptor went bad): surface it as a receive
-            // error, as libuv's own UDP handle would from its failing read.
-            self.report_recv_error(status);
+            // libuv stops a poll handle and reports EBADF when the socket has a pending error
+            // (an ICMP port unreachable on a connected socket, say). Read to take the real
+            // error (ECONNREFUSED) as node:dgram's read would, then watch again.
+            self.on_readable();
+            self.update_interest();
             return;
         }
         if events & uv::WRITABLE != 0 {

@@ -94,13 +94,21 @@ impl UdpHandle {
         if let Err(e) = self.core.ensure_socket() {
             return error::errno(&e);
         }
-        status(self.core.with_socket(|s| socket::connect(s, addr)))
+        let result = status(self.core.with_socket(|s| socket::connect(s, addr)));
+        if result == 0 {
+            self.core.connected.set(true);
+        }
+        result
     }
 
     /// Dissolves the connection.
     #[napi]
     pub fn disconnect(&self) -> i32 {
-        status(self.core.with_socket(socket::disconnect))
+        let result = status(self.core.with_socket(socket::disconnect));
+        if result == 0 {
+            self.core.connected.set(false);
+        }
+        result
     }
 
     /// Fills `out` with the local address; returns 0 or a negative errno.
@@ -371,9 +379,17 @@ impl UdpHandle {
         port: u32,
         ip: Option<String>,
     ) -> std::result::Result<Option<SocketAddr>, i32> {
+        let connected = self.core.connected.get();
         let Some(ip) = ip else {
-            return Ok(None);
+            return if connected {
+                Ok(None)
+            } else {
+                Err(-libc::EDESTADDRREQ)
+            };
         };
+        if connected {
+            return Err(-libc::EISCONN);
+        }
         let port = port16(port)?;
         socket::parse_addr(self.core.family, &ip, port)
             .map(Some)

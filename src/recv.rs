@@ -106,16 +106,6 @@ impl Core {
         }
     }
 
-    /// Reports a receive error to JavaScript (`'error'` with syscall `recvmsg`).
-    pub(crate) fn report_recv_error(&self, errno: i32) {
-        let (Some(callbacks), Some(scope)) = (self.callbacks(), CallScope::open(self.env)) else {
-            return;
-        };
-        if let Some(code) = scope.int(errno) {
-            scope.call(&callbacks.context, &callbacks.onerror, &[code]);
-        }
-    }
-
     /// One `recvmmsg` into the thread's scratch buffers; each datagram (each GRO segment) is
     /// copied into its own JS Buffer, as node:dgram gives them.
     fn read_batch(&self, scope: &CallScope) -> io::Result<Vec<Datagram>> {

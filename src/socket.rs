@@ -234,9 +234,12 @@ impl<'a> Options<'a> {
         }
     }
 
-    /// `IP_MULTICAST_IF` / `IPV6_MULTICAST_IF` from an interface address (IPv6: its `%zone`).
+    /// `IP_MULTICAST_IF` / `IPV6_MULTICAST_IF` from an interface address of either family (an
+    /// IPv6 one by its `%zone`); the option follows the address's family, as in libuv, so an IPv6
+    /// address on an IPv4 socket is the kernel's `ENOPROTOOPT`.
     pub fn set_multicast_interface(&self, interface: &str) -> io::Result<()> {
-        let addr = parse_addr(self.family, interface, 0)?;
+        let addr = parse_addr(Family::V4, interface, 0)
+            .or_else(|_| parse_addr(Family::V6, interface, 0))?;
         let s = self.socket()?;
         match addr {
             SocketAddr::V4(a) => s.set_multicast_if_v4(a.ip()),
@@ -309,6 +312,10 @@ impl<'a> Options<'a> {
 
     /// `SO_RCVBUF` / `SO_SNDBUF`: `size` 0 reads (the kernel reports twice what was set), else sets.
     pub fn buffer_size(&self, size: u32, recv: bool) -> io::Result<u32> {
+        // libuv passes the size as a C int: larger ones are refused.
+        if i32::try_from(size).is_err() {
+            return Err(einval());
+        }
         let s = self.socket()?;
         if size == 0 {
             let v = if recv {

@@ -1,0 +1,171 @@
+// Types of dgram-rs: node:dgram's API, declared as @types/node declares the
+// `dgram` module (same overloads and event signatures), plus the options
+// dgram-rs offers on every Node version: reusePort, receiveBlockList and
+// sendBlockList (Node 22.12+/23.4+).
+
+import { NonSharedBuffer } from 'node:buffer';
+import { AddressInfo, BlockList } from 'node:net';
+import * as dns from 'node:dns';
+import { Abortable, EventEmitter } from 'node:events';
+
+/** The sender of a received datagram. */
+export interface RemoteInfo {
+  address: string;
+  family: 'IPv4' | 'IPv6';
+  port: number;
+  /** The message size. */
+  size: number;
+}
+
+export interface BindOptions {
+  port?: number | undefined;
+  address?: string | undefined;
+  exclusive?: boolean | undefined;
+  /** Adopt this already-open UDP socket instead of creating one. */
+  fd?: number | undefined;
+}
+
+export type SocketType = 'udp4' | 'udp6';
+
+export interface SocketOptions extends Abortable {
+  type: SocketType;
+  /** SO_REUSEADDR: bind() reuses the address even if another socket bound it. */
+  reuseAddr?: boolean | undefined;
+  /** SO_REUSEPORT: sockets bound to the same port share the datagrams (Node 22.12+). */
+  reusePort?: boolean | undefined;
+  /** A udp6 socket bound to `::` does not also receive IPv4. */
+  ipv6Only?: boolean | undefined;
+  /** SO_RCVBUF, set at bind. */
+  recvBufferSize?: number | undefined;
+  /** SO_SNDBUF, set at bind. */
+  sendBufferSize?: number | undefined;
+  /** Host name resolution (default: `dns.lookup`). */
+  lookup?:
+    | ((
+      hostname: string,
+      options: dns.LookupOneOptions,
+      callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+    ) => void)
+    | undefined;
+  /** Datagrams from these senders are dropped (Node 23.4+). */
+  receiveBlockList?: BlockList | undefined;
+  /** Sending or connecting to these addresses fails with ERR_IP_BLOCKED (Node 23.4+). */
+  sendBlockList?: BlockList | undefined;
+}
+
+/** Creates a UDP socket; `callback` is added as a `'message'` listener. */
+export function createSocket(type: SocketType, callback?: (msg: NonSharedBuffer, rinfo: RemoteInfo) => void): Socket;
+export function createSocket(options: SocketOptions, callback?: (msg: NonSharedBuffer, rinfo: RemoteInfo) => void): Socket;
+
+/** A UDP socket. Create it with `createSocket()`. */
+export class Socket extends EventEmitter {
+  addMembership(multicastAddress: string, multicastInterface?: string): void;
+  address(): AddressInfo;
+  bind(port?: number, address?: string, callback?: () => void): this;
+  bind(port?: number, callback?: () => void): this;
+  bind(callback?: () => void): this;
+  bind(options: BindOptions, callback?: () => void): this;
+  close(callback?: () => void): this;
+  connect(port: number, address?: string, callback?: () => void): void;
+  connect(port: number, callback: () => void): void;
+  disconnect(): void;
+  dropMembership(multicastAddress: string, multicastInterface?: string): void;
+  getRecvBufferSize(): number;
+  getSendBufferSize(): number;
+  getSendQueueSize(): number;
+  getSendQueueCount(): number;
+  ref(): this;
+  remoteAddress(): AddressInfo;
+  send(
+    msg: string | NodeJS.ArrayBufferView | readonly any[],
+    port?: number,
+    address?: string,
+    callback?: (error: Error | null, bytes: number) => void,
+  ): void;
+  send(
+    msg: string | NodeJS.ArrayBufferView | readonly any[],
+    port?: number,
+    callback?: (error: Error | null, bytes: number) => void,
+  ): void;
+  send(
+    msg: string | NodeJS.ArrayBufferView | readonly any[],
+    callback?: (error: Error | null, bytes: number) => void,
+  ): void;
+  send(
+    msg: string | NodeJS.ArrayBufferView,
+    offset: number,
+    length: number,
+    port?: number,
+    address?: string,
+    callback?: (error: Error | null, bytes: number) => void,
+  ): void;
+  send(
+    msg: string | NodeJS.ArrayBufferView,
+    offset: number,
+    length: number,
+    port?: number,
+    callback?: (error: Error | null, bytes: number) => void,
+  ): void;
+  send(
+    msg: string | NodeJS.ArrayBufferView,
+    offset: number,
+    length: number,
+    callback?: (error: Error | null, bytes: number) => void,
+  ): void;
+  setBroadcast(flag: boolean): void;
+  setMulticastInterface(multicastInterface: string): void;
+  setMulticastLoopback(flag: boolean): boolean;
+  setMulticastTTL(ttl: number): number;
+  setRecvBufferSize(size: number): void;
+  setSendBufferSize(size: number): void;
+  setTTL(ttl: number): number;
+  unref(): this;
+  addSourceSpecificMembership(sourceAddress: string, groupAddress: string, multicastInterface?: string): void;
+  dropSourceSpecificMembership(sourceAddress: string, groupAddress: string, multicastInterface?: string): void;
+  /**
+   * events.EventEmitter
+   * 1. close
+   * 2. connect
+   * 3. error
+   * 4. listening
+   * 5. message
+   */
+  addListener(event: string, listener: (...args: any[]) => void): this;
+  addListener(event: 'close', listener: () => void): this;
+  addListener(event: 'connect', listener: () => void): this;
+  addListener(event: 'error', listener: (err: Error) => void): this;
+  addListener(event: 'listening', listener: () => void): this;
+  addListener(event: 'message', listener: (msg: NonSharedBuffer, rinfo: RemoteInfo) => void): this;
+  emit(event: string | symbol, ...args: any[]): boolean;
+  emit(event: 'close'): boolean;
+  emit(event: 'connect'): boolean;
+  emit(event: 'error', err: Error): boolean;
+  emit(event: 'listening'): boolean;
+  emit(event: 'message', msg: NonSharedBuffer, rinfo: RemoteInfo): boolean;
+  on(event: string, listener: (...args: any[]) => void): this;
+  on(event: 'close', listener: () => void): this;
+  on(event: 'connect', listener: () => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  on(event: 'listening', listener: () => void): this;
+  on(event: 'message', listener: (msg: NonSharedBuffer, rinfo: RemoteInfo) => void): this;
+  once(event: string, listener: (...args: any[]) => void): this;
+  once(event: 'close', listener: () => void): this;
+  once(event: 'connect', listener: () => void): this;
+  once(event: 'error', listener: (err: Error) => void): this;
+  once(event: 'listening', listener: () => void): this;
+  once(event: 'message', listener: (msg: NonSharedBuffer, rinfo: RemoteInfo) => void): this;
+  prependListener(event: string, listener: (...args: any[]) => void): this;
+  prependListener(event: 'close', listener: () => void): this;
+  prependListener(event: 'connect', listener: () => void): this;
+  prependListener(event: 'error', listener: (err: Error) => void): this;
+  prependListener(event: 'listening', listener: () => void): this;
+  prependListener(event: 'message', listener: (msg: NonSharedBuffer, rinfo: RemoteInfo) => void): this;
+  prependOnceListener(event: string, listener: (...args: any[]) => void): this;
+  prependOnceListener(event: 'close', listener: () => void): this;
+  prependOnceListener(event: 'connect', listener: () => void): this;
+  prependOnceListener(event: 'error', listener: (err: Error) => void): this;
+  prependOnceListener(event: 'listening', listener: () => void): this;
+  prependOnceListener(event: 'message', listener: (msg: NonSharedBuffer, rinfo: RemoteInfo) => void): this;
+  /** Calls `close()` and resolves once the socket has closed. */
+  [Symbol.asyncDispose](): Promise<void>;
+}

@@ -1,0 +1,1098 @@
+// Copyright Joyent, Inc. and other Node contributors.
+//
+// Permission is hereby granted, free of charge, to any person obtaining a
+// copy of this software and associated documentation files (the
+// "Software"), to deal in the Software without restriction, including
+// without limitation the rights to use, copy, modify, merge, publish,
+// distribute, sublicense, and/or sell copies of the Software, and to permit
+// persons to whom the Software is furnished to do so, subject to the
+// following conditions:
+//
+// The above copyright notice and this permission notice shall be included
+// in all copies or substantial portions of the Software.
+//
+// THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS
+// OR IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF
+// MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN
+// NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM,
+// DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR
+// OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE
+// USE OR OTHER DEALINGS IN THE SOFTWARE.
+
+'use strict';
+
+// The Socket class: a port of Node 20's lib/dgram.js over the native
+// UdpHandle (see lib/handle.js). The state machine, the pre-bind send queue,
+// DNS lookup, validation, events and their ticks are Node's, line for line
+// where possible. What changed:
+// - primordials are plain JS;
+// - async_hooks, diagnostics_channel and the `owner` alias Node defines on
+//   its C++ UDP wrap are dropped;
+// - cluster is dropped: a socket always behaves as in the primary process
+//   (binds its own socket), since a cluster worker's handle would come from
+//   the primary's node:dgram, which cannot hand over our native handle;
+// - Node's SendWrap is a plain object, kept in a FIFO until the handle
+//   completes a queued send;
+// - from Node 22/23: the reusePort, receiveBlockList and sendBlockList
+//   options;
+// - where Node 20 aborts the process on a bad argument (a -0 buffer size, a
+//   non-string address from a custom lookup on send), an error is reported.
+
+const EventEmitter = require('events');
+const { Buffer } = require('buffer');
+const { isArrayBufferView } = require('util').types;
+const { deprecate, promisify } = require('util');
+const {
+  ErrnoException,
+  ExceptionWithHostPort,
+  uvExceptionContext,
+  codes: {
+    ERR_BUFFER_OUT_OF_BOUNDS,
+    ERR_INVALID_ARG_TYPE,
+    ERR_INVALID_FD_TYPE,
+    ERR_IP_BLOCKED,
+    ERR_MISSING_ARGS,
+    ERR_SOCKET_ALREADY_BOUND,
+    ERR_SOCKET_BAD_BUFFER_SIZE,
+    ERR_SOCKET_BUFFER_SIZE,
+    ERR_SOCKET_DGRAM_IS_CONNECTED,
+    ERR_SOCKET_DGRAM_NOT_CONNECTED,
+    ERR_SOCKET_DGRAM_NOT_RUNNING,
+  },
+} = require('./errors');
+const {
+  isInt32,
+  validateAbortSignal,
+  validateBlockList,
+  validateNumber,
+  validatePort,
+  validateString,
+  validateUint32,
+} = require('./validators');
+const {
+  kOwner,
+  kStateSymbol,
+  bindHandle,
+  guessHandleType,
+  newHandle,
+  recvStart,
+  UV_UDP_IPV6ONLY,
+  UV_UDP_REUSEADDR,
+  UV_UDP_REUSEPORT,
+} = require('./handle');
+
+// Node 20 polyfills these two symbols; use the same ones it does.
+const SymbolAsyncDispose = Symbol.asyncDispose || Symbol.for('nodejs.asyncDispose');
+const SymbolDispose = Symbol.dispose || Symbol.for('nodejs.dispose');
+
+const BIND_STATE_UNBOUND = 0;
+const BIND_STATE_BINDING = 1;
+const BIND_STATE_BOUND = 2;
+
+const CONNECT_STATE_DISCONNECTED = 0;
+const CONNECT_STATE_CONNECTING = 1;
+const CONNECT_STATE_CONNECTED = 2;
+
+const RECV_BUFFER = true;
+const SEND_BUFFER = false;
+
+// libuv's status for sends cancelled by close().
+const UV_ECANCELED = -125;
+const UV_EINVAL = -22;
+
+let addAbortListener; // Lazily loaded: only sockets with a signal need it.
+let isIP; // Lazily loaded: only sockets with a sendBlockList need it.
+
+function Socket(type, listener) {
+  EventEmitter.call(this);
+  let lookup;
+  let recvBufferSize;
+  let sendBufferSize;
+  let receiveBlockList;
+  let sendBlockList;
+
+  let options;
+  if (type !== null && typeof type === 'object') {
+    options = type;
+    type = options.type;
+    lookup = options.lookup;
+    if (options.recvBufferSize) {
+      validateUint32(options.recvBufferSize, 'options.recvBufferSize');
+    }
+    if (options.sendBufferSize) {
+      validateUint32(options.sendBufferSize, 'options.sendBufferSize');
+    }
+    recvBufferSize = options.recvBufferSize;
+    sendBufferSize = options.sendBufferSize;
+    // Node 22.13+ / 23.4+.
+    if (options.receiveBlockList) {
+      validateBlockList(options.receiveBlockList, 'options.receiveBlockList');
+      receiveBlockList = options.receiveBlockList;
+    }
+    if (options.sendBlockList) {
+      validateBlockList(options.sendBlockList, 'options.sendBlockList');
+      sendBlockList = options.sendBlockList;
+    }
+  }
+
+  const handle = newHandle(type, lookup);
+  handle[kOwner] = this;
+  handle.onmessage = onMessage;
+  handle.onerror = onError;
+  handle.onsend = onSend;
+
+  this.type = type;
+
+  if (typeof listener === 'function')
+    this.on('message', listener);
+
+  this[kStateSymbol] = {
+    handle,
+    receiving: false,
+    bindState: BIND_STATE_UNBOUND,
+    connectState: CONNECT_STATE_DISCONNECTED,
+    queue: undefined,
+    reuseAddr: options && options.reuseAddr, // Use UV_UDP_REUSEADDR if true.
+    reusePort: options && options.reusePort, // Node 22.12+ / 23.1+.
+    ipv6Only: options && options.ipv6Only,
+    recvBufferSize,
+    sendBufferSize,
+    receiveBlockList,
+    sendBlockList,
+    // Sends the handle queued (send() returned 0), oldest first: the handle
+    // completes them in this order through onsend.
+    sendReqs: [],
+  };
+
+  if (options?.signal !== undefined) {
+    const { signal } = options;
+    validateAbortSignal(signal, 'options.signal');
+    const onAborted = () => {
+      if (this[kStateSymbol].handle) this.close();
+    };
+    if (signal.aborted) {
+      onAborted();
+    } else {
+      addAbortListener ??= require('events').addAbortListener;
+      const disposable = addAbortListener(signal, onAborted);
+      this.once('close', disposable[SymbolDispose]);
+    }
+  }
+}
+Object.setPrototypeOf(Socket.prototype, EventEmitter.prototype);
+Object.setPrototypeOf(Socket, EventEmitter);
+
+
+function createSocket(type, listener) {
+  return new Socket(type, listener);
+}
+
+
+function startListening(socket) {
+  const state = socket[kStateSymbol];
+
+  state.handle.onmessage = onMessage;
+  state.handle.onerror = onError;
+  recvStart(state.handle);
+  state.receiving = true;
+  state.bindState = BIND_STATE_BOUND;
+
+  if (state.recvBufferSize)
+    bufferSize(socket, state.recvBufferSize, RECV_BUFFER);
+
+  if (state.sendBufferSize)
+    bufferSize(socket, state.sendBufferSize, SEND_BUFFER);
+
+  socket.emit('listening');
+}
+
+function replaceHandle(self, newHandle) {
+  const state = self[kStateSymbol];
+  const oldHandle = state.handle;
+  // Sync the old handle state to new handle
+  if (!oldHandle.hasRef() && typeof newHandle.unref === 'function') {
+    newHandle.unref();
+  }
+  newHandle.lookup = oldHandle.lookup;
+  newHandle.onsend = onSend;
+  newHandle[kOwner] = self;
+
+  // Replace the existing handle by the given one.
+  oldHandle.close();
+  state.handle = newHandle;
+}
+
+function bufferSize(self, size, buffer) {
+  // Node 20 lets -0 through this test and then aborts the process in C++
+  // (CHECK(args[0]->IsUint32())): reject it with the same error as -1.
+  if (size >>> 0 !== size || Object.is(size, -0))
+    throw new ERR_SOCKET_BAD_BUFFER_SIZE();
+
+  const ret = self[kStateSymbol].handle.bufferSize(size, buffer);
+  if (ret < 0) {
+    throw new ERR_SOCKET_BUFFER_SIZE(uvExceptionContext(
+      ret, buffer === RECV_BUFFER ? 'uv_recv_buffer_size' : 'uv_send_buffer_size'));
+  }
+  return ret;
+}
+
+Socket.prototype.bind = function(port_, address_ /* , callback */) {
+  let port = port_;
+
+  healthCheck(this);
+  const state = this[kStateSymbol];
+
+  if (state.bindState !== BIND_STATE_UNBOUND)
+    throw new ERR_SOCKET_ALREADY_BOUND();
+
+  state.bindState = BIND_STATE_BINDING;
+
+  const cb = arguments.length && arguments[arguments.length - 1];
+  if (typeof cb === 'function') {
+    function removeListeners() {
+      this.removeListener('error', removeListeners);
+      this.removeListener('listening', onListening);
+    }
+
+    function onListening() {
+      removeListeners.call(this);
+      cb.call(this);
+    }
+
+    this.on('error', removeListeners);
+    this.on('listening', onListening);
+  }
+
+  // A handle made by dgram._createSocketHandle().
+  if (port !== null &&
+      typeof port === 'object' &&
+      typeof port.recvStart === 'function') {
+    replaceHandle(this, port);
+    startListening(this);
+    return this;
+  }
+
+  // Open an existing fd instead of creating a new one.
+  if (port !== null && typeof port === 'object' &&
+      isInt32(port.fd) && port.fd > 0) {
+    const fd = port.fd;
+    const state = this[kStateSymbol];
+
+    const type = guessHandleType(fd);
+    if (type !== 'UDP')
+      throw new ERR_INVALID_FD_TYPE(type);
+    const err = state.handle.open(fd);
+
+    if (err)
+      throw new ErrnoException(err, 'open');
+
+    startListening(this);
+    return this;
+  }
+
+  let address;
+
+  // (`exclusive` only matters to cluster workers, which are not supported.)
+  if (port !== null && typeof port === 'object') {
+    address = port.address || '';
+    port = port.port;
+  } else {
+    address = typeof address_ === 'function' ? '' : address_;
+  }
+
+  // Defaulting address for bind to all interfaces
+  if (!address) {
+    if (this.type === 'udp4')
+      address = '0.0.0.0';
+    else
+      address = '::';
+  }
+
+  // Resolve address first
+  state.handle.lookup(address, (err, ip) => {
+    if (!state.handle)
+      return; // Handle has been closed in the mean time
+
+    if (err) {
+      state.bindState = BIND_STATE_UNBOUND;
+      this.emit('error', err);
+      return;
+    }
+
+    let flags = 0;
+    if (state.reuseAddr)
+      flags |= UV_UDP_REUSEADDR;
+    if (state.ipv6Only)
+      flags |= UV_UDP_IPV6ONLY;
+    if (state.reusePort)
+      flags |= UV_UDP_REUSEPORT;
+
+    const err2 = bindHandle(state.handle, ip, port || 0, flags);
+    if (err2) {
+      const ex = new ExceptionWithHostPort(err2, 'bind', ip, port);
+      state.bindState = BIND_STATE_UNBOUND;
+      this.emit('error', ex);
+      // Todo: close?
+      return;
+    }
+
+    startListening(this);
+  });
+
+  return this;
+};
+
+Socket.prototype.connect = function(port, address, callback) {
+  port = validatePort(port, 'Port', false);
+  if (typeof address === 'function') {
+    callback = address;
+    address = '';
+  } else if (address === undefined) {
+    address = '';
+  }
+
+  validateString(address, 'address');
+
+  const state = this[kStateSymbol];
+
+  if (state.connectState !== CONNECT_STATE_DISCONNECTED)
+    throw new ERR_SOCKET_DGRAM_IS_CONNECTED();
+
+  state.connectState = CONNECT_STATE_CONNECTING;
+  if (state.bindState === BIND_STATE_UNBOUND)
+    this.bind({ port: 0, exclusive: true }, null);
+
+  if (state.bindState !== BIND_STATE_BOUND) {
+    enqueue(this, _connect.bind(this, port, address, callback));
+    return;
+  }
+
+  _connect.call(this, port, address, callback);
+};
+
+
+function _connect(port, address, callback) {
+  const state = this[kStateSymbol];
+  if (callback)
+    this.once('connect', callback);
+
+  const afterDns = (ex, ip) => {
+    doConnect(ex, this, ip, address, port, callback);
+  };
+
+  state.handle.lookup(address, afterDns);
+}
+
+
+function doConnect(ex, self, ip, address, port, callback) {
+  const state = self[kStateSymbol];
+  if (!state.handle)
+    return;
+
+  if (!ex && isBlocked(state.sendBlockList, ip)) {
+    ex = new ERR_IP_BLOCKED(ip);
+  }
+
+  if (!ex) {
+    // Node's C++ converts the address with ToString.
+    const err = state.handle.connect(`${ip}`, port);
+    if (err) {
+      ex = new ExceptionWithHostPort(err, 'connect', address, port);
+    }
+  }
+
+  if (ex) {
+    state.connectState = CONNECT_STATE_DISCONNECTED;
+    return process.nextTick(() => {
+      if (callback) {
+        self.removeListener('connect', callback);
+        callback(ex);
+      } else {
+        self.emit('error', ex);
+      }
+    });
+  }
+
+  state.connectState = CONNECT_STATE_CONNECTED;
+  process.nextTick(() => self.emit('connect'));
+}
+
+
+Socket.prototype.disconnect = function() {
+  const state = this[kStateSymbol];
+  if (state.connectState !== CONNECT_STATE_CONNECTED)
+    throw new ERR_SOCKET_DGRAM_NOT_CONNECTED();
+
+  const err = state.handle.disconnect();
+  if (err)
+    throw new ErrnoException(err, 'connect');
+  else
+    state.connectState = CONNECT_STATE_DISCONNECTED;
+};
+
+
+// Thin wrapper around `send`, here for compatibility with dgram_legacy.js
+Socket.prototype.sendto = function(buffer,
+                                   offset,
+                                   length,
+                                   port,
+                                   address,
+                                   callback) {
+  validateNumber(offset, 'offset');
+  validateNumber(length, 'length');
+  validateNumber(port, 'port');
+  validateString(address, 'address');
+
+  this.send(buffer, offset, length, port, address, callback);
+};
+
+
+function sliceBuffer(buffer, offset, length) {
+  if (typeof buffer === 'string') {
+    buffer = Buffer.from(buffer);
+  } else if (!isArrayBufferView(buffer)) {
+    throw new ERR_INVALID_ARG_TYPE('buffer',
+                                   ['Buffer',
+                                    'TypedArray',
+                                    'DataView',
+                                    'string'],
+                                   buffer);
+  }
+
+  offset = offset >>> 0;
+  length = length >>> 0;
+  if (offset > buffer.byteLength) {
+    throw new ERR_BUFFER_OUT_OF_BOUNDS('offset');
+  }
+
+  if (offset + length > buffer.byteLength) {
+    throw new ERR_BUFFER_OUT_OF_BOUNDS('length');
+  }
+
+  return Buffer.from(buffer.buffer, buffer.byteOffset + offset, length);
+}
+
+
+function fixBufferList(list) {
+  const newlist = new Array(list.length);
+
+  for (let i = 0, l = list.length; i < l; i++) {
+    const buf = list[i];
+    if (typeof buf === 'string')
+      newlist[i] = Buffer.from(buf);
+    else if (!isArrayBufferView(buf))
+      return null;
+    else
+      newlist[i] = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  return newlist;
+}
+
+
+function enqueue(self, toEnqueue) {
+  const state = self[kStateSymbol];
+
+  // If the send queue hasn't been initialized yet, do it, and install an
+  // event handler that flushes the send queue after binding is done.
+  if (state.queue === undefined) {
+    state.queue = [];
+    self.once(EventEmitter.errorMonitor, onListenError);
+    self.once('listening', onListenSuccess);
+  }
+  state.queue.push(toEnqueue);
+}
+
+
+function onListenSuccess() {
+  this.removeListener(EventEmitter.errorMonitor, onListenError);
+  clearQueue.call(this);
+}
+
+
+function onListenError(err) {
+  this.removeListener('listening', onListenSuccess);
+  this[kStateSymbol].queue = undefined;
+}
+
+
+function clearQueue() {
+  const state = this[kStateSymbol];
+  const queue = state.queue;
+  state.queue = undefined;
+
+  // Flush the send queue.
+  for (const queueEntry of queue)
+    queueEntry();
+}
+
+// valid combinations
+// For connectionless sockets
+// send(buffer, offset, length, port, address, callback)
+// send(buffer, offset, length, port, address)
+// send(buffer, offset, length, port, callback)
+// send(buffer, offset, length, port)
+// send(bufferOrList, port, address, callback)
+// send(bufferOrList, port, address)
+// send(bufferOrList, port, callback)
+// send(bufferOrList, port)
+// For connected sockets
+// send(buffer, offset, length, callback)
+// send(buffer, offset, length)
+// send(bufferOrList, callback)
+// send(bufferOrList)
+Socket.prototype.send = function(buffer,
+                                 offset,
+                                 length,
+                                 port,
+                                 address,
+                                 callback) {
+
+  let list;
+  const state = this[kStateSymbol];
+  const connected = state.connectState === CONNECT_STATE_CONNECTED;
+  if (!connected) {
+    if (address || (port && typeof port !== 'function')) {
+      buffer = sliceBuffer(buffer, offset, length);
+    } else {
+      callback = port;
+      port = offset;
+      address = length;
+    }
+  } else {
+    if (typeof length === 'number') {
+      buffer = sliceBuffer(buffer, offset, length);
+      if (typeof port === 'function') {
+        callback = port;
+        port = null;
+      }
+    } else {
+      callback = offset;
+    }
+
+    if (port || address)
+      throw new ERR_SOCKET_DGRAM_IS_CONNECTED();
+  }
+
+  if (!Array.isArray(buffer)) {
+    if (typeof buffer === 'string') {
+      list = [ Buffer.from(buffer) ];
+    } else if (!isArrayBufferView(buffer)) {
+      throw new ERR_INVALID_ARG_TYPE('buffer',
+                                     ['Buffer',
+                                      'TypedArray',
+                                      'DataView',
+                                      'string'],
+                                     buffer);
+    } else if (buffer instanceof Uint8Array) {
+      list = [ buffer ];
+    } else {
+      // The native handle takes byte views; Node's C++ takes any view.
+      list = [ Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength) ];
+    }
+  } else if (!(list = fixBufferList(buffer))) {
+    throw new ERR_INVALID_ARG_TYPE('buffer list arguments',
+                                   ['Buffer',
+                                    'TypedArray',
+                                    'DataView',
+                                    'string'],
+                                   buffer);
+  }
+
+  if (!connected)
+    port = validatePort(port, 'Port', false);
+
+  // Normalize callback so it's either a function or undefined but not anything
+  // else.
+  if (typeof callback !== 'function')
+    callback = undefined;
+
+  if (typeof address === 'function') {
+    callback = address;
+    address = undefined;
+  } else if (address != null) {
+    validateString(address, 'address');
+  }
+
+  healthCheck(this);
+
+  if (state.bindState === BIND_STATE_UNBOUND)
+    this.bind({ port: 0, exclusive: true }, null);
+
+  if (list.length === 0)
+    list.push(Buffer.alloc(0));
+
+  // If the socket hasn't been bound yet, push the outbound packet onto the
+  // send queue and send after binding is complete.
+  if (state.bindState !== BIND_STATE_BOUND) {
+    enqueue(this, this.send.bind(this, list, port, address, callback));
+    return;
+  }
+
+  const afterDns = (ex, ip) => {
+    doSend(ex, this, ip, list, address, port, callback);
+  };
+
+  if (!connected) {
+    state.handle.lookup(address, afterDns);
+  } else {
+    afterDns(null, null);
+  }
+};
+
+function doSend(ex, self, ip, list, address, port, callback) {
+  const state = self[kStateSymbol];
+
+  if (ex) {
+    if (typeof callback === 'function') {
+      process.nextTick(callback, ex);
+      return;
+    }
+
+    process.nextTick(() => self.emit('error', ex));
+    return;
+  } else if (!state.handle) {
+    return;
+  }
+
+  // Node 22.13+ / 23.4+: a blocked destination fails the send, but (like
+  // every other send error) is only reported to a callback.
+  if (ip && isBlocked(state.sendBlockList, ip)) {
+    if (callback) {
+      process.nextTick(callback, new ERR_IP_BLOCKED(ip));
+    }
+    return;
+  }
+
+  // Node's SendWrap: what the completion of a queued send needs.
+  const req = { list, address, port, callback };
+
+  let err;
+  if (port) {
+    // Node 20 aborts the process (CHECK(args[4]->IsString())) when a custom
+    // lookup yields a non-string address; fail the send as libuv does for an
+    // address it cannot parse instead.
+    err = typeof ip === 'string' ?
+      state.handle.send(list, port, ip) :
+      UV_EINVAL;
+  } else {
+    err = state.handle.send(list, 0, null);
+  }
+
+  if (err >= 1) {
+    // Synchronous finish. The return code is msg_length + 1 so that we can
+    // distinguish between synchronous success and asynchronous success.
+    if (callback)
+      process.nextTick(callback, null, err - 1);
+    return;
+  }
+
+  if (err === 0) {
+    // Queued: the handle calls onsend when it is done, in order.
+    state.sendReqs.push(req);
+    return;
+  }
+
+  if (callback) {
+    // Don't emit as error, dgram_legacy.js compatibility
+    const ex = new ExceptionWithHostPort(err, 'send', address, port);
+    process.nextTick(callback, ex);
+  }
+}
+
+function afterSend(err, sent) {
+  if (err) {
+    err = new ExceptionWithHostPort(err, 'send', this.address, this.port);
+  } else {
+    err = null;
+  }
+
+  this.callback(err, sent);
+}
+
+// handle.onsend: completion of the oldest queued send.
+function onSend(status, bytes) {
+  const req = this[kOwner][kStateSymbol].sendReqs.shift();
+  if (req !== undefined && req.callback)
+    afterSend.call(req, status, bytes);
+}
+
+function isBlocked(blockList, ip) {
+  if (blockList === undefined)
+    return false;
+  isIP ??= require('net').isIP;
+  return blockList.check(ip, `ipv${isIP(ip)}`);
+}
+
+Socket.prototype.close = function(callback) {
+  const state = this[kStateSymbol];
+  const queue = state.queue;
+
+  if (typeof callback === 'function')
+    this.on('close', callback);
+
+  if (queue !== undefined) {
+    queue.push(this.close.bind(this));
+    return this;
+  }
+
+  healthCheck(this);
+  stopReceiving(this);
+  state.handle.close();
+  state.handle = null;
+  process.nextTick(socketCloseNT, this);
+  cancelSends(state);
+
+  return this;
+};
+
+// Sends still queued in the handle are cancelled by its close(); libuv
+// completes them with ECANCELED in the loop's close phase, after the 'close'
+// event's tick: setImmediate is the nearest userland equivalent.
+function cancelSends(state) {
+  const reqs = state.sendReqs;
+  if (reqs.length === 0)
+    return;
+  state.sendReqs = [];
+  setImmediate(() => {
+    for (const req of reqs) {
+      if (req.callback) {
+        let bytes = 0;
+        for (const buf of req.list) bytes += buf.byteLength;
+        afterSend.call(req, UV_ECANCELED, bytes);
+      }
+    }
+  });
+}
+
+Socket.prototype[SymbolAsyncDispose] = async function() {
+  if (!this[kStateSymbol].handle) {
+    return;
+  }
+  return promisify(this.close).call(this);
+};
+
+
+function socketCloseNT(self) {
+  self.emit('close');
+}
+
+
+Socket.prototype.address = function() {
+  healthCheck(this);
+
+  // Pre-seeded so that the keys come in Node's order whatever order the
+  // native side fills them in.
+  const out = { address: undefined, family: undefined, port: undefined };
+  const err = this[kStateSymbol].handle.getsockname(out);
+  if (err) {
+    throw new ErrnoException(err, 'getsockname');
+  }
+
+  return out;
+};
+
+Socket.prototype.remoteAddress = function() {
+  healthCheck(this);
+
+  const state = this[kStateSymbol];
+  if (state.connectState !== CONNECT_STATE_CONNECTED)
+    throw new ERR_SOCKET_DGRAM_NOT_CONNECTED();
+
+  const out = { address: undefined, family: undefined, port: undefined };
+  const err = state.handle.getpeername(out);
+  if (err)
+    throw new ErrnoException(err, 'getpeername');
+
+  return out;
+};
+
+
+Socket.prototype.setBroadcast = function(arg) {
+  const err = this[kStateSymbol].handle.setBroadcast(!!arg);
+  if (err) {
+    throw new ErrnoException(err, 'setBroadcast');
+  }
+};
+
+
+// Node's C++ takes the TTL with ToInt32 (`| 0`): 1.5 is 1, NaN is 0.
+Socket.prototype.setTTL = function(ttl) {
+  validateNumber(ttl, 'ttl');
+
+  const err = this[kStateSymbol].handle.setTTL(ttl | 0);
+  if (err) {
+    throw new ErrnoException(err, 'setTTL');
+  }
+
+  return ttl;
+};
+
+
+Socket.prototype.setMulticastTTL = function(ttl) {
+  validateNumber(ttl, 'ttl');
+
+  const err = this[kStateSymbol].handle.setMulticastTTL(ttl | 0);
+  if (err) {
+    throw new ErrnoException(err, 'setMulticastTTL');
+  }
+
+  return ttl;
+};
+
+
+Socket.prototype.setMulticastLoopback = function(arg) {
+  const err = this[kStateSymbol].handle.setMulticastLoopback(!!arg);
+  if (err) {
+    throw new ErrnoException(err, 'setMulticastLoopback');
+  }
+
+  return arg; // 0.4 compatibility
+};
+
+
+Socket.prototype.setMulticastInterface = function(interfaceAddress) {
+  healthCheck(this);
+  validateString(interfaceAddress, 'interfaceAddress');
+
+  const err = this[kStateSymbol].handle.setMulticastInterface(interfaceAddress);
+  if (err) {
+    throw new ErrnoException(err, 'setMulticastInterface');
+  }
+};
+
+// Node's C++ converts addresses with ToString (a Symbol throws a TypeError)
+// and takes an undefined or null interface as "any".
+function toAddress(value) {
+  return `${value}`;
+}
+
+function toInterface(value) {
+  return value === undefined || value === null ? null : `${value}`;
+}
+
+Socket.prototype.addMembership = function(multicastAddress,
+                                          interfaceAddress) {
+  healthCheck(this);
+
+  if (!multicastAddress) {
+    throw new ERR_MISSING_ARGS('multicastAddress');
+  }
+
+  const { handle } = this[kStateSymbol];
+  const err = handle.addMembership(toAddress(multicastAddress),
+                                   toInterface(interfaceAddress));
+  if (err) {
+    throw new ErrnoException(err, 'addMembership');
+  }
+};
+
+
+Socket.prototype.dropMembership = function(multicastAddress,
+                                           interfaceAddress) {
+  healthCheck(this);
+
+  if (!multicastAddress) {
+    throw new ERR_MISSING_ARGS('multicastAddress');
+  }
+
+  const { handle } = this[kStateSymbol];
+  const err = handle.dropMembership(toAddress(multicastAddress),
+                                    toInterface(interfaceAddress));
+  if (err) {
+    throw new ErrnoException(err, 'dropMembership');
+  }
+};
+
+Socket.prototype.addSourceSpecificMembership = function(sourceAddress,
+                                                        groupAddress,
+                                                        interfaceAddress) {
+  healthCheck(this);
+
+  validateString(sourceAddress, 'sourceAddress');
+  validateString(groupAddress, 'groupAddress');
+
+  const err =
+    this[kStateSymbol].handle.addSourceSpecificMembership(sourceAddress,
+                                                          groupAddress,
+                                                          toInterface(interfaceAddress));
+  if (err) {
+    throw new ErrnoException(err, 'addSourceSpecificMembership');
+  }
+};
+
+
+Socket.prototype.dropSourceSpecificMembership = function(sourceAddress,
+                                                         groupAddress,
+                                                         interfaceAddress) {
+  healthCheck(this);
+
+  validateString(sourceAddress, 'sourceAddress');
+  validateString(groupAddress, 'groupAddress');
+
+  const err =
+    this[kStateSymbol].handle.dropSourceSpecificMembership(sourceAddress,
+                                                           groupAddress,
+                                                           toInterface(interfaceAddress));
+  if (err) {
+    throw new ErrnoException(err, 'dropSourceSpecificMembership');
+  }
+};
+
+
+function healthCheck(socket) {
+  if (!socket[kStateSymbol].handle) {
+    // Error message from dgram_legacy.js.
+    throw new ERR_SOCKET_DGRAM_NOT_RUNNING();
+  }
+}
+
+
+function stopReceiving(socket) {
+  const state = socket[kStateSymbol];
+
+  if (!state.receiving)
+    return;
+
+  state.handle.recvStop();
+  state.receiving = false;
+}
+
+
+// handle.onmessage: one received datagram; rinfo is built by lib/handle.js.
+function onMessage(buf, rinfo) {
+  const self = this[kOwner];
+  // Node 22.13+ / 23.4+: datagrams from blocked senders are dropped silently.
+  const blockList = self[kStateSymbol].receiveBlockList;
+  if (blockList !== undefined &&
+      blockList.check(rinfo.address, rinfo.family.toLowerCase())) {
+    return;
+  }
+  self.emit('message', buf, rinfo);
+}
+
+
+// handle.onerror: a failed receive (negative errno).
+function onError(errno) {
+  const self = this[kOwner];
+  return self.emit('error', new ErrnoException(errno, 'recvmsg'));
+}
+
+
+Socket.prototype.ref = function() {
+  const handle = this[kStateSymbol].handle;
+
+  if (handle)
+    handle.ref();
+
+  return this;
+};
+
+
+Socket.prototype.unref = function() {
+  const handle = this[kStateSymbol].handle;
+
+  if (handle)
+    handle.unref();
+
+  return this;
+};
+
+
+Socket.prototype.setRecvBufferSize = function(size) {
+  bufferSize(this, size, RECV_BUFFER);
+};
+
+
+Socket.prototype.setSendBufferSize = function(size) {
+  bufferSize(this, size, SEND_BUFFER);
+};
+
+
+Socket.prototype.getRecvBufferSize = function() {
+  return bufferSize(this, 0, RECV_BUFFER);
+};
+
+
+Socket.prototype.getSendBufferSize = function() {
+  return bufferSize(this, 0, SEND_BUFFER);
+};
+
+Socket.prototype.getSendQueueSize = function() {
+  return this[kStateSymbol].handle.getSendQueueSize();
+};
+
+Socket.prototype.getSendQueueCount = function() {
+  return this[kStateSymbol].handle.getSendQueueCount();
+};
+
+// Deprecated private APIs.
+Object.defineProperty(Socket.prototype, '_handle', {
+  __proto__: null,
+  get: deprecate(function() {
+    return this[kStateSymbol].handle;
+  }, 'Socket.prototype._handle is deprecated', 'DEP0112'),
+  set: deprecate(function(val) {
+    this[kStateSymbol].handle = val;
+  }, 'Socket.prototype._handle is deprecated', 'DEP0112'),
+});
+
+
+Object.defineProperty(Socket.prototype, '_receiving', {
+  __proto__: null,
+  get: deprecate(function() {
+    return this[kStateSymbol].receiving;
+  }, 'Socket.prototype._receiving is deprecated', 'DEP0112'),
+  set: deprecate(function(val) {
+    this[kStateSymbol].receiving = val;
+  }, 'Socket.prototype._receiving is deprecated', 'DEP0112'),
+});
+
+
+Object.defineProperty(Socket.prototype, '_bindState', {
+  __proto__: null,
+  get: deprecate(function() {
+    return this[kStateSymbol].bindState;
+  }, 'Socket.prototype._bindState is deprecated', 'DEP0112'),
+  set: deprecate(function(val) {
+    this[kStateSymbol].bindState = val;
+  }, 'Socket.prototype._bindState is deprecated', 'DEP0112'),
+});
+
+
+Object.defineProperty(Socket.prototype, '_queue', {
+  __proto__: null,
+  get: deprecate(function() {
+    return this[kStateSymbol].queue;
+  }, 'Socket.prototype._queue is deprecated', 'DEP0112'),
+  set: deprecate(function(val) {
+    this[kStateSymbol].queue = val;
+  }, 'Socket.prototype._queue is deprecated', 'DEP0112'),
+});
+
+
+Object.defineProperty(Socket.prototype, '_reuseAddr', {
+  __proto__: null,
+  get: deprecate(function() {
+    return this[kStateSymbol].reuseAddr;
+  }, 'Socket.prototype._reuseAddr is deprecated', 'DEP0112'),
+  set: deprecate(function(val) {
+    this[kStateSymbol].reuseAddr = val;
+  }, 'Socket.prototype._reuseAddr is deprecated', 'DEP0112'),
+});
+
+
+Socket.prototype._healthCheck = deprecate(function() {
+  healthCheck(this);
+}, 'Socket.prototype._healthCheck() is deprecated', 'DEP0112');
+
+
+Socket.prototype._stopReceiving = deprecate(function() {
+  stopReceiving(this);
+}, 'Socket.prototype._stopReceiving() is deprecated', 'DEP0112');
+
+
+module.exports = {
+  createSocket,
+  Socket,
+};
