@@ -162,6 +162,11 @@ function Socket(type, listener) {
     // Sends the handle queued (send() returned 0), oldest first: the handle
     // completes them in this order through onsend.
     sendReqs: [],
+    // Lookups of send() not answered yet, and the sends gathered while they
+    // are outstanding (see gatherSend).
+    lookups: 0,
+    gathered: [],
+    flushScheduled: false,
   };
 
   if (options?.signal !== undefined) {
@@ -629,8 +634,14 @@ Socket.prototype.send = function(buffer,
     return;
   }
 
+  // Lookups still to answer: the last one of a tick flushes the sends gathered meanwhile
+  // (see gatherSend).
+  state.lookups++;
   const afterDns = (ex, ip) => {
+    state.lookups--;
     doSend(ex, this, ip, list, address, port, callback);
+    if (state.lookups === 0 && state.gathered.length !== 0)
+      flushSends(this);
   };
 
   if (!connected) {
@@ -667,17 +678,28 @@ function doSend(ex, self, ip, list, address, port, callback) {
   // Node's SendWrap: what the completion of a queued send needs.
   const req = { list, address, port, callback };
 
-  let err;
-  if (port) {
-    // Node 20 aborts the process (CHECK(args[4]->IsString())) when a custom
-    // lookup yields a non-string address; fail the send as libuv does for an
-    // address it cannot parse instead.
-    err = typeof ip === 'string' ?
-      state.handle.send(list, port, ip) :
-      UV_EINVAL;
-  } else {
-    err = state.handle.send(list, 0, null);
+  // Node 20 aborts the process (CHECK(args[4]->IsString())) when a custom
+  // lookup yields a non-string address; fail the send as libuv does for an
+  // address it cannot parse instead.
+  if (port && typeof ip !== 'string') {
+    completeSend(state, req, UV_EINVAL);
+    return;
   }
+  if (port === null || port === undefined || port === 0) ip = null;
+
+  // More sends of this tick are on their way: gather this one, so that they
+  // leave together (coalesced into GSO sends by the handle).
+  if (state.lookups !== 0 || state.gathered.length !== 0) {
+    gatherSend(self, req, ip);
+    return;
+  }
+  completeSend(state, req, state.handle.send(list, port || 0, ip));
+}
+
+// A send's outcome, from the handle, in Node's encoding: bytes + 1 when sent
+// at once, 0 when queued (completed later by onsend), or a negative errno.
+function completeSend(state, req, err) {
+  const { callback } = req;
 
   if (err >= 1) {
     // Synchronous finish. The return code is msg_length + 1 so that we can
@@ -695,9 +717,43 @@ function doSend(ex, self, ip, list, address, port, callback) {
 
   if (callback) {
     // Don't emit as error, dgram_legacy.js compatibility
-    const ex = new ExceptionWithHostPort(err, 'send', address, port);
+    const ex = new ExceptionWithHostPort(err, 'send', req.address, req.port);
     process.nextTick(callback, ex);
   }
+}
+
+// Gathers a send for flushSends(). A destination the handle refuses fails at
+// once, as an immediate send would. The last lookup of the tick flushes; a
+// microtask flushes anyway, so that a slow lookup (a real DNS query) never
+// holds back the sends gathered before it answers.
+function gatherSend(self, req, ip) {
+  const state = self[kStateSymbol];
+  const err = state.handle.sendLater(req.list, req.port || 0, ip);
+  if (err < 0) {
+    completeSend(state, req, err);
+    return;
+  }
+  state.gathered.push(req);
+  if (!state.flushScheduled) {
+    state.flushScheduled = true;
+    queueMicrotask(() => {
+      state.flushScheduled = false;
+      flushSends(self);
+    });
+  }
+}
+
+// Hands the gathered sends to the kernel, in order, and completes each with
+// its own result.
+function flushSends(self) {
+  const state = self[kStateSymbol];
+  const reqs = state.gathered;
+  if (reqs.length === 0 || !state.handle)
+    return;
+  state.gathered = [];
+  const results = state.handle.flushSends();
+  for (let i = 0; i < reqs.length; i++)
+    completeSend(state, reqs[i], results[i]);
 }
 
 function afterSend(err, sent) {
@@ -737,6 +793,9 @@ Socket.prototype.close = function(callback) {
   }
 
   healthCheck(this);
+  // Sends this tick already made leave before the socket closes, as with
+  // node:dgram, where each was sent when it was made.
+  flushSends(this);
   stopReceiving(this);
   state.handle.close();
   state.handle = null;

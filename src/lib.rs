@@ -9,6 +9,7 @@
 //! - [`recv`] / [`send`]: the receive and send paths; [`coalesce`]: a tick's sends gathered
 //!   into GSO sends; [`batch`]: the opt-in batch sends.
 //! - [`core`]: one socket's state and its close/teardown rules.
+//! - [`mmsg`]: `recvmmsg` over reusable per-thread buffers.
 //! - [`error`]: `io::Error` → negative errno.
 
 pub mod batch;
@@ -16,6 +17,7 @@ pub mod coalesce;
 pub mod core;
 pub mod error;
 pub mod handle;
+pub mod mmsg;
 pub mod recv;
 pub mod send;
 pub mod socket;

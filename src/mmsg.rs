@@ -1,0 +1,163 @@
+//! `recvmmsg(2)` over one thread's reusable buffers, with every header reset before each call.
+//!
+//! Written against libc rather than nix: nix's `MultiHeaders` sets each header's address and
+//! control lengths once, and the kernel shrinks them at every call to what it wrote, so a later
+//! IPv6 sender's address or GRO segment size would arrive truncated. Resetting them is the whole
+//! reason for this module.
+
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::RawFd;
+
+/// Reads per call (libuv reads 32 datagrams per wakeup as well).
+pub const SLOTS: usize = 32;
+/// Large enough for any UDP payload (65,507 bytes over IPv4, 65,527 over IPv6), and for a GRO
+/// batch, which the kernel caps at 64 KiB.
+pub const SLOT_SIZE: usize = 65_536;
+
+/// `UDP_GRO` (linux/udp.h): the control message carrying a GRO batch's segment size.
+const UDP_GRO: libc::c_int = 104;
+/// Room for one `int` control message, in `u64`s for `cmsghdr` alignment.
+const CONTROL_WORDS: usize = 8;
+
+/// What one slot received.
+pub struct Received<'a> {
+    /// The bytes (a datagram, or a GRO batch of `segment`-size datagrams).
+    pub payload: &'a [u8],
+    /// The sender.
+    pub from: Option<SocketAddr>,
+    /// The GRO segment size, when the kernel coalesced several datagrams.
+    pub segment: Option<usize>,
+}
+
+/// Buffers and headers for one `recvmmsg` of up to [`SLOTS`] datagrams.
+pub struct Reader {
+    data: Vec<u8>,
+    headers: Vec<libc::mmsghdr>,
+    iovecs: Vec<libc::iovec>,
+    names: Vec<libc::sockaddr_storage>,
+    controls: Vec<[u64; CONTROL_WORDS]>,
+    received: usize,
+}
+
+impl Default for Reader {
+    fn default() -> Self {
+        Reader {
+            data: vec![0; SLOTS * SLOT_SIZE],
+            // SAFETY: these C structs are plain data for which all-zero is valid.
+            headers: (0..SLOTS).map(|_| unsafe { std::mem::zeroed() }).collect(),
+            // SAFETY: as above.
+            iovecs: (0..SLOTS).map(|_| unsafe { std::mem::zeroed() }).collect(),
+            // SAFETY: as above.
+            names: (0..SLOTS).map(|_| unsafe { std::mem::zeroed() }).collect(),
+            controls: vec![[0; CONTROL_WORDS]; SLOTS],
+            received: 0,
+        }
+    }
+}
+
+impl Reader {
+    /// One non-blocking `recvmmsg` on `fd`; returns how many slots were filled.
+    ///
+    /// # Errors
+    /// The socket's error (`EAGAIN` when nothing is waiting, a pending `ECONNREFUSED`...).
+    pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+        self.received = 0;
+        let data = self.data.as_mut_ptr();
+        for i in 0..SLOTS {
+            let iov = &mut self.iovecs[i];
+            // SAFETY: slot i lies within `data` (SLOTS * SLOT_SIZE bytes).
+            iov.iov_base = unsafe { data.add(i * SLOT_SIZE) }.cast();
+            iov.iov_len = SLOT_SIZE;
+            let hdr = &mut self.headers[i].msg_hdr;
+            hdr.msg_name = (&mut self.names[i] as *mut libc::sockaddr_storage).cast();
+            hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            hdr.msg_iov = iov;
+            hdr.msg_iovlen = 1;
+            hdr.msg_control = self.controls[i].as_mut_ptr().cast();
+            hdr.msg_controllen = CONTROL_WORDS * 8;
+            hdr.msg_flags = 0;
+            self.headers[i].msg_len = 0;
+        }
+        // SAFETY: every header points into buffers owned by `self`, sized as declared, alive and
+        // not otherwise borrowed for the duration of the call.
+        let n = unsafe {
+            libc::recvmmsg(
+                fd,
+                self.headers.as_mut_ptr(),
+                SLOTS as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        self.received = n as usize;
+        Ok(self.received)
+    }
+
+    /// What slot `i` of the last call received.
+    pub fn slot(&self, i: usize) -> Option<Received<'_>> {
+        if i >= self.received {
+            return None;
+        }
+        let header = &self.headers[i];
+        let len = (header.msg_len as usize).min(SLOT_SIZE);
+        let payload = self.data.get(i * SLOT_SIZE..i * SLOT_SIZE + len)?;
+        Some(Received {
+            payload,
+            from: socket_addr(&self.names[i]),
+            segment: gro_segment(&header.msg_hdr),
+        })
+    }
+}
+
+/// A sender's address from the kernel's `sockaddr_storage`.
+fn socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match libc::c_int::from(storage.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in, which it is large and
+            // aligned enough for.
+            let a =
+                unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(a.sin_port),
+            )))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for sockaddr_in6.
+            let a = unsafe {
+                &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(a.sin6_addr.s6_addr),
+                u16::from_be(a.sin6_port),
+                u32::from_be(a.sin6_flowinfo),
+                a.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// The `UDP_GRO` segment size among a header's control messages.
+fn gro_segment(hdr: &libc::msghdr) -> Option<usize> {
+    if hdr.msg_flags & libc::MSG_CTRUNC != 0 {
+        return None;
+    }
+    // SAFETY: `hdr` was filled by recvmmsg; CMSG_* walk only within msg_control/msg_controllen.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(hdr);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_UDP && (*cmsg).cmsg_type == UDP_GRO {
+                let size = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>());
+                return usize::try_from(size).ok().filter(|&s| s > 0);
+            }
+            cmsg = libc::CMSG_NXTHDR(hdr, cmsg);
+        }
+    }
+    None
+}
