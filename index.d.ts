@@ -51,7 +51,15 @@ export interface SocketOptions extends Abortable {
   receiveBlockList?: BlockList | undefined;
   /** Sending or connecting to these addresses fails with ERR_IP_BLOCKED (Node 23.4+). */
   sendBlockList?: BlockList | undefined;
+  /**
+   * dgram-rs only: emit `'messages'` once per read (up to 64 datagrams of one sender, as views
+   * into one Buffer) instead of `'message'` per datagram.
+   */
+  receiveBatches?: boolean | undefined;
 }
+
+/** The data of one datagram, as `sendBatch` takes it. */
+export type BatchMessage = string | NodeJS.ArrayBufferView;
 
 /** Creates a UDP socket; `callback` is added as a `'message'` listener. */
 export function createSocket(type: SocketType, callback?: (msg: NonSharedBuffer, rinfo: RemoteInfo) => void): Socket;
@@ -74,6 +82,15 @@ export class Socket extends EventEmitter {
   getSendBufferSize(): number;
   getSendQueueSize(): number;
   getSendQueueCount(): number;
+  /**
+   * dgram-rs only: sends `messages` as datagrams, in order, in as few syscalls as the kernel
+   * allows (runs of equal-size datagrams leave up to 64 per syscall, with UDP segmentation
+   * offload). `callback(err, count)` reports how many were accepted.
+   */
+  sendBatch(messages: readonly BatchMessage[], port: number, address?: string, callback?: (error: Error | null, count: number) => void): void;
+  sendBatch(messages: readonly BatchMessage[], port: number, callback?: (error: Error | null, count: number) => void): void;
+  /** dgram-rs only: `sendBatch` on a connected socket. */
+  sendBatch(messages: readonly BatchMessage[], callback?: (error: Error | null, count: number) => void): void;
   ref(): this;
   remoteAddress(): AddressInfo;
   send(
@@ -136,36 +153,47 @@ export class Socket extends EventEmitter {
   addListener(event: 'error', listener: (err: Error) => void): this;
   addListener(event: 'listening', listener: () => void): this;
   addListener(event: 'message', listener: (msg: NonSharedBuffer, rinfo: RemoteInfo) => void): this;
+  /** dgram-rs only, with `receiveBatches`: what one read gave, from one sender. */
+  addListener(event: 'messages', listener: (messages: NonSharedBuffer[], rinfo: RemoteInfo) => void): this;
   emit(event: string | symbol, ...args: any[]): boolean;
   emit(event: 'close'): boolean;
   emit(event: 'connect'): boolean;
   emit(event: 'error', err: Error): boolean;
   emit(event: 'listening'): boolean;
   emit(event: 'message', msg: NonSharedBuffer, rinfo: RemoteInfo): boolean;
+  emit(event: 'messages', messages: NonSharedBuffer[], rinfo: RemoteInfo): boolean;
   on(event: string, listener: (...args: any[]) => void): this;
   on(event: 'close', listener: () => void): this;
   on(event: 'connect', listener: () => void): this;
   on(event: 'error', listener: (err: Error) => void): this;
   on(event: 'listening', listener: () => void): this;
   on(event: 'message', listener: (msg: NonSharedBuffer, rinfo: RemoteInfo) => void): this;
+  /** dgram-rs only, with `receiveBatches`: what one read gave, from one sender. */
+  on(event: 'messages', listener: (messages: NonSharedBuffer[], rinfo: RemoteInfo) => void): this;
   once(event: string, listener: (...args: any[]) => void): this;
   once(event: 'close', listener: () => void): this;
   once(event: 'connect', listener: () => void): this;
   once(event: 'error', listener: (err: Error) => void): this;
   once(event: 'listening', listener: () => void): this;
   once(event: 'message', listener: (msg: NonSharedBuffer, rinfo: RemoteInfo) => void): this;
+  /** dgram-rs only, with `receiveBatches`: what one read gave, from one sender. */
+  once(event: 'messages', listener: (messages: NonSharedBuffer[], rinfo: RemoteInfo) => void): this;
   prependListener(event: string, listener: (...args: any[]) => void): this;
   prependListener(event: 'close', listener: () => void): this;
   prependListener(event: 'connect', listener: () => void): this;
   prependListener(event: 'error', listener: (err: Error) => void): this;
   prependListener(event: 'listening', listener: () => void): this;
   prependListener(event: 'message', listener: (msg: NonSharedBuffer, rinfo: RemoteInfo) => void): this;
+  /** dgram-rs only, with `receiveBatches`: what one read gave, from one sender. */
+  prependListener(event: 'messages', listener: (messages: NonSharedBuffer[], rinfo: RemoteInfo) => void): this;
   prependOnceListener(event: string, listener: (...args: any[]) => void): this;
   prependOnceListener(event: 'close', listener: () => void): this;
   prependOnceListener(event: 'connect', listener: () => void): this;
   prependOnceListener(event: 'error', listener: (err: Error) => void): this;
   prependOnceListener(event: 'listening', listener: () => void): this;
   prependOnceListener(event: 'message', listener: (msg: NonSharedBuffer, rinfo: RemoteInfo) => void): this;
+  /** dgram-rs only, with `receiveBatches`: what one read gave, from one sender. */
+  prependOnceListener(event: 'messages', listener: (messages: NonSharedBuffer[], rinfo: RemoteInfo) => void): this;
   /** Calls `close()` and resolves once the socket has closed. */
   [Symbol.asyncDispose](): Promise<void>;
 }

@@ -42,8 +42,10 @@ function createNativeHandle(family) {
   const familyName = family === 4 ? 'IPv4' : 'IPv6';
   const handle = new UdpHandle(family);
   handle[kCallbacks] = [
-    (buf, address, port) => handle.onmessage(
-      buf, { address, family: familyName, port, size: buf.length }),
+    // A fourth argument, the segment size, comes only in batch mode.
+    (buf, address, port, segment) => (segment === undefined ?
+      handle.onmessage(buf, { address, family: familyName, port, size: buf.length }) :
+      handle.onbatch(buf, segment, { address, family: familyName, port, size: buf.length })),
     (errno) => handle.onerror(errno),
     (status, bytes) => handle.onsend(status, bytes),
   ];

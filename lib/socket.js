@@ -39,6 +39,8 @@
 //   non-string address from a custom lookup on send), an error is reported.
 
 const EventEmitter = require('events');
+const batch = require('./batch');
+const { splitBatch } = batch;
 const { Buffer } = require('buffer');
 const { isArrayBufferView } = require('util').types;
 const { deprecate, promisify } = require('util');
@@ -138,6 +140,7 @@ function Socket(type, listener) {
   const handle = newHandle(type, lookup);
   handle[kOwner] = this;
   handle.onmessage = onMessage;
+  handle.onbatch = onBatch;
   handle.onerror = onError;
   handle.onsend = onSend;
 
@@ -159,6 +162,8 @@ function Socket(type, listener) {
     sendBufferSize,
     receiveBlockList,
     sendBlockList,
+    // dgram-rs's batch receive (lib/batch.js): 'messages' per read.
+    receiveBatches: !!(options && options.receiveBatches),
     // Sends the handle queued (send() returned 0), oldest first: the handle
     // completes them in this order through onsend.
     sendReqs: [],
@@ -198,6 +203,8 @@ function startListening(socket) {
 
   state.handle.onmessage = onMessage;
   state.handle.onerror = onError;
+  if (state.receiveBatches)
+    state.handle.setBatchReceive(true);
   recvStart(state.handle);
   state.receiving = true;
   state.bindState = BIND_STATE_BOUND;
@@ -220,6 +227,7 @@ function replaceHandle(self, newHandle) {
   }
   newHandle.lookup = oldHandle.lookup;
   newHandle.onsend = onSend;
+  newHandle.onbatch = onBatch;
   newHandle[kOwner] = self;
 
   // Replace the existing handle by the given one.
@@ -1031,6 +1039,18 @@ function onMessage(buf, rinfo) {
 }
 
 
+// handle.onbatch: what one read gave, in batch mode (lib/batch.js).
+function onBatch(buf, segment, rinfo) {
+  const self = this[kOwner];
+  const blockList = self[kStateSymbol].receiveBlockList;
+  if (blockList !== undefined &&
+      blockList.check(rinfo.address, rinfo.family.toLowerCase())) {
+    return;
+  }
+  self.emit('messages', splitBatch(buf, segment), rinfo);
+}
+
+
 // handle.onerror: a failed receive (negative errno).
 function onError(errno) {
   const self = this[kOwner];
@@ -1150,6 +1170,17 @@ Socket.prototype._stopReceiving = deprecate(function() {
   stopReceiving(this);
 }, 'Socket.prototype._stopReceiving() is deprecated', 'DEP0112');
 
+
+batch.install(Socket, {
+  kStateSymbol,
+  isConnected: (state) => state.connectState === CONNECT_STATE_CONNECTED,
+  isBound: (state) => state.bindState === BIND_STATE_BOUND,
+  isUnbound: (state) => state.bindState === BIND_STATE_UNBOUND,
+  fixBufferList,
+  enqueue,
+  healthCheck,
+  flushSends,
+});
 
 module.exports = {
   createSocket,

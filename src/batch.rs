@@ -60,7 +60,12 @@ impl Core {
         if segment == 0 || segment > MAX_PAYLOAD {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
-        let datagrams: Vec<&[u8]> = data.chunks(segment).collect();
+        // An empty buffer is one empty datagram, as with send().
+        let datagrams: Vec<&[u8]> = if data.is_empty() {
+            vec![data]
+        } else {
+            data.chunks(segment).collect()
+        };
         let mut sent = 0;
         while sent < datagrams.len() {
             if self.queue_is_busy() {

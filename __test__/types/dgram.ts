@@ -98,3 +98,22 @@ s.setTTL('64');
 const wrong: string = s.address();
 
 void [asNode, nodeSocket, rsOptions, withOptions, bound, ttl, loop, sizes, chained, disposed, emitted, badInfo, wrong];
+
+// dgram-rs's batch API.
+const batcher = dgram.createSocket({ type: 'udp4', receiveBatches: true });
+batcher.on('messages', (messages, rinfo) => {
+  const first: Buffer | undefined = messages[0];
+  const from: string = rinfo.address;
+  void [first, from];
+});
+batcher.sendBatch(['a', Buffer.from('b'), new Uint16Array(2)], 1234, '127.0.0.1', (err, count) => {
+  const e: Error | null = err;
+  const n: number = count;
+  void [e, n];
+});
+batcher.sendBatch([Buffer.alloc(8)], 1234);
+batcher.sendBatch([Buffer.alloc(8)], (err) => void err);
+// @ts-expect-error: messages is an array
+batcher.sendBatch(Buffer.alloc(8), 1234);
+// @ts-expect-error: a message is data, not a number
+batcher.sendBatch([1, 2], 1234);
