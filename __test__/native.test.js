@@ -1,0 +1,51 @@
+'use strict'
+// The native handle itself (dgram-rs only: node:dgram's UDPWrap is internal). A failure deep in
+// Rust must come back as a JavaScript error or an errno, never as a crash of the process.
+const assert = require('node:assert')
+const { test } = require('node:test')
+const path = require('node:path')
+const { UdpHandle } = require(path.join(__dirname, '..', 'binding.js'))
+
+const EBADF = -9
+const EINVAL = -22
+
+test('native: a bad family is a thrown Error from Rust, not a crash', () => {
+  assert.throws(() => new UdpHandle(5), (e) => e instanceof Error && /family must be 4 or 6/.test(e.message))
+})
+
+test('native: arguments of the wrong type are thrown errors', () => {
+  const h = new UdpHandle(4)
+  assert.strictEqual(h.bind('127.0.0.1', 0, 0), 0)
+  assert.throws(() => h.recvStart('not a function', () => {}, () => {}), Error)
+  assert.throws(() => h.send(['not a buffer'], 1, '127.0.0.1'), Error)
+  assert.throws(() => h.bind(42, 0, 0), Error)
+  h.close()
+})
+
+test('native: system errors come back as negative errno numbers', () => {
+  const h = new UdpHandle(4)
+  assert.strictEqual(h.setTTL(64), EBADF, 'no socket before bind')
+  assert.strictEqual(h.setTTL(0), EINVAL, 'argument checked first, as libuv does')
+  assert.strictEqual(h.bind('::1', 0, 0), EINVAL, 'an IPv6 literal on a udp4 handle')
+  assert.strictEqual(h.bind('127.0.0.1', 0, 0), 0)
+  const out = {}
+  assert.strictEqual(h.getsockname(out), 0)
+  assert.strictEqual(h.send([Buffer.alloc(65508)], out.port, '127.0.0.1'), -90, 'EMSGSIZE')
+  assert.strictEqual(h.send([Buffer.alloc(1)], out.port, null), -89, 'EDESTADDRREQ when not connected')
+  h.close()
+})
+
+test('native: every method after close answers EBADF (or nothing) instead of crashing', () => {
+  const h = new UdpHandle(6)
+  assert.strictEqual(h.bind('::1', 0, 0), 0)
+  assert.strictEqual(h.close(), 0)
+  assert.strictEqual(h.close(), 0, 'close twice')
+  assert.strictEqual(h.fd, -1)
+  assert.strictEqual(h.getsockname({}), EBADF)
+  assert.strictEqual(h.send([Buffer.alloc(1)], 9, '::1'), EBADF)
+  assert.strictEqual(h.recvStart(() => {}, () => {}, () => {}), EBADF)
+  assert.strictEqual(h.setBroadcast(true), EBADF)
+  assert.strictEqual(h.bufferSize(0, true), EBADF)
+  assert.strictEqual(h.bind('::1', 0, 0), EBADF)
+  assert.deepStrictEqual(h.flushSends(), [])
+})
