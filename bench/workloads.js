@@ -1,0 +1,45 @@
+'use strict';
+
+// What bench/run.js measures: the one table to edit to add a workload.
+//
+// An endpoint is one process:
+//   js(impl, role)  node bench/worker.js <role> --impl=<impl>   (impl: 'node' = node:dgram, 'rs' = dgram-rs)
+//   ref(mode)       target/release/examples/udp_reference <mode>  (the pure-Rust physical limit)
+// `needs` lists what must load for the row to run ('rs' = dgram-rs, 'ref' = the reference binary);
+// rows whose needs are missing are reported as n/a, not run.
+// `color` is the bar colour in bench/results.svg.
+
+const js = (impl, role) => ({ kind: 'js', impl, role });
+const ref = (mode) => ({ kind: 'ref', mode });
+
+// One-way throughput: the receiver starts first and reports its port, then the sender floods it
+// for BENCH_SECONDS. The first row is the baseline the ratios are taken against.
+const throughput = [
+  { name: 'node→node', sender: js('node', 'send'), receiver: js('node', 'recv'), needs: [], color: '#3c873a' },
+  { name: 'rs→rs', sender: js('rs', 'send'), receiver: js('rs', 'recv'), needs: ['rs'], color: '#c8551b' },
+  { name: 'node→rs', sender: js('node', 'send'), receiver: js('rs', 'recv'), needs: ['rs'], color: '#e3a35b' },
+  // The batch API, once it exists: implement the two roles in bench/worker.js, then uncomment.
+  // { name: 'rs-batch→rs-batch', sender: js('rs', 'send-batch'), receiver: js('rs', 'recv-batch'),
+  //   needs: ['rs'], color: '#8b1e1e' },
+  { name: 'Rust sendmmsg→recvmmsg', sender: ref('send-mmsg'), receiver: ref('recv-mmsg'), needs: ['ref'], color: '#666666', reference: true },
+  { name: 'Rust GSO→GRO', sender: ref('send-gso'), receiver: ref('recv-gro'), needs: ['ref'], color: '#a0a0a0', reference: true },
+];
+
+// Ping-pong: the echo starts first; the client keeps one datagram in flight.
+const rtt = [
+  { name: 'node↔node', client: js('node', 'ping'), server: js('node', 'echo'), needs: [], color: '#3c873a' },
+  { name: 'rs↔rs', client: js('rs', 'ping'), server: js('rs', 'echo'), needs: ['rs'], color: '#c8551b' },
+  { name: 'Rust ping↔echo', client: ref('ping'), server: ref('echo'), needs: ['ref'], color: '#666666', reference: true },
+];
+
+// Datagram payload sizes for throughput (bytes), and the size of a ping.
+const sizes = [64, 1200];
+const pingSize = 64;
+
+// Where each side runs (taskset -c). The client/sender is `sender`, the server/receiver `receiver`.
+const placements = [
+  { name: 'across cores', sender: 0, receiver: 1 },
+  { name: 'one core', sender: 0, receiver: 0 },
+];
+
+module.exports = { throughput, rtt, sizes, pingSize, placements };
