@@ -89,6 +89,14 @@ export class Socket extends EventEmitter {
    */
   sendBatch(messages: readonly BatchMessage[], port: number, address?: string, callback?: (error: Error | null, count: number) => void): void;
   sendBatch(messages: readonly BatchMessage[], port: number, callback?: (error: Error | null, count: number) => void): void;
+  /**
+   * dgram-rs only: sends consecutive `segmentSize`-byte slices of `buffer` (the last may be
+   * shorter) as datagrams, straight from the buffer.
+   */
+  sendBatch(buffer: NodeJS.ArrayBufferView, segmentSize: number, port: number, address?: string, callback?: (error: Error | null, count: number) => void): void;
+  sendBatch(buffer: NodeJS.ArrayBufferView, segmentSize: number, port: number, callback?: (error: Error | null, count: number) => void): void;
+  /** dgram-rs only: `sendBatch(buffer, segmentSize)` on a connected socket. */
+  sendBatch(buffer: NodeJS.ArrayBufferView, segmentSize: number, callback?: (error: Error | null, count: number) => void): void;
   /** dgram-rs only: `sendBatch` on a connected socket. */
   sendBatch(messages: readonly BatchMessage[], callback?: (error: Error | null, count: number) => void): void;
   ref(): this;

@@ -99,11 +99,30 @@ test('sendBatch: before bind binds implicitly and queues; connected form; callba
 test('sendBatch: bad arguments throw Node-style errors', () => {
   const s = rs.createSocket('udp4')
   const thrown = (fn) => { try { fn() } catch (e) { return describeError(e) } return null }
-  const notArray = thrown(() => s.sendBatch(Buffer.from('x'), 1234))
+  const notArray = thrown(() => s.sendBatch('x', 1234))
   assert.strictEqual(notArray.code, 'ERR_INVALID_ARG_TYPE')
   assert.strictEqual(notArray.name, 'TypeError')
   assert.strictEqual(thrown(() => s.sendBatch([1], 1234)).code, 'ERR_INVALID_ARG_TYPE')
   assert.strictEqual(thrown(() => s.sendBatch(['x'], 70000)).code, 'ERR_SOCKET_BAD_PORT')
   s.close()
   assert.strictEqual(thrown(() => s.sendBatch(['x'], 1234)).code, 'ERR_SOCKET_DGRAM_NOT_RUNNING')
+})
+
+test('sendBatch(buffer, segmentSize): one buffer cut into datagrams, sent straight from it', async () => {
+  const r = nodeDgram.createSocket('udp4')
+  const s = rs.createSocket('udp4')
+  try {
+    const port = await bindLoopback(r)
+    const got = []
+    r.on('message', (m) => got.push(m.toString()))
+    const data = Buffer.from('aaabbbcccd')
+    const result = await new Promise((resolve) => s.sendBatch(data, 3, port, '127.0.0.1', (err, n) => resolve([err, n])))
+    assert.deepStrictEqual(result, [null, 4])
+    await until(() => got.length === 4)
+    assert.deepStrictEqual(got, ['aaa', 'bbb', 'ccc', 'd'])
+    const thrown = (fn) => { try { fn() } catch (e) { return [e.code, e.message] } return null }
+    assert.deepStrictEqual(thrown(() => s.sendBatch(data, 0, port)),
+      ['ERR_OUT_OF_RANGE', 'The value of "segmentSize" is out of range. It must be >= 1 && <= 65507. Received 0'])
+    assert.strictEqual(thrown(() => s.sendBatch(data, '3', port))[0], 'ERR_INVALID_ARG_TYPE')
+  } finally { closeAll(r, s) }
 })

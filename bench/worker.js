@@ -25,8 +25,9 @@
 //   echo   send every datagram back to its sender.
 //   ping   one datagram in flight to the echo at `--port`; round-trip times after `--warmup` s.
 //
-// To add the batch API later (rs-batch→rs-batch), add roles here (e.g. 'send-batch', 'recv-batch')
-// that print the same result fields, and a row in bench/workloads.js.
+//   recv-batch  as recv, with dgram-rs's batch receive ('messages' per read).
+//   send-batch  as send, with dgram-rs's sendBatch (64 datagrams cut from one buffer per call,
+//               `--burst` calls a tick).
 
 const { performance } = require('node:perf_hooks');
 
@@ -90,8 +91,8 @@ function onStop(fn) {
   process.stdin.on('error', stop);
 }
 
-function socket() {
-  const sock = dgram.createSocket('udp4');
+function socket(options = {}) {
+  const sock = dgram.createSocket({ type: 'udp4', ...options });
   sock.on('error', fail);
   return sock;
 }
@@ -106,69 +107,103 @@ function finish(sock, result) {
   process.exit(0);
 }
 
+// Counts what arrives ('message' per datagram, or 'messages' per read with `batched`).
+function receive(batched) {
+  const sock = socket(batched ? { receiveBatches: true } : {});
+  let received = 0;
+  let bytes = 0;
+  let t0 = 0;
+  let cpu0 = null;
+  // The clock is read once per 256 datagrams, not per datagram; the rate runs to the last stamp.
+  let stampT = 0;
+  let stampCount = 0;
+  // Datagrams counted before the clock started (the first delivery: one datagram, or one read).
+  let first = 0;
+  const count = (n, len) => {
+    const before = received;
+    received += n;
+    bytes += len;
+    if (before === 0) {
+      t0 = performance.now();
+      cpu0 = process.cpuUsage();
+      first = n;
+    } else if ((received >> 8) !== (before >> 8)) {
+      stampT = performance.now();
+      stampCount = received;
+    }
+  };
+  if (batched) {
+    sock.on('messages', (msgs, rinfo) => count(msgs.length, rinfo.size));
+  } else {
+    sock.on('message', (msg) => count(1, msg.length));
+  }
+  sock.bind(0, HOST, () => emit({ event: 'ready', port: sock.address().port }));
+  onStop(() => {
+    const secs = (stampT - t0) / 1000;
+    finish(sock, {
+      received,
+      bytes,
+      rate: stampCount > first && secs > 0 ? (stampCount - first) / secs : 0,
+      cpu_us: cpu0 ? cpuSince(cpu0) : 0,
+      cpu_datagrams: Math.max(received - first, 0),
+    });
+  });
+}
+
+// Floods `port` until the deadline: `sendTick(sock, buf)` sends one tick's worth and returns how
+// many datagrams that was.
+function flood(sendTick) {
+  const sock = socket();
+  const buf = Buffer.alloc(size, 0x61);
+  sock.bind(0, HOST, () => {
+    let sent = 0;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const deadline = t0 + seconds * 1000;
+    const done = () => {
+      finish(sock, {
+        sent,
+        errors: 0,
+        elapsed_s: (performance.now() - t0) / 1000,
+        cpu_us: cpuSince(cpu0),
+      });
+    };
+    // Sends refused with EAGAIN wait in the socket's queue (libuv's, or dgram-rs's own); if that
+    // queue ever grows past a few bursts, skip a burst rather than let it grow without bound.
+    const queued = typeof sock.getSendQueueCount === 'function' ? () => sock.getSendQueueCount() : () => 0;
+    const tick = () => {
+      if (queued() <= 4 * burst) sent += sendTick(sock, buf);
+      // The sends just issued complete on this tick's nextTick queue (lookup, then the send);
+      // the next burst, or the report, comes after them.
+      setImmediate(performance.now() < deadline ? tick : done);
+    };
+    tick();
+  });
+}
+
 const roles = {
   recv() {
-    const sock = socket();
-    let received = 0;
-    let bytes = 0;
-    let t0 = 0;
-    let cpu0 = null;
-    // The clock is read once per 256 datagrams, not per datagram; the rate runs to the last stamp.
-    let stampT = 0;
-    let stampCount = 0;
-    sock.on('message', (msg) => {
-      received++;
-      bytes += msg.length;
-      if (received === 1) {
-        t0 = performance.now();
-        cpu0 = process.cpuUsage();
-      } else if ((received & 255) === 0) {
-        stampT = performance.now();
-        stampCount = received;
-      }
-    });
-    sock.bind(0, HOST, () => emit({ event: 'ready', port: sock.address().port }));
-    onStop(() => {
-      const secs = (stampT - t0) / 1000;
-      finish(sock, {
-        received,
-        bytes,
-        rate: stampCount > 1 && secs > 0 ? (stampCount - 1) / secs : 0,
-        cpu_us: cpu0 ? cpuSince(cpu0) : 0,
-        cpu_datagrams: Math.max(received - 1, 0),
-      });
-    });
+    receive(false);
+  },
+
+  'recv-batch'() {
+    receive(true);
   },
 
   send() {
-    const sock = socket();
-    const buf = Buffer.alloc(size, 0x61);
-    sock.bind(0, HOST, () => {
-      let sent = 0;
-      const cpu0 = process.cpuUsage();
-      const t0 = performance.now();
-      const deadline = t0 + seconds * 1000;
-      const done = () => {
-        finish(sock, {
-          sent,
-          errors: 0,
-          elapsed_s: (performance.now() - t0) / 1000,
-          cpu_us: cpuSince(cpu0),
-        });
-      };
-      // Sends refused with EAGAIN wait in the socket's queue (libuv's, or dgram-rs's own); if that
-      // queue ever grows past a few bursts, skip a burst rather than let it grow without bound.
-      const queued = typeof sock.getSendQueueCount === 'function' ? () => sock.getSendQueueCount() : () => 0;
-      const tick = () => {
-        if (queued() <= 4 * burst) {
-          for (let i = 0; i < burst; i++) sock.send(buf, port, HOST);
-          sent += burst;
-        }
-        // The sends just issued complete on this tick's nextTick queue (lookup, then the send);
-        // the next burst, or the report, comes after them.
-        setImmediate(performance.now() < deadline ? tick : done);
-      };
-      tick();
+    flood((sock, buf) => {
+      for (let i = 0; i < burst; i++) sock.send(buf, port, HOST);
+      return burst;
+    });
+  },
+
+  'send-batch'() {
+    // 64 datagrams per call, cut from one buffer (the zero-copy form of sendBatch).
+    let batch = null;
+    flood((sock, buf) => {
+      batch ??= Buffer.concat(Array(64).fill(buf));
+      for (let i = 0; i < burst; i++) sock.sendBatch(batch, buf.length, port, HOST);
+      return burst * 64;
     });
   },
 

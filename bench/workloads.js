@@ -18,9 +18,9 @@ const throughput = [
   { name: 'node→node', sender: js('node', 'send'), receiver: js('node', 'recv'), needs: [], color: '#3c873a' },
   { name: 'rs→rs', sender: js('rs', 'send'), receiver: js('rs', 'recv'), needs: ['rs'], color: '#c8551b' },
   { name: 'node→rs', sender: js('node', 'send'), receiver: js('rs', 'recv'), needs: ['rs'], color: '#e3a35b' },
-  // The batch API, once it exists: implement the two roles in bench/worker.js, then uncomment.
-  // { name: 'rs-batch→rs-batch', sender: js('rs', 'send-batch'), receiver: js('rs', 'recv-batch'),
-  //   needs: ['rs'], color: '#8b1e1e' },
+  // dgram-rs's opt-in batch API: sendBatch (64 datagrams a call) into receiveBatches.
+  { name: 'rs-batch→rs-batch', sender: js('rs', 'send-batch'), receiver: js('rs', 'recv-batch'),
+    needs: ['rs'], color: '#8b1e1e' },
   { name: 'Rust sendmmsg→recvmmsg', sender: ref('send-mmsg'), receiver: ref('recv-mmsg'), needs: ['ref'], color: '#666666', reference: true },
   { name: 'Rust GSO→GRO', sender: ref('send-gso'), receiver: ref('recv-gro'), needs: ['ref'], color: '#a0a0a0', reference: true },
 ];

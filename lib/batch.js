@@ -9,6 +9,10 @@
 //   datagrams per syscall), others one by one, all in order.
 //   callback(err, count): count is how many datagrams were accepted (sent, or
 //   queued behind a full socket buffer, which sends them in order).
+// - socket.sendBatch(buffer, segmentSize, port[, address][, callback]) (and,
+//   connected, without port and address): the datagrams are consecutive
+//   `segmentSize`-byte slices of one buffer (the last may be shorter), sent
+//   straight from it: no per-datagram object at all.
 // - createSocket({ type, receiveBatches: true }): instead of 'message' per
 //   datagram, 'messages' per read: (messages: Buffer[], rinfo), where the
 //   messages are views into one Buffer holding what one read gave (a GRO
@@ -22,7 +26,11 @@ const {
   },
   ExceptionWithHostPort,
 } = require('./errors');
-const { validatePort, validateString } = require('./validators');
+const { validateInteger, validatePort, validateString } = require('./validators');
+const { isArrayBufferView } = require('util').types;
+
+// The largest UDP payload (IPv4).
+const MAX_SEGMENT = 65507;
 
 const MESSAGE_TYPES = ['Buffer', 'TypedArray', 'DataView', 'string'];
 
@@ -41,6 +49,9 @@ function install(Socket, internals) {
   } = internals;
 
   Socket.prototype.sendBatch = function sendBatch(messages, port, address, callback) {
+    // sendBatch(buffer, segmentSize, port, address, callback): one more argument.
+    if (isArrayBufferView(messages))
+      return sendSegments(this, ...arguments);
     const state = this[kStateSymbol];
     const connected = isConnected(state);
     if (typeof port === 'function') {
@@ -52,7 +63,7 @@ function install(Socket, internals) {
       address = undefined;
     }
     if (!Array.isArray(messages))
-      throw new ERR_INVALID_ARG_TYPE('messages', 'Array', messages);
+      throw new ERR_INVALID_ARG_TYPE('messages', ['Array', 'Buffer', 'TypedArray', 'DataView'], messages);
     const list = fixBufferList(messages);
     if (list === null)
       throw new ERR_INVALID_ARG_TYPE('messages', MESSAGE_TYPES, messages);
@@ -93,12 +104,61 @@ function install(Socket, internals) {
     if (connected) afterLookup(null, null);
     else state.handle.lookup(address, afterLookup);
   };
+
+  // sendBatch(buffer, segmentSize, ...): one buffer cut into datagrams.
+  function sendSegments(self, buffer, segmentSize, port, address, callback) {
+    validateInteger(segmentSize, 'segmentSize', 1, MAX_SEGMENT);
+    const data = Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+    const count = Math.max(1, Math.ceil(data.length / segmentSize));
+    const state = self[kStateSymbol];
+    const connected = isConnected(state);
+    if (typeof port === 'function') {
+      callback = port;
+      port = undefined;
+      address = undefined;
+    } else if (typeof address === 'function') {
+      callback = address;
+      address = undefined;
+    }
+    if (connected) {
+      if (port !== undefined || address !== undefined)
+        throw new ERR_SOCKET_DGRAM_IS_CONNECTED();
+    } else {
+      port = validatePort(port, 'Port', false);
+    }
+    if (address != null)
+      validateString(address, 'address');
+    if (typeof callback !== 'function')
+      callback = undefined;
+    healthCheck(self);
+
+    if (isUnbound(state))
+      self.bind({ port: 0, exclusive: true }, null);
+    if (!isBound(state)) {
+      enqueue(self, () => sendSegments(self, data, segmentSize, ...(connected ? [] : [port, address]), callback));
+      return;
+    }
+    const afterLookup = (ex, ip) => {
+      if (ex) {
+        if (callback) process.nextTick(callback, ex);
+        else process.nextTick(() => self.emit('error', ex));
+        return;
+      }
+      if (!state.handle) return;
+      flushSends(self);
+      const err = sendRun(state, data, segmentSize, connected ? 0 : port, ip);
+      if (callback) {
+        if (err < 0) process.nextTick(callback, new ExceptionWithHostPort(err, 'send', address, port));
+        else process.nextTick(callback, null, count);
+      }
+    };
+    if (connected) afterLookup(null, null);
+    else state.handle.lookup(address, afterLookup);
+  }
 }
 
-// Sends `list` as runs of equal-size datagrams. Datagrams the handle queued
-// complete through onsend like queued sends, one completion each, so each
-// gets a place in the FIFO of queued requests (with no callback of its own).
-// Returns 0, or the negative errno that stopped the batch.
+// Sends `list` as runs of equal-size datagrams. Returns 0, or the negative
+// errno that stopped the batch.
 function sendRuns(state, list, port, ip) {
   const { handle } = state;
   let start = 0;
@@ -107,13 +167,23 @@ function sendRuns(state, list, port, ip) {
     let end = start + 1;
     while (end < list.length && list[end].length === size && size > 0) end++;
     const run = end - start === 1 ? list[start] : Buffer.concat(list.slice(start, end));
-    const queuedBefore = handle.getSendQueueCount();
-    const sent = handle.sendBatch(run, Math.max(size, 1), port, ip);
-    if (sent < 0) return sent;
-    const queued = handle.getSendQueueCount() - queuedBefore;
-    for (let i = 0; i < queued; i++) state.sendReqs.push({ list: [], callback: undefined });
+    const err = sendRun(state, run, Math.max(size, 1), port, ip);
+    if (err < 0) return err;
     start = end;
   }
+  return 0;
+}
+
+// One native sendBatch. Datagrams the handle queued complete through onsend
+// like queued sends, one completion each, so each gets a place in the FIFO of
+// queued requests (with no callback of its own). Returns 0 or a negative errno.
+function sendRun(state, data, segmentSize, port, ip) {
+  const { handle } = state;
+  const queuedBefore = handle.getSendQueueCount();
+  const sent = handle.sendBatch(data, segmentSize, port, ip);
+  if (sent < 0) return sent;
+  const queued = handle.getSendQueueCount() - queuedBefore;
+  for (let i = 0; i < queued; i++) state.sendReqs.push({ list: [], callback: undefined });
   return 0;
 }
 

@@ -63,6 +63,15 @@ const validateUint32 = hideStackFrames((value, name, positive = false) => {
   }
 });
 
+const validateInteger = hideStackFrames((value, name, min, max) => {
+  if (typeof value !== 'number')
+    throw new ERR_INVALID_ARG_TYPE(name, 'number', value);
+  if (!Number.isInteger(value))
+    throw new ERR_OUT_OF_RANGE(name, 'an integer', value);
+  if (value < min || value > max)
+    throw new ERR_OUT_OF_RANGE(name, `>= ${min} && <= ${max}`, value);
+});
+
 const validateString = hideStackFrames((value, name) => {
   if (typeof value !== 'string')
     throw new ERR_INVALID_ARG_TYPE(name, 'string', value);
@@ -133,6 +142,7 @@ module.exports = {
   validateAbortSignal,
   validateBlockList,
   validateFunction,
+  validateInteger,
   validateNumber,
   validatePort,
   validateString,

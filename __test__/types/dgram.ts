@@ -113,7 +113,8 @@ batcher.sendBatch(['a', Buffer.from('b'), new Uint16Array(2)], 1234, '127.0.0.1'
 });
 batcher.sendBatch([Buffer.alloc(8)], 1234);
 batcher.sendBatch([Buffer.alloc(8)], (err) => void err);
-// @ts-expect-error: messages is an array
-batcher.sendBatch(Buffer.alloc(8), 1234);
+batcher.sendBatch(Buffer.alloc(8), 4, 1234, '127.0.0.1', (err, count) => void [err, count]);
+// @ts-expect-error: the buffer form needs a segment size and a port
+batcher.sendBatch(Buffer.alloc(8), 1234, '127.0.0.1');
 // @ts-expect-error: a message is data, not a number
 batcher.sendBatch([1, 2], 1234);
