@@ -48,68 +48,32 @@ function install(Socket, internals) {
     flushSends,
   } = internals;
 
-  Socket.prototype.sendBatch = function sendBatch(messages, port, address, callback) {
-    // sendBatch(buffer, segmentSize, port, address, callback): one more argument.
-    if (isArrayBufferView(messages))
-      return sendSegments(this, ...arguments);
-    const state = this[kStateSymbol];
-    const connected = isConnected(state);
-    if (typeof port === 'function') {
-      callback = port;
-      port = undefined;
-      address = undefined;
-    } else if (typeof address === 'function') {
-      callback = address;
-      address = undefined;
-    }
-    if (!Array.isArray(messages))
-      throw new ERR_INVALID_ARG_TYPE('messages', ['Array', 'Buffer', 'TypedArray', 'DataView'], messages);
-    const list = fixBufferList(messages);
-    if (list === null)
-      throw new ERR_INVALID_ARG_TYPE('messages', MESSAGE_TYPES, messages);
-    if (connected) {
-      if (port !== undefined || address !== undefined)
-        throw new ERR_SOCKET_DGRAM_IS_CONNECTED();
+  Socket.prototype.sendBatch = function sendBatch(messages, ...rest) {
+    let count;
+    let send;
+    if (isArrayBufferView(messages)) {
+      // sendBatch(buffer, segmentSize, ...): one buffer cut into datagrams.
+      const segmentSize = rest.shift();
+      validateInteger(segmentSize, 'segmentSize', 1, MAX_SEGMENT);
+      const data = Buffer.from(messages.buffer, messages.byteOffset, messages.byteLength);
+      count = Math.max(1, Math.ceil(data.length / segmentSize));
+      send = (state, port, ip) => sendRun(state, data, segmentSize, port, ip);
     } else {
-      port = validatePort(port, 'Port', false);
+      if (!Array.isArray(messages))
+        throw new ERR_INVALID_ARG_TYPE('messages', ['Array', 'Buffer', 'TypedArray', 'DataView'], messages);
+      const list = fixBufferList(messages);
+      if (list === null)
+        throw new ERR_INVALID_ARG_TYPE('messages', MESSAGE_TYPES, messages);
+      count = list.length;
+      send = (state, port, ip) => sendRuns(state, list, port, ip);
     }
-    if (address != null)
-      validateString(address, 'address');
-    if (typeof callback !== 'function')
-      callback = undefined;
-    healthCheck(this);
-
-    if (isUnbound(state))
-      this.bind({ port: 0, exclusive: true }, null);
-    if (!isBound(state)) {
-      enqueue(this, () => this.sendBatch(list, ...(connected ? [] : [port, address]), callback));
-      return;
-    }
-
-    const afterLookup = (ex, ip) => {
-      if (ex) {
-        if (callback) process.nextTick(callback, ex);
-        else process.nextTick(() => this.emit('error', ex));
-        return;
-      }
-      if (!state.handle) return;
-      // Sends this tick gathered go first: datagrams leave in call order.
-      flushSends(this);
-      const err = sendRuns(state, list, connected ? 0 : port, ip);
-      if (callback) {
-        if (err < 0) process.nextTick(callback, new ExceptionWithHostPort(err, 'send', address, port));
-        else process.nextTick(callback, null, list.length);
-      }
-    };
-    if (connected) afterLookup(null, null);
-    else state.handle.lookup(address, afterLookup);
+    sendMany(this, send, count, ...rest);
   };
 
-  // sendBatch(buffer, segmentSize, ...): one buffer cut into datagrams.
-  function sendSegments(self, buffer, segmentSize, port, address, callback) {
-    validateInteger(segmentSize, 'segmentSize', 1, MAX_SEGMENT);
-    const data = Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-    const count = Math.max(1, Math.ceil(data.length / segmentSize));
+  // The part of send() a batch shares: arguments, implicit bind, the pre-bind
+  // queue, the lookup, and the callback. `send(state, port, ip)` does the
+  // native sends and returns 0 or a negative errno.
+  function sendMany(self, send, count, port, address, callback) {
     const state = self[kStateSymbol];
     const connected = isConnected(state);
     if (typeof port === 'function') {
@@ -135,9 +99,10 @@ function install(Socket, internals) {
     if (isUnbound(state))
       self.bind({ port: 0, exclusive: true }, null);
     if (!isBound(state)) {
-      enqueue(self, () => sendSegments(self, data, segmentSize, ...(connected ? [] : [port, address]), callback));
+      enqueue(self, () => sendMany(self, send, count, ...(connected ? [] : [port, address]), callback));
       return;
     }
+
     const afterLookup = (ex, ip) => {
       if (ex) {
         if (callback) process.nextTick(callback, ex);
@@ -145,8 +110,9 @@ function install(Socket, internals) {
         return;
       }
       if (!state.handle) return;
+      // Sends this tick gathered go first: datagrams leave in call order.
       flushSends(self);
-      const err = sendRun(state, data, segmentSize, connected ? 0 : port, ip);
+      const err = send(state, connected ? 0 : port, ip);
       if (callback) {
         if (err < 0) process.nextTick(callback, new ExceptionWithHostPort(err, 'send', address, port));
         else process.nextTick(callback, null, count);

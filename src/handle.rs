@@ -60,15 +60,7 @@ impl UdpHandle {
     /// a negative errno.
     #[napi]
     pub fn bind(&self, ip: String, port: u32, flags: u32) -> i32 {
-        let addr = match port16(port).map(|p| socket::parse_addr(self.core.family, &ip, p)) {
-            Ok(Ok(addr)) => addr,
-            Ok(Err(e)) => return error::errno(&e),
-            Err(e) => return e,
-        };
-        if let Err(e) = self.core.ensure_socket() {
-            return error::errno(&e);
-        }
-        status(self.core.with_socket(|s| socket::bind(s, addr, flags)))
+        self.on_own_socket(&ip, port, |s, addr| socket::bind(s, addr, flags))
     }
 
     /// Adopts an open UDP descriptor of this handle's family (`bind({ fd })`).
@@ -86,15 +78,7 @@ impl UdpHandle {
     /// Connects to `ip:port`.
     #[napi]
     pub fn connect(&self, ip: String, port: u32) -> i32 {
-        let addr = match port16(port).map(|p| socket::parse_addr(self.core.family, &ip, p)) {
-            Ok(Ok(addr)) => addr,
-            Ok(Err(e)) => return error::errno(&e),
-            Err(e) => return e,
-        };
-        if let Err(e) = self.core.ensure_socket() {
-            return error::errno(&e);
-        }
-        let result = status(self.core.with_socket(|s| socket::connect(s, addr)));
+        let result = self.on_own_socket(&ip, port, socket::connect);
         if result == 0 {
             self.core.connected.set(true);
         }
@@ -114,27 +98,13 @@ impl UdpHandle {
     /// Fills `out` with the local address; returns 0 or a negative errno.
     #[napi]
     pub fn getsockname(&self, mut out: Object<'_>) -> Result<i32> {
-        match self
-            .core
-            .with_socket(|s| s.local_addr())
-            .and_then(|a| socket::split_sockaddr(&a))
-        {
-            Ok(addr) => fill_address(&mut out, addr).map(|()| 0),
-            Err(e) => Ok(error::errno(&e)),
-        }
+        self.report_address(&mut out, |s| s.local_addr())
     }
 
     /// Fills `out` with the connected peer's address; returns 0 or a negative errno.
     #[napi]
     pub fn getpeername(&self, mut out: Object<'_>) -> Result<i32> {
-        match self
-            .core
-            .with_socket(|s| s.peer_addr())
-            .and_then(|a| socket::split_sockaddr(&a))
-        {
-            Ok(addr) => fill_address(&mut out, addr).map(|()| 0),
-            Err(e) => Ok(error::errno(&e)),
-        }
+        self.report_address(&mut out, |s| s.peer_addr())
     }
 
     /// Starts delivering datagrams to `onmessage(buf, address, port)` and receive errors to
@@ -390,10 +360,46 @@ impl UdpHandle {
         if connected {
             return Err(-libc::EISCONN);
         }
+        self.address(&ip, port).map(Some)
+    }
+
+    /// `ip:port` for this handle's family, or a negative errno (`EINVAL`, as libuv).
+    fn address(&self, ip: &str, port: u32) -> std::result::Result<SocketAddr, i32> {
         let port = port16(port)?;
-        socket::parse_addr(self.core.family, &ip, port)
-            .map(Some)
-            .map_err(|e| error::errno(&e))
+        socket::parse_addr(self.core.family, ip, port).map_err(|e| error::errno(&e))
+    }
+
+    /// Runs `f` (bind, connect) on `ip:port` with the OS socket, created first if need be.
+    fn on_own_socket(
+        &self,
+        ip: &str,
+        port: u32,
+        f: impl FnOnce(&socket2::Socket, SocketAddr) -> std::io::Result<()>,
+    ) -> i32 {
+        let addr = match self.address(ip, port) {
+            Ok(addr) => addr,
+            Err(errno) => return errno,
+        };
+        match self.core.ensure_socket() {
+            Ok(()) => status(self.core.with_socket(|s| f(s, addr))),
+            Err(e) => error::errno(&e),
+        }
+    }
+
+    /// Fills `out` with the address `which` reads off the socket; 0 or a negative errno.
+    fn report_address(
+        &self,
+        out: &mut Object<'_>,
+        which: impl FnOnce(&socket2::Socket) -> std::io::Result<SockAddr>,
+    ) -> Result<i32> {
+        match self
+            .core
+            .with_socket(which)
+            .and_then(|a| socket::split_sockaddr(&a))
+        {
+            Ok(addr) => fill_address(out, addr).map(|()| 0),
+            Err(e) => Ok(error::errno(&e)),
+        }
     }
 
     fn with_options(&self, f: impl FnOnce(&Options<'_>) -> std::io::Result<()>) -> i32 {
