@@ -653,7 +653,14 @@ Socket.prototype.send = function(buffer,
   };
 
   if (!connected) {
-    state.handle.lookup(address, afterDns);
+    try {
+      state.handle.lookup(address, afterDns);
+    } catch (err) {
+      // A custom lookup that throws never answers: it must not hold back
+      // the sends gathered after it.
+      state.lookups--;
+      throw err;
+    }
   } else {
     afterDns(null, null);
   }
