@@ -71,3 +71,16 @@ parity('getSendQueueSize()/getSendQueueCount(): 0 when nothing is queued; after 
   // Odd but pinned: after close node:dgram dereferences its null handle (a plain TypeError).
   assert.strictEqual(out[4].threw.name, 'TypeError')
 })
+
+parity('diagnostics_channel: udp.socket publishes each new socket', async (ctx) => {
+  const dc = require('node:diagnostics_channel')
+  const seen = []
+  const onSocket = ({ socket }) => seen.push(socket)
+  dc.subscribe('udp.socket', onSocket)
+  try {
+    const s = ctx.socket('udp4')
+    return { count: seen.length, same: seen[0] === s }
+  } finally {
+    dc.unsubscribe('udp.socket', onSocket)
+  }
+}, (r) => assert.deepStrictEqual(r, { count: 1, same: true }))

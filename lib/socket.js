@@ -26,11 +26,12 @@
 // DNS lookup, validation, events and their ticks are Node's, line for line
 // where possible. What changed:
 // - primordials are plain JS;
-// - async_hooks, diagnostics_channel and the `owner` alias Node defines on
+// - async_hooks and the `owner` alias Node defines on
 //   its C++ UDP wrap are dropped;
-// - cluster is dropped: a socket always behaves as in the primary process
-//   (binds its own socket), since a cluster worker's handle would come from
-//   the primary's node:dgram, which cannot hand over our native handle;
+// - in a cluster worker, the primary's node:dgram creates the shared socket
+//   and sends Node's own UDP handle: the native handle adopts a duplicate of
+//   its descriptor, and the worker keeps the original until the socket
+//   closes (closing it tells the primary), see bindServerHandle;
 // - Node's SendWrap is a plain object, kept in a FIFO until the handle
 //   completes a queued send;
 // - from Node 22/23: the reusePort, receiveBlockList and sendBlockList
@@ -39,6 +40,8 @@
 //   non-string address from a custom lookup on send), an error is reported.
 
 const EventEmitter = require('events');
+const dc = require('diagnostics_channel');
+const udpSocketChannel = dc.channel('udp.socket');
 const batch = require('./batch');
 const { splitBatch } = batch;
 const { Buffer } = require('buffer');
@@ -188,6 +191,11 @@ function Socket(type, listener) {
       this.once('close', disposable[SymbolDispose]);
     }
   }
+  if (udpSocketChannel.hasSubscribers) {
+    udpSocketChannel.publish({
+      socket: this,
+    });
+  }
 }
 Object.setPrototypeOf(Socket.prototype, EventEmitter.prototype);
 Object.setPrototypeOf(Socket, EventEmitter);
@@ -233,6 +241,42 @@ function replaceHandle(self, newHandle) {
   // Replace the existing handle by the given one.
   oldHandle.close();
   state.handle = newHandle;
+}
+
+// Query the primary process for the shared socket (a cluster worker's bind
+// without `exclusive`), as node:dgram does.
+function bindServerHandle(self, options, errCb) {
+  const cluster = lazyLoadCluster();
+  const state = self[kStateSymbol];
+  cluster._getServer(self, options, (err, handle) => {
+    if (err) {
+      // Do not call callback if socket is closed
+      if (state.handle) {
+        errCb(err);
+      }
+      return;
+    }
+
+    if (!state.handle) {
+      // Handle has been closed in the mean time.
+      return handle.close();
+    }
+
+    const openErr = state.handle.open(handle.fd, true);
+    if (openErr) {
+      handle.close();
+      errCb(openErr);
+      return;
+    }
+    state.clusterHandle = handle;
+    startListening(self);
+  });
+}
+
+let cluster;
+function lazyLoadCluster() {
+  cluster ??= require('cluster');
+  return cluster;
 }
 
 function bufferSize(self, size, buffer) {
@@ -289,7 +333,24 @@ Socket.prototype.bind = function(port_, address_ /* , callback */) {
   if (port !== null && typeof port === 'object' &&
       isInt32(port.fd) && port.fd > 0) {
     const fd = port.fd;
+    const exclusive = !!port.exclusive;
     const state = this[kStateSymbol];
+
+    if (lazyLoadCluster().isWorker && !exclusive) {
+      bindServerHandle(this, {
+        address: null,
+        port: null,
+        addressType: this.type,
+        fd,
+        flags: null,
+      }, (err) => {
+        // Callback to handle error.
+        const ex = new ErrnoException(err, 'open');
+        state.bindState = BIND_STATE_UNBOUND;
+        this.emit('error', ex);
+      });
+      return this;
+    }
 
     const type = guessHandleType(fd);
     if (type !== 'UDP')
@@ -304,13 +365,15 @@ Socket.prototype.bind = function(port_, address_ /* , callback */) {
   }
 
   let address;
+  let exclusive;
 
-  // (`exclusive` only matters to cluster workers, which are not supported.)
   if (port !== null && typeof port === 'object') {
     address = port.address || '';
+    exclusive = !!port.exclusive;
     port = port.port;
   } else {
     address = typeof address_ === 'function' ? '' : address_;
+    exclusive = false;
   }
 
   // Defaulting address for bind to all interfaces
@@ -339,6 +402,22 @@ Socket.prototype.bind = function(port_, address_ /* , callback */) {
       flags |= UV_UDP_IPV6ONLY;
     if (state.reusePort)
       flags |= UV_UDP_REUSEPORT;
+
+    if (lazyLoadCluster().isWorker && !exclusive) {
+      bindServerHandle(this, {
+        address: ip,
+        port: port,
+        addressType: this.type,
+        fd: -1,
+        flags: flags,
+      }, (err) => {
+        // Callback to handle error.
+        const ex = new ExceptionWithHostPort(err, 'bind', ip, port);
+        state.bindState = BIND_STATE_UNBOUND;
+        this.emit('error', ex);
+      });
+      return;
+    }
 
     const err2 = bindHandle(state.handle, ip, port || 0, flags);
     if (err2) {
@@ -814,6 +893,11 @@ Socket.prototype.close = function(callback) {
   stopReceiving(this);
   state.handle.close();
   state.handle = null;
+  // A cluster worker's shared socket: closing the primary's handle tells it.
+  if (state.clusterHandle !== undefined) {
+    state.clusterHandle.close();
+    state.clusterHandle = undefined;
+  }
   process.nextTick(socketCloseNT, this);
   cancelSends(state);
 

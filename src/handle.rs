@@ -63,13 +63,19 @@ impl UdpHandle {
         self.on_own_socket(&ip, port, |s, addr| socket::bind(s, addr, flags))
     }
 
-    /// Adopts an open UDP descriptor of this handle's family (`bind({ fd })`).
+    /// Adopts an open UDP descriptor of this handle's family (`bind({ fd })`), or a duplicate
+    /// of it when `duplicate` is true (a cluster worker's shared socket, whose original stays
+    /// with Node's handle).
     #[napi]
-    pub fn open(&self, fd: i32) -> i32 {
+    pub fn open(&self, fd: i32, duplicate: Option<bool>) -> i32 {
         if self.core.has_socket() || self.core.is_closed() {
             return -libc::EBUSY;
         }
-        match socket::adopt(fd, self.core.family) {
+        let adopted = match duplicate {
+            Some(true) => socket::adopt_duplicate(fd, self.core.family),
+            _ => socket::adopt(fd, self.core.family),
+        };
+        match adopted {
             Ok(s) => status(self.core.install(s)),
             Err(e) => error::errno(&e),
         }

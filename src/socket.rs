@@ -140,21 +140,41 @@ pub fn bind(socket: &Socket, addr: SocketAddr, flags: u32) -> io::Result<()> {
     socket.bind(&addr.into())
 }
 
-/// Adopts an existing descriptor (`bind({ fd })`): it must be a UDP socket of `family`.
+/// Adopts an existing descriptor (`bind({ fd })`): it must be a UDP socket of `family`. A
+/// descriptor that is not stays open and the caller's.
 pub fn adopt(fd: RawFd, family: Family) -> io::Result<Socket> {
+    check_udp(fd, family)?;
+    // SAFETY: the caller hands the descriptor over (as libuv's uv_udp_open does).
+    Ok(Socket::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+/// Adopts a close-on-exec duplicate of `fd` (a cluster worker's shared socket, whose original
+/// stays with Node's own handle). A duplicate that is refused is closed again.
+pub fn adopt_duplicate(fd: RawFd, family: Family) -> io::Result<Socket> {
+    // SAFETY: F_DUPFD_CLOEXEC only reads `fd`; an invalid one gives EBADF.
+    let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if copy < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `copy` is a new descriptor that nothing else owns.
+    let copy = unsafe { OwnedFd::from_raw_fd(copy) };
+    check_udp(copy.as_raw_fd(), family)?;
+    Ok(Socket::from(copy))
+}
+
+/// Checks that `fd` is an open UDP socket of `family` and makes it non-blocking.
+fn check_udp(fd: RawFd, family: Family) -> io::Result<()> {
     // SAFETY: fcntl only inspects the descriptor; an invalid one gives EBADF.
     if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
         return Err(io::Error::last_os_error());
     }
-    // Borrow the descriptor to inspect it without taking ownership yet.
+    // Borrow the descriptor to inspect it without taking ownership.
     // SAFETY: `fd` is open (checked above); ManuallyDrop keeps it open whatever happens here.
     let probe = std::mem::ManuallyDrop::new(unsafe { Socket::from_raw_fd(fd) });
     if probe.r#type()? != Type::DGRAM || probe.domain()? != family.domain() {
         return Err(einval());
     }
-    probe.set_nonblocking(true)?;
-    // SAFETY: the caller hands the descriptor over (as libuv's uv_udp_open does).
-    Ok(Socket::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+    probe.set_nonblocking(true)
 }
 
 /// `connect(2)`.
