@@ -23,8 +23,12 @@ export declare class UdpHandle {
    * a negative errno.
    */
   bind(ip: string, port: number, flags: number): number
-  /** Adopts an open UDP descriptor of this handle's family (`bind({ fd })`). */
-  open(fd: number): number
+  /**
+   * Adopts an open UDP descriptor of this handle's family (`bind({ fd })`), or a duplicate
+   * of it when `duplicate` is true (a cluster worker's shared socket, whose original stays
+   * with Node's handle).
+   */
+  open(fd: number, duplicate?: boolean | undefined | null): number
   /** Connects to `ip:port`. */
   connect(ip: string, port: number): number
   /** Dissolves the connection. */
