@@ -126,3 +126,19 @@ test('sendBatch(buffer, segmentSize): one buffer cut into datagrams, sent straig
     assert.strictEqual(thrown(() => s.sendBatch(data, '3', port))[0], 'ERR_INVALID_ARG_TYPE')
   } finally { closeAll(r, s) }
 })
+
+test('receiveBatches: large reads (handed over without a copy) carry every datagram intact', async () => {
+  const r = rs.createSocket({ type: 'udp4', receiveBatches: true, recvBufferSize: 4 << 20 })
+  const s = rs.createSocket('udp4')
+  try {
+    const port = await bindLoopback(r)
+    const got = []
+    r.on('messages', (messages) => got.push(...messages))
+    const data = Buffer.concat(payloads(300, 1200))
+    s.sendBatch(data, 1200, port, '127.0.0.1')
+    await until(() => got.length === 300)
+    // The views outlive later reads: their memory is not reused while they are alive.
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.deepStrictEqual(got.map((m) => Buffer.from(m)), payloads(300, 1200))
+  } finally { closeAll(r, s) }
+})

@@ -1,10 +1,12 @@
-//! `recvmmsg(2)` over one thread's reusable buffers, with every header reset before each call.
+//! `recvmmsg(2)` over one thread's reusable buffers, with every header reset before each call,
+//! and the pool of read buffers a batch read can hand to JavaScript without copying.
 //!
 //! Written against libc rather than nix: nix's `MultiHeaders` sets each header's address and
 //! control lengths once, and the kernel shrinks them at every call to what it wrote, so a later
 //! IPv6 sender's address or GRO segment size would arrive truncated. Resetting them is the whole
 //! reason for this module.
 
+use std::cell::RefCell;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::RawFd;
@@ -20,6 +22,34 @@ const UDP_GRO: libc::c_int = 104;
 /// Room for one `int` control message, in `u64`s for `cmsghdr` alignment.
 const CONTROL_WORDS: usize = 8;
 
+/// Idle read buffers kept per thread for reuse (4 MiB): a reused buffer is already paged in,
+/// where a fresh one would fault on every page the kernel writes.
+const POOL_CAP: usize = 64;
+
+thread_local! {
+    static POOL: RefCell<Vec<Box<[u8]>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A read buffer from the thread's pool, or a new one.
+pub fn take_block() -> Box<[u8]> {
+    POOL.try_with(|pool| pool.try_borrow_mut().ok().and_then(|mut p| p.pop()))
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| vec![0; SLOT_SIZE].into_boxed_slice())
+}
+
+/// Gives a read buffer back to the thread's pool (or frees it when the pool is full, or the
+/// thread is ending).
+pub fn return_block(block: Box<[u8]>) {
+    let _ = POOL.try_with(|pool| {
+        if let Ok(mut p) = pool.try_borrow_mut() {
+            if p.len() < POOL_CAP && block.len() == SLOT_SIZE {
+                p.push(block);
+            }
+        }
+    });
+}
+
 /// What one slot received.
 pub struct Received<'a> {
     /// The bytes (a datagram, or a GRO batch of `segment`-size datagrams).
@@ -32,7 +62,7 @@ pub struct Received<'a> {
 
 /// Buffers and headers for one `recvmmsg` of up to [`SLOTS`] datagrams.
 pub struct Reader {
-    data: Vec<u8>,
+    slots: Vec<Box<[u8]>>,
     headers: Vec<libc::mmsghdr>,
     iovecs: Vec<libc::iovec>,
     names: Vec<libc::sockaddr_storage>,
@@ -43,7 +73,7 @@ pub struct Reader {
 impl Default for Reader {
     fn default() -> Self {
         Reader {
-            data: vec![0; SLOTS * SLOT_SIZE],
+            slots: (0..SLOTS).map(|_| take_block()).collect(),
             // SAFETY: these C structs are plain data for which all-zero is valid.
             headers: (0..SLOTS).map(|_| unsafe { std::mem::zeroed() }).collect(),
             // SAFETY: as above.
@@ -63,12 +93,10 @@ impl Reader {
     /// The socket's error (`EAGAIN` when nothing is waiting, a pending `ECONNREFUSED`...).
     pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
         self.received = 0;
-        let data = self.data.as_mut_ptr();
         for i in 0..SLOTS {
             let iov = &mut self.iovecs[i];
-            // SAFETY: slot i lies within `data` (SLOTS * SLOT_SIZE bytes).
-            iov.iov_base = unsafe { data.add(i * SLOT_SIZE) }.cast();
-            iov.iov_len = SLOT_SIZE;
+            iov.iov_base = self.slots[i].as_mut_ptr().cast();
+            iov.iov_len = self.slots[i].len();
             let hdr = &mut self.headers[i].msg_hdr;
             hdr.msg_name = (&mut self.names[i] as *mut libc::sockaddr_storage).cast();
             hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
@@ -103,13 +131,22 @@ impl Reader {
             return None;
         }
         let header = &self.headers[i];
-        let len = (header.msg_len as usize).min(SLOT_SIZE);
-        let payload = self.data.get(i * SLOT_SIZE..i * SLOT_SIZE + len)?;
+        let slot = &self.slots[i];
+        let payload = slot.get(..(header.msg_len as usize).min(slot.len()))?;
         Some(Received {
             payload,
             from: socket_addr(&self.names[i]),
             segment: gro_segment(&header.msg_hdr),
         })
+    }
+}
+
+impl Reader {
+    /// Takes slot `i`'s buffer (to hand it to JavaScript without a copy), putting a pooled one in
+    /// its place.
+    pub fn take_slot(&mut self, i: usize) -> Option<Box<[u8]>> {
+        let slot = self.slots.get_mut(i)?;
+        Some(std::mem::replace(slot, take_block()))
     }
 }
 
