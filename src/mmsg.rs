@@ -27,23 +27,77 @@ const CONTROL_WORDS: usize = 8;
 const POOL_CAP: usize = 64;
 
 thread_local! {
-    static POOL: RefCell<Vec<Box<[u8]>>> = const { RefCell::new(Vec::new()) };
+    static POOL: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One read buffer of [`SLOT_SIZE`] bytes in an anonymous mapping of its own: outside malloc's
+/// heap, so a long-lived read buffer never pins the heap's top (which would keep the memory of
+/// freed Buffers resident), and paged in only where the kernel writes.
+pub struct Block {
+    ptr: std::ptr::NonNull<u8>,
+}
+
+impl Block {
+    fn map() -> io::Result<Block> {
+        // SAFETY: an anonymous private mapping: no file, no aliasing; checked for failure.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                SLOT_SIZE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        std::ptr::NonNull::new(ptr.cast())
+            .map(|ptr| Block { ptr })
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))
+    }
+
+    /// The start of the buffer, for the kernel to write into.
+    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// The first `len` bytes (at most [`SLOT_SIZE`]).
+    pub fn bytes(&self, len: usize) -> &[u8] {
+        // SAFETY: the mapping is SLOT_SIZE bytes, readable, and lives as long as `self`.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), len.min(SLOT_SIZE)) }
+    }
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        // SAFETY: the mapping was made in `map` with this size and is unmapped once.
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), SLOT_SIZE) };
+    }
 }
 
 /// A read buffer from the thread's pool, or a new one.
-pub fn take_block() -> Box<[u8]> {
-    POOL.try_with(|pool| pool.try_borrow_mut().ok().and_then(|mut p| p.pop()))
+///
+/// # Errors
+/// No memory for a new mapping.
+pub fn take_block() -> io::Result<Block> {
+    let pooled = POOL
+        .try_with(|pool| pool.try_borrow_mut().ok().and_then(|mut p| p.pop()))
         .ok()
-        .flatten()
-        .unwrap_or_else(|| vec![0; SLOT_SIZE].into_boxed_slice())
+        .flatten();
+    match pooled {
+        Some(block) => Ok(block),
+        None => Block::map(),
+    }
 }
 
-/// Gives a read buffer back to the thread's pool (or frees it when the pool is full, or the
+/// Gives a read buffer back to the thread's pool (or unmaps it when the pool is full, or the
 /// thread is ending).
-pub fn return_block(block: Box<[u8]>) {
+pub fn return_block(block: Block) {
     let _ = POOL.try_with(|pool| {
         if let Ok(mut p) = pool.try_borrow_mut() {
-            if p.len() < POOL_CAP && block.len() == SLOT_SIZE {
+            if p.len() < POOL_CAP {
                 p.push(block);
             }
         }
@@ -62,7 +116,7 @@ pub struct Received<'a> {
 
 /// Buffers and headers for one `recvmmsg` of up to [`SLOTS`] datagrams.
 pub struct Reader {
-    slots: Vec<Box<[u8]>>,
+    slots: Vec<Block>,
     headers: Vec<libc::mmsghdr>,
     iovecs: Vec<libc::iovec>,
     names: Vec<libc::sockaddr_storage>,
@@ -70,10 +124,16 @@ pub struct Reader {
     received: usize,
 }
 
-impl Default for Reader {
-    fn default() -> Self {
-        Reader {
-            slots: (0..SLOTS).map(|_| take_block()).collect(),
+impl Reader {
+    /// Buffers and headers for [`SLOTS`] reads.
+    ///
+    /// # Errors
+    /// No memory for the read buffers.
+    pub fn new() -> io::Result<Reader> {
+        Ok(Reader {
+            slots: (0..SLOTS)
+                .map(|_| take_block())
+                .collect::<io::Result<_>>()?,
             // SAFETY: these C structs are plain data for which all-zero is valid.
             headers: (0..SLOTS).map(|_| unsafe { std::mem::zeroed() }).collect(),
             // SAFETY: as above.
@@ -82,7 +142,7 @@ impl Default for Reader {
             names: (0..SLOTS).map(|_| unsafe { std::mem::zeroed() }).collect(),
             controls: vec![[0; CONTROL_WORDS]; SLOTS],
             received: 0,
-        }
+        })
     }
 }
 
@@ -96,7 +156,7 @@ impl Reader {
         for i in 0..SLOTS {
             let iov = &mut self.iovecs[i];
             iov.iov_base = self.slots[i].as_mut_ptr().cast();
-            iov.iov_len = self.slots[i].len();
+            iov.iov_len = SLOT_SIZE;
             let hdr = &mut self.headers[i].msg_hdr;
             hdr.msg_name = (&mut self.names[i] as *mut libc::sockaddr_storage).cast();
             hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
@@ -131,8 +191,7 @@ impl Reader {
             return None;
         }
         let header = &self.headers[i];
-        let slot = &self.slots[i];
-        let payload = slot.get(..(header.msg_len as usize).min(slot.len()))?;
+        let payload = self.slots[i].bytes(header.msg_len as usize);
         Some(Received {
             payload,
             from: socket_addr(&self.names[i]),
@@ -144,9 +203,10 @@ impl Reader {
 impl Reader {
     /// Takes slot `i`'s buffer (to hand it to JavaScript without a copy), putting a pooled one in
     /// its place.
-    pub fn take_slot(&mut self, i: usize) -> Option<Box<[u8]>> {
+    pub fn take_slot(&mut self, i: usize) -> Option<Block> {
+        let fresh = take_block().ok()?;
         let slot = self.slots.get_mut(i)?;
-        Some(std::mem::replace(slot, take_block()))
+        Some(std::mem::replace(slot, fresh))
     }
 }
 

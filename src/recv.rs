@@ -34,7 +34,7 @@ fn hand_over(
     match scope.buffer_over(block, len) {
         Ok(buf) => Some(buf),
         Err(block) => {
-            let buf = scope.buffer_copy(block.get(..len).unwrap_or_default());
+            let buf = scope.buffer_copy(block.bytes(len));
             crate::mmsg::return_block(block);
             buf
         }
@@ -45,7 +45,7 @@ thread_local! {
     /// One JS thread's read buffers (32 × 64 KiB): reads never overlap on a thread, and buffers
     /// per socket would cost 2 MiB for each of possibly thousands of sockets. Untouched pages
     /// cost nothing.
-    static READER: RefCell<Reader> = RefCell::new(Reader::default());
+    static READER: RefCell<Option<Reader>> = const { RefCell::new(None) };
 }
 
 /// One datagram read (or, in batch mode, one read's datagrams), already copied into a JS Buffer.
@@ -112,8 +112,15 @@ impl Core {
         READER.with(|cell| {
             // Taken only if a callback spun the loop re-entrantly; the socket stays readable
             // and is read on the next wakeup.
-            let Ok(mut reader) = cell.try_borrow_mut() else {
+            let Ok(mut slot) = cell.try_borrow_mut() else {
                 return Err(io::Error::from(io::ErrorKind::WouldBlock));
+            };
+            // Made on the thread's first read (a thread that never receives maps nothing).
+            if slot.is_none() {
+                *slot = Some(Reader::new()?);
+            }
+            let Some(reader) = slot.as_mut() else {
+                return Err(io::Error::from_raw_os_error(libc::ENOMEM));
             };
             let fd = self.with_socket(|s| Ok(s.as_raw_fd()))?;
             let count = match reader.recv(fd) {
@@ -135,7 +142,7 @@ impl Core {
                 if batch {
                     let segment = Some(received.segment.unwrap_or(len));
                     let buf = if len >= ZERO_COPY_MIN {
-                        hand_over(&mut reader, i, len, scope)
+                        hand_over(reader, i, len, scope)
                     } else {
                         scope.buffer_copy(payload)
                     };

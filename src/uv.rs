@@ -18,6 +18,8 @@ use std::rc::Rc;
 
 use napi::sys;
 
+use crate::mmsg::Block;
+
 /// `UV_POLL` in libuv's `uv_handle_type`.
 const UV_POLL: c_int = 8;
 /// Poll for readability.
@@ -250,8 +252,8 @@ impl CallScope {
     /// A Buffer over the first `len` bytes of `block`, without a copy: the block goes back to the
     /// thread's read-buffer pool when JavaScript lets go of the Buffer (its finalizer). Gives the
     /// block back (`Err`) if the Buffer cannot be made.
-    pub fn buffer_over(&self, block: Box<[u8]>, len: usize) -> Result<sys::napi_value, Box<[u8]>> {
-        let len = len.min(block.len());
+    pub fn buffer_over(&self, block: Block, len: usize) -> Result<sys::napi_value, Block> {
+        let len = block.bytes(len).len();
         let holder = Box::into_raw(Box::new(block));
         let mut value = ptr::null_mut();
         // SAFETY: `holder` owns the block until the finalizer (or the failure path) takes it
@@ -346,7 +348,7 @@ impl Drop for CallScope {
 
 unsafe extern "C" fn release_block(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
     // SAFETY: `hint` is the holder made in buffer_over, released exactly once, here.
-    let block = unsafe { Box::from_raw(hint.cast::<Box<[u8]>>()) };
+    let block = unsafe { Box::from_raw(hint.cast::<Block>()) };
     crate::mmsg::return_block(*block);
 }
 
