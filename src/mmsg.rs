@@ -1,12 +1,10 @@
-//! `recvmmsg(2)` over one thread's reusable buffers, with every header reset before each call,
-//! and the pool of read buffers a batch read can hand to JavaScript without copying.
+//! `recvmmsg(2)` over one thread's reusable buffers, with every header reset before each call.
 //!
 //! Written against libc rather than nix: nix's `MultiHeaders` sets each header's address and
 //! control lengths once, and the kernel shrinks them at every call to what it wrote, so a later
 //! IPv6 sender's address or GRO segment size would arrive truncated. Resetting them is the whole
 //! reason for this module.
 
-use std::cell::RefCell;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::RawFd;
@@ -22,18 +20,10 @@ const UDP_GRO: libc::c_int = 104;
 /// Room for one `int` control message, in `u64`s for `cmsghdr` alignment.
 const CONTROL_WORDS: usize = 8;
 
-/// Idle read buffers kept per thread for reuse (4 MiB): a reused buffer is already paged in,
-/// where a fresh one would fault on every page the kernel writes.
-const POOL_CAP: usize = 64;
-
-thread_local! {
-    static POOL: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
-}
-
 /// One read buffer of [`SLOT_SIZE`] bytes in an anonymous mapping of its own: outside malloc's
-/// heap, so a long-lived read buffer never pins the heap's top (which would keep the memory of
+/// heap, so the long-lived read buffers never pin the heap's top (which would keep the memory of
 /// freed Buffers resident), and paged in only where the kernel writes.
-pub struct Block {
+struct Block {
     ptr: std::ptr::NonNull<u8>,
 }
 
@@ -59,12 +49,12 @@ impl Block {
     }
 
     /// The start of the buffer, for the kernel to write into.
-    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+    fn as_mut_ptr(&mut self) -> *mut u8 {
         self.ptr.as_ptr()
     }
 
     /// The first `len` bytes (at most [`SLOT_SIZE`]).
-    pub fn bytes(&self, len: usize) -> &[u8] {
+    fn bytes(&self, len: usize) -> &[u8] {
         // SAFETY: the mapping is SLOT_SIZE bytes, readable, and lives as long as `self`.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), len.min(SLOT_SIZE)) }
     }
@@ -75,33 +65,6 @@ impl Drop for Block {
         // SAFETY: the mapping was made in `map` with this size and is unmapped once.
         unsafe { libc::munmap(self.ptr.as_ptr().cast(), SLOT_SIZE) };
     }
-}
-
-/// A read buffer from the thread's pool, or a new one.
-///
-/// # Errors
-/// No memory for a new mapping.
-pub fn take_block() -> io::Result<Block> {
-    let pooled = POOL
-        .try_with(|pool| pool.try_borrow_mut().ok().and_then(|mut p| p.pop()))
-        .ok()
-        .flatten();
-    match pooled {
-        Some(block) => Ok(block),
-        None => Block::map(),
-    }
-}
-
-/// Gives a read buffer back to the thread's pool (or unmaps it when the pool is full, or the
-/// thread is ending).
-pub fn return_block(block: Block) {
-    let _ = POOL.try_with(|pool| {
-        if let Ok(mut p) = pool.try_borrow_mut() {
-            if p.len() < POOL_CAP {
-                p.push(block);
-            }
-        }
-    });
 }
 
 /// What one slot received.
@@ -132,7 +95,7 @@ impl Reader {
     pub fn new() -> io::Result<Reader> {
         Ok(Reader {
             slots: (0..SLOTS)
-                .map(|_| take_block())
+                .map(|_| Block::map())
                 .collect::<io::Result<_>>()?,
             // SAFETY: these C structs are plain data for which all-zero is valid.
             headers: (0..SLOTS).map(|_| unsafe { std::mem::zeroed() }).collect(),
@@ -197,16 +160,6 @@ impl Reader {
             from: socket_addr(&self.names[i]),
             segment: gro_segment(&header.msg_hdr),
         })
-    }
-}
-
-impl Reader {
-    /// Takes slot `i`'s buffer (to hand it to JavaScript without a copy), putting a pooled one in
-    /// its place.
-    pub fn take_slot(&mut self, i: usize) -> Option<Block> {
-        let fresh = take_block().ok()?;
-        let slot = self.slots.get_mut(i)?;
-        Some(std::mem::replace(slot, fresh))
     }
 }
 

@@ -18,29 +18,6 @@ use crate::mmsg::Reader;
 use crate::socket::format_ip;
 use crate::uv::CallScope;
 
-/// Batch reads at least this large are handed to JavaScript in their read buffer instead of
-/// being copied (a 64 KiB buffer pinned by a 4 KiB read would waste more than the copy costs).
-const ZERO_COPY_MIN: usize = 16 * 1024;
-
-/// Slot `i`'s buffer as a JS Buffer of `len` bytes, without a copy (a pooled buffer takes the
-/// slot's place); copied after all if napi refuses an external buffer.
-fn hand_over(
-    reader: &mut Reader,
-    i: usize,
-    len: usize,
-    scope: &CallScope,
-) -> Option<napi::sys::napi_value> {
-    let block = reader.take_slot(i)?;
-    match scope.buffer_over(block, len) {
-        Ok(buf) => Some(buf),
-        Err(block) => {
-            let buf = scope.buffer_copy(block.bytes(len));
-            crate::mmsg::return_block(block);
-            buf
-        }
-    }
-}
-
 thread_local! {
     /// One JS thread's read buffers (32 × 64 KiB): reads never overlap on a thread, and buffers
     /// per socket would cost 2 MiB for each of possibly thousands of sockets. Untouched pages
@@ -132,33 +109,21 @@ impl Core {
             };
             let batch = self.batch_receive.get();
             let mut out = Vec::with_capacity(count);
-            for i in 0..count {
-                let Some(received) = reader.slot(i) else {
-                    continue;
-                };
+            for received in (0..count).filter_map(|i| reader.slot(i)) {
                 let Some(from) = received.from else { continue };
                 let payload = received.payload;
-                let len = payload.len();
-                if batch {
-                    let segment = Some(received.segment.unwrap_or(len));
-                    let buf = if len >= ZERO_COPY_MIN {
-                        hand_over(reader, i, len, scope)
-                    } else {
-                        scope.buffer_copy(payload)
-                    };
-                    out.extend(buf.map(|buf| Datagram { buf, from, segment }));
-                    continue;
-                }
-                if payload.is_empty() {
+                let segment = received.segment.unwrap_or(payload.len());
+                // Batch mode: the whole read in one Buffer. An empty datagram: one empty Buffer.
+                if batch || payload.is_empty() {
+                    let segment = batch.then_some(segment);
                     out.extend(scope.buffer_copy(payload).map(|buf| Datagram {
                         buf,
                         from,
-                        segment: None,
+                        segment,
                     }));
                     continue;
                 }
-                let size = received.segment.unwrap_or(len).max(1);
-                for part in payload.chunks(size) {
+                for part in payload.chunks(segment.max(1)) {
                     out.extend(scope.buffer_copy(part).map(|buf| Datagram {
                         buf,
                         from,

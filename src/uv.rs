@@ -18,8 +18,6 @@ use std::rc::Rc;
 
 use napi::sys;
 
-use crate::mmsg::Block;
-
 /// `UV_POLL` in libuv's `uv_handle_type`.
 const UV_POLL: c_int = 8;
 /// Poll for readability.
@@ -249,34 +247,6 @@ impl CallScope {
         (status == sys::Status::napi_ok).then_some(value)
     }
 
-    /// A Buffer over the first `len` bytes of `block`, without a copy: the block goes back to the
-    /// thread's read-buffer pool when JavaScript lets go of the Buffer (its finalizer). Gives the
-    /// block back (`Err`) if the Buffer cannot be made.
-    pub fn buffer_over(&self, block: Block, len: usize) -> Result<sys::napi_value, Block> {
-        let len = block.bytes(len).len();
-        let holder = Box::into_raw(Box::new(block));
-        let mut value = ptr::null_mut();
-        // SAFETY: `holder` owns the block until the finalizer (or the failure path) takes it
-        // back; the block's memory stays put while the Buffer lives.
-        let status = unsafe {
-            let data = (*holder).as_mut_ptr();
-            sys::napi_create_external_buffer(
-                self.env,
-                len,
-                data.cast(),
-                Some(release_block),
-                holder.cast(),
-                &mut value,
-            )
-        };
-        if status == sys::Status::napi_ok {
-            Ok(value)
-        } else {
-            // SAFETY: napi did not take the block: it is still ours, once.
-            Err(*unsafe { Box::from_raw(holder) })
-        }
-    }
-
     /// A string from ASCII text (IP addresses).
     pub fn string(&self, text: &str) -> Option<sys::napi_value> {
         let mut value = ptr::null_mut();
@@ -344,12 +314,6 @@ impl Drop for CallScope {
         // SAFETY: opened in `open` on this env, closed once, in LIFO order (scopes are locals).
         unsafe { sys::napi_close_handle_scope(self.env, self.scope) };
     }
-}
-
-unsafe extern "C" fn release_block(_env: sys::napi_env, _data: *mut c_void, hint: *mut c_void) {
-    // SAFETY: `hint` is the holder made in buffer_over, released exactly once, here.
-    let block = unsafe { Box::from_raw(hint.cast::<Block>()) };
-    crate::mmsg::return_block(*block);
 }
 
 /// What an environment cleanup hook does when its environment (a worker, or the main thread at
