@@ -127,7 +127,7 @@ test('sendBatch(buffer, segmentSize): one buffer cut into datagrams, sent straig
   } finally { closeAll(r, s) }
 })
 
-test('receiveBatches: large reads (handed over without a copy) carry every datagram intact', async () => {
+test('receiveBatches: large reads (GRO batches of 1200-byte datagrams) carry every datagram intact', async () => {
   const r = rs.createSocket({ type: 'udp4', receiveBatches: true, recvBufferSize: 4 << 20 })
   const s = rs.createSocket('udp4')
   try {
@@ -137,7 +137,7 @@ test('receiveBatches: large reads (handed over without a copy) carry every datag
     const data = Buffer.concat(payloads(300, 1200))
     s.sendBatch(data, 1200, port, '127.0.0.1')
     await until(() => got.length === 300)
-    // The views outlive later reads: their memory is not reused while they are alive.
+    // Views taken from earlier reads stay intact while later reads arrive.
     await new Promise((resolve) => setImmediate(resolve))
     assert.deepStrictEqual(got.map((m) => Buffer.from(m)), payloads(300, 1200))
   } finally { closeAll(r, s) }
