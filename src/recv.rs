@@ -25,6 +25,14 @@ thread_local! {
     static READER: RefCell<Option<Reader>> = const { RefCell::new(None) };
 }
 
+/// One datagram read (or, in batch mode, one read's datagrams), already copied into a JS Buffer.
+struct Datagram {
+    buf: napi::sys::napi_value,
+    from: SocketAddr,
+    /// Batch mode: the size of each datagram in `buf` (the last may be shorter).
+    segment: Option<usize>,
+}
+
 /// Enables receive offload (`UDP_GRO`) where the kernel has it: a GSO sender's batch then arrives
 /// in one read and is split here into its datagrams, with no change visible to JavaScript.
 /// Kernels without it simply deliver datagram by datagram.
@@ -33,108 +41,97 @@ pub fn enable_gro(socket: &socket2::Socket) {
 }
 
 impl Core {
-    /// Reads one batch (one `recvmmsg`, up to 32 reads) and delivers it datagram by datagram
-    /// (each GRO segment on its own), or read by read in batch mode.
-    ///
-    /// Each datagram's Buffer is made just before its own call, in a handle scope of its own, as
-    /// libuv and node:dgram do: a Buffer made ahead would outlive a garbage collection that runs
-    /// during an earlier datagram's handler, be promoted, and keep its memory until a full
-    /// collection.
+    /// Reads one batch and delivers it, datagram by datagram.
     pub(crate) fn on_readable(&self) {
         let Some(callbacks) = self.callbacks() else {
             return;
         };
-        READER.with(|cell| {
-            // Busy only if a handler spun the loop re-entrantly: the socket stays readable and is
-            // read on the next wakeup. The borrow is held through the calls below so that such a
-            // nested read cannot overwrite datagrams not delivered yet.
-            let Ok(mut slot) = cell.try_borrow_mut() else {
-                return;
-            };
-            let Some(outer) = CallScope::open(self.env) else {
-                return;
-            };
-            let reader = match self.read(&mut slot) {
-                Ok(Some(reader)) => reader,
-                Ok(None) => return,
-                Err(e) => {
-                    if let Some(code) = outer.int(error::errno(&e)) {
-                        outer.call(&callbacks.context, &callbacks.onerror, &[code]);
-                    }
-                    return;
+        let Some(scope) = CallScope::open(self.env) else {
+            return;
+        };
+        let datagrams = match self.read_batch(&scope) {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) => {
+                if let Some(code) = scope.int(error::errno(&e)) {
+                    scope.call(&callbacks.context, &callbacks.onerror, &[code]);
                 }
+                return;
+            }
+        };
+        // The sender's address string is made once per run of datagrams from one sender.
+        let mut last: Option<(SocketAddr, napi::sys::napi_value)> = None;
+        for d in datagrams {
+            // A handler may have closed the socket or stopped receiving.
+            if !self.is_receiving() {
+                return;
+            }
+            let address = match last {
+                Some((from, value)) if from == d.from => Some(value),
+                _ => scope.string(&format_ip(&d.from)),
+            };
+            let (Some(address), Some(port)) = (address, scope.int(i32::from(d.from.port()))) else {
+                return;
+            };
+            last = Some((d.from, address));
+            let segment = d
+                .segment
+                .and_then(|n| scope.int(i32::try_from(n).unwrap_or(i32::MAX)));
+            let args = [d.buf, address, port, segment.unwrap_or(d.buf)];
+            let argc = if segment.is_some() { 4 } else { 3 };
+            scope.call(&callbacks.context, &callbacks.onmessage, &args[..argc]);
+        }
+    }
+
+    /// One `recvmmsg` (up to 32 reads); each datagram (each GRO segment) is copied into its own
+    /// JS Buffer, as node:dgram gives them, or each read into one Buffer in batch mode.
+    fn read_batch(&self, scope: &CallScope) -> io::Result<Vec<Datagram>> {
+        READER.with(|cell| {
+            // Taken only if a callback spun the loop re-entrantly; the socket stays readable
+            // and is read on the next wakeup.
+            let Ok(mut slot) = cell.try_borrow_mut() else {
+                return Err(io::Error::from(io::ErrorKind::WouldBlock));
+            };
+            // Made on the thread's first read (a thread that never receives maps nothing).
+            if slot.is_none() {
+                *slot = Some(Reader::new()?);
+            }
+            let Some(reader) = slot.as_mut() else {
+                return Err(io::Error::from_raw_os_error(libc::ENOMEM));
+            };
+            let fd = self.with_socket(|s| Ok(s.as_raw_fd()))?;
+            let count = match reader.recv(fd) {
+                // Left to the next wakeup: the poll is level-triggered, nothing is lost.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    return Err(io::Error::from(io::ErrorKind::WouldBlock))
+                }
+                other => other?,
             };
             let batch = self.batch_receive.get();
-            // The sender's address string, made once per run of datagrams from one sender.
-            let mut last: Option<(SocketAddr, napi::sys::napi_value)> = None;
-            for received in (0..reader.received()).filter_map(|i| reader.slot(i)) {
+            let mut out = Vec::with_capacity(count);
+            for received in (0..count).filter_map(|i| reader.slot(i)) {
                 let Some(from) = received.from else { continue };
-                let address = match last {
-                    Some((seen, value)) if seen == from => value,
-                    _ => match outer.string(&format_ip(&from)) {
-                        Some(value) => value,
-                        None => return,
-                    },
-                };
-                last = Some((from, address));
                 let payload = received.payload;
                 let segment = received.segment.unwrap_or(payload.len());
                 // Batch mode: the whole read in one Buffer. An empty datagram: one empty Buffer.
-                let size = if batch { payload.len() } else { segment }.max(1);
-                let empty = std::iter::once(payload).filter(|p| p.is_empty());
-                let parts = payload.chunks(size).chain(empty);
-                for part in parts {
-                    // A handler may have closed the socket or stopped receiving.
-                    if !self.is_receiving() {
-                        return;
-                    }
-                    let Some(scope) = CallScope::open(self.env) else {
-                        return;
-                    };
-                    let (Some(buf), Some(port)) =
-                        (scope.buffer_copy(part), scope.int(i32::from(from.port())))
-                    else {
-                        return;
-                    };
-                    match batch.then(|| scope.int(i32::try_from(segment).unwrap_or(i32::MAX))) {
-                        Some(Some(size)) => scope.call(
-                            &callbacks.context,
-                            &callbacks.onmessage,
-                            &[buf, address, port, size],
-                        ),
-                        _ => scope.call(
-                            &callbacks.context,
-                            &callbacks.onmessage,
-                            &[buf, address, port],
-                        ),
-                    }
+                if batch || payload.is_empty() {
+                    let segment = batch.then_some(segment);
+                    out.extend(scope.buffer_copy(payload).map(|buf| Datagram {
+                        buf,
+                        from,
+                        segment,
+                    }));
+                    continue;
+                }
+                for part in payload.chunks(segment.max(1)) {
+                    out.extend(scope.buffer_copy(part).map(|buf| Datagram {
+                        buf,
+                        from,
+                        segment: None,
+                    }));
                 }
             }
-        });
-    }
-
-    /// One `recvmmsg` into the thread's reader (made on the thread's first read: a thread that
-    /// never receives maps nothing). `None` when nothing is waiting.
-    fn read<'r>(&self, slot: &'r mut Option<Reader>) -> io::Result<Option<&'r Reader>> {
-        if slot.is_none() {
-            *slot = Some(Reader::new()?);
-        }
-        let Some(reader) = slot.as_mut() else {
-            return Err(io::Error::from_raw_os_error(libc::ENOMEM));
-        };
-        let fd = self.with_socket(|s| Ok(s.as_raw_fd()))?;
-        match reader.recv(fd) {
-            Ok(_) => Ok(Some(reader)),
-            // Left to the next wakeup: the poll is level-triggered, nothing is lost.
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(e),
-        }
+            Ok(out)
+        })
     }
 }
