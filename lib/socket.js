@@ -1029,72 +1029,56 @@ function toInterface(value) {
   return value === undefined || value === null ? null : `${value}`;
 }
 
-Socket.prototype.addMembership = function(multicastAddress,
-                                          interfaceAddress) {
-  healthCheck(this);
+// The membership calls: the handle method is named like the socket's, and so is
+// the syscall of the error it reports.
+function membership(self, method, multicastAddress, interfaceAddress) {
+  healthCheck(self);
 
   if (!multicastAddress) {
     throw new ERR_MISSING_ARGS('multicastAddress');
   }
 
-  const { handle } = this[kStateSymbol];
-  const err = handle.addMembership(toAddress(multicastAddress),
-                                   toInterface(interfaceAddress));
+  const err = self[kStateSymbol].handle[method](toAddress(multicastAddress),
+                                                toInterface(interfaceAddress));
   if (err) {
-    throw new ErrnoException(err, 'addMembership');
+    throw new ErrnoException(err, method);
   }
+}
+
+function sourceSpecificMembership(self, method, sourceAddress, groupAddress,
+                                  interfaceAddress) {
+  healthCheck(self);
+
+  validateString(sourceAddress, 'sourceAddress');
+  validateString(groupAddress, 'groupAddress');
+
+  const err = self[kStateSymbol].handle[method](sourceAddress, groupAddress,
+                                                toInterface(interfaceAddress));
+  if (err) {
+    throw new ErrnoException(err, method);
+  }
+}
+
+Socket.prototype.addMembership = function(multicastAddress, interfaceAddress) {
+  membership(this, 'addMembership', multicastAddress, interfaceAddress);
 };
 
-
-Socket.prototype.dropMembership = function(multicastAddress,
-                                           interfaceAddress) {
-  healthCheck(this);
-
-  if (!multicastAddress) {
-    throw new ERR_MISSING_ARGS('multicastAddress');
-  }
-
-  const { handle } = this[kStateSymbol];
-  const err = handle.dropMembership(toAddress(multicastAddress),
-                                    toInterface(interfaceAddress));
-  if (err) {
-    throw new ErrnoException(err, 'dropMembership');
-  }
+Socket.prototype.dropMembership = function(multicastAddress, interfaceAddress) {
+  membership(this, 'dropMembership', multicastAddress, interfaceAddress);
 };
 
 Socket.prototype.addSourceSpecificMembership = function(sourceAddress,
                                                         groupAddress,
                                                         interfaceAddress) {
-  healthCheck(this);
-
-  validateString(sourceAddress, 'sourceAddress');
-  validateString(groupAddress, 'groupAddress');
-
-  const err =
-    this[kStateSymbol].handle.addSourceSpecificMembership(sourceAddress,
-                                                          groupAddress,
-                                                          toInterface(interfaceAddress));
-  if (err) {
-    throw new ErrnoException(err, 'addSourceSpecificMembership');
-  }
+  sourceSpecificMembership(this, 'addSourceSpecificMembership', sourceAddress,
+                           groupAddress, interfaceAddress);
 };
-
 
 Socket.prototype.dropSourceSpecificMembership = function(sourceAddress,
                                                          groupAddress,
                                                          interfaceAddress) {
-  healthCheck(this);
-
-  validateString(sourceAddress, 'sourceAddress');
-  validateString(groupAddress, 'groupAddress');
-
-  const err =
-    this[kStateSymbol].handle.dropSourceSpecificMembership(sourceAddress,
-                                                           groupAddress,
-                                                           toInterface(interfaceAddress));
-  if (err) {
-    throw new ErrnoException(err, 'dropSourceSpecificMembership');
-  }
+  sourceSpecificMembership(this, 'dropSourceSpecificMembership', sourceAddress,
+                           groupAddress, interfaceAddress);
 };
 
 

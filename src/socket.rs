@@ -438,10 +438,12 @@ mod tests {
 
     #[test]
     fn formats_addresses_as_node_does() {
-        let v4: SocketAddr = "10.1.2.3:5".parse().unwrap();
-        assert_eq!(format_ip(&v4), "10.1.2.3");
-        let mapped: SocketAddr = "[::ffff:127.0.0.1]:5".parse().unwrap();
-        assert_eq!(format_ip(&mapped), "::ffff:127.0.0.1");
+        let format = |text: &str| text.parse::<SocketAddr>().map(|a| format_ip(&a)).ok();
+        assert_eq!(format("10.1.2.3:5").as_deref(), Some("10.1.2.3"));
+        assert_eq!(
+            format("[::ffff:127.0.0.1]:5").as_deref(),
+            Some("::ffff:127.0.0.1")
+        );
     }
 
     #[test]
