@@ -9,11 +9,12 @@
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::AsRawFd;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use socket2::Socket;
 
 use crate::error;
+use crate::pacing::Pacer;
 use crate::send::SendQueue;
 use crate::socket::{self, Family, Options};
 use crate::uv::{self, AsyncContext, CleanupHook, JsFunction, Poll, PollHandler, RawEnv, Teardown};
@@ -38,6 +39,10 @@ pub struct Core {
     pub family: Family,
     socket: RefCell<Option<Socket>>,
     poll: RefCell<Option<Poll<Core>>>,
+    /// The read-pacing timer, made the first time the socket is busy.
+    pacer: RefCell<Option<Pacer>>,
+    /// This core itself, for the handles that call back into it (they must not keep it alive).
+    me: Weak<Core>,
     hook: RefCell<Option<CleanupHook<Core>>>,
     callbacks: RefCell<Option<Rc<Callbacks>>>,
     /// Sends waiting for the socket to become writable, in order.
@@ -59,12 +64,14 @@ pub struct Core {
 
 impl Core {
     /// A handle with no OS socket yet (created by the first bind/connect/open, as libuv does).
-    pub fn new(env: RawEnv, family: Family) -> Self {
-        Core {
+    pub fn new(env: RawEnv, family: Family) -> Rc<Self> {
+        Rc::new_cyclic(|me| Core {
             env,
             family,
             socket: RefCell::new(None),
             poll: RefCell::new(None),
+            pacer: RefCell::new(None),
+            me: me.clone(),
             hook: RefCell::new(None),
             callbacks: RefCell::new(None),
             queue: RefCell::new(SendQueue::default()),
@@ -75,7 +82,43 @@ impl Core {
             receiving: Cell::new(false),
             referenced: Cell::new(true),
             closed: Cell::new(false),
+        })
+    }
+
+    /// A weak reference to this core.
+    pub fn weak(&self) -> Weak<Core> {
+        self.me.clone()
+    }
+
+    /// Runs `f` on the pacing timer, made on first use.
+    pub(crate) fn with_pacer<R>(&self, f: impl FnOnce(&Pacer) -> io::Result<R>) -> io::Result<R> {
+        let mut slot = self.borrow_mut(&self.pacer)?;
+        if slot.is_none() {
+            if self.closed.get() {
+                return Err(io::Error::from_raw_os_error(libc::EBADF));
+            }
+            *slot = Some(Pacer::new(self)?);
         }
+        match slot.as_ref() {
+            Some(pacer) => f(pacer),
+            None => Err(io::Error::from_raw_os_error(libc::ENOMEM)),
+        }
+    }
+
+    /// Runs `f` on the pacing timer if there is one.
+    pub(crate) fn if_pacer(&self, f: impl FnOnce(&Pacer)) {
+        if let Ok(slot) = self.pacer.try_borrow() {
+            if let Some(pacer) = slot.as_ref() {
+                f(pacer);
+            }
+        }
+    }
+
+    /// Whether reads wait for the pacing timer rather than for readability.
+    pub(crate) fn is_paced(&self) -> bool {
+        let mut armed = false;
+        self.if_pacer(|p| armed = p.is_armed());
+        armed
     }
 
     /// Runs `f` on the OS socket; `EBADF` when there is none (before bind, after close).
@@ -187,7 +230,7 @@ impl Core {
     /// With neither, the poll handle stops, and with it stops keeping the process alive.
     pub fn update_interest(&self) -> i32 {
         let mut events = 0;
-        if self.is_receiving() {
+        if self.is_receiving() && !self.is_paced() {
             events |= uv::READABLE;
         }
         if self
@@ -212,6 +255,7 @@ impl Core {
                 p.set_ref(on);
             }
         }
+        self.if_pacer(|p| p.set_ref(on));
     }
 
     /// `hasRef()`.
@@ -243,6 +287,9 @@ impl Core {
         if let Ok(mut p) = self.poll.try_borrow_mut() {
             p.take();
         }
+        if let Ok(mut p) = self.pacer.try_borrow_mut() {
+            p.take();
+        }
         if let Ok(mut s) = self.socket.try_borrow_mut() {
             s.take();
         }
@@ -267,7 +314,8 @@ impl PollHandler for Core {
             self.flush_queue();
         }
         if events & uv::READABLE != 0 {
-            self.on_readable();
+            let reads = self.on_readable();
+            self.pace(reads);
         }
     }
 }

@@ -52,7 +52,7 @@ impl UdpHandle {
         let family = Family::from_number(family)
             .ok_or_else(|| Error::new(Status::InvalidArg, "family must be 4 or 6"))?;
         Ok(UdpHandle {
-            core: Rc::new(Core::new(RawEnv::from(&env), family)),
+            core: Core::new(RawEnv::from(&env), family),
         })
     }
 

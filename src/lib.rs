@@ -18,6 +18,7 @@ pub mod core;
 pub mod error;
 pub mod handle;
 pub mod mmsg;
+pub mod pacing;
 pub mod recv;
 pub mod send;
 pub mod socket;

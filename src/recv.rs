@@ -12,7 +12,7 @@ use std::os::fd::AsRawFd;
 
 use nix::sys::socket::{setsockopt, sockopt};
 
-use crate::core::Core;
+use crate::core::{Callbacks, Core};
 use crate::error;
 use crate::mmsg::Reader;
 use crate::socket::format_ip;
@@ -41,24 +41,31 @@ pub fn enable_gro(socket: &socket2::Socket) {
 }
 
 impl Core {
-    /// Reads one batch and delivers it, datagram by datagram.
-    pub(crate) fn on_readable(&self) {
+    /// Reads one batch and delivers it, datagram by datagram. Returns how many reads the kernel
+    /// had ready (what [`Core::pace`] decides by).
+    pub(crate) fn on_readable(&self) -> usize {
         let Some(callbacks) = self.callbacks() else {
-            return;
+            return 0;
         };
         let Some(scope) = CallScope::open(self.env) else {
-            return;
+            return 0;
         };
-        let datagrams = match self.read_batch(&scope) {
+        let (reads, datagrams) = match self.read_batch(&scope) {
             Ok(d) => d,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return 0,
             Err(e) => {
                 if let Some(code) = scope.int(error::errno(&e)) {
                     scope.call(&callbacks.context, &callbacks.onerror, &[code]);
                 }
-                return;
+                return 0;
             }
         };
+        self.deliver(&scope, &callbacks, datagrams);
+        reads
+    }
+
+    /// One JavaScript call per datagram (per read in batch mode), while the socket receives.
+    fn deliver(&self, scope: &CallScope, callbacks: &Callbacks, datagrams: Vec<Datagram>) {
         // The sender's address string is made once per run of datagrams from one sender.
         let mut last: Option<(SocketAddr, napi::sys::napi_value)> = None;
         for d in datagrams {
@@ -85,7 +92,7 @@ impl Core {
 
     /// One `recvmmsg` (up to 32 reads); each datagram (each GRO segment) is copied into its own
     /// JS Buffer, as node:dgram gives them, or each read into one Buffer in batch mode.
-    fn read_batch(&self, scope: &CallScope) -> io::Result<Vec<Datagram>> {
+    fn read_batch(&self, scope: &CallScope) -> io::Result<(usize, Vec<Datagram>)> {
         READER.with(|cell| {
             // Taken only if a callback spun the loop re-entrantly; the socket stays readable
             // and is read on the next wakeup.
@@ -131,7 +138,7 @@ impl Core {
                     }));
                 }
             }
-            Ok(out)
+            Ok((count, out))
         })
     }
 }
