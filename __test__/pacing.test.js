@@ -1,0 +1,136 @@
+'use strict'
+// Read pacing (src/pacing.rs): a dgram-rs socket whose reads find several datagrams waiting reads
+// again after a short timer instead of at the next wakeup. None of it may be visible: every
+// datagram arrives, in order, a quiet socket answers at once again, close and unref() behave as
+// on node:dgram. Bursts sent in one tick are what puts a receiver into the paced state.
+const assert = require('node:assert')
+const { test } = require('node:test')
+const fs = require('node:fs')
+const { parity, until, delay, bindLoopback } = require('./helpers/impls')
+const { runChild } = require('./helpers/child')
+
+const BURSTS = 20
+const PER_BURST = 50
+
+// Sends `bursts` bursts of `perBurst` datagrams (numbered from `first`), one burst per timer tick.
+async function sendBursts (s, port, { bursts, perBurst, first = 0 }) {
+  let n = first
+  for (let b = 0; b < bursts; b++) {
+    for (let i = 0; i < perBurst; i++) s.send(String(n++), port, '127.0.0.1')
+    await delay(1)
+  }
+  return n
+}
+
+// A receiver with room for every burst, so that neither implementation drops any.
+async function receiver (ctx) {
+  const r = ctx.socket({ type: 'udp4', recvBufferSize: 1 << 22 })
+  const port = await bindLoopback(r)
+  const got = []
+  r.on('message', (m) => got.push(Number(m)))
+  return { r, port, got }
+}
+
+parity('pacing: bursts read in paced reads arrive whole and in order', async (ctx) => {
+  const { port, got } = await receiver(ctx)
+  const s = ctx.node('udp4')
+  await bindLoopback(s)
+  const total = await sendBursts(s, port, { bursts: BURSTS, perBurst: PER_BURST })
+  await until(() => got.length >= total, 5000, 'all datagrams')
+  await delay(20)
+  return got
+}, (got) => {
+  assert.deepStrictEqual(got, Array.from({ length: BURSTS * PER_BURST }, (_, i) => i))
+})
+
+parity('pacing: after a burst, a lone datagram and a lone reply still go through', async (ctx) => {
+  const { r, port, got } = await receiver(ctx)
+  r.on('message', (m, rinfo) => { if (String(m) === 'ping') r.send('pong', rinfo.port, rinfo.address) })
+  const s = ctx.node('udp4')
+  await bindLoopback(s)
+  const replies = []
+  s.on('message', (m) => replies.push(String(m)))
+  await sendBursts(s, port, { bursts: 3, perBurst: PER_BURST })
+  await until(() => got.length >= 3 * PER_BURST, 5000, 'the bursts')
+  await delay(20)
+  s.send('ping', port, '127.0.0.1')
+  await until(() => replies.length === 1, 2000, 'the reply')
+  await delay(20)
+  return { count: got.length, last: got[got.length - 1], replies }
+}, (r) => {
+  assert.deepStrictEqual(r, { count: 3 * PER_BURST + 1, last: NaN, replies: ['pong'] })
+})
+
+parity('pacing: close() in a handler in the middle of a burst stops delivery at once', async (ctx) => {
+  const t = []
+  const { r, port } = await receiver(ctx)
+  r.on('message', (m) => {
+    t.push(Number(m))
+    if (t.length === 70) r.close(() => t.push('closed'))
+  })
+  const s = ctx.node('udp4')
+  await bindLoopback(s)
+  await sendBursts(s, port, { bursts: 4, perBurst: PER_BURST })
+  await until(() => t.includes('closed'), 3000, 'close')
+  await delay(30)
+  return t
+}, (t) => {
+  assert.deepStrictEqual(t, [...Array.from({ length: 70 }, (_, i) => i), 'closed'])
+})
+
+// A receiver that has read bursts and gone quiet must still keep the process alive (it is bound
+// and referenced), and unref() must still let it go.
+for (const [name, tail, alive] of [
+  ['a bound socket stays alive after reading bursts', '', true],
+  ['unref() after reading bursts lets the process exit', 's.unref(); r.unref()', false],
+]) {
+  parity(`pacing: exit: ${name}`, async (ctx) => {
+    const result = await runChild(ctx.module, `
+const r = dgram.createSocket({ type: 'udp4', recvBufferSize: 1 << 22 })
+const s = dgram.createSocket('udp4')
+let n = 0
+r.on('message', () => {
+  if (++n === 200) { console.log('all read'); setTimeout(() => { ${tail} }, 20) }
+})
+r.bind(0, '127.0.0.1', () => {
+  const port = r.address().port
+  let sent = 0
+  const burst = () => { for (let i = 0; i < 50; i++) s.send('x', port, '127.0.0.1'); if ((sent += 50) < 200) setTimeout(burst, 1) }
+  burst()
+})`, { killAfter: alive ? 1500 : undefined, timeout: 8000 })
+    return { stdout: result.stdout, stderr: result.stderr, stillRunning: result.stillRunning, timedOut: result.timedOut, code: result.code }
+  }, (r) => {
+    assert.strictEqual(r.stdout, 'all read\n')
+    assert.strictEqual(r.stderr, '')
+    assert.strictEqual(r.stillRunning, alive)
+    assert.strictEqual(r.timedOut, false)
+    if (!alive) assert.strictEqual(r.code, 0)
+  }, { timeout: 20000 })
+}
+
+// White-box (dgram-rs only: node:dgram has no pacing): a burst makes the receiver take its pacing
+// timer, and close() gives the timer's descriptor back.
+test('pacing: the timer exists once a socket is busy and is released by close()', async () => {
+  const timerfds = () => fs.readdirSync('/proc/self/fd').filter((fd) => {
+    try { return fs.readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:[timerfd]' } catch { return false }
+  }).length
+  const dgram = require('dgram-rs')
+  const before = timerfds()
+  const r = dgram.createSocket({ type: 'udp4', recvBufferSize: 1 << 22 })
+  const port = await bindLoopback(r)
+  let got = 0
+  r.on('message', () => { got++ })
+  const s = dgram.createSocket('udp4')
+  try {
+    await bindLoopback(s)
+    await sendBursts(s, port, { bursts: 10, perBurst: PER_BURST })
+    await until(() => got === 10 * PER_BURST, 5000, 'all datagrams')
+    assert.strictEqual(timerfds(), before + 1, 'a busy socket has its pacing timer')
+    r.close()
+    assert.strictEqual(timerfds(), before, 'close() releases it')
+  } finally {
+    for (const socket of [r, s]) {
+      try { socket.close() } catch {}
+    }
+  }
+})
