@@ -4,7 +4,7 @@
 const assert = require('node:assert')
 const { test } = require('node:test')
 const path = require('node:path')
-const { UdpHandle } = require(path.join(__dirname, '..', 'binding.js'))
+const { UdpHandle } = require(path.join(__dirname, '..', 'lib', 'native.js'))
 
 const EBADF = -9
 const EINVAL = -22

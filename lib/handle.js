@@ -5,8 +5,7 @@
 // UdpHandle (see binding.d.ts) besides lib/socket.js.
 
 const fs = require('fs');
-const tty = require('tty');
-const { UdpHandle } = require('../binding.js');
+const { UdpHandle } = require('./native');
 const { codes: { ERR_SOCKET_BAD_TYPE } } = require('./errors');
 const { isInt32, validateFunction } = require('./validators');
 
@@ -22,6 +21,7 @@ const UV_UDP_REUSEPORT = 8;
 const UV_EINVAL = -22;
 
 let dns; // Lazy load for startup performance.
+let tty; // Only bind({ fd }) needs it.
 
 function lookup4(lookup, address, callback) {
   return lookup(address || '127.0.0.1', 4, callback);
@@ -99,6 +99,7 @@ function guessHandleType(fd) {
     return 'UNKNOWN';
   }
   if (stat.isSocket()) return guessSocketType(fd);
+  tty ??= require('tty');
   if (tty.isatty(fd)) return 'TTY';
   if (stat.isFile() || stat.isCharacterDevice()) return 'FILE';
   if (stat.isFIFO()) return 'PIPE';
