@@ -148,6 +148,11 @@ impl Reader {
         Ok(self.received)
     }
 
+    /// How many slots the last call filled.
+    pub fn received(&self) -> usize {
+        self.received
+    }
+
     /// What slot `i` of the last call received.
     pub fn slot(&self, i: usize) -> Option<Received<'_>> {
         if i >= self.received {

@@ -25,11 +25,17 @@ thread_local! {
     static READER: RefCell<Option<Reader>> = const { RefCell::new(None) };
 }
 
-/// One datagram read (or, in batch mode, one read's datagrams), already copied into a JS Buffer.
-struct Datagram {
-    buf: napi::sys::napi_value,
+/// How many datagrams get their Buffers made ahead of their calls, in one handle scope. Few,
+/// because a young-generation GC during the calls finds them all alive: a whole GRO read (up to
+/// 2,048 datagrams) made ahead made V8 grow its young generation, and the peak RSS by several MB.
+/// More than one, because a scope per datagram cost more CPU than it saved.
+const AHEAD: usize = 16;
+
+/// One datagram (or, in batch mode, one read) still in the read buffer.
+struct Piece<'a> {
+    bytes: &'a [u8],
     from: SocketAddr,
-    /// Batch mode: the size of each datagram in `buf` (the last may be shorter).
+    /// Batch mode: the size of each datagram in `bytes` (the last may be shorter).
     segment: Option<usize>,
 }
 
@@ -47,98 +53,124 @@ impl Core {
         let Some(callbacks) = self.callbacks() else {
             return 0;
         };
-        let Some(scope) = CallScope::open(self.env) else {
-            return 0;
-        };
-        let (reads, datagrams) = match self.read_batch(&scope) {
-            Ok(d) => d,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return 0,
-            Err(e) => {
-                if let Some(code) = scope.int(error::errno(&e)) {
-                    scope.call(&callbacks.context, &callbacks.onerror, &[code]);
-                }
+        READER.with(|cell| {
+            // Taken only if a callback spun the loop re-entrantly; the socket stays readable
+            // and is read on the next wakeup. The borrow lasts through the JavaScript calls:
+            // datagrams are copied out of the read buffers a few at a time, just before their
+            // calls.
+            let Ok(mut slot) = cell.try_borrow_mut() else {
                 return 0;
+            };
+            match self.read(&mut slot) {
+                Ok(reader) => {
+                    self.deliver(&callbacks, reader);
+                    reader.received()
+                }
+                // Left to the next wakeup: the poll is level-triggered, nothing is lost.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    0
+                }
+                Err(e) => {
+                    if let Some(scope) = CallScope::open(self.env) {
+                        if let Some(code) = scope.int(error::errno(&e)) {
+                            scope.call(&callbacks.context, &callbacks.onerror, &[code]);
+                        }
+                    }
+                    0
+                }
             }
-        };
-        self.deliver(&scope, &callbacks, datagrams);
-        reads
+        })
     }
 
-    /// One JavaScript call per datagram (per read in batch mode), while the socket receives.
-    fn deliver(&self, scope: &CallScope, callbacks: &Callbacks, datagrams: Vec<Datagram>) {
-        // The sender's address string is made once per run of datagrams from one sender.
-        let mut last: Option<(SocketAddr, napi::sys::napi_value)> = None;
-        for d in datagrams {
-            // A handler may have closed the socket or stopped receiving.
-            if !self.is_receiving() {
+    /// One `recvmmsg` (up to 32 reads) into this thread's reader, which is made on the thread's
+    /// first read (a thread that never receives maps nothing).
+    fn read<'a>(&self, slot: &'a mut Option<Reader>) -> io::Result<&'a Reader> {
+        if slot.is_none() {
+            *slot = Some(Reader::new()?);
+        }
+        let Some(reader) = slot.as_mut() else {
+            return Err(io::Error::from_raw_os_error(libc::ENOMEM));
+        };
+        let fd = self.with_socket(|s| Ok(s.as_raw_fd()))?;
+        reader.recv(fd)?;
+        Ok(reader)
+    }
+
+    /// One JavaScript call per datagram (each GRO segment on its own, as node:dgram gives them),
+    /// or per read in batch mode, while the socket receives.
+    fn deliver(&self, callbacks: &Callbacks, reader: &Reader) {
+        let batch = self.batch_receive.get();
+        let mut pieces = Vec::new();
+        for received in (0..reader.received()).filter_map(|i| reader.slot(i)) {
+            let Some(from) = received.from else { continue };
+            let bytes = received.payload;
+            let segment = received.segment.unwrap_or(bytes.len());
+            // Batch mode: the whole read in one Buffer. An empty datagram: one empty Buffer.
+            if batch || bytes.is_empty() {
+                let segment = batch.then_some(segment);
+                pieces.push(Piece {
+                    bytes,
+                    from,
+                    segment,
+                });
+                continue;
+            }
+            pieces.extend(bytes.chunks(segment.max(1)).map(|bytes| Piece {
+                bytes,
+                from,
+                segment: None,
+            }));
+        }
+        // A read in batch mode is up to 64 KiB: one at a time.
+        for chunk in pieces.chunks(if batch { 1 } else { AHEAD }) {
+            if !self.deliver_chunk(callbacks, chunk) {
                 return;
             }
-            let address = match last {
-                Some((from, value)) if from == d.from => Some(value),
-                _ => scope.string(&format_ip(&d.from)),
-            };
-            let (Some(address), Some(port)) = (address, scope.int(i32::from(d.from.port()))) else {
-                return;
-            };
-            last = Some((d.from, address));
-            let segment = d
-                .segment
-                .and_then(|n| scope.int(i32::try_from(n).unwrap_or(i32::MAX)));
-            let args = [d.buf, address, port, segment.unwrap_or(d.buf)];
-            let argc = if segment.is_some() { 4 } else { 3 };
-            scope.call(&callbacks.context, &callbacks.onmessage, &args[..argc]);
         }
     }
 
-    /// One `recvmmsg` (up to 32 reads); each datagram (each GRO segment) is copied into its own
-    /// JS Buffer, as node:dgram gives them, or each read into one Buffer in batch mode.
-    fn read_batch(&self, scope: &CallScope) -> io::Result<(usize, Vec<Datagram>)> {
-        READER.with(|cell| {
-            // Taken only if a callback spun the loop re-entrantly; the socket stays readable
-            // and is read on the next wakeup.
-            let Ok(mut slot) = cell.try_borrow_mut() else {
-                return Err(io::Error::from(io::ErrorKind::WouldBlock));
+    /// Makes the chunk's Buffers, then calls `onmessage(buf, address, port[, segment])` for each.
+    /// Returns false once the socket has stopped receiving (a handler may close it).
+    fn deliver_chunk(&self, callbacks: &Callbacks, chunk: &[Piece<'_>]) -> bool {
+        let Some(scope) = CallScope::open(self.env) else {
+            return false;
+        };
+        // The sender's address string is made once per run of datagrams from one sender.
+        let mut sender: Option<(SocketAddr, napi::sys::napi_value)> = None;
+        let mut calls = Vec::with_capacity(chunk.len());
+        for piece in chunk {
+            let address = match sender {
+                Some((last, value)) if last == piece.from => Some(value),
+                _ => scope.string(&format_ip(&piece.from)),
             };
-            // Made on the thread's first read (a thread that never receives maps nothing).
-            if slot.is_none() {
-                *slot = Some(Reader::new()?);
+            let (Some(buf), Some(address), Some(port)) = (
+                scope.buffer_copy(piece.bytes),
+                address,
+                scope.int(i32::from(piece.from.port())),
+            ) else {
+                return false;
+            };
+            sender = Some((piece.from, address));
+            let segment = piece
+                .segment
+                .and_then(|n| scope.int(i32::try_from(n).unwrap_or(i32::MAX)));
+            calls.push((
+                [buf, address, port, segment.unwrap_or(buf)],
+                segment.is_some(),
+            ));
+        }
+        for (args, segmented) in &calls {
+            if !self.is_receiving() {
+                return false;
             }
-            let Some(reader) = slot.as_mut() else {
-                return Err(io::Error::from_raw_os_error(libc::ENOMEM));
-            };
-            let fd = self.with_socket(|s| Ok(s.as_raw_fd()))?;
-            let count = match reader.recv(fd) {
-                // Left to the next wakeup: the poll is level-triggered, nothing is lost.
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                    return Err(io::Error::from(io::ErrorKind::WouldBlock))
-                }
-                other => other?,
-            };
-            let batch = self.batch_receive.get();
-            let mut out = Vec::with_capacity(count);
-            for received in (0..count).filter_map(|i| reader.slot(i)) {
-                let Some(from) = received.from else { continue };
-                let payload = received.payload;
-                let segment = received.segment.unwrap_or(payload.len());
-                // Batch mode: the whole read in one Buffer. An empty datagram: one empty Buffer.
-                if batch || payload.is_empty() {
-                    let segment = batch.then_some(segment);
-                    out.extend(scope.buffer_copy(payload).map(|buf| Datagram {
-                        buf,
-                        from,
-                        segment,
-                    }));
-                    continue;
-                }
-                for part in payload.chunks(segment.max(1)) {
-                    out.extend(scope.buffer_copy(part).map(|buf| Datagram {
-                        buf,
-                        from,
-                        segment: None,
-                    }));
-                }
-            }
-            Ok((count, out))
-        })
+            let argc = if *segmented { 4 } else { 3 };
+            scope.call(&callbacks.context, &callbacks.onmessage, &args[..argc]);
+        }
+        true
     }
 }
