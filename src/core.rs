@@ -314,8 +314,8 @@ impl PollHandler for Core {
             self.flush_queue();
         }
         if events & uv::READABLE != 0 {
-            let reads = self.on_readable();
-            self.pace(reads);
+            let read = self.on_readable();
+            self.pace(read);
         }
     }
 }

@@ -11,8 +11,10 @@
 //! Once a read finds fewer than [`BUSY`] datagrams, the socket is watched again and each datagram
 //! is read the moment it arrives: one request in flight (a ping-pong, a DNS query) never waits.
 //!
-//! Waiting loses nothing: the datagrams wait in the kernel's receive buffer, as they do while a
-//! `'message'` handler runs; at a million datagrams a second, [`DELAY`] holds 50 of them.
+//! Waiting loses nothing as long as what arrives meanwhile fits in the kernel's receive buffer
+//! (208 KiB by default), where datagrams also wait while a `'message'` handler runs. So a read
+//! that was full ([`SLOTS`] datagrams) or large ([`MAX_BYTES`]: a GSO sender's batches arrive
+//! at gigabytes a second) is followed by another read at once, never by a wait.
 //!
 //! The timer is a `timerfd` watched on Node's loop, because libuv's own timers count in
 //! milliseconds. It is made the first time a socket is busy; a quiet socket has none.
@@ -28,12 +30,16 @@ use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFl
 
 use crate::core::Core;
 use crate::mmsg::SLOTS;
+use crate::recv::ReadSize;
 use crate::uv::{self, Poll, PollHandler};
 
 /// How long a busy socket waits before its next read.
 pub const DELAY: Duration = Duration::from_micros(50);
 /// A read of at least this many datagrams means they arrive faster than the loop wakes.
 pub const BUSY: usize = 2;
+/// A read of more payload than this is not followed by a wait: at the rate it came in, a wait
+/// could overflow the receive buffer.
+pub const MAX_BYTES: usize = 32 * 1024;
 
 /// A socket's pacing timer.
 pub struct Pacer {
@@ -107,12 +113,13 @@ impl Pacer {
 }
 
 impl Core {
-    /// After a read that took `reads` datagrams from the kernel: waits [`DELAY`] before the next
-    /// read if they are arriving faster than the loop wakes, or goes back to reading each one
-    /// as it arrives. A full read ([`SLOTS`]) means more are waiting: read again at once.
-    pub(crate) fn pace(&self, reads: usize) {
+    /// After a read: waits [`DELAY`] before the next read if datagrams are arriving faster than
+    /// the loop wakes, or goes back to reading each one as it arrives. After a full or large read,
+    /// more are waiting: read again at once.
+    pub(crate) fn pace(&self, read: ReadSize) {
         let was_armed = self.is_paced();
-        let busy = (BUSY..SLOTS).contains(&reads) && self.is_receiving();
+        let busy =
+            (BUSY..SLOTS).contains(&read.reads) && read.bytes <= MAX_BYTES && self.is_receiving();
         let armed = busy && self.with_pacer(Pacer::arm).is_ok();
         if !armed {
             self.if_pacer(Pacer::disarm);
@@ -125,11 +132,11 @@ impl Core {
 
     /// The timer fired: read what came meanwhile, and pace again.
     fn on_pace_timer(&self) {
-        let reads = if self.is_receiving() {
+        let read = if self.is_receiving() {
             self.on_readable()
         } else {
-            0
+            ReadSize::default()
         };
-        self.pace(reads);
+        self.pace(read);
     }
 }

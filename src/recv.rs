@@ -31,6 +31,15 @@ thread_local! {
 /// More than one, because a scope per datagram cost more CPU than it saved.
 const AHEAD: usize = 16;
 
+/// What one `recvmmsg` took from the kernel.
+#[derive(Clone, Copy, Default)]
+pub struct ReadSize {
+    /// Reads (datagrams, or GRO batches).
+    pub reads: usize,
+    /// Payload bytes.
+    pub bytes: usize,
+}
+
 /// One datagram (or, in batch mode, one read) still in the read buffer.
 struct Piece<'a> {
     bytes: &'a [u8],
@@ -47,11 +56,11 @@ pub fn enable_gro(socket: &socket2::Socket) {
 }
 
 impl Core {
-    /// Reads one batch and delivers it, datagram by datagram. Returns how many reads the kernel
-    /// had ready (what [`Core::pace`] decides by).
-    pub(crate) fn on_readable(&self) -> usize {
+    /// Reads one batch and delivers it, datagram by datagram. Returns what the kernel had ready
+    /// (what [`Core::pace`] decides by).
+    pub(crate) fn on_readable(&self) -> ReadSize {
         let Some(callbacks) = self.callbacks() else {
-            return 0;
+            return ReadSize::default();
         };
         READER.with(|cell| {
             // Taken only if a callback spun the loop re-entrantly; the socket stays readable
@@ -59,12 +68,18 @@ impl Core {
             // datagrams are copied out of the read buffers a few at a time, just before their
             // calls.
             let Ok(mut slot) = cell.try_borrow_mut() else {
-                return 0;
+                return ReadSize::default();
             };
             match self.read(&mut slot) {
                 Ok(reader) => {
                     self.deliver(&callbacks, reader);
-                    reader.received()
+                    ReadSize {
+                        reads: reader.received(),
+                        bytes: (0..reader.received())
+                            .filter_map(|i| reader.slot(i))
+                            .map(|r| r.payload.len())
+                            .sum(),
+                    }
                 }
                 // Left to the next wakeup: the poll is level-triggered, nothing is lost.
                 Err(e)
@@ -73,7 +88,7 @@ impl Core {
                         io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
                     ) =>
                 {
-                    0
+                    ReadSize::default()
                 }
                 Err(e) => {
                     if let Some(scope) = CallScope::open(self.env) {
@@ -81,7 +96,7 @@ impl Core {
                             scope.call(&callbacks.context, &callbacks.onerror, &[code]);
                         }
                     }
-                    0
+                    ReadSize::default()
                 }
             }
         })
