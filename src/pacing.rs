@@ -112,14 +112,19 @@ impl Pacer {
     }
 }
 
+/// Whether a read shows datagrams arriving faster than the loop wakes, yet slowly enough that
+/// [`DELAY`]'s worth of them fits in the receive buffer.
+fn worth_a_wait(read: ReadSize) -> bool {
+    (BUSY..SLOTS).contains(&read.reads) && read.bytes <= MAX_BYTES
+}
+
 impl Core {
     /// After a read: waits [`DELAY`] before the next read if datagrams are arriving faster than
     /// the loop wakes, or goes back to reading each one as it arrives. After a full or large read,
     /// more are waiting: read again at once.
     pub(crate) fn pace(&self, read: ReadSize) {
         let was_armed = self.is_paced();
-        let busy =
-            (BUSY..SLOTS).contains(&read.reads) && read.bytes <= MAX_BYTES && self.is_receiving();
+        let busy = worth_a_wait(read) && self.is_receiving();
         let armed = busy && self.with_pacer(Pacer::arm).is_ok();
         if !armed {
             self.if_pacer(Pacer::disarm);
@@ -138,5 +143,33 @@ impl Core {
             ReadSize::default()
         };
         self.pace(read);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(reads: usize, bytes: usize) -> ReadSize {
+        ReadSize { reads, bytes }
+    }
+
+    #[test]
+    fn a_lone_datagram_is_never_followed_by_a_wait() {
+        assert!(!worth_a_wait(read(0, 0)));
+        assert!(!worth_a_wait(read(1, 64)));
+    }
+
+    #[test]
+    fn several_small_datagrams_are() {
+        assert!(worth_a_wait(read(2, 128)));
+        assert!(worth_a_wait(read(12, 12 * 1200)));
+    }
+
+    #[test]
+    fn a_full_or_large_read_is_followed_by_another_at_once() {
+        assert!(!worth_a_wait(read(SLOTS, SLOTS * 64)));
+        assert!(!worth_a_wait(read(2, 2 * 65_000)));
+        assert!(!worth_a_wait(read(28, 28 * 1200)));
     }
 }
