@@ -67,9 +67,11 @@ export declare class UdpHandle {
   sendBatch(data: Buffer, segment: number, port: number, ip?: string | undefined | null): number
   /**
    * Batch receive on or off: when on, `onmessage` gets one call per read with a fourth
-   * argument, the size of each datagram in the buffer (a GRO batch holds many).
+   * argument, the size of each datagram in the buffer (a GRO batch holds many). With
+   * `zero_copy`, that buffer is the read buffer itself, valid only during the call: it is
+   * emptied (detached, length 0) when the call returns.
    */
-  setBatchReceive(on: boolean): void
+  setBatchReceive(on: boolean, zeroCopy?: boolean | undefined | null): void
   /** Closes the handle; returns how many queued sends were cancelled. */
   close(): number
   /** Lets the socket keep the process alive (the default). */

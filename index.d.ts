@@ -53,9 +53,11 @@ export interface SocketOptions extends Abortable {
   sendBlockList?: BlockList | undefined;
   /**
    * dgram-rs only: emit `'messages'` once per read (up to 64 datagrams of one sender, as views
-   * into one Buffer) instead of `'message'` per datagram.
+   * into one Buffer) instead of `'message'` per datagram. With `'zero-copy'`, the views are of
+   * the socket's read buffer itself, valid while the `'messages'` listeners run: afterwards they
+   * are empty (length 0). Copy what you keep.
    */
-  receiveBatches?: boolean | undefined;
+  receiveBatches?: boolean | 'zero-copy' | undefined;
 }
 
 /** The data of one datagram, as `sendBatch` takes it. */

@@ -142,3 +142,60 @@ test('receiveBatches: large reads (GRO batches of 1200-byte datagrams) carry eve
     assert.deepStrictEqual(got.map((m) => Buffer.from(m)), payloads(300, 1200))
   } finally { closeAll(r, s) }
 })
+
+test('receiveBatches \'zero-copy\': the same datagrams, lent while the listeners run, empty afterwards', async () => {
+  const r = rs.createSocket({ type: 'udp4', receiveBatches: 'zero-copy', recvBufferSize: 4 << 20 })
+  const s = rs.createSocket('udp4')
+  try {
+    const port = await bindLoopback(r)
+    const copies = []
+    const lent = []
+    let during = true
+    r.on('messages', (messages, rinfo) => {
+      // Every listener sees the data; a second listener too.
+      assert.strictEqual(messages.reduce((n, m) => n + m.length, 0), rinfo.size)
+      copies.push(...messages.map((m) => Buffer.from(m)))
+      lent.push(...messages)
+    })
+    r.on('messages', (messages) => { during = during && messages.every((m) => m.length === 1200) })
+    s.sendBatch(Buffer.concat(payloads(300, 1200)), 1200, port, '127.0.0.1')
+    await until(() => copies.length === 300)
+    assert.deepStrictEqual(copies, payloads(300, 1200))
+    assert.strictEqual(during, true)
+    // After the listeners: every lent view is empty, its memory detached (never stale bytes).
+    assert.deepStrictEqual(lent.map((m) => [m.length, m.buffer.byteLength]), lent.map(() => [0, 0]))
+  } finally { closeAll(r, s) }
+})
+
+test('receiveBatches \'zero-copy\': close() in a listener leaves nothing lent', async () => {
+  const r = rs.createSocket({ type: 'udp4', receiveBatches: 'zero-copy' })
+  const s = rs.createSocket('udp4')
+  try {
+    const port = await bindLoopback(r)
+    const lent = []
+    let closed = false
+    r.on('messages', (messages) => {
+      lent.push(...messages)
+      r.close(() => { closed = true })
+    })
+    s.sendBatch(payloads(3, 64), port, '127.0.0.1')
+    await until(() => closed)
+    assert.strictEqual(lent.length, 3)
+    assert.ok(lent.every((m) => m.length === 0), 'every lent view is empty once its listeners are done')
+  } finally { closeAll(r, s) }
+})
+
+test('receiveBatches \'zero-copy\': a listener that throws is an ordinary uncaught exception', async () => {
+  const { runChild } = require('./helpers/child')
+  const body = (handled) => `
+const r = dgram.createSocket({ type: 'udp4', receiveBatches: 'zero-copy' })
+let lent
+${handled ? "process.on('uncaughtException', (e) => { console.log('caught', e.message); setImmediate(() => { console.log('lent length after:', lent.length); r.close() }) })" : ''}
+r.on('messages', (messages) => { lent = messages[0]; throw new Error('boom') })
+r.bind(0, '127.0.0.1', () => { const s = dgram.createSocket('udp4'); s.send('hello', r.address().port, '127.0.0.1', () => s.close()) })`
+  const fatal = await runChild('dgram-rs', body(false), { timeout: 8000 })
+  assert.strictEqual(fatal.code, 1)
+  assert.match(fatal.stderr, /Error: boom/)
+  const handled = await runChild('dgram-rs', body(true), { timeout: 8000 })
+  assert.deepStrictEqual([handled.code, handled.stdout, handled.stderr], [0, 'caught boom\nlent length after: 0\n', ''])
+})

@@ -17,6 +17,10 @@
 //   datagram, 'messages' per read: (messages: Buffer[], rinfo), where the
 //   messages are views into one Buffer holding what one read gave (a GRO
 //   batch of up to 64 datagrams from one sender) and rinfo.size is its total.
+// - createSocket({ type, receiveBatches: 'zero-copy' }): the same, but the
+//   messages are views of the socket's read buffer itself, lent while the
+//   'messages' listeners run: when they return, every view becomes empty
+//   (length 0; its memory detached, never stale). Copy what you keep.
 
 const { Buffer } = require('buffer');
 const {

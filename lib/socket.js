@@ -165,8 +165,10 @@ function Socket(type, listener) {
     sendBufferSize,
     receiveBlockList,
     sendBlockList,
-    // dgram-rs's batch receive (lib/batch.js): 'messages' per read.
-    receiveBatches: !!(options && options.receiveBatches),
+    // dgram-rs's batch receive (lib/batch.js): 'messages' per read; with
+    // 'zero-copy', the messages are lent for the listeners' duration only.
+    receiveBatches: options && options.receiveBatches === 'zero-copy' ?
+      'zero-copy' : !!(options && options.receiveBatches),
     // Sends the handle queued (send() returned 0), oldest first: the handle
     // completes them in this order through onsend.
     sendReqs: [],
@@ -212,7 +214,7 @@ function startListening(socket) {
   state.handle.onmessage = onMessage;
   state.handle.onerror = onError;
   if (state.receiveBatches)
-    state.handle.setBatchReceive(true);
+    state.handle.setBatchReceive(true, state.receiveBatches === 'zero-copy');
   recvStart(state.handle);
   state.receiving = true;
   state.bindState = BIND_STATE_BOUND;

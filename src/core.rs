@@ -53,6 +53,9 @@ pub struct Core {
     pub offload: crate::batch::Offload,
     /// Batch receive: one callback per read (a GRO batch), not per datagram.
     pub batch_receive: Cell<bool>,
+    /// Batch receive without a copy: each read's Buffer is the read buffer itself, emptied
+    /// (detached) once the call returns.
+    pub batch_zero_copy: Cell<bool>,
     /// Whether `connect()` succeeded (and no `disconnect()` since): libuv refuses a send with
     /// an address on a connected socket (`EISCONN`) and one without on an unconnected socket
     /// (`EDESTADDRREQ`).
@@ -78,6 +81,7 @@ impl Core {
             deferred: RefCell::new(Vec::new()),
             offload: Default::default(),
             batch_receive: Cell::new(false),
+            batch_zero_copy: Cell::new(false),
             connected: Cell::new(false),
             receiving: Cell::new(false),
             referenced: Cell::new(true),

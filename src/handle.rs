@@ -218,10 +218,15 @@ impl UdpHandle {
     }
 
     /// Batch receive on or off: when on, `onmessage` gets one call per read with a fourth
-    /// argument, the size of each datagram in the buffer (a GRO batch holds many).
+    /// argument, the size of each datagram in the buffer (a GRO batch holds many). With
+    /// `zero_copy`, that buffer is the read buffer itself, valid only during the call: it is
+    /// emptied (detached, length 0) when the call returns.
     #[napi]
-    pub fn set_batch_receive(&self, on: bool) {
+    pub fn set_batch_receive(&self, on: bool, zero_copy: Option<bool>) {
         self.core.batch_receive.set(on);
+        self.core
+            .batch_zero_copy
+            .set(on && zero_copy.unwrap_or(false));
     }
 
     /// Closes the handle; returns how many queued sends were cancelled.

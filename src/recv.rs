@@ -155,6 +155,13 @@ impl Core {
         let Some(scope) = CallScope::open(self.env) else {
             return false;
         };
+        // Buffers lent without a copy: emptied when this returns, on every path, before the
+        // read buffer can be read into again.
+        let mut lent = Lent {
+            scope: &scope,
+            core: self,
+            buffers: Vec::new(),
+        };
         // The sender's address string is made once per run of datagrams from one sender.
         let mut sender: Option<(SocketAddr, napi::sys::napi_value)> = None;
         let mut calls = Vec::with_capacity(chunk.len());
@@ -163,11 +170,21 @@ impl Core {
                 Some((last, value)) if last == piece.from => Some(value),
                 _ => scope.string(&format_ip(&piece.from)),
             };
-            let (Some(buf), Some(address), Some(port)) = (
-                scope.buffer_copy(piece.bytes),
-                address,
-                scope.int(i32::from(piece.from.port())),
-            ) else {
+            let buf = if piece.segment.is_some() && self.batch_zero_copy.get() {
+                // SAFETY: the bytes are in this thread's read buffer, which is not read into
+                // again before `lent` detaches the Buffer (the reader stays borrowed meanwhile).
+                unsafe { scope.buffer_borrowed(piece.bytes) }.map(|(buf, borrowed)| {
+                    if borrowed {
+                        lent.buffers.push(buf);
+                    }
+                    buf
+                })
+            } else {
+                scope.buffer_copy(piece.bytes)
+            };
+            let (Some(buf), Some(address), Some(port)) =
+                (buf, address, scope.int(i32::from(piece.from.port())))
+            else {
                 return false;
             };
             sender = Some((piece.from, address));
@@ -187,5 +204,24 @@ impl Core {
             scope.call(&callbacks.context, &callbacks.onmessage, &args[..argc]);
         }
         true
+    }
+}
+
+/// Buffers lent to JavaScript over the read buffer, detached on drop.
+struct Lent<'a> {
+    scope: &'a CallScope,
+    core: &'a Core,
+    buffers: Vec<napi::sys::napi_value>,
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        for &buf in &self.buffers {
+            if !self.scope.detach(buf) {
+                // The memory could not be taken back: later reads overwrite what JavaScript
+                // may still hold. Lend no more; from now on each read is copied.
+                self.core.batch_zero_copy.set(false);
+            }
+        }
     }
 }

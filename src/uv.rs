@@ -247,6 +247,55 @@ impl CallScope {
         (status == sys::Status::napi_ok).then_some(value)
     }
 
+    /// A Buffer over `data` itself, with no copy. Falls back to a copy where Node refuses
+    /// external memory. [`CallScope::detach`] must empty it before `data` changes.
+    ///
+    /// # Safety
+    /// `data` must stay valid and unchanged until `detach` has been called on the result.
+    pub unsafe fn buffer_borrowed(&self, data: &[u8]) -> Option<(sys::napi_value, bool)> {
+        if data.is_empty() {
+            return self.buffer_copy(data).map(|b| (b, false));
+        }
+        let mut value = ptr::null_mut();
+        // SAFETY: `data` is valid for its length until detached (the caller's promise); no
+        // finalizer, since the memory is not Node's to free.
+        let status = unsafe {
+            sys::napi_create_external_buffer(
+                self.env,
+                data.len(),
+                data.as_ptr() as *mut c_void,
+                None,
+                ptr::null_mut(),
+                &mut value,
+            )
+        };
+        if status == sys::Status::napi_ok {
+            Some((value, true))
+        } else {
+            self.buffer_copy(data).map(|b| (b, false))
+        }
+    }
+
+    /// Takes a Buffer's memory away from JavaScript: the Buffer and every view of it become
+    /// empty (length 0), and no JavaScript can read or write that memory any more. Returns
+    /// whether it did.
+    pub(crate) fn detach(&self, buffer: sys::napi_value) -> bool {
+        let mut arraybuffer = ptr::null_mut();
+        // SAFETY: `buffer` is a live Buffer (a Uint8Array) of this scope.
+        unsafe {
+            sys::napi_get_typedarray_info(
+                self.env,
+                buffer,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                ptr::null_mut(),
+                &mut arraybuffer,
+                ptr::null_mut(),
+            ) == sys::Status::napi_ok
+                && sys::napi_detach_arraybuffer(self.env, arraybuffer) == sys::Status::napi_ok
+        }
+    }
+
     /// A string from ASCII text (IP addresses).
     pub fn string(&self, text: &str) -> Option<sys::napi_value> {
         let mut value = ptr::null_mut();
