@@ -93,7 +93,7 @@ impl Reader {
     /// # Errors
     /// No memory for the read buffers.
     pub fn new() -> io::Result<Reader> {
-        Ok(Reader {
+        let mut reader = Reader {
             slots: (0..SLOTS)
                 .map(|_| Block::map())
                 .collect::<io::Result<_>>()?,
@@ -105,31 +105,42 @@ impl Reader {
             names: (0..SLOTS).map(|_| unsafe { std::mem::zeroed() }).collect(),
             controls: vec![[0; CONTROL_WORDS]; SLOTS],
             received: 0,
-        })
+        };
+        for i in 0..SLOTS {
+            reader.point(i);
+        }
+        Ok(reader)
     }
 }
 
 impl Reader {
+    /// Points header `i` at its buffers, with their full lengths. The pointers never change (the
+    /// vectors are never resized); the lengths are what the kernel shrinks.
+    fn point(&mut self, i: usize) {
+        let iov = &mut self.iovecs[i];
+        iov.iov_base = self.slots[i].as_mut_ptr().cast();
+        iov.iov_len = SLOT_SIZE;
+        let hdr = &mut self.headers[i].msg_hdr;
+        hdr.msg_name = (&mut self.names[i] as *mut libc::sockaddr_storage).cast();
+        hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        hdr.msg_iov = iov;
+        hdr.msg_iovlen = 1;
+        hdr.msg_control = self.controls[i].as_mut_ptr().cast();
+        hdr.msg_controllen = CONTROL_WORDS * 8;
+        hdr.msg_flags = 0;
+        self.headers[i].msg_len = 0;
+    }
+
     /// One non-blocking `recvmmsg` on `fd`; returns how many slots were filled.
     ///
     /// # Errors
     /// The socket's error (`EAGAIN` when nothing is waiting, a pending `ECONNREFUSED`...).
     pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
-        self.received = 0;
-        for i in 0..SLOTS {
-            let iov = &mut self.iovecs[i];
-            iov.iov_base = self.slots[i].as_mut_ptr().cast();
-            iov.iov_len = SLOT_SIZE;
-            let hdr = &mut self.headers[i].msg_hdr;
-            hdr.msg_name = (&mut self.names[i] as *mut libc::sockaddr_storage).cast();
-            hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            hdr.msg_iov = iov;
-            hdr.msg_iovlen = 1;
-            hdr.msg_control = self.controls[i].as_mut_ptr().cast();
-            hdr.msg_controllen = CONTROL_WORDS * 8;
-            hdr.msg_flags = 0;
-            self.headers[i].msg_len = 0;
+        // The kernel wrote only into the headers it filled last time: reset those.
+        for i in 0..self.received {
+            self.point(i);
         }
+        self.received = 0;
         // SAFETY: every header points into buffers owned by `self`, sized as declared, alive and
         // not otherwise borrowed for the duration of the call.
         let n = unsafe {
