@@ -41,18 +41,6 @@ export declare class UdpHandle {
   /** Stops delivering datagrams. */
   recvStop(): number
   /**
-   * Sends one datagram made of `list`'s buffers to `ip:port`, or to the connected peer when
-   * `ip` is null. Returns bytes + 1 when sent at once, 0 when queued (completed by `onsend`),
-   * or a negative errno.
-   */
-  send(list: Array<Buffer>, port: number, ip?: string | undefined | null): number
-  /**
-   * Gathers one datagram for the next `flushSends()` (see `coalesce.rs`): `list`'s buffers to
-   * `ip:port`, or to the connected peer when `ip` is null. Returns 0, or a negative errno for
-   * a destination the socket cannot send to (reported at once, as `send` would).
-   */
-  sendLater(list: Array<Buffer>, port: number, ip?: string | undefined | null): number
-  /**
    * Sends what `sendLater` gathered, coalescing runs into GSO sends. Returns one result per
    * datagram, in order: bytes + 1 when sent, 0 when queued (completed by `onsend`), or a
    * negative errno.

@@ -19,4 +19,11 @@ if (file === undefined) {
     'run `npm install` (or `npm run build`) there to build it');
 }
 
-module.exports = require(path.join(root, file));
+const binding = require(path.join(root, file));
+
+// The two calls made once per datagram sent are raw Node-API callbacks (src/fast_calls.rs),
+// exported beside the class: they become its methods here.
+binding.UdpHandle.prototype.send = binding.udpSend;
+binding.UdpHandle.prototype.sendLater = binding.udpSendLater;
+
+module.exports = binding;

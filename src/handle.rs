@@ -160,33 +160,6 @@ impl UdpHandle {
         self.core.recv_stop()
     }
 
-    /// Sends one datagram made of `list`'s buffers to `ip:port`, or to the connected peer when
-    /// `ip` is null. Returns bytes + 1 when sent at once, 0 when queued (completed by `onsend`),
-    /// or a negative errno.
-    #[napi]
-    pub fn send(&self, list: Vec<BufferSlice<'_>>, port: u32, ip: Option<String>) -> i64 {
-        let to = match self.destination(port, ip) {
-            Ok(to) => to.map(SockAddr::from),
-            Err(errno) => return i64::from(errno),
-        };
-        let parts: Vec<&[u8]> = list.iter().map(|b| &b[..]).collect();
-        self.core.send(&parts, to)
-    }
-
-    /// Gathers one datagram for the next `flushSends()` (see `coalesce.rs`): `list`'s buffers to
-    /// `ip:port`, or to the connected peer when `ip` is null. Returns 0, or a negative errno for
-    /// a destination the socket cannot send to (reported at once, as `send` would).
-    #[napi]
-    pub fn send_later(&self, list: Vec<BufferSlice<'_>>, port: u32, ip: Option<String>) -> i32 {
-        let to = match self.destination(port, ip) {
-            Ok(to) => to,
-            Err(errno) => return errno,
-        };
-        let parts: Vec<&[u8]> = list.iter().map(|b| &b[..]).collect();
-        self.core.send_later(&parts, to);
-        0
-    }
-
     /// Sends what `sendLater` gathered, coalescing runs into GSO sends. Returns one result per
     /// datagram, in order: bytes + 1 when sent, 0 when queued (completed by `onsend`), or a
     /// negative errno.
@@ -207,7 +180,7 @@ impl UdpHandle {
         port: u32,
         ip: Option<String>,
     ) -> i64 {
-        let to = match self.destination(port, ip) {
+        let to = match self.destination(port, ip.as_deref()) {
             Ok(to) => to,
             Err(errno) => return i64::from(errno),
         };
@@ -353,12 +326,36 @@ impl UdpHandle {
 }
 
 impl UdpHandle {
+    /// Sends one datagram made of `parts` to `ip:port`, or to the connected peer when `ip` is
+    /// `None`. Returns bytes + 1 when sent at once, 0 when queued (completed by `onsend`), or a
+    /// negative errno. JavaScript calls it as `send(list, port, ip)` (see `fast_calls.rs`).
+    pub(crate) fn send(&self, parts: &[&[u8]], port: u32, ip: Option<&str>) -> i64 {
+        let to = match self.destination(port, ip) {
+            Ok(to) => to.map(SockAddr::from),
+            Err(errno) => return i64::from(errno),
+        };
+        self.core.send(parts, to)
+    }
+
+    /// Gathers one datagram for the next `flushSends()` (see `coalesce.rs`): `parts` to
+    /// `ip:port`, or to the connected peer when `ip` is `None`. Returns 0, or a negative errno for
+    /// a destination the socket cannot send to (reported at once, as `send` would). JavaScript
+    /// calls it as `sendLater(list, port, ip)` (see `fast_calls.rs`).
+    pub(crate) fn send_later(&self, parts: &[&[u8]], port: u32, ip: Option<&str>) -> i64 {
+        let to = match self.destination(port, ip) {
+            Ok(to) => to,
+            Err(errno) => return i64::from(errno),
+        };
+        self.core.send_later(parts, to);
+        0
+    }
+
     /// A send's destination: `ip:port`, or `None` (the connected peer) when `ip` is null; a
     /// negative errno for an address this socket cannot send to.
     fn destination(
         &self,
         port: u32,
-        ip: Option<String>,
+        ip: Option<&str>,
     ) -> std::result::Result<Option<SocketAddr>, i32> {
         let connected = self.core.connected.get();
         let Some(ip) = ip else {
@@ -371,7 +368,7 @@ impl UdpHandle {
         if connected {
             return Err(-libc::EISCONN);
         }
-        self.address(&ip, port).map(Some)
+        self.address(ip, port).map(Some)
     }
 
     /// `ip:port` for this handle's family, or a negative errno (`EINVAL`, as libuv).

@@ -16,6 +16,7 @@ pub mod batch;
 pub mod coalesce;
 pub mod core;
 pub mod error;
+pub mod fast_calls;
 pub mod handle;
 pub mod mmsg;
 pub mod pacing;
