@@ -1,5 +1,6 @@
-//! The only raw FFI of the crate: a `uv_poll_t` on Node's own event loop, calls into JavaScript
-//! through `napi_make_callback`, and the environment cleanup hook.
+//! The raw FFI of the receive and lifetime paths: a `uv_poll_t` on Node's own event loop, calls
+//! into JavaScript through `napi_make_callback`, and the environment cleanup hook. (The only
+//! other raw Node-API code is `fast_calls.rs`, the per-send methods.)
 //!
 //! Why Node's own loop: reading on the JS thread when libuv says the socket is readable keeps
 //! node:dgram's latency and its tick order (each `'message'` handler's `process.nextTick` and
