@@ -22,6 +22,25 @@ test('native: arguments of the wrong type are thrown errors', () => {
   h.close()
 })
 
+test('native: the raw send calls check their arguments and their receiver', () => {
+  const h = new UdpHandle(4)
+  assert.strictEqual(h.bind('127.0.0.1', 0, 0), 0)
+  const out = {}
+  assert.strictEqual(h.getsockname(out), 0)
+  for (const method of ['send', 'sendLater']) {
+    assert.throws(() => h[method]('not an array', out.port, '127.0.0.1'), TypeError)
+    assert.throws(() => h[method]([Buffer.alloc(1), 42], out.port, '127.0.0.1'), TypeError)
+    assert.throws(() => h[method]([Buffer.alloc(1)], 'not a port', '127.0.0.1'), TypeError)
+    assert.throws(() => h[method]([Buffer.alloc(1)], out.port, 42), TypeError)
+    assert.throws(() => UdpHandle.prototype[method].call({}, [Buffer.alloc(1)], out.port, '127.0.0.1'), TypeError)
+    assert.strictEqual(h[method]([Buffer.alloc(1)], out.port, 'x'.repeat(500)), EINVAL, 'no address is that long')
+  }
+  // More buffers than the call reads onto the stack: one datagram of all of them.
+  const parts = Array.from({ length: 20 }, (_, i) => Buffer.from([i]))
+  assert.strictEqual(h.send(parts, out.port, '127.0.0.1'), 21, 'bytes + 1: sent at once')
+  h.close()
+})
+
 test('native: system errors come back as negative errno numbers', () => {
   const h = new UdpHandle(4)
   assert.strictEqual(h.setTTL(64), EBADF, 'no socket before bind')

@@ -197,3 +197,14 @@ parity('send: EMSGSIZE above 65507 bytes on udp4 goes to the callback; the socke
   assert.ok(!entries.some((e) => e[0] === 'error event'))
   assert.ok(entries.some((e) => e[0] === 'recv' && e[1] === 11))
 })
+
+parity('send: a list of 20 buffers is one datagram of all their bytes, in order', async (ctx) => {
+  const r = ctx.node('udp4')
+  const port = await bindLoopback(r)
+  const got = new Promise((resolve) => r.once('message', (m) => resolve([...m])))
+  const s = ctx.socket('udp4')
+  const sent = await new Promise((resolve, reject) => s.send(Array.from({ length: 20 }, (_, i) => Buffer.from([i, 100 + i])), port, '127.0.0.1', (err, n) => err ? reject(err) : resolve(n)))
+  return { sent, got: await got }
+}, (r) => {
+  assert.deepStrictEqual(r, { sent: 40, got: Array.from({ length: 20 }, (_, i) => [i, 100 + i]).flat() })
+})
