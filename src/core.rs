@@ -318,8 +318,7 @@ impl PollHandler for Core {
             self.flush_queue();
         }
         if events & uv::READABLE != 0 {
-            let read = self.on_readable();
-            self.pace(read);
+            self.read_and_pace();
         }
     }
 }

@@ -12,9 +12,14 @@
 //! is read the moment it arrives: one request in flight (a ping-pong, a DNS query) never waits.
 //!
 //! Waiting loses nothing as long as what arrives meanwhile fits in the kernel's receive buffer
-//! (208 KiB by default), where datagrams also wait while a `'message'` handler runs. So a read
-//! that was full ([`SLOTS`] datagrams) or large ([`MAX_BYTES`]: a GSO sender's batches arrive
-//! at gigabytes a second) is followed by another read at once, never by a wait.
+//! (208 KiB by default), where datagrams also wait while a `'message'` handler runs. So a full
+//! read ([`SLOTS`] datagrams) is followed by another at once (up to [`DRAIN`] in a row) before
+//! the wait, and a large one ([`MAX_BYTES`]: a GSO sender's batches arrive at gigabytes a second)
+//! by no wait at all.
+//!
+//! Staying paced through full reads matters most when sender and receiver share one core: there
+//! every datagram sent would otherwise wake the receiver, one context switch per datagram (this
+//! took the receiver from 3.9 to 2.9 µs of CPU per datagram, node:dgram's being 4.5).
 //!
 //! The timer is a `timerfd` watched on Node's loop, because libuv's own timers count in
 //! milliseconds. It is made the first time a socket is busy; a quiet socket has none.
@@ -37,6 +42,8 @@ use crate::uv::{self, Poll, PollHandler};
 pub const DELAY: Duration = Duration::from_micros(50);
 /// A read of at least this many datagrams means they arrive faster than the loop wakes.
 pub const BUSY: usize = 2;
+/// Reads in a row while they come back full ([`SLOTS`] datagrams each).
+pub const DRAIN: usize = 4;
 /// A read of more payload than this is not followed by a wait: at the rate it came in, a wait
 /// could overflow the receive buffer. Two GRO batches (a GSO sender's) are more; 32 datagrams of
 /// 1,200 bytes (38 KiB, about 75 KiB of kernel memory) are not.
@@ -116,13 +123,13 @@ impl Pacer {
 /// Whether a read shows datagrams arriving faster than the loop wakes, yet slowly enough that
 /// [`DELAY`]'s worth of them fits in the receive buffer.
 fn worth_a_wait(read: ReadSize) -> bool {
-    (BUSY..SLOTS).contains(&read.reads) && read.bytes <= MAX_BYTES
+    read.reads >= BUSY && read.bytes <= MAX_BYTES
 }
 
 impl Core {
     /// After a read: waits [`DELAY`] before the next read if datagrams are arriving faster than
-    /// the loop wakes, or goes back to reading each one as it arrives. After a full or large read,
-    /// more are waiting: read again at once.
+    /// the loop wakes, or goes back to reading each one as it arrives. After a large read, more
+    /// are waiting: read again at once.
     pub(crate) fn pace(&self, read: ReadSize) {
         let was_armed = self.is_paced();
         let busy = worth_a_wait(read) && self.is_receiving();
@@ -138,11 +145,22 @@ impl Core {
 
     /// The timer fired: read what came meanwhile, and pace again.
     fn on_pace_timer(&self) {
-        let read = if self.is_receiving() {
-            self.on_readable()
-        } else {
-            ReadSize::default()
-        };
+        self.read_and_pace();
+    }
+
+    /// Reads, again at once while reads come back full (at most [`DRAIN`] reads: other handles
+    /// on the loop get their turn), then decides when to read next.
+    pub(crate) fn read_and_pace(&self) {
+        let mut read = ReadSize::default();
+        for _ in 0..DRAIN {
+            if !self.is_receiving() {
+                break;
+            }
+            read = self.on_readable();
+            if read.reads < SLOTS {
+                break;
+            }
+        }
         self.pace(read);
     }
 }
@@ -168,8 +186,13 @@ mod tests {
     }
 
     #[test]
-    fn a_full_or_large_read_is_followed_by_another_at_once() {
-        assert!(!worth_a_wait(read(SLOTS, SLOTS * 64)));
+    fn a_full_read_of_small_datagrams_is_too() {
+        assert!(worth_a_wait(read(SLOTS, SLOTS * 64)));
+        assert!(worth_a_wait(read(SLOTS, SLOTS * 1200)));
+    }
+
+    #[test]
+    fn a_large_read_is_followed_by_another_at_once() {
         assert!(!worth_a_wait(read(2, 2 * 65_000)));
         assert!(!worth_a_wait(read(17, 17 * 4096)));
     }
