@@ -87,14 +87,14 @@ function hideStackFrames(fn) {
 
 function makeNodeErrorWithCode(Base, key) {
   const msg = messages.get(key);
-  if (typeof msg === 'function') {
-    // As in Node: super() without a message, then `message` defined after
-    // the `code` field, which fixes the order of own keys
-    // (stack, code, message).
-    return class NodeError extends Base {
-      code = key;
+  return class NodeError extends Base {
+    code = key;
 
-      constructor(...args) {
+    constructor(...args) {
+      if (typeof msg === 'function') {
+        // As in Node: super() without a message, then `message` defined after
+        // the `code` field, which fixes the order of own keys
+        // (stack, code, message).
         super();
         Object.defineProperty(this, 'message', {
           __proto__: null,
@@ -103,31 +103,13 @@ function makeNodeErrorWithCode(Base, key) {
           writable: true,
           configurable: true,
         });
-        addCodeToStack(this, this.name, key);
+      } else {
+        super(args.length === 0 ? msg : util.format(msg, ...args));
       }
-
-      // Node reports the base class as the constructor.
-      get ['constructor']() {
-        return Base;
-      }
-
-      get [kIsNodeError]() {
-        return true;
-      }
-
-      toString() {
-        return `${this.name} [${key}]: ${this.message}`;
-      }
-    };
-  }
-  return class NodeError extends Base {
-    code = key;
-
-    constructor(...args) {
-      super(args.length === 0 ? msg : util.format(msg, ...args));
       addCodeToStack(this, this.name, key);
     }
 
+    // Node reports the base class as the constructor.
     get ['constructor']() {
       return Base;
     }

@@ -1106,25 +1106,23 @@ function stopReceiving(socket) {
 // handle.onmessage: one received datagram; rinfo is built by lib/handle.js.
 function onMessage(buf, rinfo) {
   const self = this[kOwner];
-  // Node 22.13+ / 23.4+: datagrams from blocked senders are dropped silently.
-  const blockList = self[kStateSymbol].receiveBlockList;
-  if (blockList !== undefined &&
-      blockList.check(rinfo.address, rinfo.family.toLowerCase())) {
-    return;
-  }
-  self.emit('message', buf, rinfo);
+  if (!fromBlockedSender(self, rinfo))
+    self.emit('message', buf, rinfo);
 }
 
 
 // handle.onbatch: what one read gave, in batch mode (lib/batch.js).
 function onBatch(buf, segment, rinfo) {
   const self = this[kOwner];
+  if (!fromBlockedSender(self, rinfo))
+    self.emit('messages', splitBatch(buf, segment), rinfo);
+}
+
+// Node 22.13+ / 23.4+: datagrams from blocked senders are dropped silently.
+function fromBlockedSender(self, rinfo) {
   const blockList = self[kStateSymbol].receiveBlockList;
-  if (blockList !== undefined &&
-      blockList.check(rinfo.address, rinfo.family.toLowerCase())) {
-    return;
-  }
-  self.emit('messages', splitBatch(buf, segment), rinfo);
+  return blockList !== undefined &&
+    blockList.check(rinfo.address, rinfo.family.toLowerCase());
 }
 
 

@@ -15,11 +15,17 @@ use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, SockaddrStorage};
 use socket2::SockAddr;
 
 use crate::core::Core;
+use crate::send::send_once;
 
 /// The kernel's cap on segments in one GSO send (`UDP_MAX_SEGMENTS` on older kernels).
 const MAX_SEGMENTS: usize = 64;
 /// The largest payload one UDP send can carry (IPv4).
 const MAX_PAYLOAD: usize = 65_507;
+
+/// How many datagrams of `segment` bytes one GSO send can carry.
+pub(crate) fn datagrams_per_send(segment: usize) -> usize {
+    (MAX_PAYLOAD / segment.max(1)).clamp(1, MAX_SEGMENTS)
+}
 
 /// Whether GSO works for a socket: unknown until tried, then remembered.
 #[derive(Default)]
@@ -71,8 +77,7 @@ impl Core {
             if self.queue_is_busy() {
                 break;
             }
-            let per_send = (MAX_PAYLOAD / segment).clamp(1, MAX_SEGMENTS);
-            let end = (sent + per_send).min(datagrams.len());
+            let end = (sent + datagrams_per_send(segment)).min(datagrams.len());
             let run = &datagrams[sent..end];
             match self.send_run(run, segment, to) {
                 Ok(n) => sent += n,
@@ -105,14 +110,8 @@ impl Core {
     ) -> io::Result<usize> {
         let plain = |d: &[u8]| {
             let to = to.map(SockAddr::from);
-            self.with_socket(|s| {
-                let slices = [IoSlice::new(d)];
-                match &to {
-                    Some(addr) => s.send_to_vectored(&slices, addr),
-                    None => s.send_vectored(&slices),
-                }
-            })
-            .map(|_| 1)
+            self.with_socket(|s| send_once(s, &[IoSlice::new(d)], to.as_ref()))
+                .map(|_| 1)
         };
         let gso_size = u16::try_from(segment).ok();
         let (Some(gso_size), false) = (gso_size, run.len() == 1 || self.offload.refused.get())

@@ -8,13 +8,15 @@
 //! behind anything already queued. Each datagram still gets its own result, so each send callback
 //! sees its own byte count; a run the kernel fails reports that error to every datagram in it.
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 
 use socket2::SockAddr;
 
+use crate::batch::datagrams_per_send;
 use crate::core::Core;
 use crate::error;
+use crate::send::concat;
 
 /// A send gathered in this tick.
 pub struct Deferred {
@@ -22,17 +24,12 @@ pub struct Deferred {
     to: Option<SocketAddr>,
 }
 
-/// The kernel's cap on segments in one GSO send.
-const MAX_SEGMENTS: usize = 64;
-/// The largest payload one UDP send can carry (IPv4).
-const MAX_PAYLOAD: usize = 65_507;
-
 impl Core {
     /// Gathers one datagram (its buffers, concatenated) for the next flush.
-    pub fn send_later(&self, parts: &[&[u8]], to: Option<SocketAddr>) {
+    pub fn send_later(&self, parts: &[IoSlice<'_>], to: Option<SocketAddr>) {
         if let Ok(mut pending) = self.deferred.try_borrow_mut() {
             pending.push(Deferred {
-                data: parts.concat(),
+                data: concat(parts),
                 to,
             });
         }
@@ -93,7 +90,7 @@ fn run_end(items: &[Deferred], start: usize) -> usize {
     if size == 0 {
         return start + 1;
     }
-    let limit = (MAX_PAYLOAD / size).clamp(1, MAX_SEGMENTS);
+    let limit = datagrams_per_send(size);
     let mut end = start + 1;
     while end < items.len()
         && end - start < limit

@@ -11,6 +11,7 @@
 //! made here needs no borrow tracking.
 
 use std::ffi::{c_char, c_void};
+use std::io::IoSlice;
 use std::ptr;
 
 use napi::bindgen_prelude::{validate_type_tag, JsValue, TypeTag};
@@ -60,7 +61,7 @@ pub unsafe extern "C" fn send_later(
 unsafe fn with_send_args(
     env: sys::napi_env,
     info: sys::napi_callback_info,
-    f: impl FnOnce(&UdpHandle, &[&[u8]], u32, Option<&str>) -> i64,
+    f: impl FnOnce(&UdpHandle, &[IoSlice<'_>], u32, Option<&str>) -> i64,
 ) -> sys::napi_value {
     let mut argc = 3usize;
     let mut argv = [ptr::null_mut(); 3];
@@ -83,7 +84,7 @@ unsafe fn with_send_args(
     let Some(handle) = (unsafe { unwrap_handle(env, this) }) else {
         return throw(env, c"send: `this` is not a UdpHandle");
     };
-    let mut stack: [&[u8]; STACK_PARTS] = [&[]; STACK_PARTS];
+    let mut stack = [IoSlice::new(&[]); STACK_PARTS];
     let mut heap = Vec::new();
     // SAFETY: argv[0] is a live value of this call; the slices stay valid during it.
     let Some(parts) = (unsafe { buffers(env, argv[0], &mut stack, &mut heap) }) else {
@@ -122,20 +123,20 @@ unsafe fn unwrap_handle<'a>(env: sys::napi_env, this: sys::napi_value) -> Option
     Some(unsafe { &*(wrapped as *const UdpHandle) })
 }
 
-/// The bytes of each Buffer of the array `list`.
+/// The bytes of each Buffer of the array `list`, as the `sendmsg` parts of one datagram.
 unsafe fn buffers<'a>(
     env: sys::napi_env,
     list: sys::napi_value,
-    stack: &'a mut [&'a [u8]; STACK_PARTS],
-    heap: &'a mut Vec<&'a [u8]>,
-) -> Option<&'a [&'a [u8]]> {
+    stack: &'a mut [IoSlice<'a>; STACK_PARTS],
+    heap: &'a mut Vec<IoSlice<'a>>,
+) -> Option<&'a [IoSlice<'a>]> {
     let mut len = 0u32;
     // SAFETY: `list` is a live value of this call.
     if unsafe { sys::napi_get_array_length(env, list, &mut len) } != sys::Status::napi_ok {
         return None;
     }
     let len = len as usize;
-    let part = |i: usize| -> Option<&'a [u8]> {
+    let part = |i: usize| -> Option<IoSlice<'a>> {
         let mut element = ptr::null_mut();
         let mut data: *mut c_void = ptr::null_mut();
         let mut size = 0usize;
@@ -148,11 +149,11 @@ unsafe fn buffers<'a>(
             {
                 return None;
             }
-            Some(if size == 0 || data.is_null() {
+            Some(IoSlice::new(if size == 0 || data.is_null() {
                 &[]
             } else {
                 std::slice::from_raw_parts(data as *const u8, size)
-            })
+            }))
         }
     };
     if len <= STACK_PARTS {

@@ -5,6 +5,7 @@
 //! JavaScript layer builds node:dgram's exact errors. It never emits events and never knows their
 //! names: `recvStart` hands it three callbacks once.
 
+use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
@@ -329,7 +330,7 @@ impl UdpHandle {
     /// Sends one datagram made of `parts` to `ip:port`, or to the connected peer when `ip` is
     /// `None`. Returns bytes + 1 when sent at once, 0 when queued (completed by `onsend`), or a
     /// negative errno. JavaScript calls it as `send(list, port, ip)` (see `fast_calls.rs`).
-    pub(crate) fn send(&self, parts: &[&[u8]], port: u32, ip: Option<&str>) -> i64 {
+    pub(crate) fn send(&self, parts: &[IoSlice<'_>], port: u32, ip: Option<&str>) -> i64 {
         let to = match self.destination(port, ip) {
             Ok(to) => to.map(SockAddr::from),
             Err(errno) => return i64::from(errno),
@@ -341,7 +342,7 @@ impl UdpHandle {
     /// `ip:port`, or to the connected peer when `ip` is `None`. Returns 0, or a negative errno for
     /// a destination the socket cannot send to (reported at once, as `send` would). JavaScript
     /// calls it as `sendLater(list, port, ip)` (see `fast_calls.rs`).
-    pub(crate) fn send_later(&self, parts: &[&[u8]], port: u32, ip: Option<&str>) -> i64 {
+    pub(crate) fn send_later(&self, parts: &[IoSlice<'_>], port: u32, ip: Option<&str>) -> i64 {
         let to = match self.destination(port, ip) {
             Ok(to) => to,
             Err(errno) => return i64::from(errno),

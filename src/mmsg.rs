@@ -164,6 +164,14 @@ impl Reader {
         self.received
     }
 
+    /// The payload bytes the last call received, all slots together.
+    pub fn bytes(&self) -> usize {
+        self.headers[..self.received]
+            .iter()
+            .map(|h| h.msg_len as usize)
+            .sum()
+    }
+
     /// What slot `i` of the last call received.
     pub fn slot(&self, i: usize) -> Option<Received<'_>> {
         if i >= self.received {

@@ -75,10 +75,7 @@ impl Core {
                     self.deliver(&callbacks, reader);
                     ReadSize {
                         reads: reader.received(),
-                        bytes: (0..reader.received())
-                            .filter_map(|i| reader.slot(i))
-                            .map(|r| r.payload.len())
-                            .sum(),
+                        bytes: reader.bytes(),
                     }
                 }
                 // Left to the next wakeup: the poll is level-triggered, nothing is lost.
@@ -120,39 +117,28 @@ impl Core {
     /// or per read in batch mode, while the socket receives.
     fn deliver(&self, callbacks: &Callbacks, reader: &Reader) {
         let batch = self.batch_receive.get();
-        let mut pieces = Vec::new();
-        for received in (0..reader.received()).filter_map(|i| reader.slot(i)) {
-            let Some(from) = received.from else { continue };
-            let bytes = received.payload;
-            let segment = received.segment.unwrap_or(bytes.len());
-            // Batch mode: the whole read in one Buffer. An empty datagram: one empty Buffer.
-            if batch || bytes.is_empty() {
-                let segment = batch.then_some(segment);
-                pieces.push(Piece {
-                    bytes,
-                    from,
-                    segment,
-                });
-                continue;
-            }
-            pieces.extend(bytes.chunks(segment.max(1)).map(|bytes| Piece {
-                bytes,
-                from,
-                segment: None,
-            }));
-        }
         // A read in batch mode is up to 64 KiB: one at a time.
-        for chunk in pieces.chunks(if batch { 1 } else { AHEAD }) {
-            if !self.deliver_chunk(callbacks, chunk) {
+        let ahead = if batch { 1 } else { AHEAD };
+        let mut pieces = Pieces::new(reader, batch).peekable();
+        while pieces.peek().is_some() {
+            if !self.deliver_chunk(callbacks, pieces.by_ref().take(ahead)) {
                 return;
             }
         }
     }
 
-    /// Makes the chunk's Buffers, then calls `onmessage(buf, address, port[, segment])` for each.
-    /// Returns false once the socket has stopped receiving (a handler may close it).
-    fn deliver_chunk(&self, callbacks: &Callbacks, chunk: &[Piece<'_>]) -> bool {
+    /// Makes the chunk's Buffers (at most [`AHEAD`]), then calls
+    /// `onmessage(buf, address, port[, segment])` for each. Returns false once the socket has
+    /// stopped receiving (a handler may close it).
+    fn deliver_chunk<'a>(
+        &self,
+        callbacks: &Callbacks,
+        chunk: impl Iterator<Item = Piece<'a>>,
+    ) -> bool {
         let Some(scope) = CallScope::open(self.env) else {
+            return false;
+        };
+        let Some(onmessage) = scope.callee(&callbacks.onmessage) else {
             return false;
         };
         // Buffers lent without a copy: emptied when this returns, on every path, before the
@@ -164,8 +150,9 @@ impl Core {
         };
         // The sender's address string is made once per run of datagrams from one sender.
         let mut sender: Option<(SocketAddr, napi::sys::napi_value)> = None;
-        let mut calls = Vec::with_capacity(chunk.len());
-        for piece in chunk {
+        let mut calls = [([std::ptr::null_mut(); 4], 0); AHEAD];
+        let mut count = 0;
+        for (piece, call) in chunk.zip(calls.iter_mut()) {
             let address = match sender {
                 Some((last, value)) if last == piece.from => Some(value),
                 _ => scope.string(&format_ip(&piece.from)),
@@ -188,22 +175,78 @@ impl Core {
                 return false;
             };
             sender = Some((piece.from, address));
-            let segment = piece
-                .segment
-                .and_then(|n| scope.int(i32::try_from(n).unwrap_or(i32::MAX)));
-            calls.push((
-                [buf, address, port, segment.unwrap_or(buf)],
-                segment.is_some(),
-            ));
+            *call = match piece.segment {
+                Some(n) => match scope.int(i32::try_from(n).unwrap_or(i32::MAX)) {
+                    Some(segment) => ([buf, address, port, segment], 4),
+                    None => return false,
+                },
+                None => ([buf, address, port, buf], 3),
+            };
+            count += 1;
         }
-        for (args, segmented) in &calls {
+        for (args, argc) in &calls[..count] {
             if !self.is_receiving() {
                 return false;
             }
-            let argc = if *segmented { 4 } else { 3 };
-            scope.call(&callbacks.context, &callbacks.onmessage, &args[..argc]);
+            scope.call_callee(&callbacks.context, &onmessage, &args[..*argc]);
         }
         true
+    }
+}
+
+/// The datagrams of one read, in order: each GRO segment on its own, or (batch mode) each read
+/// whole, with its segment size. Slices of the read buffer: nothing is copied or allocated.
+struct Pieces<'a> {
+    reader: &'a Reader,
+    batch: bool,
+    /// The next slot to look at.
+    next_slot: usize,
+    /// What is left of the current slot's GRO batch, its sender and its segment size.
+    rest: Option<(&'a [u8], SocketAddr, usize)>,
+}
+
+impl<'a> Pieces<'a> {
+    fn new(reader: &'a Reader, batch: bool) -> Self {
+        Pieces {
+            reader,
+            batch,
+            next_slot: 0,
+            rest: None,
+        }
+    }
+}
+
+impl<'a> Iterator for Pieces<'a> {
+    type Item = Piece<'a>;
+
+    fn next(&mut self) -> Option<Piece<'a>> {
+        loop {
+            if let Some((bytes, from, segment)) = self.rest.take() {
+                let (head, tail) = bytes.split_at(segment.min(bytes.len()));
+                if !tail.is_empty() {
+                    self.rest = Some((tail, from, segment));
+                }
+                return Some(Piece {
+                    bytes: head,
+                    from,
+                    segment: None,
+                });
+            }
+            let received = self.reader.slot(self.next_slot)?;
+            self.next_slot += 1;
+            let Some(from) = received.from else { continue };
+            let bytes = received.payload;
+            let segment = received.segment.unwrap_or(bytes.len());
+            // Batch mode: the whole read in one Buffer. An empty datagram: one empty Buffer.
+            if self.batch || bytes.is_empty() {
+                return Some(Piece {
+                    bytes,
+                    from,
+                    segment: self.batch.then_some(segment),
+                });
+            }
+            self.rest = Some((bytes, from, segment.max(1)));
+        }
     }
 }
 

@@ -67,8 +67,21 @@ impl SendQueue {
     }
 }
 
+/// The bytes of `parts`, one after the other.
+pub(crate) fn concat(parts: &[IoSlice<'_>]) -> Vec<u8> {
+    let mut data = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        data.extend_from_slice(part);
+    }
+    data
+}
+
 /// One `sendmsg`, retried on `EINTR`.
-fn send_once(socket: &Socket, bufs: &[IoSlice<'_>], to: Option<&SockAddr>) -> io::Result<usize> {
+pub(crate) fn send_once(
+    socket: &Socket,
+    bufs: &[IoSlice<'_>],
+    to: Option<&SockAddr>,
+) -> io::Result<usize> {
     loop {
         let result = match to {
             Some(addr) => socket.send_to_vectored(bufs, addr),
@@ -86,16 +99,15 @@ impl Core {
     ///
     /// Returns bytes + 1 when sent at once, 0 when queued (completed later by `onsend`), or a
     /// negative errno.
-    pub fn send(&self, parts: &[&[u8]], to: Option<SockAddr>) -> i64 {
+    pub fn send(&self, parts: &[IoSlice<'_>], to: Option<SockAddr>) -> i64 {
         if !self.queue_is_busy() {
-            let slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
-            match self.with_socket(|s| send_once(s, &slices, to.as_ref())) {
+            match self.with_socket(|s| send_once(s, parts, to.as_ref())) {
                 Ok(n) => return n as i64 + 1,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return i64::from(error::errno(&e)),
             }
         }
-        self.enqueue(&parts.concat(), to);
+        self.enqueue(&concat(parts), to);
         self.update_interest();
         0
     }

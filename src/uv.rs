@@ -320,29 +320,43 @@ impl CallScope {
         (status == sys::Status::napi_ok).then_some(value)
     }
 
-    /// Calls `function` through `napi_make_callback`, so that process.nextTick and microtasks
+    /// The function `function` holds, and the receiver it is called on, for [`Self::call_callee`]:
+    /// looked up once for all the calls a scope makes to it.
+    pub fn callee(&self, function: &JsFunction) -> Option<Callee> {
+        let mut func = ptr::null_mut();
+        let mut global = ptr::null_mut();
+        // SAFETY: the reference belongs to this env; the scope is open.
+        let ok = unsafe {
+            sys::napi_get_reference_value(self.env, function.reference, &mut func)
+                == sys::Status::napi_ok
+                && !func.is_null()
+                && sys::napi_get_global(self.env, &mut global) == sys::Status::napi_ok
+        };
+        ok.then_some(Callee { func, global })
+    }
+
+    /// Calls `function` through `napi_make_callback` (see [`Self::call_callee`]).
+    pub fn call(&self, context: &AsyncContext, function: &JsFunction, args: &[sys::napi_value]) {
+        if let Some(callee) = self.callee(function) {
+            self.call_callee(context, &callee, args);
+        }
+    }
+
+    /// Calls `callee` through `napi_make_callback`, so that process.nextTick and microtasks
     /// queued by it run when it returns, as after any libuv callback in Node.
     ///
     /// An exception thrown by the function becomes an ordinary uncaught exception
     /// (`'uncaughtException'`, or exit code 1 with the stack on stderr), as in node:dgram.
-    pub fn call(&self, context: &AsyncContext, function: &JsFunction, args: &[sys::napi_value]) {
-        let mut func = ptr::null_mut();
-        let mut global = ptr::null_mut();
+    pub fn call_callee(&self, context: &AsyncContext, callee: &Callee, args: &[sys::napi_value]) {
         let mut result = ptr::null_mut();
-        // SAFETY: the reference and context belong to this env; `args` outlives the call.
+        // SAFETY: the callee and context belong to this env and this scope; `args` outlives the
+        // call.
         unsafe {
-            if sys::napi_get_reference_value(self.env, function.reference, &mut func)
-                != sys::Status::napi_ok
-                || func.is_null()
-                || sys::napi_get_global(self.env, &mut global) != sys::Status::napi_ok
-            {
-                return;
-            }
             let status = sys::napi_make_callback(
                 self.env,
                 context.context,
-                global,
-                func,
+                callee.global,
+                callee.func,
                 args.len(),
                 args.as_ptr(),
                 &mut result,
@@ -357,6 +371,12 @@ impl CallScope {
             }
         }
     }
+}
+
+/// A function to call and its receiver, valid in the [`CallScope`] that made them.
+pub struct Callee {
+    func: sys::napi_value,
+    global: sys::napi_value,
 }
 
 impl Drop for CallScope {
