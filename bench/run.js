@@ -556,27 +556,8 @@ async function main() {
       quietWaitBudgetLeftS: Math.round(quietBudgetMs / 1000),
     },
     config: { quick, seconds, warmup, burst, trialsThroughput, trialsRtt, drainMs: DRAIN_MS, pingSize: workloads.pingSize },
-    throughput: tp.map((c) => ({
-      size: c.size,
-      placement: c.place.name,
-      name: c.row.name,
-      baseline: c.row === workloads.throughput[0],
-      reference: Boolean(c.row.reference),
-      color: c.row.color,
-      na: c.na || (report.summarize(c.trials) ? null : c.failed || null),
-      median: report.summarize(c.trials),
-      trials: c.trials,
-    })),
-    rtt: rt.map((c) => ({
-      placement: c.place.name,
-      name: c.row.name,
-      baseline: c.row === workloads.rtt[0],
-      reference: Boolean(c.row.reference),
-      color: c.row.color,
-      na: c.na || (report.summarize(c.trials) ? null : c.failed || null),
-      median: report.summarize(c.trials),
-      trials: c.trials,
-    })),
+    throughput: tp.map((c) => ({ size: c.size, ...resultRow(c, workloads.throughput[0]) })),
+    rtt: rt.map((c) => resultRow(c, workloads.rtt[0])),
   };
 
   fs.writeFileSync(`${outPrefix}.json`, `${JSON.stringify(results, null, 2)}\n`);
@@ -589,6 +570,21 @@ async function main() {
   log(`\nwrote ${path.relative(process.cwd(), `${outPrefix}.json`)} and ${path.relative(process.cwd(), `${outPrefix}.svg`)} in ${results.meta.durationS} s`);
 }
 
+// One row of results.json: a workload in one placement (and size), with its trials and median.
+function resultRow(c, baselineRow) {
+  const median = report.summarize(c.trials);
+  return {
+    placement: c.place.name,
+    name: c.row.name,
+    baseline: c.row === baselineRow,
+    reference: Boolean(c.row.reference),
+    color: c.row.color,
+    na: c.na || (median ? null : c.failed || null),
+    median,
+    trials: c.trials,
+  };
+}
+
 main().then(
   () => process.exit(0),
   (err) => {
@@ -596,3 +592,4 @@ main().then(
     process.exit(1);
   },
 );
+
