@@ -31,8 +31,8 @@ export declare class UdpHandle {
   getpeername(out: object): number
   /**
    * Starts delivering datagrams to `onmessage(buf, address, port)` and receive errors to
-   * `onerror(errno)`; queued sends complete through `onsend(status, bytes)`. The handle keeps
-   * the three functions until `close()`.
+   * `onerror(errno)`; queued datagrams complete through `onsend(id, status, bytes)`. The
+   * handle keeps the three functions until `close()`.
    *
    * # Errors
    * A function cannot be referenced (the environment is shutting down).
@@ -41,27 +41,33 @@ export declare class UdpHandle {
   /** Stops delivering datagrams. */
   recvStop(): number
   /**
-   * Sends what `sendLater` gathered, coalescing runs into GSO sends. Returns one result per
-   * datagram, in order: bytes + 1 when sent, 0 when queued (completed by `onsend`), or a
-   * negative errno.
+   * Sends what `sendLater` gathered, in order, as GSO runs where they form. Returns
+   * `[id, result, id, result, ...]`, one pair per datagram: bytes + 1 when sent, 0 when queued
+   * (completed by `onsend`), or a negative errno.
    */
   flushSends(): Array<number>
   /**
    * Sends `data` as datagrams of `segment` bytes each (the last may be shorter) to `ip:port`,
-   * or to the connected peer when `ip` is null, with UDP segmentation offload where the kernel
-   * has it. Returns how many datagrams were sent at once (the rest are queued and complete
-   * through `onsend`, one call each), or a negative errno when none could be sent.
+   * or to the connected peer when `ip` is null, for request `id`. Returns `[sent, queued,
+   * failed, errno]`: datagrams sent at once, datagrams queued (each completes through
+   * `onsend`), datagrams refused, and the first refusal's negative errno (0 if none).
    */
-  sendBatch(data: Buffer, segment: number, port: number, ip?: string | undefined | null): number
+  sendBatch(data: Buffer, segment: number, port: number, ip: string | undefined | null, id: number): Array<number>
   /**
-   * Batch receive on or off: when on, `onmessage` gets one call per read with a fourth
-   * argument, the size of each datagram in the buffer (a GRO batch holds many). With
-   * `zero_copy`, that buffer is the read buffer itself, valid only during the call: it is
-   * emptied (detached, length 0) when the call returns.
+   * Batch receive on or off: when on, `onmessage` gets one call per read and sender, with a
+   * fourth argument, the size of each datagram in the buffer (a number when they share it, an
+   * array otherwise). With `zero_copy`, a buffer holding one read slot is the read buffer
+   * itself, valid only during the call: it is emptied (detached, length 0) when the call
+   * returns.
    */
   setBatchReceive(on: boolean, zeroCopy?: boolean | undefined | null): void
-  /** Closes the handle; returns how many queued sends were cancelled. */
-  close(): number
+  /**
+   * Queue every send instead of trying it at once, as Node does under its
+   * `--test-udp-no-try-send` flag (for Node's own tests of the queue-info methods).
+   */
+  setQueueEverySend(on: boolean): void
+  /** Closes the handle; returns the ids of the requests whose queued datagrams are cancelled. */
+  close(): Array<number>
   /** Lets the socket keep the process alive (the default). */
   ref(): void
   /** Stops the socket from keeping the process alive. */

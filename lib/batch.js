@@ -7,20 +7,23 @@
 //   socket.sendBatch(messages[, callback]): many datagrams in one call. Runs
 //   of equal-size datagrams leave as UDP segmentation offload sends (up to 64
 //   datagrams per syscall), others one by one, all in order.
-//   callback(err, count): count is how many datagrams were accepted (sent, or
-//   queued behind a full socket buffer, which sends them in order).
 // - socket.sendBatch(buffer, segmentSize, port[, address][, callback]) (and,
 //   connected, without port and address): the datagrams are consecutive
 //   `segmentSize`-byte slices of one buffer (the last may be shorter), sent
 //   straight from it: no per-datagram object at all.
+//   Both forms call callback(err, count) once every datagram has been sent or
+//   refused (datagrams queued behind a full socket buffer are waited for):
+//   count is how many were sent, err the first refusal (null if none).
 // - createSocket({ type, receiveBatches: true }): instead of 'message' per
-//   datagram, 'messages' per read: (messages: Buffer[], rinfo), where the
-//   messages are views into one Buffer holding what one read gave (a GRO
-//   batch of up to 64 datagrams from one sender) and rinfo.size is its total.
-// - createSocket({ type, receiveBatches: 'zero-copy' }): the same, but the
-//   messages are views of the socket's read buffer itself, lent while the
-//   'messages' listeners run: when they return, every view becomes empty
-//   (length 0; its memory detached, never stale). Copy what you keep.
+//   datagram, 'messages' per read and sender: (messages: Buffer[], rinfo),
+//   where the messages are views into one Buffer holding what one read took
+//   from one sender (up to 32 datagrams, or GRO batches of up to 64 each) and
+//   rinfo.size is its total.
+// - createSocket({ type, receiveBatches: 'zero-copy' }): the same, but when
+//   the read was one slot (a GRO batch, or a lone datagram), the messages are
+//   views of the socket's read buffer itself, lent while the 'messages'
+//   listeners run: when they return, every view becomes empty (length 0; its
+//   memory detached, never stale). Copy what you keep.
 
 const { Buffer } = require('buffer');
 const {
@@ -28,7 +31,6 @@ const {
     ERR_INVALID_ARG_TYPE,
     ERR_SOCKET_DGRAM_IS_CONNECTED,
   },
-  ExceptionWithHostPort,
 } = require('./errors');
 const { validateInteger, validatePort, validateString } = require('./validators');
 const { isArrayBufferView } = require('util').types;
@@ -50,6 +52,8 @@ function install(Socket, internals) {
     enqueue,
     healthCheck,
     flushSends,
+    settleBatch,
+    finishBatch,
   } = internals;
 
   Socket.prototype.sendBatch = function sendBatch(messages, ...rest) {
@@ -61,7 +65,7 @@ function install(Socket, internals) {
       validateInteger(segmentSize, 'segmentSize', 1, MAX_SEGMENT);
       const data = Buffer.from(messages.buffer, messages.byteOffset, messages.byteLength);
       count = Math.max(1, Math.ceil(data.length / segmentSize));
-      send = (state, port, ip) => sendRun(state, data, segmentSize, port, ip);
+      send = (self, req, ip) => sendSegments(self, req, data, segmentSize, ip);
     } else {
       if (!Array.isArray(messages))
         throw new ERR_INVALID_ARG_TYPE('messages', ['Array', 'Buffer', 'TypedArray', 'DataView'], messages);
@@ -69,14 +73,13 @@ function install(Socket, internals) {
       if (list === null)
         throw new ERR_INVALID_ARG_TYPE('messages', MESSAGE_TYPES, messages);
       count = list.length;
-      send = (state, port, ip) => sendRuns(state, list, port, ip);
+      send = (self, req, ip) => sendMessages(self, req, list, ip);
     }
     sendMany(this, send, count, ...rest);
   };
 
   // The part of send() a batch shares: arguments, implicit bind, the pre-bind
-  // queue, the lookup, and the callback. `send(state, port, ip)` does the
-  // native sends and returns 0 or a negative errno.
+  // queue, the lookup, and the request its datagrams complete.
   function sendMany(self, send, count, port, address, callback) {
     const state = self[kStateSymbol];
     const connected = isConnected(state);
@@ -114,56 +117,83 @@ function install(Socket, internals) {
         return;
       }
       if (!state.handle) return;
+      const req = {
+        batch: true,
+        id: state.nextSendId,
+        callback,
+        address,
+        port: connected ? 0 : port,
+        sent: 0,
+        pending: count,
+        errno: 0,
+        done: false,
+      };
+      state.nextSendId = (state.nextSendId + 1) >>> 0;
       // Sends this tick gathered go first: datagrams leave in call order.
       flushSends(self);
-      const err = send(state, connected ? 0 : port, ip);
-      if (callback) {
-        if (err < 0) process.nextTick(callback, new ExceptionWithHostPort(err, 'send', address, port));
-        else process.nextTick(callback, null, count);
-      }
+      send(self, req, ip);
+      if (req.pending === 0) finishBatch(req, true);
     };
     if (connected) afterLookup(null, null);
     else state.handle.lookup(address, afterLookup);
   }
-}
 
-// Sends `list` as runs of equal-size datagrams. Returns 0, or the negative
-// errno that stopped the batch.
-function sendRuns(state, list, port, ip) {
-  const { handle } = state;
-  let start = 0;
-  while (start < list.length) {
-    const size = list[start].length;
-    let end = start + 1;
-    while (end < list.length && list[end].length === size && size > 0) end++;
-    const run = end - start === 1 ? list[start] : Buffer.concat(list.slice(start, end));
-    const err = sendRun(state, run, Math.max(size, 1), port, ip);
-    if (err < 0) return err;
-    start = end;
+  // The messages form: each message is gathered in the handle under the
+  // request's id, and the flush completes them (see flushSends).
+  function sendMessages(self, req, list, ip) {
+    const state = self[kStateSymbol];
+    const { handle } = state;
+    for (const message of list) {
+      const err = handle.sendLater([message], req.port, ip, req.id);
+      if (err < 0) settleBatch(state, req, err);
+      else state.gathered.set(req.id, req);
+    }
+    flushSends(self);
   }
-  return 0;
+
+  // The buffer form: one native call for the whole buffer, which answers
+  // [sent, queued, refused, first errno]; queued datagrams complete through
+  // onsend under the request's id.
+  function sendSegments(self, req, data, segmentSize, ip) {
+    const state = self[kStateSymbol];
+    const [sent, queued, failed, errno] =
+      state.handle.sendBatch(data, segmentSize, req.port, ip, req.id);
+    req.sent += sent;
+    req.pending -= sent + failed;
+    if (failed !== 0) req.errno ||= errno;
+    if (queued !== 0) state.sendReqs.set(req.id, req);
+  }
 }
 
-// One native sendBatch. Datagrams the handle queued complete through onsend
-// like queued sends, one completion each, so each gets a place in the FIFO of
-// queued requests (with no callback of its own). Returns 0 or a negative errno.
-function sendRun(state, data, segmentSize, port, ip) {
-  const { handle } = state;
-  const queuedBefore = handle.getSendQueueCount();
-  const sent = handle.sendBatch(data, segmentSize, port, ip);
-  if (sent < 0) return sent;
-  const queued = handle.getSendQueueCount() - queuedBefore;
-  for (let i = 0; i < queued; i++) state.sendReqs.push({ list: [], callback: undefined });
-  return 0;
-}
-
-// Splits what one read gave (a GRO batch, or one datagram) into views.
-function splitBatch(buf, segment) {
-  if (buf.length === 0) return [buf];
+// Splits what one read took from one sender into views: `buf` holds one read
+// slot (a GRO batch, or one datagram) whose datagrams are `sizes` bytes each
+// (the last may be shorter); or, for several slots, `buf` and `sizes` are
+// arrays of them.
+function splitBatch(buf, sizes) {
   const messages = [];
-  for (let offset = 0; offset < buf.length; offset += segment)
-    messages.push(buf.subarray(offset, Math.min(offset + segment, buf.length)));
+  if (typeof sizes === 'number') {
+    splitSlot(buf, sizes, messages);
+  } else {
+    for (let i = 0; i < buf.length; i++) splitSlot(buf[i], sizes[i], messages);
+  }
   return messages;
 }
 
-module.exports = { install, splitBatch };
+function splitSlot(buf, size, messages) {
+  if (buf.length === 0) {
+    messages.push(buf);
+    return;
+  }
+  for (let offset = 0; offset < buf.length; offset += size)
+    messages.push(buf.subarray(offset, Math.min(offset + size, buf.length)));
+}
+
+// Bytes in what splitBatch() splits.
+function batchSize(buf, sizes) {
+  if (typeof sizes === 'number') return buf.length;
+  let total = 0;
+  for (const slot of buf) total += slot.length;
+  return total;
+}
+
+module.exports = { batchSize, install, splitBatch };

@@ -8,6 +8,7 @@ const fs = require('fs');
 const { UdpHandle } = require('./native');
 const { codes: { ERR_SOCKET_BAD_TYPE } } = require('./errors');
 const { isInt32, validateFunction } = require('./validators');
+const { batchSize } = require('./batch');
 
 const kStateSymbol = Symbol('state symbol');
 // The socket that owns a handle, for the callbacks the handle makes.
@@ -42,12 +43,12 @@ function createNativeHandle(family) {
   const familyName = family === 4 ? 'IPv4' : 'IPv6';
   const handle = new UdpHandle(family);
   handle[kCallbacks] = [
-    // A fourth argument, the segment size, comes only in batch mode.
-    (buf, address, port, segment) => (segment === undefined ?
+    // A fourth argument, the datagrams' sizes, comes only in batch mode.
+    (buf, address, port, sizes) => (sizes === undefined ?
       handle.onmessage(buf, { address, family: familyName, port, size: buf.length }) :
-      handle.onbatch(buf, segment, { address, family: familyName, port, size: buf.length })),
+      handle.onbatch(buf, sizes, { address, family: familyName, port, size: batchSize(buf, sizes) })),
     (errno) => handle.onerror(errno),
-    (status, bytes) => handle.onsend(status, bytes),
+    (id, status, bytes) => handle.onsend(id, status, bytes),
   ];
   return handle;
 }

@@ -105,6 +105,10 @@ const SEND_BUFFER = false;
 const UV_ECANCELED = -125;
 const UV_EINVAL = -22;
 
+// Node's --test-udp-no-try-send (for its own tests of the queue-info methods)
+// makes every send wait in the queue until the loop finds the socket writable.
+const kNoTrySend = process.execArgv.includes('--test-udp-no-try-send');
+
 let addAbortListener; // Lazily loaded: only sockets with a signal need it.
 let isIP; // Lazily loaded: only sockets with a sendBlockList need it.
 
@@ -142,6 +146,8 @@ function Socket(type, listener) {
 
   const handle = newHandle(type, lookup);
   handle[kOwner] = this;
+  if (kNoTrySend)
+    handle.setQueueEverySend(true);
   handle.onmessage = onMessage;
   handle.onbatch = onBatch;
   handle.onerror = onError;
@@ -169,13 +175,15 @@ function Socket(type, listener) {
     // 'zero-copy', the messages are lent for the listeners' duration only.
     receiveBatches: options && options.receiveBatches === 'zero-copy' ?
       'zero-copy' : !!(options && options.receiveBatches),
-    // Sends the handle queued (send() returned 0), oldest first: the handle
-    // completes them in this order through onsend.
-    sendReqs: [],
-    // Lookups of send() not answered yet, and the sends gathered while they
-    // are outstanding (see gatherSend).
+    // Every send is a request with an id the handle gives back with its
+    // result. Requests with datagrams still queued in the handle, by id: the
+    // handle completes each datagram through onsend(id, status, bytes).
+    nextSendId: 0,
+    sendReqs: new Map(),
+    // Lookups of send() not answered yet, and the requests gathered in the
+    // handle while they are outstanding, by id (see gatherSend).
     lookups: 0,
-    gathered: [],
+    gathered: new Map(),
     flushScheduled: false,
   };
 
@@ -282,12 +290,18 @@ function lazyLoadCluster() {
 }
 
 function bufferSize(self, size, buffer) {
-  // Node 20 lets -0 through this test and then aborts the process in C++
-  // (CHECK(args[0]->IsUint32())): reject it with the same error as -1.
-  if (size >>> 0 !== size || Object.is(size, -0))
+  if (size >>> 0 !== size)
     throw new ERR_SOCKET_BAD_BUFFER_SIZE();
 
-  const ret = self[kStateSymbol].handle.bufferSize(size, buffer);
+  // Closed, the handle is null and the call below throws its TypeError, for
+  // every size. Open, Node 20 lets -0 through the test above and then aborts
+  // the process in C++ (CHECK(args[0]->IsUint32())): reject it with the same
+  // error as -1 instead.
+  const { handle } = self[kStateSymbol];
+  if (handle !== null && Object.is(size, -0))
+    throw new ERR_SOCKET_BAD_BUFFER_SIZE();
+
+  const ret = handle.bufferSize(size, buffer);
   if (ret < 0) {
     throw new ERR_SOCKET_BUFFER_SIZE(uvExceptionContext(
       ret, buffer === RECV_BUFFER ? 'uv_recv_buffer_size' : 'uv_send_buffer_size'));
@@ -729,7 +743,7 @@ Socket.prototype.send = function(buffer,
   const afterDns = (ex, ip) => {
     state.lookups--;
     doSend(ex, this, ip, list, address, port, callback);
-    if (state.lookups === 0 && state.gathered.length !== 0)
+    if (state.lookups === 0 && state.gathered.size !== 0)
       flushSends(this);
   };
 
@@ -772,7 +786,8 @@ function doSend(ex, self, ip, list, address, port, callback) {
   }
 
   // Node's SendWrap: what the completion of a queued send needs.
-  const req = { list, address, port, callback };
+  const req = { id: state.nextSendId, list, address, port, callback };
+  state.nextSendId = (state.nextSendId + 1) >>> 0;
 
   // Node 20 aborts the process (CHECK(args[4]->IsString())) when a custom
   // lookup yields a non-string address; fail the send as libuv does for an
@@ -785,11 +800,11 @@ function doSend(ex, self, ip, list, address, port, callback) {
 
   // More sends of this tick are on their way: gather this one, so that they
   // leave together (coalesced into GSO sends by the handle).
-  if (state.lookups !== 0 || state.gathered.length !== 0) {
+  if (state.lookups !== 0 || state.gathered.size !== 0) {
     gatherSend(self, req, ip);
     return;
   }
-  completeSend(state, req, state.handle.send(list, port || 0, ip));
+  completeSend(state, req, state.handle.send(list, port || 0, ip, req.id));
 }
 
 // A send's outcome, from the handle, in Node's encoding: bytes + 1 when sent
@@ -806,8 +821,8 @@ function completeSend(state, req, err) {
   }
 
   if (err === 0) {
-    // Queued: the handle calls onsend when it is done, in order.
-    state.sendReqs.push(req);
+    // Queued: the handle calls onsend with this id when it is done.
+    state.sendReqs.set(req.id, req);
     return;
   }
 
@@ -824,12 +839,17 @@ function completeSend(state, req, err) {
 // holds back the sends gathered before it answers.
 function gatherSend(self, req, ip) {
   const state = self[kStateSymbol];
-  const err = state.handle.sendLater(req.list, req.port || 0, ip);
+  const err = state.handle.sendLater(req.list, req.port || 0, ip, req.id);
   if (err < 0) {
     completeSend(state, req, err);
     return;
   }
-  state.gathered.push(req);
+  state.gathered.set(req.id, req);
+  scheduleFlush(self);
+}
+
+function scheduleFlush(self) {
+  const state = self[kStateSymbol];
   if (!state.flushScheduled) {
     state.flushScheduled = true;
     queueMicrotask(() => {
@@ -839,17 +859,49 @@ function gatherSend(self, req, ip) {
   }
 }
 
-// Hands the gathered sends to the kernel, in order, and completes each with
-// its own result.
+// Hands the gathered sends to the kernel, in order, and completes each
+// request with its datagrams' results: [id, result, id, result, ...].
 function flushSends(self) {
   const state = self[kStateSymbol];
   const reqs = state.gathered;
-  if (reqs.length === 0 || !state.handle)
+  if (reqs.size === 0 || !state.handle)
     return;
-  state.gathered = [];
+  state.gathered = new Map();
   const results = state.handle.flushSends();
-  for (let i = 0; i < reqs.length; i++)
-    completeSend(state, reqs[i], results[i]);
+  for (let i = 0; i < results.length; i += 2) {
+    const req = reqs.get(results[i]);
+    if (!req.batch) {
+      completeSend(state, req, results[i + 1]);
+      continue;
+    }
+    settleBatch(state, req, results[i + 1]);
+    if (req.pending === 0) finishBatch(req, true);
+  }
+}
+
+// One datagram of a sendBatch() request is done (sent: bytes + 1, queued: 0,
+// or a negative errno). The callback runs once every datagram is sent or
+// refused: (null, count) when all were sent, else (the first error, count),
+// count being the datagrams sent.
+function settleBatch(state, req, result) {
+  if (result === 0) {
+    state.sendReqs.set(req.id, req);
+    return;
+  }
+  if (result > 0) req.sent++;
+  else req.errno ||= result;
+  req.pending--;
+}
+
+// The batch's last datagram is done: its callback, on a later tick.
+function finishBatch(req, sync) {
+  if (req.done || !req.callback) return;
+  req.done = true;
+  const err = req.errno ?
+    new ExceptionWithHostPort(req.errno, 'send', req.address, req.port) :
+    null;
+  if (sync) process.nextTick(req.callback, err, req.sent);
+  else req.callback(err, req.sent);
 }
 
 function afterSend(err, sent) {
@@ -862,10 +914,20 @@ function afterSend(err, sent) {
   this.callback(err, sent);
 }
 
-// handle.onsend: completion of the oldest queued send.
-function onSend(status, bytes) {
-  const req = this[kOwner][kStateSymbol].sendReqs.shift();
-  if (req !== undefined && req.callback)
+// handle.onsend: a queued datagram of request `id` is done.
+function onSend(id, status, bytes) {
+  const state = this[kOwner][kStateSymbol];
+  const req = state.sendReqs.get(id);
+  if (req === undefined) return;
+  if (req.batch) {
+    settleBatch(state, req, status < 0 ? status : bytes + 1);
+    if (req.pending !== 0) return;
+    state.sendReqs.delete(id);
+    finishBatch(req, false);
+    return;
+  }
+  state.sendReqs.delete(id);
+  if (req.callback)
     afterSend.call(req, status, bytes);
 }
 
@@ -893,7 +955,7 @@ Socket.prototype.close = function(callback) {
   // node:dgram, where each was sent when it was made.
   flushSends(this);
   stopReceiving(this);
-  state.handle.close();
+  const cancelled = state.handle.close();
   state.handle = null;
   // A cluster worker's shared socket: closing the primary's handle tells it.
   if (state.clusterHandle !== undefined) {
@@ -901,22 +963,25 @@ Socket.prototype.close = function(callback) {
     state.clusterHandle = undefined;
   }
   process.nextTick(socketCloseNT, this);
-  cancelSends(state);
+  cancelSends(state, cancelled);
 
   return this;
 };
 
-// Sends still queued in the handle are cancelled by its close(); libuv
-// completes them with ECANCELED in the loop's close phase, after the 'close'
-// event's tick: setImmediate is the nearest userland equivalent.
-function cancelSends(state) {
-  const reqs = state.sendReqs;
+// The requests whose datagrams the handle's close() cancelled (their ids);
+// libuv completes them with ECANCELED in the loop's close phase, after the
+// 'close' event's tick: setImmediate is the nearest userland equivalent.
+function cancelSends(state, ids) {
+  const reqs = ids.map((id) => state.sendReqs.get(id)).filter((req) => req !== undefined);
+  state.sendReqs = new Map();
   if (reqs.length === 0)
     return;
-  state.sendReqs = [];
   setImmediate(() => {
     for (const req of reqs) {
-      if (req.callback) {
+      if (req.batch) {
+        req.errno ||= UV_ECANCELED;
+        finishBatch(req, false);
+      } else if (req.callback) {
         let bytes = 0;
         for (const buf of req.list) bytes += buf.byteLength;
         afterSend.call(req, UV_ECANCELED, bytes);
@@ -1219,6 +1284,8 @@ batch.install(Socket, {
   enqueue,
   healthCheck,
   flushSends,
+  settleBatch,
+  finishBatch,
 });
 
 module.exports = {

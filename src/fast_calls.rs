@@ -24,7 +24,7 @@ const STACK_PARTS: usize = 8;
 /// Room for any IP literal JavaScript passes (the longest IPv6 with a zone is 61 bytes).
 const IP_ROOM: usize = 64;
 
-/// `handle.send(list, port, ip)`: see [`UdpHandle::send`].
+/// `handle.send(list, port, ip, id)`: see [`UdpHandle::send`].
 ///
 /// # Safety
 /// Called by Node-API with a live `env` and `info`, on the env's thread.
@@ -34,13 +34,13 @@ pub unsafe extern "C" fn send(
 ) -> sys::napi_value {
     // SAFETY: as promised by the caller.
     unsafe {
-        with_send_args(env, info, |handle, parts, port, ip| {
-            handle.send(parts, port, ip)
+        with_send_args(env, info, |handle, parts, port, ip, id| {
+            handle.send(parts, port, ip, id)
         })
     }
 }
 
-/// `handle.sendLater(list, port, ip)`: see [`UdpHandle::send_later`].
+/// `handle.sendLater(list, port, ip, id)`: see [`UdpHandle::send_later`].
 ///
 /// # Safety
 /// Called by Node-API with a live `env` and `info`, on the env's thread.
@@ -50,21 +50,24 @@ pub unsafe extern "C" fn send_later(
 ) -> sys::napi_value {
     // SAFETY: as promised by the caller.
     unsafe {
-        with_send_args(env, info, |handle, parts, port, ip| {
-            handle.send_later(parts, port, ip)
+        with_send_args(env, info, |handle, parts, port, ip, id| {
+            handle.send_later(parts, port, ip, id)
         })
     }
 }
 
-/// Reads `this` and `(list, port, ip)`, runs `f`, and returns its number; a wrong argument is a
-/// thrown `TypeError` (as the `#[napi]` conversions threw), never a crash.
+/// Reads `this` and `(list, port, ip, id)`, runs `f`, and returns its number; a wrong argument
+/// is a thrown `TypeError` (as the `#[napi]` conversions threw), never a crash.
+///
+/// # Safety
+/// Called with a live `env` and `info` of a Node-API callback, on the env's thread.
 unsafe fn with_send_args(
     env: sys::napi_env,
     info: sys::napi_callback_info,
-    f: impl FnOnce(&UdpHandle, &[IoSlice<'_>], u32, Option<&str>) -> i64,
+    f: impl FnOnce(&UdpHandle, &[IoSlice<'_>], u32, Option<&str>, u32) -> i64,
 ) -> sys::napi_value {
-    let mut argc = 3usize;
-    let mut argv = [ptr::null_mut(); 3];
+    let mut argc = 4usize;
+    let mut argv = [ptr::null_mut(); 4];
     let mut this = ptr::null_mut();
     // SAFETY: `argv` has room for `argc` values; the call only writes what it reports.
     let ok = unsafe {
@@ -100,7 +103,12 @@ unsafe fn with_send_args(
     let Ok(ip) = (unsafe { ip_literal(env, argv[2], &mut room) }) else {
         return throw(env, c"send: the address must be a string or null");
     };
-    let result = f(handle, parts, port, ip);
+    let mut id = 0u32;
+    // SAFETY: argv[3] is a live value of this call (`undefined` when not passed).
+    if unsafe { sys::napi_get_value_uint32(env, argv[3], &mut id) } != sys::Status::napi_ok {
+        return throw(env, c"send: the request id must be a number");
+    }
+    let result = f(handle, parts, port, ip, id);
     let mut value = ptr::null_mut();
     // SAFETY: a number of this call's scope.
     unsafe { sys::napi_create_int64(env, result, &mut value) };
@@ -108,6 +116,10 @@ unsafe fn with_send_args(
 }
 
 /// The `UdpHandle` wrapped in `this`, checked by its napi-rs type tag.
+///
+/// # Safety
+/// `this` is a live value of the running call on `env`'s thread; the reference returned must not
+/// outlive that call.
 unsafe fn unwrap_handle<'a>(env: sys::napi_env, this: sys::napi_value) -> Option<&'a UdpHandle> {
     let mut wrapped: *mut c_void = ptr::null_mut();
     // SAFETY: `this` is a live value; napi_unwrap only reads it.
@@ -124,6 +136,10 @@ unsafe fn unwrap_handle<'a>(env: sys::napi_env, this: sys::napi_value) -> Option
 }
 
 /// The bytes of each Buffer of the array `list`, as the `sendmsg` parts of one datagram.
+///
+/// # Safety
+/// `list` is a live value of the running call on `env`'s thread; the slices must not outlive
+/// that call (the Buffers stay alive and in place during it).
 unsafe fn buffers<'a>(
     env: sys::napi_env,
     list: sys::napi_value,
@@ -171,6 +187,9 @@ unsafe fn buffers<'a>(
 
 /// `ip` as text: `None` for null or undefined; an IP literal copied into `room`. A string too
 /// long for any IP literal is returned cut short, which no address parses.
+///
+/// # Safety
+/// `ip` is a live value of the running call on `env`'s thread.
 unsafe fn ip_literal(
     env: sys::napi_env,
     ip: sys::napi_value,

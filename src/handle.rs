@@ -4,6 +4,10 @@
 //! lists of buffers) and answers with numbers: 0 or a negative errno, as libuv does, so that the
 //! JavaScript layer builds node:dgram's exact errors. It never emits events and never knows their
 //! names: `recvStart` hands it three callbacks once.
+//!
+//! Sends are requests with an id chosen by JavaScript: a datagram that has to wait for the
+//! socket to become writable completes later through `onsend(id, status, bytes)`, so JavaScript
+//! finds its request by identity, never by position.
 
 use std::io::IoSlice;
 use std::net::SocketAddr;
@@ -14,15 +18,15 @@ use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
 use socket2::SockAddr;
 
-use crate::core::{Callbacks, Core};
-use crate::error::{self, status};
-use crate::socket::{self, Family, Options};
-use crate::uv::{AsyncContext, JsFunction, RawEnv};
+use crate::owner::{Delivery, Owner};
+use crate::sys::error::{self, status};
+use crate::sys::socket::{self, Family, Options};
+use crate::uv::RawEnv;
 
 /// A UDP socket handle bound to one JS environment (see `lib/socket.js` for the semantics).
 #[napi]
 pub struct UdpHandle {
-    core: Rc<Core>,
+    core: Rc<Owner>,
 }
 
 /// Ports arrive validated from JS; anything else is the kernel's `EINVAL`.
@@ -53,7 +57,7 @@ impl UdpHandle {
         let family = Family::from_number(family)
             .ok_or_else(|| Error::new(Status::InvalidArg, "family must be 4 or 6"))?;
         Ok(UdpHandle {
-            core: Core::new(RawEnv::from(&env), family),
+            core: Owner::new(RawEnv::from(&env), family),
         })
     }
 
@@ -73,8 +77,8 @@ impl UdpHandle {
             return -libc::EBUSY;
         }
         let adopted = match duplicate {
-            Some(true) => socket::adopt_duplicate(fd, self.core.family),
-            _ => socket::adopt(fd, self.core.family),
+            Some(true) => socket::adopt_duplicate(fd, self.core.family()),
+            _ => socket::adopt(fd, self.core.family()),
         };
         match adopted {
             Ok(s) => status(self.core.install(s)),
@@ -87,7 +91,7 @@ impl UdpHandle {
     pub fn connect(&self, ip: String, port: u32) -> i32 {
         let result = self.on_own_socket(&ip, port, socket::connect);
         if result == 0 {
-            self.core.connected.set(true);
+            self.core.set_connected(true);
         }
         result
     }
@@ -97,7 +101,7 @@ impl UdpHandle {
     pub fn disconnect(&self) -> i32 {
         let result = status(self.core.with_socket(socket::disconnect));
         if result == 0 {
-            self.core.connected.set(false);
+            self.core.set_connected(false);
         }
         result
     }
@@ -115,8 +119,8 @@ impl UdpHandle {
     }
 
     /// Starts delivering datagrams to `onmessage(buf, address, port)` and receive errors to
-    /// `onerror(errno)`; queued sends complete through `onsend(status, bytes)`. The handle keeps
-    /// the three functions until `close()`.
+    /// `onerror(errno)`; queued datagrams complete through `onsend(id, status, bytes)`. The
+    /// handle keeps the three functions until `close()`.
     ///
     /// # Errors
     /// A function cannot be referenced (the environment is shutting down).
@@ -128,31 +132,7 @@ impl UdpHandle {
         onerror: Function<'_>,
         onsend: Function<'_>,
     ) -> Result<i32> {
-        let raw = RawEnv::from(&env);
-        let reference = |f: &Function<'_>| {
-            // SAFETY: `f` is an argument of this call, live on this env's thread.
-            unsafe { JsFunction::new(raw, f.raw()) }
-        };
-        let callbacks = match (
-            AsyncContext::new(raw, "UDPWRAP"),
-            reference(&onmessage),
-            reference(&onerror),
-            reference(&onsend),
-        ) {
-            (Some(context), Some(onmessage), Some(onerror), Some(onsend)) => Callbacks {
-                context,
-                onmessage,
-                onerror,
-                onsend,
-            },
-            _ => {
-                return Err(Error::new(
-                    Status::GenericFailure,
-                    "cannot keep the callbacks",
-                ))
-            }
-        };
-        Ok(self.core.recv_start(callbacks))
+        self.core.recv_start(&env, &onmessage, &onerror, &onsend)
     }
 
     /// Stops delivering datagrams.
@@ -161,18 +141,18 @@ impl UdpHandle {
         self.core.recv_stop()
     }
 
-    /// Sends what `sendLater` gathered, coalescing runs into GSO sends. Returns one result per
-    /// datagram, in order: bytes + 1 when sent, 0 when queued (completed by `onsend`), or a
-    /// negative errno.
+    /// Sends what `sendLater` gathered, in order, as GSO runs where they form. Returns
+    /// `[id, result, id, result, ...]`, one pair per datagram: bytes + 1 when sent, 0 when queued
+    /// (completed by `onsend`), or a negative errno.
     #[napi]
     pub fn flush_sends(&self) -> Vec<i64> {
-        self.core.flush_sends()
+        self.core.flush_gathered()
     }
 
     /// Sends `data` as datagrams of `segment` bytes each (the last may be shorter) to `ip:port`,
-    /// or to the connected peer when `ip` is null, with UDP segmentation offload where the kernel
-    /// has it. Returns how many datagrams were sent at once (the rest are queued and complete
-    /// through `onsend`, one call each), or a negative errno when none could be sent.
+    /// or to the connected peer when `ip` is null, for request `id`. Returns `[sent, queued,
+    /// failed, errno]`: datagrams sent at once, datagrams queued (each completes through
+    /// `onsend`), datagrams refused, and the first refusal's negative errno (0 if none).
     #[napi]
     pub fn send_batch(
         &self,
@@ -180,32 +160,48 @@ impl UdpHandle {
         segment: u32,
         port: u32,
         ip: Option<String>,
-    ) -> i64 {
-        let to = match self.destination(port, ip.as_deref()) {
-            Ok(to) => to,
-            Err(errno) => return i64::from(errno),
-        };
-        match self.core.send_batch(&data, segment as usize, to) {
-            Ok(r) => r.sent as i64,
-            Err(e) => i64::from(error::errno(&e)),
+        id: u32,
+    ) -> Vec<i64> {
+        match self.destination(port, ip.as_deref()) {
+            Ok(to) => self
+                .core
+                .send_segments(&data, segment as usize, to, id)
+                .to_vec(),
+            Err(errno) => {
+                let count = if data.is_empty() || segment == 0 {
+                    1
+                } else {
+                    data.len().div_ceil(segment as usize)
+                };
+                vec![0, 0, count as i64, i64::from(errno)]
+            }
         }
     }
 
-    /// Batch receive on or off: when on, `onmessage` gets one call per read with a fourth
-    /// argument, the size of each datagram in the buffer (a GRO batch holds many). With
-    /// `zero_copy`, that buffer is the read buffer itself, valid only during the call: it is
-    /// emptied (detached, length 0) when the call returns.
+    /// Batch receive on or off: when on, `onmessage` gets one call per read and sender, with a
+    /// fourth argument, the size of each datagram in the buffer (a number when they share it, an
+    /// array otherwise). With `zero_copy`, a buffer holding one read slot is the read buffer
+    /// itself, valid only during the call: it is emptied (detached, length 0) when the call
+    /// returns.
     #[napi]
     pub fn set_batch_receive(&self, on: bool, zero_copy: Option<bool>) {
-        self.core.batch_receive.set(on);
-        self.core
-            .batch_zero_copy
-            .set(on && zero_copy.unwrap_or(false));
+        self.core.set_delivery(match (on, zero_copy) {
+            (false, _) => Delivery::Each,
+            (true, Some(true)) => Delivery::BatchZeroCopy,
+            (true, _) => Delivery::Batch,
+        });
     }
 
-    /// Closes the handle; returns how many queued sends were cancelled.
+    /// Queue every send instead of trying it at once, as Node does under its
+    /// `--test-udp-no-try-send` flag (for Node's own tests of the queue-info methods).
     #[napi]
-    pub fn close(&self) -> u32 {
+    pub fn set_queue_every_send(&self, on: bool) {
+        self.core.set_queue_every_send(on);
+    }
+
+    /// Closes the handle; returns the ids of the requests whose queued datagrams are cancelled.
+    #[napi]
+    pub fn close(&self) -> Vec<u32> {
         self.core.close()
     }
 
@@ -307,48 +303,49 @@ impl UdpHandle {
     /// Bytes waiting in the send queue.
     #[napi]
     pub fn get_send_queue_size(&self) -> u32 {
-        let bytes = self.core.queue.try_borrow().map(|q| q.bytes()).unwrap_or(0);
-        u32::try_from(bytes).unwrap_or(u32::MAX)
+        u32::try_from(self.core.send_queue().0).unwrap_or(u32::MAX)
     }
 
     /// Sends waiting in the send queue.
     #[napi]
     pub fn get_send_queue_count(&self) -> u32 {
-        let count = self.core.queue.try_borrow().map(|q| q.count()).unwrap_or(0);
-        u32::try_from(count).unwrap_or(u32::MAX)
+        u32::try_from(self.core.send_queue().1).unwrap_or(u32::MAX)
     }
 
     /// The OS descriptor, or -1 before the socket exists and after close.
     #[napi(getter)]
     pub fn fd(&self) -> i32 {
-        use std::os::fd::AsRawFd;
-        self.core.with_socket(|s| Ok(s.as_raw_fd())).unwrap_or(-1)
+        self.core.fd().unwrap_or(-1)
     }
 }
 
 impl UdpHandle {
     /// Sends one datagram made of `parts` to `ip:port`, or to the connected peer when `ip` is
-    /// `None`. Returns bytes + 1 when sent at once, 0 when queued (completed by `onsend`), or a
-    /// negative errno. JavaScript calls it as `send(list, port, ip)` (see `fast_calls.rs`).
-    pub(crate) fn send(&self, parts: &[IoSlice<'_>], port: u32, ip: Option<&str>) -> i64 {
-        let to = match self.destination(port, ip) {
-            Ok(to) => to.map(SockAddr::from),
-            Err(errno) => return i64::from(errno),
-        };
-        self.core.send(parts, to)
+    /// `None`, for request `id`. Returns bytes + 1 when sent at once, 0 when queued (completed
+    /// by `onsend`), or a negative errno. JavaScript calls it as `send(list, port, ip, id)` (see
+    /// `fast_calls.rs`).
+    pub(crate) fn send(&self, parts: &[IoSlice<'_>], port: u32, ip: Option<&str>, id: u32) -> i64 {
+        match self.destination(port, ip) {
+            Ok(to) => self.core.send(parts, to, id),
+            Err(errno) => i64::from(errno),
+        }
     }
 
-    /// Gathers one datagram for the next `flushSends()` (see `coalesce.rs`): `parts` to
-    /// `ip:port`, or to the connected peer when `ip` is `None`. Returns 0, or a negative errno for
-    /// a destination the socket cannot send to (reported at once, as `send` would). JavaScript
-    /// calls it as `sendLater(list, port, ip)` (see `fast_calls.rs`).
-    pub(crate) fn send_later(&self, parts: &[IoSlice<'_>], port: u32, ip: Option<&str>) -> i64 {
-        let to = match self.destination(port, ip) {
-            Ok(to) => to,
-            Err(errno) => return i64::from(errno),
-        };
-        self.core.send_later(parts, to);
-        0
+    /// Gathers one datagram of request `id` for the next `flushSends()`: `parts` to `ip:port`,
+    /// or to the connected peer when `ip` is `None`. Returns 0, or a negative errno for a
+    /// destination the socket cannot send to (reported at once, as `send` would). JavaScript
+    /// calls it as `sendLater(list, port, ip, id)` (see `fast_calls.rs`).
+    pub(crate) fn send_later(
+        &self,
+        parts: &[IoSlice<'_>],
+        port: u32,
+        ip: Option<&str>,
+        id: u32,
+    ) -> i64 {
+        match self.destination(port, ip) {
+            Ok(to) => i64::from(self.core.gather(parts, to, id)),
+            Err(errno) => i64::from(errno),
+        }
     }
 
     /// A send's destination: `ip:port`, or `None` (the connected peer) when `ip` is null; a
@@ -358,7 +355,7 @@ impl UdpHandle {
         port: u32,
         ip: Option<&str>,
     ) -> std::result::Result<Option<SocketAddr>, i32> {
-        let connected = self.core.connected.get();
+        let connected = self.core.is_connected();
         let Some(ip) = ip else {
             return if connected {
                 Ok(None)
@@ -375,7 +372,7 @@ impl UdpHandle {
     /// `ip:port` for this handle's family, or a negative errno (`EINVAL`, as libuv).
     fn address(&self, ip: &str, port: u32) -> std::result::Result<SocketAddr, i32> {
         let port = port16(port)?;
-        socket::parse_addr(self.core.family, ip, port).map_err(|e| error::errno(&e))
+        socket::parse_addr(self.core.family(), ip, port).map_err(|e| error::errno(&e))
     }
 
     /// Runs `f` (bind, connect) on `ip:port` with the OS socket, created first if need be.
@@ -421,7 +418,7 @@ impl UdpHandle {
         if self.core.has_socket() || socket::parse_any(group).is_err() {
             return 0;
         }
-        let any = match self.core.family {
+        let any = match self.core.family() {
             Family::V4 => "0.0.0.0",
             Family::V6 => "::",
         };

@@ -1,26 +1,27 @@
 //! dgram-rs: node:dgram's UDP socket as a Node.js native addon.
 //!
 //! The JavaScript layer (`lib/`) owns node:dgram's semantics: validation, the bind/connect state
-//! machine, DNS lookup, events and their ticks. This crate owns the syscalls: one native class,
-//! [`handle::UdpHandle`], whose methods take resolved input and answer with libuv-style numbers.
+//! machine, DNS lookup, events and their ticks. This crate owns the syscalls. Its modules form a
+//! one-way graph, each using only those listed after it:
 //!
-//! - [`socket`]: socket creation, addresses and options (socket2).
-//! - [`uv`]: the only raw FFI: a `uv_poll_t` on Node's own loop, `napi_make_callback`, cleanup.
-//! - [`recv`] / [`send`]: the receive and send paths; [`coalesce`]: a tick's sends gathered
-//!   into GSO sends; [`batch`]: the opt-in batch sends.
-//! - [`core`]: one socket's state and its close/teardown rules.
-//! - [`mmsg`]: `recvmmsg` over reusable per-thread buffers.
-//! - [`error`]: `io::Error` → negative errno.
+//! - [`fast_calls`]: the two per-send methods as raw Node-API callbacks, into [`handle`].
+//! - [`handle`]: `UdpHandle`, the one native class JavaScript sees: converts arguments, answers
+//!   with libuv-style numbers, into [`owner`].
+//! - [`owner`]: one socket's lifecycle, its readiness dispatcher, pacing, and every call into
+//!   JavaScript, over the two engines.
+//! - [`send`]: the send engine: the run splitter (GSO), its error policy, the `EAGAIN` queue.
+//! - [`recv`]: the receive engine: a `recvmmsg` read and its datagrams; the pacing decision.
+//! - [`sys`]: the syscalls: socket options, `recvmmsg`, GSO/GRO, errno.
+//! - [`uv`]: the libuv and Node-API FFI the owner uses (poll and prepare handles, calls,
+//!   cleanup hooks).
+//!
+//! The engines and `sys` know nothing of Node-API, so `cargo test` drives them on loopback
+//! sockets.
 
-pub mod batch;
-pub mod coalesce;
-pub mod core;
-pub mod error;
 pub mod fast_calls;
 pub mod handle;
-pub mod mmsg;
-pub mod pacing;
+pub mod owner;
 pub mod recv;
 pub mod send;
-pub mod socket;
+pub mod sys;
 pub mod uv;

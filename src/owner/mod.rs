@@ -1,0 +1,539 @@
+//! The owner of one socket's lifecycle: the OS socket, its poll handle on Node's loop, the
+//! JavaScript callbacks, the two engines' state, and the close/teardown rules. Besides `uv.rs`
+//! and `fast_calls.rs`, the only module that calls JavaScript.
+//!
+//! - Readiness has one dispatcher, [`Owner::on_poll`] (libuv's `uv__udp_io`): writable flushes
+//!   the send queue, readable reads and delivers (`deliver.rs`), and the pacing timer defers a
+//!   read to the loop's next iteration (`pacer.rs`).
+//! - What the socket polls for follows from its state in one place, [`Owner::update_interest`]:
+//!   readable while receiving and not paced, writable while datagrams are queued. Every send
+//!   goes through [`Owner::with_sender`], which updates it after the engine has run.
+//!
+//! Everything runs on the JS thread of one environment. State sits in `Cell`/`RefCell` because
+//! JavaScript can re-enter the owner (close it, send again) from inside a callback it is making;
+//! no borrow is held across a call into JavaScript, and borrows use `try_borrow*`, so that a
+//! mistake becomes an error reported to the caller (`EBUSY`), never a panic and never a silent
+//! drop.
+//!
+//! Lifetime: the poll handle, the pacer and the cleanup hook each hold a strong `Rc` to the owner
+//! (libuv may call them until their close callbacks run); `close()` and environment teardown drop
+//! them, which breaks those cycles.
+
+mod deliver;
+mod pacer;
+
+use std::cell::{Cell, RefCell, RefMut};
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::rc::{Rc, Weak};
+
+use napi::bindgen_prelude::{Function, JsValue};
+use socket2::Socket;
+
+use crate::send::{Completion, Datagram, SendEngine};
+use crate::sys::error;
+use crate::sys::gso;
+use crate::sys::socket::{self, Family, Options};
+use crate::uv::{
+    self, AsyncContext, CallScope, CleanupHook, JsFunction, Poll, PollHandler, RawEnv, Teardown,
+};
+use pacer::Pacer;
+
+/// The JavaScript functions a socket reports to, handed over once by `recvStart`.
+struct Callbacks {
+    /// The async context every call runs in.
+    context: AsyncContext,
+    /// `onmessage(buf, address, port[, segment])`.
+    onmessage: JsFunction,
+    /// `onerror(errno)`: a receive error.
+    onerror: JsFunction,
+    /// `onsend(id, status, bytes)`: a queued datagram of request `id` completed.
+    onsend: JsFunction,
+}
+
+/// How `'message'` datagrams are handed to JavaScript.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// One call per datagram (node:dgram's `'message'`).
+    Each,
+    /// One call per read and sender, with a copy of the bytes.
+    Batch,
+    /// One call per read and sender; a one-slot batch is lent from the read buffer itself and
+    /// emptied (detached) when the call returns.
+    BatchZeroCopy,
+}
+
+/// One UDP socket's native state.
+pub struct Owner {
+    env: RawEnv,
+    family: Family,
+    socket: RefCell<Option<Socket>>,
+    poll: RefCell<Option<Poll<Owner>>>,
+    /// The read-pacing timer, made the first time the socket is busy.
+    pacer: RefCell<Option<Pacer>>,
+    /// This owner itself, weakly, for the pacer (which the owner owns).
+    me: Weak<Owner>,
+    hook: RefCell<Option<CleanupHook<Owner>>>,
+    callbacks: RefCell<Option<Rc<Callbacks>>>,
+    sender: RefCell<SendEngine>,
+    delivery: Cell<Delivery>,
+    /// Whether `connect()` succeeded (and no `disconnect()` since).
+    connected: Cell<bool>,
+    receiving: Cell<bool>,
+    referenced: Cell<bool>,
+    closed: Cell<bool>,
+}
+
+fn busy() -> io::Error {
+    io::Error::from_raw_os_error(libc::EBUSY)
+}
+
+fn borrow_mut<T>(cell: &RefCell<T>) -> io::Result<RefMut<'_, T>> {
+    cell.try_borrow_mut().map_err(|_| busy())
+}
+
+impl Owner {
+    /// An owner with no OS socket yet (created by the first bind/connect/open, as libuv does).
+    pub fn new(env: RawEnv, family: Family) -> Rc<Self> {
+        Rc::new_cyclic(|me| Owner {
+            env,
+            family,
+            socket: RefCell::new(None),
+            poll: RefCell::new(None),
+            pacer: RefCell::new(None),
+            me: me.clone(),
+            hook: RefCell::new(None),
+            callbacks: RefCell::new(None),
+            sender: RefCell::new(SendEngine::default()),
+            delivery: Cell::new(Delivery::Each),
+            connected: Cell::new(false),
+            receiving: Cell::new(false),
+            referenced: Cell::new(true),
+            closed: Cell::new(false),
+        })
+    }
+
+    /// `udp4` or `udp6`.
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    // ----- the OS socket -----
+
+    /// Runs `f` on the OS socket; `EBADF` when there is none (before bind, after close).
+    pub fn with_socket<R>(&self, f: impl FnOnce(&Socket) -> io::Result<R>) -> io::Result<R> {
+        let guard = self.socket.try_borrow().map_err(|_| busy())?;
+        match guard.as_ref() {
+            Some(s) => f(s),
+            None => Err(io::Error::from_raw_os_error(libc::EBADF)),
+        }
+    }
+
+    /// Runs `f` on the socket's options; before the socket exists they check their arguments
+    /// first (`EINVAL`), then fail with `EBADF`, in libuv's order.
+    pub fn options<R>(&self, f: impl FnOnce(&Options<'_>) -> R) -> R {
+        match self.socket.try_borrow() {
+            Ok(guard) => f(&Options::new(guard.as_ref(), self.family)),
+            Err(_) => f(&Options::new(None, self.family)),
+        }
+    }
+
+    /// Whether the OS socket exists.
+    pub fn has_socket(&self) -> bool {
+        self.socket
+            .try_borrow()
+            .map(|s| s.is_some())
+            .unwrap_or(true)
+    }
+
+    /// The OS descriptor, if the socket exists.
+    pub fn fd(&self) -> Option<i32> {
+        self.with_socket(|s| Ok(s.as_raw_fd())).ok()
+    }
+
+    /// Creates the OS socket if there is none yet (libuv's deferred creation).
+    ///
+    /// # Errors
+    /// The socket is closed (`EBADF`), or the kernel refuses a socket.
+    pub fn ensure_socket(&self) -> io::Result<()> {
+        if self.closed.get() {
+            return Err(io::Error::from_raw_os_error(libc::EBADF));
+        }
+        if self.has_socket() {
+            return Ok(());
+        }
+        self.install(socket::create(self.family)?)
+    }
+
+    /// Takes `socket` as this owner's OS socket.
+    ///
+    /// # Errors
+    /// The socket is in use (`EBUSY`).
+    pub fn install(&self, socket: Socket) -> io::Result<()> {
+        gso::enable_gro(&socket);
+        *borrow_mut(&self.socket)? = Some(socket);
+        Ok(())
+    }
+
+    /// Records a successful `connect()` (true) or `disconnect()` (false).
+    pub fn set_connected(&self, on: bool) {
+        self.connected.set(on);
+    }
+
+    /// Whether the socket is connected: libuv refuses a send with an address on a connected
+    /// socket (`EISCONN`) and one without on an unconnected socket (`EDESTADDRREQ`).
+    pub fn is_connected(&self) -> bool {
+        self.connected.get()
+    }
+
+    /// Whether `close()` (or environment teardown) has happened.
+    pub fn is_closed(&self) -> bool {
+        self.closed.get()
+    }
+
+    // ----- receiving -----
+
+    /// Starts reading, and keeps the callbacks until close: `onmessage(buf, address, port[,
+    /// segment])`, `onerror(errno)`, `onsend(id, status, bytes)`. Returns 0 or a negative errno.
+    ///
+    /// # Errors
+    /// A function cannot be referenced (the environment is shutting down).
+    pub fn recv_start(
+        self: &Rc<Self>,
+        env: &napi::Env,
+        onmessage: &Function<'_>,
+        onerror: &Function<'_>,
+        onsend: &Function<'_>,
+    ) -> napi::Result<i32> {
+        let raw = RawEnv::from(env);
+        let reference = |f: &Function<'_>| {
+            // SAFETY: `f` is an argument of the running call, live on this env's thread.
+            unsafe { JsFunction::new(raw, f.raw()) }
+        };
+        let (Some(context), Some(onmessage), Some(onerror), Some(onsend)) = (
+            AsyncContext::new(raw, "UDPWRAP"),
+            reference(onmessage),
+            reference(onerror),
+            reference(onsend),
+        ) else {
+            return Err(napi::Error::from_reason("cannot keep the callbacks"));
+        };
+        if self.closed.get() || !self.has_socket() {
+            return Ok(error::EBADF);
+        }
+        if let Err(e) = self.ensure_poll() {
+            return Ok(error::errno(&e));
+        }
+        if let Ok(mut slot) = self.callbacks.try_borrow_mut() {
+            *slot = Some(Rc::new(Callbacks {
+                context,
+                onmessage,
+                onerror,
+                onsend,
+            }));
+        }
+        self.receiving.set(true);
+        Ok(self.update_interest())
+    }
+
+    /// Stops reading (queued sends still complete).
+    pub fn recv_stop(&self) -> i32 {
+        self.receiving.set(false);
+        self.update_interest()
+    }
+
+    /// How datagrams are handed to JavaScript.
+    pub fn set_delivery(&self, delivery: Delivery) {
+        self.delivery.set(delivery);
+    }
+
+    /// Whether `'message'` delivery is on (checked between datagrams: a handler may close).
+    fn is_receiving(&self) -> bool {
+        self.receiving.get() && !self.closed.get()
+    }
+
+    /// The callbacks, if `recvStart` has given them (a clone of the Rc, so no borrow is held
+    /// while JavaScript runs).
+    fn callbacks(&self) -> Option<Rc<Callbacks>> {
+        self.callbacks.try_borrow().ok().and_then(|c| c.clone())
+    }
+
+    /// Watches the socket on the loop (created on first use, once the socket receives: a socket
+    /// that never does holds nothing on the loop and can be garbage-collected).
+    fn ensure_poll(self: &Rc<Self>) -> io::Result<()> {
+        if self.poll.try_borrow().map(|p| p.is_some()).unwrap_or(true) {
+            return Ok(());
+        }
+        let fd = self.with_socket(|s| Ok(s.as_raw_fd()))?;
+        let poll = Poll::new(self.env, fd, Rc::clone(self))?;
+        if !self.referenced.get() {
+            poll.set_ref(false);
+        }
+        *borrow_mut(&self.poll)? = Some(poll);
+        *borrow_mut(&self.hook)? = CleanupHook::add(self.env, Rc::clone(self));
+        Ok(())
+    }
+
+    /// Polls for what is wanted now: readable while receiving and not paced, writable while
+    /// datagrams are queued. With neither, the poll handle stops, and with it stops keeping the
+    /// process alive.
+    fn update_interest(&self) -> i32 {
+        let mut events = 0;
+        if self.is_receiving() && !self.is_paced() {
+            events |= uv::READABLE;
+        }
+        if self
+            .sender
+            .try_borrow()
+            .map(|s| s.has_queued())
+            .unwrap_or(false)
+        {
+            events |= uv::WRITABLE;
+        }
+        match self.poll.try_borrow() {
+            Ok(p) => p.as_ref().map_or(0, |p| p.watch(events)),
+            Err(_) => 0,
+        }
+    }
+
+    // ----- sending -----
+
+    /// Runs `f` with the send engine and the socket, then polls for writability if datagrams
+    /// are queued (or stops, once none are).
+    fn with_sender<R>(&self, f: impl FnOnce(&mut SendEngine, &Socket) -> R) -> io::Result<R> {
+        let result = {
+            let mut engine = borrow_mut(&self.sender)?;
+            self.with_socket(|socket| Ok(f(&mut engine, socket)))?
+        };
+        self.update_interest();
+        Ok(result)
+    }
+
+    /// Sends one datagram made of `parts` to `to` (or the connected peer) for request `id`.
+    /// Returns bytes + 1 when sent at once, 0 when queued (completed later by `onsend`), or a
+    /// negative errno.
+    pub fn send(&self, parts: &[IoSlice<'_>], to: Option<SocketAddr>, id: u32) -> i64 {
+        let datagram = [Datagram::new(parts, to, id)];
+        let mut code = i64::from(error::EBADF);
+        match self.with_sender(|engine, socket| {
+            engine.send(socket, &datagram, |_, outcome| code = outcome.code())
+        }) {
+            Ok(()) => code,
+            Err(e) => i64::from(error::errno(&e)),
+        }
+    }
+
+    /// Gathers one datagram of request `id` for the next [`Owner::flush_gathered`]. Returns 0 or
+    /// a negative errno.
+    pub fn gather(&self, parts: &[IoSlice<'_>], to: Option<SocketAddr>, id: u32) -> i32 {
+        if self.closed.get() {
+            return error::EBADF;
+        }
+        match borrow_mut(&self.sender) {
+            Ok(mut engine) => {
+                engine.gather(parts, to, id);
+                0
+            }
+            Err(e) => error::errno(&e),
+        }
+    }
+
+    /// Sends what was gathered, in order. Returns `[id, result, id, result, ...]`, one pair per
+    /// datagram, each result in [`Owner::send`]'s encoding. Should the socket be gone, every
+    /// gathered datagram is reported failed.
+    pub fn flush_gathered(&self) -> Vec<i64> {
+        let mut results = Vec::new();
+        let flushed = self.with_sender(|engine, socket| {
+            engine.flush_gathered(socket, |id, outcome| {
+                results.extend([i64::from(id), outcome.code()])
+            })
+        });
+        if let Err(e) = flushed {
+            let errno = i64::from(error::errno(&e));
+            if let Ok(mut engine) = self.sender.try_borrow_mut() {
+                for id in engine.cancel_gathered() {
+                    results.extend([i64::from(id), errno]);
+                }
+            }
+        }
+        results
+    }
+
+    /// Sends `data` as datagrams of `segment` bytes (the last may be shorter) for request `id`.
+    /// Returns `[sent, queued, failed, first errno]`: datagrams the kernel took, datagrams
+    /// queued (each completes through `onsend`), datagrams refused and the first refusal's errno
+    /// (0 if none).
+    pub fn send_segments(
+        &self,
+        data: &[u8],
+        segment: usize,
+        to: Option<SocketAddr>,
+        id: u32,
+    ) -> [i64; 4] {
+        if segment == 0 || segment > gso::MAX_PAYLOAD {
+            return [0, 0, 1, i64::from(error::EINVAL)];
+        }
+        let slices: Vec<IoSlice<'_>> = if data.is_empty() {
+            // An empty buffer is one empty datagram, as with send().
+            vec![IoSlice::new(data)]
+        } else {
+            data.chunks(segment).map(IoSlice::new).collect()
+        };
+        let datagrams: Vec<Datagram<'_>> = slices
+            .iter()
+            .map(|s| Datagram::new(std::slice::from_ref(s), to, id))
+            .collect();
+        let mut summary = [0i64; 4];
+        let sent = self.with_sender(|engine, socket| {
+            engine.send(socket, &datagrams, |_, outcome| match outcome.code() {
+                0 => summary[1] += 1,
+                n if n > 0 => summary[0] += 1,
+                errno => {
+                    summary[2] += 1;
+                    if summary[3] == 0 {
+                        summary[3] = errno;
+                    }
+                }
+            })
+        });
+        match sent {
+            Ok(()) => summary,
+            Err(e) => [0, 0, datagrams.len() as i64, i64::from(error::errno(&e))],
+        }
+    }
+
+    /// Queue every send instead of trying it at once (Node's `--test-udp-no-try-send`).
+    pub fn set_queue_every_send(&self, on: bool) {
+        if let Ok(mut engine) = self.sender.try_borrow_mut() {
+            engine.set_queue_every_send(on);
+        }
+    }
+
+    /// Bytes and datagrams waiting in the send queue.
+    pub fn send_queue(&self) -> (usize, usize) {
+        self.sender
+            .try_borrow()
+            .map(|s| (s.queued_bytes(), s.queued_count()))
+            .unwrap_or((0, 0))
+    }
+
+    /// Sends what is queued while the socket takes it, and completes each datagram the kernel
+    /// took or refused through `onsend(id, status, bytes)`.
+    fn flush_queue(&self) {
+        let mut completions = Vec::new();
+        let _ =
+            self.with_sender(|engine, socket| engine.flush_queue(socket, |c| completions.push(c)));
+        self.complete(&completions);
+    }
+
+    /// Reports completions to JavaScript. All of them, even if one callback closes the socket:
+    /// these datagrams were sent (or refused) before it closed.
+    fn complete(&self, completions: &[Completion]) {
+        let (Some(callbacks), false) = (self.callbacks(), completions.is_empty()) else {
+            return;
+        };
+        let Some(scope) = CallScope::open(self.env) else {
+            return;
+        };
+        let Some(onsend) = scope.callee(&callbacks.onsend) else {
+            return;
+        };
+        for c in completions {
+            let bytes = i32::try_from(c.bytes).unwrap_or(i32::MAX);
+            if let (Some(id), Some(status), Some(bytes)) =
+                (scope.uint(c.id), scope.int(c.status), scope.int(bytes))
+            {
+                scope.call_callee(&callbacks.context, &onsend, &[id, status, bytes]);
+            }
+        }
+    }
+
+    // ----- lifetime -----
+
+    /// `ref()` / `unref()`; remembered before the socket exists and applied when it does.
+    pub fn set_ref(&self, on: bool) {
+        self.referenced.set(on);
+        if let Ok(p) = self.poll.try_borrow() {
+            if let Some(p) = p.as_ref() {
+                p.set_ref(on);
+            }
+        }
+        self.if_pacer(|p| p.set_ref(on));
+    }
+
+    /// `hasRef()`.
+    pub fn has_ref(&self) -> bool {
+        self.referenced.get()
+    }
+
+    /// Closes the socket: no callback is made after this. Returns the ids of the requests whose
+    /// queued datagrams are cancelled (JavaScript completes them with `ECANCELED`, as libuv does
+    /// on close).
+    pub fn close(&self) -> Vec<u32> {
+        if self.closed.replace(true) {
+            return Vec::new();
+        }
+        self.receiving.set(false);
+        if let Some(hook) = self.hook.try_borrow_mut().ok().and_then(|mut h| h.take()) {
+            hook.remove();
+        }
+        self.release()
+    }
+
+    /// Drops the poll handle (uv_close), the pacer, the socket and the callbacks; returns the
+    /// cancelled requests.
+    fn release(&self) -> Vec<u32> {
+        let cancelled = self
+            .sender
+            .try_borrow_mut()
+            .map(|mut s| s.cancel_all())
+            .unwrap_or_default();
+        // Order matters: the poll handles stop watching the descriptors before they are closed.
+        if let Ok(mut p) = self.poll.try_borrow_mut() {
+            p.take();
+        }
+        if let Ok(mut p) = self.pacer.try_borrow_mut() {
+            p.take();
+        }
+        if let Ok(mut s) = self.socket.try_borrow_mut() {
+            s.take();
+        }
+        if let Ok(mut c) = self.callbacks.try_borrow_mut() {
+            c.take();
+        }
+        cancelled
+    }
+}
+
+impl PollHandler for Owner {
+    fn on_poll(&self, status: i32, events: i32) {
+        if status < 0 {
+            // libuv stops a poll handle and reports EBADF when the socket has a pending error
+            // (an ICMP port unreachable on a connected socket, say). Read to take the real
+            // error (ECONNREFUSED) as node:dgram's read would, then watch again.
+            self.on_readable();
+            self.update_interest();
+            return;
+        }
+        if events & uv::WRITABLE != 0 {
+            self.flush_queue();
+        }
+        if events & uv::READABLE != 0 {
+            self.read_and_pace();
+        }
+    }
+}
+
+impl Teardown for Owner {
+    fn teardown(&self) {
+        // Node has unregistered the hook and run_hook releases its Rc: forget ours.
+        if let Some(hook) = self.hook.try_borrow_mut().ok().and_then(|mut h| h.take()) {
+            hook.forget_after_run();
+        }
+        if !self.closed.replace(true) {
+            self.receiving.set(false);
+            self.release();
+        }
+    }
+}

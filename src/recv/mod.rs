@@ -1,0 +1,168 @@
+//! The receive engine: one `recvmmsg` (up to 32 reads, each a datagram or a GRO batch of them),
+//! and the datagrams it took, in arrival order, as slices of the read buffers: nothing is copied
+//! or allocated here.
+//!
+//! - [`Datagrams`]: each datagram on its own, GRO batches split at their segment size, as
+//!   node:dgram delivers them (`'message'`).
+//! - [`Batches`]: what one read took from one sender, consecutive slots together (`'messages'`).
+//! - [`pacing`]: when to read next.
+//!
+//! The engine knows nothing of Node-API, so `cargo test` drives it on loopback sockets; the
+//! owner (`crate::owner`) turns what it yields into JavaScript calls.
+
+pub mod pacing;
+
+use std::io;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::os::fd::RawFd;
+
+use crate::sys::mmsg::Reader;
+
+/// What one `recvmmsg` took from the kernel: what pacing decides by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadSize {
+    /// Reads (datagrams, or GRO batches).
+    pub reads: usize,
+    /// Payload bytes.
+    pub bytes: usize,
+}
+
+/// One non-blocking `recvmmsg` on `fd` into `reader`.
+///
+/// # Errors
+/// The socket's: `EAGAIN` when nothing waits, a connected socket's pending `ECONNREFUSED`...
+pub fn read(fd: RawFd, reader: &mut Reader) -> io::Result<ReadSize> {
+    reader.recv(fd)?;
+    Ok(ReadSize {
+        reads: reader.received(),
+        bytes: reader.bytes(),
+    })
+}
+
+/// One datagram in the read buffer, and its sender.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Datagram<'a> {
+    /// Its bytes.
+    pub bytes: &'a [u8],
+    /// Its sender.
+    pub from: SocketAddr,
+}
+
+/// The datagrams of the last read, in order, GRO batches split at their segment size.
+pub struct Datagrams<'a> {
+    reader: &'a Reader,
+    next_slot: usize,
+    /// What is left of the current slot's GRO batch, its sender and its segment size.
+    rest: Option<(&'a [u8], SocketAddr, usize)>,
+}
+
+impl<'a> Datagrams<'a> {
+    /// The datagrams `reader` holds.
+    pub fn new(reader: &'a Reader) -> Self {
+        Datagrams {
+            reader,
+            next_slot: 0,
+            rest: None,
+        }
+    }
+}
+
+impl<'a> Iterator for Datagrams<'a> {
+    type Item = Datagram<'a>;
+
+    fn next(&mut self) -> Option<Datagram<'a>> {
+        loop {
+            if let Some((bytes, from, segment)) = self.rest.take() {
+                let (head, tail) = bytes.split_at(segment.min(bytes.len()));
+                if !tail.is_empty() {
+                    self.rest = Some((tail, from, segment));
+                }
+                return Some(Datagram { bytes: head, from });
+            }
+            let received = self.reader.slot(self.next_slot)?;
+            self.next_slot += 1;
+            let Some(from) = received.from else { continue };
+            if received.payload.is_empty() {
+                // An empty datagram is a datagram too.
+                return Some(Datagram {
+                    bytes: received.payload,
+                    from,
+                });
+            }
+            let segment = received.segment.unwrap_or(received.payload.len());
+            self.rest = Some((received.payload, from, segment.max(1)));
+        }
+    }
+}
+
+/// What one read took from one sender: consecutive slots with the same sender.
+pub struct Batch<'a> {
+    reader: &'a Reader,
+    slots: Range<usize>,
+    /// The sender.
+    pub from: SocketAddr,
+}
+
+impl<'a> Batch<'a> {
+    /// Each slot's bytes and the size of its datagrams (a GRO batch's segment size, the last
+    /// datagram possibly shorter; a lone datagram's own length), in order.
+    pub fn slots(&self) -> impl Iterator<Item = (&'a [u8], usize)> + '_ {
+        self.slots
+            .clone()
+            .filter_map(|i| self.reader.slot(i))
+            .map(|slot| {
+                let segment = slot.segment.unwrap_or(slot.payload.len());
+                (slot.payload, segment)
+            })
+    }
+
+    /// How many slots (reads) the batch holds.
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+}
+
+/// The last read's [`Batch`]es, in order.
+pub struct Batches<'a> {
+    reader: &'a Reader,
+    next_slot: usize,
+}
+
+impl<'a> Batches<'a> {
+    /// The batches `reader` holds.
+    pub fn new(reader: &'a Reader) -> Self {
+        Batches {
+            reader,
+            next_slot: 0,
+        }
+    }
+}
+
+impl<'a> Iterator for Batches<'a> {
+    type Item = Batch<'a>;
+
+    fn next(&mut self) -> Option<Batch<'a>> {
+        let (start, from) = loop {
+            let slot = self.reader.slot(self.next_slot)?;
+            self.next_slot += 1;
+            if let Some(from) = slot.from {
+                break (self.next_slot - 1, from);
+            }
+        };
+        while let Some(slot) = self.reader.slot(self.next_slot) {
+            if slot.from != Some(from) {
+                break;
+            }
+            self.next_slot += 1;
+        }
+        Some(Batch {
+            reader: self.reader,
+            slots: start..self.next_slot,
+            from,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,311 @@
+//! The send engine: every datagram a socket sends goes through [`SendEngine::send`], whichever
+//! JavaScript call handed it over (`send()`, the sends one tick gathered, `sendBatch` of either
+//! form, and the queue's own flush).
+//!
+//! - **One run splitter.** Consecutive datagrams of one size to one destination leave as one GSO
+//!   `sendmsg` (up to 64 datagrams: a `sendmsg` costs about the same for one datagram as for 64);
+//!   others, one `sendmsg` each. Order is kept.
+//! - **One error policy.** A run the kernel refuses is sent again datagram by datagram, so each
+//!   datagram gets the result it would have had alone (a connected socket's pending
+//!   `ECONNREFUSED` fails one datagram, not the 63 after it, as with node:dgram). A kernel that
+//!   refuses the offload itself is remembered, and the socket sends datagram by datagram from then
+//!   on.
+//! - **Nothing is lost.** Each datagram is sent ([`Outcome::Sent`]), refused with an errno
+//!   ([`Outcome::Failed`]), or queued ([`Outcome::Queued`]) when the socket buffer is full
+//!   (`EAGAIN`): libuv's `uv_udp_try_send` + `uv_udp_send`. While anything is queued, new
+//!   datagrams queue behind it. The queue drains in order when the socket is writable, and each
+//!   queued datagram completes with the id of the request it came from ([`Completion`]).
+//!
+//! The engine knows nothing of Node-API: it takes a socket and reports through plain closures,
+//! so `cargo test` drives it on loopback sockets.
+
+pub mod queue;
+
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+
+use socket2::{SockAddr, Socket};
+
+use crate::sys::error;
+use crate::sys::gso::{self, SendError};
+use queue::{Queued, SendQueue};
+
+/// One datagram to send: its bytes (one or more parts, back to back), its destination (`None`
+/// for the connected peer), and the id of the request it belongs to.
+#[derive(Clone, Copy)]
+pub struct Datagram<'a> {
+    parts: &'a [IoSlice<'a>],
+    len: usize,
+    to: Option<SocketAddr>,
+    id: u32,
+}
+
+impl<'a> Datagram<'a> {
+    /// A datagram made of `parts`.
+    pub fn new(parts: &'a [IoSlice<'a>], to: Option<SocketAddr>, id: u32) -> Self {
+        let len = parts.iter().map(|p| p.len()).sum();
+        Datagram { parts, len, to, id }
+    }
+
+    /// The request this datagram belongs to.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+}
+
+/// What became of one datagram handed to [`SendEngine::send`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The kernel took it: its byte count.
+    Sent(usize),
+    /// Waiting for writability; it completes later as a [`Completion`].
+    Queued,
+    /// The kernel refused it: a negative errno.
+    Failed(i32),
+}
+
+impl Outcome {
+    /// Node's encoding of a send's result: bytes + 1 when sent, 0 when queued, or a negative
+    /// errno.
+    pub fn code(self) -> i64 {
+        match self {
+            Outcome::Sent(n) => n as i64 + 1,
+            Outcome::Queued => 0,
+            Outcome::Failed(errno) => i64::from(errno),
+        }
+    }
+}
+
+/// A queued datagram's result: the id of its request, 0 or a negative errno, and bytes sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// The request the datagram belongs to.
+    pub id: u32,
+    /// 0, or a negative errno.
+    pub status: i32,
+    /// Bytes sent (0 on failure).
+    pub bytes: usize,
+}
+
+/// A datagram gathered for the next [`SendEngine::flush_gathered`].
+struct Gathered {
+    data: Vec<u8>,
+    to: Option<SocketAddr>,
+    id: u32,
+}
+
+/// One socket's send state: the `EAGAIN` queue, the sends gathered this tick, and whether the
+/// kernel takes segmentation offload.
+#[derive(Default)]
+pub struct SendEngine {
+    queue: SendQueue,
+    gathered: Vec<Gathered>,
+    gso_refused: bool,
+    queue_every_send: bool,
+}
+
+impl SendEngine {
+    /// Queues every send instead of trying it at once (Node's `--test-udp-no-try-send`, which
+    /// Node's own tests of the queue-info methods run under).
+    pub fn set_queue_every_send(&mut self, on: bool) {
+        self.queue_every_send = on;
+    }
+
+    /// Whether datagrams wait for writability.
+    pub fn has_queued(&self) -> bool {
+        !self.queue.is_empty()
+    }
+
+    /// Bytes waiting for writability (`getSendQueueSize()`).
+    pub fn queued_bytes(&self) -> usize {
+        self.queue.bytes()
+    }
+
+    /// Datagrams waiting for writability (`getSendQueueCount()`).
+    pub fn queued_count(&self) -> usize {
+        self.queue.count()
+    }
+
+    /// Sends `datagrams` in order and reports each one's [`Outcome`] by its index.
+    pub fn send(
+        &mut self,
+        socket: &Socket,
+        datagrams: &[Datagram<'_>],
+        mut report: impl FnMut(usize, Outcome),
+    ) {
+        let done = if self.queue_every_send || !self.queue.is_empty() {
+            0
+        } else {
+            transmit(socket, &mut self.gso_refused, datagrams, |i, step| {
+                report(i, step)
+            })
+        };
+        for (i, d) in datagrams.iter().enumerate().skip(done) {
+            self.queue.push(Queued {
+                data: concat(d.parts),
+                to: d.to,
+                id: d.id,
+            });
+            report(i, Outcome::Queued);
+        }
+    }
+
+    /// Gathers one datagram (a copy of `parts`) for the next [`SendEngine::flush_gathered`].
+    pub fn gather(&mut self, parts: &[IoSlice<'_>], to: Option<SocketAddr>, id: u32) {
+        self.gathered.push(Gathered {
+            data: concat(parts),
+            to,
+            id,
+        });
+    }
+
+    /// Sends everything gathered, in order, and reports each datagram's [`Outcome`] with its
+    /// request's id.
+    pub fn flush_gathered(&mut self, socket: &Socket, mut report: impl FnMut(u32, Outcome)) {
+        let mut gathered = std::mem::take(&mut self.gathered);
+        {
+            let slices: Vec<IoSlice<'_>> = gathered.iter().map(|g| IoSlice::new(&g.data)).collect();
+            let datagrams: Vec<Datagram<'_>> = gathered
+                .iter()
+                .zip(&slices)
+                .map(|(g, s)| Datagram::new(std::slice::from_ref(s), g.to, g.id))
+                .collect();
+            self.send(socket, &datagrams, |i, outcome| {
+                report(datagrams[i].id, outcome)
+            });
+        }
+        // Keep the allocation for the next tick's sends.
+        gathered.clear();
+        self.gathered = gathered;
+    }
+
+    /// Sends what is queued, in order, while the socket takes it; reports each datagram the
+    /// kernel took or refused as a [`Completion`]. What the kernel cannot take yet stays queued.
+    pub fn flush_queue(&mut self, socket: &Socket, mut complete: impl FnMut(Completion)) {
+        let done = {
+            let slices: Vec<IoSlice<'_>> =
+                self.queue.items().map(|q| IoSlice::new(&q.data)).collect();
+            let datagrams: Vec<Datagram<'_>> = self
+                .queue
+                .items()
+                .zip(&slices)
+                .map(|(q, s)| Datagram::new(std::slice::from_ref(s), q.to, q.id))
+                .collect();
+            transmit(socket, &mut self.gso_refused, &datagrams, |i, step| {
+                let id = datagrams[i].id;
+                complete(match step {
+                    Outcome::Sent(bytes) => Completion {
+                        id,
+                        status: 0,
+                        bytes,
+                    },
+                    Outcome::Failed(status) => Completion {
+                        id,
+                        status,
+                        bytes: 0,
+                    },
+                    Outcome::Queued => Completion {
+                        id,
+                        status: 0,
+                        bytes: 0,
+                    },
+                })
+            })
+        };
+        self.queue.pop_front(done);
+    }
+
+    /// Drops what was gathered (it can no longer be sent); returns the requests' ids, in order.
+    pub fn cancel_gathered(&mut self) -> Vec<u32> {
+        self.gathered.drain(..).map(|g| g.id).collect()
+    }
+
+    /// Drops everything queued or gathered (the socket is closing); returns the ids of the
+    /// requests whose datagrams are cancelled, once each, in order.
+    pub fn cancel_all(&mut self) -> Vec<u32> {
+        self.gathered.clear();
+        self.queue.clear()
+    }
+}
+
+/// The run splitter and its error policy (see the module docs). Reports each datagram sent
+/// ([`Outcome::Sent`]) or refused ([`Outcome::Failed`]) by index; returns how many were handled
+/// before the socket buffer filled (`EAGAIN`): the rest are the caller's to queue.
+fn transmit(
+    socket: &Socket,
+    gso_refused: &mut bool,
+    datagrams: &[Datagram<'_>],
+    mut report: impl FnMut(usize, Outcome),
+) -> usize {
+    let mut start = 0;
+    while start < datagrams.len() {
+        let end = run_end(datagrams, start, *gso_refused);
+        let run = &datagrams[start..end];
+        if run.len() > 1 {
+            let parts: Vec<IoSlice<'_>> =
+                run.iter().flat_map(|d| d.parts.iter().copied()).collect();
+            // run_end keeps a run's segment within one UDP payload, so it fits in a u16.
+            let segment = u16::try_from(run[0].len).unwrap_or(u16::MAX);
+            match gso::send_segments(socket, &parts, segment, run[0].to) {
+                Ok(_) => {
+                    for (i, d) in run.iter().enumerate() {
+                        report(start + i, Outcome::Sent(d.len));
+                    }
+                    start = end;
+                    continue;
+                }
+                Err(SendError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return start,
+                Err(SendError::Refused) => *gso_refused = true,
+                // Sent again one by one below: each datagram gets its own result.
+                Err(SendError::Io(_)) => {}
+            }
+        }
+        for (i, d) in run.iter().enumerate() {
+            let to = d.to.map(SockAddr::from);
+            match gso::send_one(socket, d.parts, to.as_ref()) {
+                Ok(n) => report(start + i, Outcome::Sent(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return start + i,
+                Err(e) => report(start + i, Outcome::Failed(error::errno(&e))),
+            }
+        }
+        start = end;
+    }
+    datagrams.len()
+}
+
+/// Where the run starting at `start` ends: consecutive datagrams of one size to one destination,
+/// within what one GSO send can carry; a shorter datagram may end a run (the kernel allows a
+/// shorter last segment). Empty datagrams, and every datagram once the offload is refused, go
+/// alone.
+fn run_end(datagrams: &[Datagram<'_>], start: usize, gso_refused: bool) -> usize {
+    let first = &datagrams[start];
+    let size = first.len;
+    if gso_refused || size == 0 || size > gso::MAX_PAYLOAD {
+        return start + 1;
+    }
+    let limit = gso::datagrams_per_send(size);
+    let mut end = start + 1;
+    while end < datagrams.len() && end - start < limit {
+        let next = &datagrams[end];
+        if next.to != first.to || next.len == 0 || next.len > size {
+            break;
+        }
+        end += 1;
+        if next.len < size {
+            break;
+        }
+    }
+    end
+}
+
+/// The bytes of `parts`, one after the other.
+fn concat(parts: &[IoSlice<'_>]) -> Vec<u8> {
+    let mut data = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        data.extend_from_slice(part);
+    }
+    data
+}
+
+#[cfg(test)]
+mod tests;

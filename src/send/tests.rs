@@ -1,0 +1,265 @@
+//! The send engine against real loopback sockets.
+
+use std::io::IoSlice;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use socket2::{Domain, Socket, Type};
+
+use super::*;
+
+/// A non-blocking sender bound to 127.0.0.1, as the owner makes them.
+fn sender() -> Socket {
+    let s = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
+    s.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    s.set_nonblocking(true).unwrap();
+    s
+}
+
+/// A blocking receiver (no GRO: each datagram is its own read) with a read timeout.
+fn receiver() -> (UdpSocket, SocketAddr) {
+    let r = UdpSocket::bind("127.0.0.1:0").unwrap();
+    r.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let addr = r.local_addr().unwrap();
+    (r, addr)
+}
+
+fn receive(r: &UdpSocket, n: usize) -> Vec<Vec<u8>> {
+    let mut buf = [0u8; 65_536];
+    (0..n)
+        .map(|_| {
+            let (len, _) = r.recv_from(&mut buf).unwrap();
+            buf[..len].to_vec()
+        })
+        .collect()
+}
+
+/// Sends `payloads` to `to` in one call; returns the outcomes by index.
+fn send_all(
+    engine: &mut SendEngine,
+    s: &Socket,
+    payloads: &[Vec<u8>],
+    to: Option<SocketAddr>,
+) -> Vec<Outcome> {
+    let slices: Vec<IoSlice<'_>> = payloads.iter().map(|p| IoSlice::new(p)).collect();
+    let datagrams: Vec<Datagram<'_>> = slices
+        .iter()
+        .enumerate()
+        .map(|(i, sl)| Datagram::new(std::slice::from_ref(sl), to, i as u32))
+        .collect();
+    let mut outcomes = vec![None; payloads.len()];
+    engine.send(s, &datagrams, |i, o| {
+        assert!(
+            outcomes[i].replace(o).is_none(),
+            "datagram {i} reported twice"
+        );
+    });
+    outcomes
+        .into_iter()
+        .map(|o| o.expect("every datagram gets an outcome"))
+        .collect()
+}
+
+#[test]
+fn runs_leave_as_separate_datagrams_in_order() {
+    let (r, addr) = receiver();
+    let s = sender();
+    let mut engine = SendEngine::default();
+    // Two GSO runs (70 of 100 bytes: 64 + 6), a shorter datagram ending the second, a lone size.
+    let mut payloads: Vec<Vec<u8>> = (0..70u8).map(|i| vec![i; 100]).collect();
+    payloads.push(vec![200; 30]);
+    payloads.push(vec![201; 500]);
+    payloads.push(Vec::new());
+    let outcomes = send_all(&mut engine, &s, &payloads, Some(addr));
+    let expected: Vec<Outcome> = payloads.iter().map(|p| Outcome::Sent(p.len())).collect();
+    assert_eq!(outcomes, expected);
+    assert_eq!(receive(&r, payloads.len()), payloads);
+    assert!(!engine.gso_refused, "loopback takes GSO");
+}
+
+#[test]
+fn split_by_destination() {
+    let (r1, a1) = receiver();
+    let (r2, a2) = receiver();
+    let s = sender();
+    let mut engine = SendEngine::default();
+    let data = [vec![1u8; 10], vec![2; 10], vec![3; 10]];
+    let slices: Vec<IoSlice<'_>> = data.iter().map(|p| IoSlice::new(p)).collect();
+    let datagrams = [
+        Datagram::new(&slices[0..1], Some(a1), 0),
+        Datagram::new(&slices[1..2], Some(a2), 1),
+        Datagram::new(&slices[2..3], Some(a1), 2),
+    ];
+    let mut sent = 0;
+    engine.send(&s, &datagrams, |_, o| {
+        assert_eq!(o, Outcome::Sent(10));
+        sent += 1;
+    });
+    assert_eq!(sent, 3);
+    assert_eq!(receive(&r1, 2), [data[0].clone(), data[2].clone()]);
+    assert_eq!(receive(&r2, 1), [data[1].clone()]);
+}
+
+#[test]
+fn after_a_refused_offload_datagrams_go_one_by_one() {
+    let (r, addr) = receiver();
+    let s = sender();
+    let mut engine = SendEngine {
+        gso_refused: true,
+        ..SendEngine::default()
+    };
+    let payloads: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 64]).collect();
+    let outcomes = send_all(&mut engine, &s, &payloads, Some(addr));
+    assert!(outcomes.iter().all(|o| *o == Outcome::Sent(64)));
+    assert_eq!(receive(&r, 5), payloads);
+}
+
+/// A sender whose kernel refuses GSO: UDP segmentation offload needs checksums, and
+/// `SO_NO_CHECK` turns them off.
+fn sender_without_gso() -> Socket {
+    let s = sender();
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket and a c_int option value of the declared size.
+    let rc = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&s),
+            libc::SOL_SOCKET,
+            libc::SO_NO_CHECK,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0);
+    s
+}
+
+#[test]
+fn a_refused_offload_is_reported_as_such() {
+    let (_r, addr) = receiver();
+    let s = sender_without_gso();
+    let data = vec![0u8; 40];
+    let result = gso::send_segments(&s, &[IoSlice::new(&data)], 10, Some(addr));
+    assert!(matches!(result, Err(SendError::Refused)), "{result:?}");
+}
+
+#[test]
+fn a_refused_offload_falls_back_to_one_by_one_and_stays_there() {
+    let (r, addr) = receiver();
+    let s = sender_without_gso();
+    let mut engine = SendEngine::default();
+    let payloads: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 64]).collect();
+    let outcomes = send_all(&mut engine, &s, &payloads, Some(addr));
+    assert!(
+        outcomes.iter().all(|o| *o == Outcome::Sent(64)),
+        "{outcomes:?}"
+    );
+    assert!(engine.gso_refused, "the refusal is remembered");
+    assert_eq!(receive(&r, 5), payloads);
+}
+
+#[test]
+fn a_failed_run_gives_each_datagram_its_own_result() {
+    // A connected socket to a closed port: the ICMP error of one send fails the next sendmsg
+    // once (ECONNREFUSED). A run must not fail as a whole for it, as node:dgram's one-by-one
+    // sends would not.
+    let closed = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = closed.local_addr().unwrap();
+    drop(closed);
+    let s = sender();
+    s.connect(&addr.into()).unwrap();
+    let mut engine = SendEngine::default();
+    let first = send_all(&mut engine, &s, &[vec![0; 8]], None);
+    assert_eq!(first, [Outcome::Sent(8)]);
+    std::thread::sleep(Duration::from_millis(20));
+    let payloads: Vec<Vec<u8>> = (0..6).map(|_| vec![1; 8]).collect();
+    let outcomes = send_all(&mut engine, &s, &payloads, None);
+    let allowed = [Outcome::Sent(8), Outcome::Failed(-libc::ECONNREFUSED)];
+    assert!(outcomes.iter().all(|o| allowed.contains(o)), "{outcomes:?}");
+    assert!(outcomes.contains(&Outcome::Failed(-libc::ECONNREFUSED)));
+    assert!(outcomes.contains(&Outcome::Sent(8)), "{outcomes:?}");
+    assert!(!engine.gso_refused);
+}
+
+#[test]
+fn the_queue_drains_in_order_and_completes_by_id() {
+    let (r, addr) = receiver();
+    let s = sender();
+    let mut engine = SendEngine::default();
+    engine.set_queue_every_send(true);
+    let payloads: Vec<Vec<u8>> = (0..4u8).map(|i| vec![i; 20 + usize::from(i)]).collect();
+    let outcomes = send_all(&mut engine, &s, &payloads, Some(addr));
+    assert!(outcomes.iter().all(|o| *o == Outcome::Queued));
+    assert_eq!(engine.queued_count(), 4);
+    assert_eq!(engine.queued_bytes(), 20 + 21 + 22 + 23);
+
+    // With the queue busy, a new send waits behind it even when tries are allowed again.
+    engine.set_queue_every_send(false);
+    let later = send_all(&mut engine, &s, &[vec![9; 5]], Some(addr));
+    assert_eq!(later, [Outcome::Queued]);
+
+    let mut completions = Vec::new();
+    engine.flush_queue(&s, |c| completions.push(c));
+    let ids: Vec<u32> = completions.iter().map(|c| c.id).collect();
+    // send_all numbers datagrams from 0 in each call.
+    assert_eq!(ids, [0, 1, 2, 3, 0]);
+    assert!(completions.iter().all(|c| c.status == 0));
+    assert_eq!(completions[3].bytes, 23);
+    assert!(!engine.has_queued());
+    let mut expected = payloads.clone();
+    expected.push(vec![9; 5]);
+    assert_eq!(receive(&r, 5), expected);
+}
+
+#[test]
+fn gathered_sends_report_by_request_id() {
+    let (r, addr) = receiver();
+    let s = sender();
+    let mut engine = SendEngine::default();
+    engine.gather(&[IoSlice::new(b"ab"), IoSlice::new(b"cd")], Some(addr), 7);
+    engine.gather(&[IoSlice::new(b"efgh")], Some(addr), 8);
+    engine.gather(&[IoSlice::new(b"x")], Some(addr), 8);
+    let mut reports = Vec::new();
+    engine.flush_gathered(&s, |id, o| reports.push((id, o)));
+    assert_eq!(
+        reports,
+        [
+            (7, Outcome::Sent(4)),
+            (8, Outcome::Sent(4)),
+            (8, Outcome::Sent(1))
+        ]
+    );
+    assert_eq!(
+        receive(&r, 3),
+        [b"abcd".to_vec(), b"efgh".to_vec(), b"x".to_vec()]
+    );
+}
+
+#[test]
+fn cancelling_names_the_requests_that_lose_datagrams() {
+    let (_r, addr) = receiver();
+    let s = sender();
+    let mut engine = SendEngine::default();
+    engine.set_queue_every_send(true);
+    let payloads = vec![vec![1u8; 3]; 3];
+    send_all(&mut engine, &s, &payloads, Some(addr));
+    assert_eq!(engine.cancel_all(), [0, 1, 2]);
+    assert!(!engine.has_queued());
+}
+
+#[test]
+fn runs_stay_within_one_gso_send() {
+    let data = vec![0u8; 1];
+    let slice = [IoSlice::new(&data)];
+    let big = vec![0u8; 40_000];
+    let big_slice = [IoSlice::new(&big)];
+    let small: Vec<Datagram<'_>> = (0..100).map(|_| Datagram::new(&slice, None, 0)).collect();
+    assert_eq!(run_end(&small, 0, false), gso::MAX_SEGMENTS);
+    assert_eq!(run_end(&small, 0, true), 1);
+    let large: Vec<Datagram<'_>> = (0..3).map(|_| Datagram::new(&big_slice, None, 0)).collect();
+    assert_eq!(
+        run_end(&large, 0, false),
+        1,
+        "two 40 kB datagrams exceed one UDP payload"
+    );
+}

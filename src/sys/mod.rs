@@ -1,0 +1,13 @@
+//! The syscall layer: everything that talks to the kernel about one socket, and nothing else.
+//! No Node-API here, no state beyond what a call needs.
+//!
+//! - [`socket`]: creation, addresses and options (socket2).
+//! - [`mmsg`]: `recvmmsg` over reusable buffers, with each read's sender and GRO segment size.
+//! - [`gso`]: one `sendmsg` (retried on `EINTR`), with or without UDP segmentation offload, and
+//!   the receive offload (`UDP_GRO`) switch.
+//! - [`error`]: `io::Error` → negative errno, as libuv reports it.
+
+pub mod error;
+pub mod gso;
+pub mod mmsg;
+pub mod socket;
