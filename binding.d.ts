@@ -66,7 +66,10 @@ export declare class UdpHandle {
    * `--test-udp-no-try-send` flag (for Node's own tests of the queue-info methods).
    */
   setQueueEverySend(on: boolean): void
-  /** Closes the handle; returns the ids of the requests whose queued datagrams are cancelled. */
+  /**
+   * Closes the handle; returns how its queued datagrams end: `[id, status, bytes, ...]`
+   * (completions not reported yet, then the cancelled, with `ECANCELED`).
+   */
   close(): Array<number>
   /** Lets the socket keep the process alive (the default). */
   ref(): void

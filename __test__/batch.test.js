@@ -199,3 +199,51 @@ r.bind(0, '127.0.0.1', () => { const s = dgram.createSocket('udp4'); s.send('hel
   const handled = await runChild('dgram-rs', body(true), { timeout: 8000 })
   assert.deepStrictEqual([handled.code, handled.stdout, handled.stderr], [0, 'caught boom\nlent length after: 0\n', ''])
 })
+
+test('receiveBatches: one \'messages\' event carries what one read took from one sender, not one per datagram', async () => {
+  const r = rs.createSocket({ type: 'udp4', receiveBatches: true })
+  const a = nodeDgram.createSocket('udp4')
+  const b = nodeDgram.createSocket('udp4')
+  try {
+    const port = await bindLoopback(r)
+    await bindLoopback(a)
+    await bindLoopback(b)
+    const events = []
+    r.on('messages', (messages, rinfo) => events.push([messages.map(String), rinfo.port, rinfo.size]))
+    // All sent before the receiver's next read: one read takes them (node:dgram sends each at once).
+    for (let i = 0; i < 10; i++) a.send(`a${i}`, port, '127.0.0.1')
+    b.send('b', port, '127.0.0.1')
+    a.send('last', port, '127.0.0.1')
+    await until(() => events.flatMap(([m]) => m).length === 12)
+    const aPort = a.address().port
+    assert.deepStrictEqual(events, [
+      [Array.from({ length: 10 }, (_, i) => `a${i}`), aPort, 20],
+      [['b'], b.address().port, 1],
+      [['last'], aPort, 4],
+    ])
+  } finally { closeAll(r, a, b) }
+})
+
+test('sendBatch: a datagram the kernel refuses is reported in the callback, and the rest still go', async () => {
+  // A connected socket to a closed port: ICMP errors make some sends fail with ECONNREFUSED.
+  const closed = nodeDgram.createSocket('udp4')
+  const port = await bindLoopback(closed)
+  closed.close()
+  const s = rs.createSocket('udp4')
+  try {
+    await new Promise((resolve) => s.connect(port, '127.0.0.1', resolve))
+    s.on('error', () => {})
+    for (const batch of [['a', 'b', 'c', 'd'], Buffer.from('abcd')]) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      // The first send's ICMP error is pending when the batch's first sendmsg runs.
+      s.send('prime')
+      const [err, n] = await new Promise((resolve) => (Buffer.isBuffer(batch) ?
+        s.sendBatch(batch, 1, (e, c) => resolve([e, c])) :
+        s.sendBatch(batch, (e, c) => resolve([e, c]))))
+      assert.ok(err, 'a refusal is reported, not swallowed')
+      assert.strictEqual(err.code, 'ECONNREFUSED')
+      assert.strictEqual(err.syscall, 'send')
+      assert.ok(n > 0 && n < 4, `some sent, some refused: ${n}`)
+    }
+  } finally { closeAll(s) }
+})

@@ -89,10 +89,12 @@ test('native: queued datagrams complete by request id, and close() names the req
   // The loop finds the socket writable: each datagram completes under its request's id.
   await new Promise((resolve) => setImmediate(resolve))
   assert.deepStrictEqual(completions, [[41, 0, 3], [42, 0, 2], [42, 0, 2]])
+  completions.length = 0
   assert.strictEqual(h.getSendQueueCount(), 0)
   assert.strictEqual(h.send([Buffer.alloc(1)], out.port, '127.0.0.1', 7), 0)
   assert.strictEqual(h.sendLater([Buffer.alloc(1)], out.port, '127.0.0.1', 8), 0)
   assert.deepStrictEqual(h.flushSends(), [8, 0], 'gathered, then queued behind the queue')
-  assert.deepStrictEqual(h.close(), [7, 8])
+  const ECANCELED = -125
+  assert.deepStrictEqual(h.close(), [7, 0, 1, 8, ECANCELED, 1], 'the first went at once; the second is cancelled')
   r.close()
 })

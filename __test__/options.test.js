@@ -130,3 +130,19 @@ parity('options: ERR_SOCKET_BUFFER_SIZE carries the libuv error in .info', async
   assert.strictEqual(out[0].threw.message, 'Could not get or set buffer size: uv_recv_buffer_size returned EBADF (bad file descriptor)')
   assert.strictEqual(out[1].threw.info.syscall, 'uv_send_buffer_size')
 })
+
+parity('options: buffer sizes on a closed socket, -0 included, fail as every size does there', async (ctx) => {
+  const s = ctx.socket('udp4')
+  await bindLoopback(s)
+  s.close()
+  const out = {}
+  for (const size of [-0, 0, 8192, -1]) {
+    out[`setRecvBufferSize(${Object.is(size, -0) ? '-0' : size})`] = attempt(() => s.setRecvBufferSize(size))
+    out[`setSendBufferSize(${Object.is(size, -0) ? '-0' : size})`] = attempt(() => s.setSendBufferSize(size))
+  }
+  return out
+}, (out) => {
+  assert.strictEqual(out['setRecvBufferSize(-0)'].threw.name, 'TypeError')
+  assert.deepStrictEqual(out['setRecvBufferSize(-0)'], out['setRecvBufferSize(8192)'])
+  assert.strictEqual(out['setSendBufferSize(-1)'].threw.code, 'ERR_SOCKET_BAD_BUFFER_SIZE')
+})

@@ -1,5 +1,5 @@
 'use strict'
-// Read pacing (src/pacing.rs): a dgram-rs socket whose reads find several datagrams waiting reads
+// Read pacing (src/recv/pacing.rs, src/owner/pacer.rs): a dgram-rs socket whose reads find several datagrams waiting reads
 // again after a short timer instead of at the next wakeup. None of it may be visible: every
 // datagram arrives, in order, a quiet socket answers at once again, close and unref() behave as
 // on node:dgram. Bursts sent in one tick are what puts a receiver into the paced state.
@@ -52,13 +52,51 @@ parity('pacing: after a burst, a lone datagram and a lone reply still go through
   s.on('message', (m) => replies.push(String(m)))
   await sendBursts(s, port, { bursts: 3, perBurst: PER_BURST })
   await until(() => got.length >= 3 * PER_BURST, 5000, 'the bursts')
-  await delay(20)
+  // At once, while the receiver may still be paced: the reply must come long before a 100 ms
+  // timer (pacing waits microseconds), which a stuck or slow pacing timer would not do.
+  const order = []
   s.send('ping', port, '127.0.0.1')
+  const timer = setTimeout(() => order.push('100 ms'), 100)
   await until(() => replies.length === 1, 2000, 'the reply')
-  await delay(20)
-  return { count: got.length, last: got[got.length - 1], replies }
+  order.push('reply')
+  await until(() => order.length === 2, 2000, 'the timer')
+  clearTimeout(timer)
+  return { count: got.length, last: got[got.length - 1], replies, order }
 }, (r) => {
-  assert.deepStrictEqual(r, { count: 3 * PER_BURST + 1, last: NaN, replies: ['pong'] })
+  assert.deepStrictEqual(r, { count: 3 * PER_BURST + 1, last: NaN, replies: ['pong'], order: ['reply', '100 ms'] })
+})
+
+parity('pacing: a datagram sent during a poll phase reaches a paced socket after that phase\'s setImmediate', async (ctx) => {
+  // B reads two datagrams at once (so dgram-rs paces it), answers A, and keeps the thread busy
+  // past the pacing delay: A's wakeup and B's pacing timer then come in one poll phase. A answers
+  // B and queues an immediate. node:dgram reads B's datagram in a later iteration (B was not
+  // readable when the loop polled), after the immediate; pacing must not read it earlier.
+  const t = ctx.transcript()
+  const a = ctx.socket('udp4')
+  const b = ctx.socket('udp4')
+  const aPort = await bindLoopback(a)
+  const bPort = await bindLoopback(b)
+  b.on('message', (m) => {
+    t.log(`B:${m}`)
+    if (String(m) === '2') {
+      b.send('go', aPort, '127.0.0.1')
+      const end = process.hrtime.bigint() + 2_000_000n
+      while (process.hrtime.bigint() < end);
+    }
+  })
+  a.on('message', (m) => {
+    t.log(`A:${m}`)
+    a.send('x', bPort, '127.0.0.1')
+    setImmediate(() => t.log('immediate'))
+  })
+  const s = ctx.node('udp4')
+  await bindLoopback(s)
+  s.send('1', bPort, '127.0.0.1')
+  s.send('2', bPort, '127.0.0.1')
+  await until(() => t.has('B:x') && t.has('immediate'), 2000, 'the exchange')
+  return t.entries
+}, (entries) => {
+  assert.deepStrictEqual(entries, ['B:1', 'B:2', 'A:go', 'immediate', 'B:x'])
 })
 
 parity('pacing: close() in a handler in the middle of a burst stops delivery at once', async (ctx) => {

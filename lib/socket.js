@@ -968,23 +968,26 @@ Socket.prototype.close = function(callback) {
   return this;
 };
 
-// The requests whose datagrams the handle's close() cancelled (their ids);
-// libuv completes them with ECANCELED in the loop's close phase, after the
+// How the handle's close() ended its queued datagrams: [id, status, bytes,
+// ...], first those it had sent but not yet reported, then the cancelled
+// (ECANCELED). libuv completes them in the loop's close phase, after the
 // 'close' event's tick: setImmediate is the nearest userland equivalent.
-function cancelSends(state, ids) {
-  const reqs = ids.map((id) => state.sendReqs.get(id)).filter((req) => req !== undefined);
+function cancelSends(state, ended) {
+  const reqs = state.sendReqs;
   state.sendReqs = new Map();
-  if (reqs.length === 0)
+  if (ended.length === 0)
     return;
   setImmediate(() => {
-    for (const req of reqs) {
+    for (let i = 0; i < ended.length; i += 3) {
+      const req = reqs.get(ended[i]);
+      if (req === undefined) continue;
+      const status = ended[i + 1];
+      const bytes = ended[i + 2];
       if (req.batch) {
-        req.errno ||= UV_ECANCELED;
-        finishBatch(req, false);
+        settleBatch(state, req, status < 0 ? status : bytes + 1);
+        if (req.pending === 0) finishBatch(req, false);
       } else if (req.callback) {
-        let bytes = 0;
-        for (const buf of req.list) bytes += buf.byteLength;
-        afterSend.call(req, UV_ECANCELED, bytes);
+        afterSend.call(req, status, bytes);
       }
     }
   });

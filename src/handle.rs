@@ -199,9 +199,10 @@ impl UdpHandle {
         self.core.set_queue_every_send(on);
     }
 
-    /// Closes the handle; returns the ids of the requests whose queued datagrams are cancelled.
+    /// Closes the handle; returns how its queued datagrams end: `[id, status, bytes, ...]`
+    /// (completions not reported yet, then the cancelled, with `ECANCELED`).
     #[napi]
-    pub fn close(&self) -> Vec<u32> {
+    pub fn close(&self) -> Vec<i64> {
         self.core.close()
     }
 

@@ -31,7 +31,7 @@ use std::rc::{Rc, Weak};
 use napi::bindgen_prelude::{Function, JsValue};
 use socket2::Socket;
 
-use crate::send::{Completion, Datagram, SendEngine};
+use crate::send::{Datagram, SendEngine};
 use crate::sys::error;
 use crate::sys::gso;
 use crate::sys::socket::{self, Family, Options};
@@ -418,28 +418,25 @@ impl Owner {
             .unwrap_or((0, 0))
     }
 
-    /// Sends what is queued while the socket takes it, and completes each datagram the kernel
-    /// took or refused through `onsend(id, status, bytes)`.
+    /// Sends what is queued while the socket takes it, then completes each datagram the kernel
+    /// took or refused through `onsend(id, status, bytes)`: one at a time, so that the queue's
+    /// size, read from a callback, still counts the datagrams whose callbacks have not run (as
+    /// libuv counts them). All of them, even if a callback closes the socket: they were sent (or
+    /// refused) before it closed.
     fn flush_queue(&self) {
-        let mut completions = Vec::new();
-        let _ =
-            self.with_sender(|engine, socket| engine.flush_queue(socket, |c| completions.push(c)));
-        self.complete(&completions);
-    }
-
-    /// Reports completions to JavaScript. All of them, even if one callback closes the socket:
-    /// these datagrams were sent (or refused) before it closed.
-    fn complete(&self, completions: &[Completion]) {
-        let (Some(callbacks), false) = (self.callbacks(), completions.is_empty()) else {
-            return;
-        };
-        let Some(scope) = CallScope::open(self.env) else {
+        let _ = self.with_sender(|engine, socket| engine.flush_queue(socket));
+        let (Some(callbacks), Some(scope)) = (self.callbacks(), CallScope::open(self.env)) else {
             return;
         };
         let Some(onsend) = scope.callee(&callbacks.onsend) else {
             return;
         };
-        for c in completions {
+        loop {
+            let next = match self.sender.try_borrow_mut() {
+                Ok(mut engine) => engine.take_completion(),
+                Err(_) => None,
+            };
+            let Some(c) = next else { break };
             let bytes = i32::try_from(c.bytes).unwrap_or(i32::MAX);
             if let (Some(id), Some(status), Some(bytes)) =
                 (scope.uint(c.id), scope.int(c.status), scope.int(bytes))
@@ -447,6 +444,7 @@ impl Owner {
                 scope.call_callee(&callbacks.context, &onsend, &[id, status, bytes]);
             }
         }
+        self.update_interest();
     }
 
     // ----- lifetime -----
@@ -467,10 +465,11 @@ impl Owner {
         self.referenced.get()
     }
 
-    /// Closes the socket: no callback is made after this. Returns the ids of the requests whose
-    /// queued datagrams are cancelled (JavaScript completes them with `ECANCELED`, as libuv does
-    /// on close).
-    pub fn close(&self) -> Vec<u32> {
+    /// Closes the socket: no callback is made after this. Returns what ends the queued
+    /// datagrams, for JavaScript to complete as libuv does on close: `[id, status, bytes, ...]`,
+    /// first the completions not reported yet, then every datagram still queued, cancelled
+    /// (`ECANCELED`).
+    pub fn close(&self) -> Vec<i64> {
         if self.closed.replace(true) {
             return Vec::new();
         }
@@ -481,14 +480,17 @@ impl Owner {
         self.release()
     }
 
-    /// Drops the poll handle (uv_close), the pacer, the socket and the callbacks; returns the
-    /// cancelled requests.
-    fn release(&self) -> Vec<u32> {
+    /// Drops the poll handle (uv_close), the pacer, the socket and the callbacks; returns how
+    /// the queued datagrams end, as [`Owner::close`] does.
+    fn release(&self) -> Vec<i64> {
         let cancelled = self
             .sender
             .try_borrow_mut()
             .map(|mut s| s.cancel_all())
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|c| [i64::from(c.id), i64::from(c.status), c.bytes as i64])
+            .collect();
         // Order matters: the poll handles stop watching the descriptors before they are closed.
         if let Ok(mut p) = self.poll.try_borrow_mut() {
             p.take();

@@ -14,13 +14,16 @@
 //!   ([`Outcome::Failed`]), or queued ([`Outcome::Queued`]) when the socket buffer is full
 //!   (`EAGAIN`): libuv's `uv_udp_try_send` + `uv_udp_send`. While anything is queued, new
 //!   datagrams queue behind it. The queue drains in order when the socket is writable, and each
-//!   queued datagram completes with the id of the request it came from ([`Completion`]).
+//!   queued datagram completes with the id of the request it came from ([`Completion`]). As in
+//!   libuv, a queued datagram counts in the queue's size until its completion is taken (that
+//!   is, until its callback runs), not merely until the kernel took it.
 //!
 //! The engine knows nothing of Node-API: it takes a socket and reports through plain closures,
 //! so `cargo test` drives it on loopback sockets.
 
 pub mod queue;
 
+use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 
@@ -99,6 +102,10 @@ struct Gathered {
 #[derive(Default)]
 pub struct SendEngine {
     queue: SendQueue,
+    /// Queued datagrams the kernel has taken or refused, whose completions are not taken yet,
+    /// with their sizes.
+    completed: VecDeque<(Completion, usize)>,
+    completed_bytes: usize,
     gathered: Vec<Gathered>,
     gso_refused: bool,
     queue_every_send: bool,
@@ -111,19 +118,31 @@ impl SendEngine {
         self.queue_every_send = on;
     }
 
-    /// Whether datagrams wait for writability.
+    /// Whether queued datagrams wait for writability or for their completions to be taken.
     pub fn has_queued(&self) -> bool {
-        !self.queue.is_empty()
+        !self.queue.is_empty() || !self.completed.is_empty()
     }
 
-    /// Bytes waiting for writability (`getSendQueueSize()`).
+    /// Bytes of the queued datagrams not completed yet (`getSendQueueSize()`).
     pub fn queued_bytes(&self) -> usize {
-        self.queue.bytes()
+        self.queue.bytes() + self.completed_bytes
     }
 
-    /// Datagrams waiting for writability (`getSendQueueCount()`).
+    /// Queued datagrams not completed yet (`getSendQueueCount()`).
     pub fn queued_count(&self) -> usize {
-        self.queue.count()
+        self.queue.count() + self.completed.len()
+    }
+
+    /// The oldest completion not taken yet.
+    pub fn take_completion(&mut self) -> Option<Completion> {
+        let (completion, size) = self.completed.pop_front()?;
+        self.completed_bytes -= size;
+        Some(completion)
+    }
+
+    fn complete(&mut self, completion: Completion, size: usize) {
+        self.completed_bytes += size;
+        self.completed.push_back((completion, size));
     }
 
     /// Sends `datagrams` in order and reports each one's [`Outcome`] by its index.
@@ -133,8 +152,32 @@ impl SendEngine {
         datagrams: &[Datagram<'_>],
         mut report: impl FnMut(usize, Outcome),
     ) {
-        let done = if self.queue_every_send || !self.queue.is_empty() {
+        let done = if self.has_queued() {
             0
+        } else if self.queue_every_send {
+            // libuv's uv_udp_send on an empty queue: the first datagram goes at once, and
+            // completes, like the rest, on a later turn of the loop.
+            let first = &datagrams[..datagrams.len().min(1)];
+            let mut result = None;
+            let done = transmit(socket, &mut self.gso_refused, first, |_, o| {
+                result = Some(o)
+            });
+            if let (Some(outcome), Some(d)) = (result, first.first()) {
+                let (status, bytes) = match outcome {
+                    Outcome::Failed(errno) => (errno, 0),
+                    _ => (0, d.len),
+                };
+                self.complete(
+                    Completion {
+                        id: d.id,
+                        status,
+                        bytes,
+                    },
+                    d.len,
+                );
+                report(0, Outcome::Queued);
+            }
+            done
         } else {
             transmit(socket, &mut self.gso_refused, datagrams, |i, step| {
                 report(i, step)
@@ -179,9 +222,11 @@ impl SendEngine {
         self.gathered = gathered;
     }
 
-    /// Sends what is queued, in order, while the socket takes it; reports each datagram the
-    /// kernel took or refused as a [`Completion`]. What the kernel cannot take yet stays queued.
-    pub fn flush_queue(&mut self, socket: &Socket, mut complete: impl FnMut(Completion)) {
+    /// Sends what is queued, in order, while the socket takes it. Each datagram the kernel took
+    /// or refused becomes a [`Completion`], for [`SendEngine::take_completion`]; what the kernel
+    /// cannot take yet stays queued.
+    pub fn flush_queue(&mut self, socket: &Socket) {
+        let mut completions = Vec::new();
         let done = {
             let slices: Vec<IoSlice<'_>> =
                 self.queue.items().map(|q| IoSlice::new(&q.data)).collect();
@@ -192,27 +237,26 @@ impl SendEngine {
                 .map(|(q, s)| Datagram::new(std::slice::from_ref(s), q.to, q.id))
                 .collect();
             transmit(socket, &mut self.gso_refused, &datagrams, |i, step| {
-                let id = datagrams[i].id;
-                complete(match step {
-                    Outcome::Sent(bytes) => Completion {
-                        id,
-                        status: 0,
+                let d = &datagrams[i];
+                let (status, bytes) = match step {
+                    Outcome::Failed(errno) => (errno, 0),
+                    Outcome::Sent(n) => (0, n),
+                    Outcome::Queued => (0, 0),
+                };
+                completions.push((
+                    Completion {
+                        id: d.id,
+                        status,
                         bytes,
                     },
-                    Outcome::Failed(status) => Completion {
-                        id,
-                        status,
-                        bytes: 0,
-                    },
-                    Outcome::Queued => Completion {
-                        id,
-                        status: 0,
-                        bytes: 0,
-                    },
-                })
+                    d.len,
+                ));
             })
         };
         self.queue.pop_front(done);
+        for (completion, size) in completions {
+            self.complete(completion, size);
+        }
     }
 
     /// Drops what was gathered (it can no longer be sent); returns the requests' ids, in order.
@@ -220,11 +264,27 @@ impl SendEngine {
         self.gathered.drain(..).map(|g| g.id).collect()
     }
 
-    /// Drops everything queued or gathered (the socket is closing); returns the ids of the
-    /// requests whose datagrams are cancelled, once each, in order.
-    pub fn cancel_all(&mut self) -> Vec<u32> {
-        self.gathered.clear();
-        self.queue.clear()
+    /// Ends everything (the socket is closing): the completions not taken yet, then every
+    /// datagram still queued or gathered, cancelled (`ECANCELED`, with its size), in order.
+    pub fn cancel_all(&mut self) -> Vec<Completion> {
+        let mut all: Vec<Completion> = std::iter::from_fn(|| self.take_completion()).collect();
+        let cancelled = |id, bytes| Completion {
+            id,
+            status: -libc::ECANCELED,
+            bytes,
+        };
+        all.extend(
+            self.queue
+                .drain()
+                .into_iter()
+                .map(|q| cancelled(q.id, q.data.len())),
+        );
+        all.extend(
+            self.gathered
+                .drain(..)
+                .map(|g| cancelled(g.id, g.data.len())),
+        );
+        all
     }
 }
 

@@ -56,16 +56,10 @@ impl SendQueue {
         }
     }
 
-    /// Drops everything waiting; returns the requests that lose datagrams, in order, once each.
-    pub fn clear(&mut self) -> Vec<u32> {
-        let mut ids: Vec<u32> = Vec::new();
-        for item in self.items.drain(..) {
-            if ids.last() != Some(&item.id) {
-                ids.push(item.id);
-            }
-        }
+    /// Takes everything waiting, oldest first.
+    pub fn drain(&mut self) -> Vec<Queued> {
         self.bytes = 0;
-        ids
+        self.items.drain(..).collect()
     }
 }
 
@@ -94,12 +88,13 @@ mod tests {
     }
 
     #[test]
-    fn clearing_names_each_request_once() {
+    fn draining_empties_it_in_order() {
         let mut q = SendQueue::default();
-        for id in [3, 3, 3, 4, 5, 5] {
-            q.push(item(b"x", id));
+        for id in [3, 4, 5] {
+            q.push(item(b"xy", id));
         }
-        assert_eq!(q.clear(), [3, 4, 5]);
+        let ids: Vec<u32> = q.drain().iter().map(|i| i.id).collect();
+        assert_eq!(ids, [3, 4, 5]);
         assert!(q.is_empty());
         assert_eq!(q.bytes(), 0);
     }

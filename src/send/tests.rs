@@ -181,6 +181,11 @@ fn a_failed_run_gives_each_datagram_its_own_result() {
     assert!(!engine.gso_refused);
 }
 
+/// Takes every completion the engine holds.
+fn completions(engine: &mut SendEngine) -> Vec<Completion> {
+    std::iter::from_fn(|| engine.take_completion()).collect()
+}
+
 #[test]
 fn the_queue_drains_in_order_and_completes_by_id() {
     let (r, addr) = receiver();
@@ -198,17 +203,41 @@ fn the_queue_drains_in_order_and_completes_by_id() {
     let later = send_all(&mut engine, &s, &[vec![9; 5]], Some(addr));
     assert_eq!(later, [Outcome::Queued]);
 
-    let mut completions = Vec::new();
-    engine.flush_queue(&s, |c| completions.push(c));
-    let ids: Vec<u32> = completions.iter().map(|c| c.id).collect();
+    engine.flush_queue(&s);
+    // Sent, yet counted until each completion is taken (as libuv counts until the callback).
+    assert_eq!(engine.queued_count(), 5);
+    let first = engine.take_completion();
+    assert_eq!(first.map(|c| (c.id, c.bytes)), Some((0, 20)));
+    assert_eq!(
+        (engine.queued_count(), engine.queued_bytes()),
+        (4, 21 + 22 + 23 + 5)
+    );
+    let rest = completions(&mut engine);
+    let ids: Vec<u32> = rest.iter().map(|c| c.id).collect();
     // send_all numbers datagrams from 0 in each call.
-    assert_eq!(ids, [0, 1, 2, 3, 0]);
-    assert!(completions.iter().all(|c| c.status == 0));
-    assert_eq!(completions[3].bytes, 23);
+    assert_eq!(ids, [1, 2, 3, 0]);
+    assert!(rest.iter().all(|c| c.status == 0));
+    assert_eq!(rest[2].bytes, 23);
     assert!(!engine.has_queued());
     let mut expected = payloads.clone();
     expected.push(vec![9; 5]);
     assert_eq!(receive(&r, 5), expected);
+}
+
+#[test]
+fn queueing_every_send_still_sends_the_first_at_once_as_libuv_does() {
+    let (r, addr) = receiver();
+    let s = sender();
+    let mut engine = SendEngine::default();
+    engine.set_queue_every_send(true);
+    let outcomes = send_all(&mut engine, &s, &[vec![1; 3], vec![2; 4]], Some(addr));
+    assert_eq!(outcomes, [Outcome::Queued, Outcome::Queued]);
+    assert_eq!(receive(&r, 1), [vec![1; 3]], "the first left at once");
+    assert_eq!((engine.queued_count(), engine.queued_bytes()), (2, 7));
+    let ended = engine.cancel_all();
+    let ended: Vec<(u32, i32, usize)> = ended.iter().map(|c| (c.id, c.status, c.bytes)).collect();
+    assert_eq!(ended, [(0, 0, 3), (1, -libc::ECANCELED, 4)]);
+    assert!(!engine.has_queued());
 }
 
 #[test]
@@ -236,14 +265,25 @@ fn gathered_sends_report_by_request_id() {
 }
 
 #[test]
-fn cancelling_names_the_requests_that_lose_datagrams() {
+fn cancelling_ends_every_queued_datagram() {
     let (_r, addr) = receiver();
     let s = sender();
     let mut engine = SendEngine::default();
     engine.set_queue_every_send(true);
+    engine.flush_queue(&s);
     let payloads = vec![vec![1u8; 3]; 3];
     send_all(&mut engine, &s, &payloads, Some(addr));
-    assert_eq!(engine.cancel_all(), [0, 1, 2]);
+    engine.gather(&[IoSlice::new(b"xy")], Some(addr), 9);
+    let ended: Vec<(u32, i32)> = engine
+        .cancel_all()
+        .iter()
+        .map(|c| (c.id, c.status))
+        .collect();
+    let cancelled = -libc::ECANCELED;
+    assert_eq!(
+        ended,
+        [(0, 0), (1, cancelled), (2, cancelled), (9, cancelled)]
+    );
     assert!(!engine.has_queued());
 }
 
