@@ -40,14 +40,6 @@ function isInt32(value) {
   return value === (value | 0);
 }
 
-/**
- * @param {*} value
- * @returns {boolean}
- */
-function isUint32(value) {
-  return value === (value >>> 0);
-}
-
 const validateUint32 = hideStackFrames((value, name, positive = false) => {
   if (typeof value !== 'number') {
     throw new ERR_INVALID_ARG_TYPE(name, 'number', value);
@@ -138,7 +130,6 @@ const validateBlockList = hideStackFrames((value, name) => {
 
 module.exports = {
   isInt32,
-  isUint32,
   validateAbortSignal,
   validateBlockList,
   validateFunction,
