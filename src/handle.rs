@@ -203,6 +203,21 @@ impl UdpHandle {
             .set(on && zero_copy.unwrap_or(false));
     }
 
+    /// Spreads the datagrams of this socket's `SO_REUSEPORT` group evenly over `receivers`
+    /// sockets, by `"flow"` or by `"datagram"` (see `reuseport.rs`). The socket must be bound with
+    /// `reusePort`. Returns 0 or a negative errno (`EINVAL` for a bad argument or a socket not in
+    /// a group, `EBADF` before bind).
+    #[napi]
+    pub fn set_reuse_port_balance(&self, by: String, receivers: u32) -> i32 {
+        let Some(balance) = crate::reuseport::Balance::from_name(&by) else {
+            return error::EINVAL;
+        };
+        status(
+            self.core
+                .with_socket(|s| crate::reuseport::attach(s, balance, receivers)),
+        )
+    }
+
     /// Closes the handle; returns how many queued sends were cancelled.
     #[napi]
     pub fn close(&self) -> u32 {

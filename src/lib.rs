@@ -11,6 +11,7 @@
 //! - [`core`]: one socket's state and its close/teardown rules.
 //! - [`mmsg`]: `recvmmsg` over reusable per-thread buffers.
 //! - [`error`]: `io::Error` → negative errno.
+//! - [`reuseport`]: `reusePortBalance`, a BPF program spreading a `SO_REUSEPORT` group's datagrams.
 
 pub mod batch;
 pub mod coalesce;
@@ -21,6 +22,7 @@ pub mod handle;
 pub mod mmsg;
 pub mod pacing;
 pub mod recv;
+pub mod reuseport;
 pub mod send;
 pub mod socket;
 pub mod uv;
