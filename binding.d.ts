@@ -60,6 +60,13 @@ export declare class UdpHandle {
    * emptied (detached, length 0) when the call returns.
    */
   setBatchReceive(on: boolean, zeroCopy?: boolean | undefined | null): void
+  /**
+   * Spreads the datagrams of this socket's `SO_REUSEPORT` group evenly over `receivers`
+   * sockets, by `"flow"` or by `"datagram"` (see `reuseport.rs`). The socket must be bound with
+   * `reusePort`. Returns 0 or a negative errno (`EINVAL` for a bad argument or a socket not in
+   * a group, `EBADF` before bind).
+   */
+  setReusePortBalance(by: string, receivers: number): number
   /** Closes the handle; returns how many queued sends were cancelled. */
   close(): number
   /** Lets the socket keep the process alive (the default). */
