@@ -59,8 +59,10 @@ function receiver(cfg, post, listen) {
       started = process.hrtime.bigint();
     } else if (m === 'stop') {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      // The socket is not closed: a cluster worker's close() would write to a primary that may
+      // have exited already (EPIPE). Every receiver ends with its group.
       post({ ev: 'count', count, seconds });
-      socket.close();
+      socket.removeAllListeners('message');
     }
   });
 }
