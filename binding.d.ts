@@ -62,6 +62,13 @@ export declare class UdpHandle {
    */
   setBatchReceive(on: boolean, zeroCopy?: boolean | undefined | null): void
   /**
+   * Spreads the datagrams of this socket's `SO_REUSEPORT` group evenly over `receivers`
+   * sockets, by `"flow"` or by `"datagram"` (see `sys/reuseport.rs`). The socket must be bound with
+   * `reusePort`. Returns 0 or a negative errno (`EINVAL` for a bad argument or a socket not in
+   * a group, `EBADF` before bind).
+   */
+  setReusePortBalance(by: string, receivers: number): number
+  /**
    * Queue every send instead of trying it at once, as Node does under its
    * `--test-udp-no-try-send` flag (for Node's own tests of the queue-info methods).
    */

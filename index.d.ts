@@ -58,6 +58,23 @@ export interface SocketOptions extends Abortable {
    * are empty (length 0). Copy what you keep.
    */
   receiveBatches?: boolean | 'zero-copy' | undefined;
+  /**
+   * dgram-rs only, Linux (`SO_ATTACH_REUSEPORT_CBPF`), with `reusePort: true`: spread the
+   * datagrams of this port's `reusePort` group evenly over `receivers` sockets (in the order they
+   * bound), instead of the kernel's flow hash, which can leave sockets idle. `by: 'flow'` (the
+   * default) keeps each sender on one socket: (source address + port) % receivers; `'datagram'`
+   * picks a random socket per datagram, even with a single sender, but one sender's datagrams then
+   * spread over sockets. Applied when the socket binds (a failure is a `'setsockopt'` error).
+   */
+  reusePortBalance?: ReusePortBalance | undefined;
+}
+
+/** How a `reusePort` group spreads its datagrams (see `SocketOptions.reusePortBalance`). */
+export interface ReusePortBalance {
+  /** How many sockets the group will have: an integer, 1 to 65535. */
+  receivers: number;
+  /** `'flow'` (default) or `'datagram'`. */
+  by?: 'flow' | 'datagram' | undefined;
 }
 
 /** The data of one datagram, as `sendBatch` takes it. */

@@ -53,3 +53,22 @@ test('recipe: the client prints "Hi Dave!" on every pairing of implementations',
     fs.rmSync(copies.dir, { recursive: true, force: true })
   }
 })
+
+test('recipe: examples/multicore-server.js, both ways, answers the client as server.js does', { timeout: 60000 }, async (ctx) => {
+  if (SELFCHECK) return ctx.skip('dgram-rs only')
+  const multicore = path.join(__dirname, '..', 'examples', 'multicore-server.js')
+  // runPair starts the server without arguments: a wrapper passes 'threads'.
+  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'multicore-'))
+  const threads = path.join(dir, 'threads.js')
+  fs.writeFileSync(threads, `process.argv.splice(2, 0, 'threads')\nrequire(${JSON.stringify(multicore)})\n`)
+  try {
+    const results = {
+      cluster: await runPair(multicore, PROGRAMS['dgram-rs'].client, 'Dave'),
+      threads: await runPair(threads, PROGRAMS['dgram-rs'].client, 'Dave'),
+    }
+    const expected = { stdout: 'Hi Dave!\n', stderr: '' }
+    assert.deepStrictEqual(results, { cluster: expected, threads: expected })
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})

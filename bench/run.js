@@ -5,6 +5,7 @@
 // server; see bench/workloads.js for what runs and bench/worker.js for how.
 //
 //   node bench/run.js [--quick] [--only=<regex on row names>] [--out=<path prefix>]
+//   node bench/run.js --scale [...]: the scale-out benchmark, see bench/scale.js
 //   (--only keeps the baseline rows, node→node and node↔node, so ratios still have a base)
 //
 // Environment:
@@ -35,6 +36,13 @@ const ROOT = path.resolve(__dirname, '..');
 const WORKER = path.join(__dirname, 'worker.js');
 
 const argv = process.argv.slice(2);
+// `--scale`: the scale-out benchmark instead (bench/scale.js, with its own arguments).
+if (argv.includes('--scale')) {
+  require('./scale').main(argv.filter((a) => a !== '--scale')).then(
+    () => process.exit(0),
+    (err) => { console.error(err.message); process.exit(1); });
+  return;
+}
 const flag = (name) => {
   const a = argv.find((x) => x === `--${name}` || x.startsWith(`--${name}=`));
   if (a === undefined) return undefined;

@@ -432,6 +432,14 @@ E('ERR_INVALID_ARG_TYPE',
 
     return msg;
   }, TypeError);
+E('ERR_INVALID_ARG_VALUE', (name, value, reason = 'is invalid') => {
+  let inspected = util.inspect(value);
+  if (inspected.length > 128) {
+    inspected = `${inspected.slice(0, 128)}...`;
+  }
+  const type = name.includes('.') ? 'property' : 'argument';
+  return `The ${type} '${name}' ${reason}. Received ${inspected}`;
+}, TypeError);
 E('ERR_INVALID_FD_TYPE', 'Unsupported fd type: %s', TypeError);
 // Added in Node 22.13 / 23.4 with dgram's sendBlockList.
 E('ERR_IP_BLOCKED', function(ip) {

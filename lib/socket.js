@@ -85,6 +85,10 @@ const {
   UV_UDP_REUSEADDR,
   UV_UDP_REUSEPORT,
 } = require('./handle');
+const {
+  applyReusePortBalance,
+  validateReusePortBalance,
+} = require('./reuseport');
 
 // Node 20 polyfills these two symbols; use the same ones it does.
 const SymbolAsyncDispose = Symbol.asyncDispose || Symbol.for('nodejs.asyncDispose');
@@ -119,6 +123,7 @@ function Socket(type, listener) {
   let sendBufferSize;
   let receiveBlockList;
   let sendBlockList;
+  let reusePortBalance;
 
   let options;
   if (type !== null && typeof type === 'object') {
@@ -142,6 +147,8 @@ function Socket(type, listener) {
       validateBlockList(options.sendBlockList, 'options.sendBlockList');
       sendBlockList = options.sendBlockList;
     }
+    // dgram-rs: spread a reusePort group evenly (lib/reuseport.js).
+    reusePortBalance = validateReusePortBalance(options);
   }
 
   const handle = newHandle(type, lookup);
@@ -166,6 +173,7 @@ function Socket(type, listener) {
     queue: undefined,
     reuseAddr: options && options.reuseAddr, // Use UV_UDP_REUSEADDR if true.
     reusePort: options && options.reusePort, // Node 22.12+ / 23.1+.
+    reusePortBalance,
     ipv6Only: options && options.ipv6Only,
     recvBufferSize,
     sendBufferSize,
@@ -435,9 +443,14 @@ Socket.prototype.bind = function(port_, address_ /* , callback */) {
       return;
     }
 
-    const err2 = bindHandle(state.handle, ip, port || 0, flags);
+    let syscall = 'bind';
+    let err2 = bindHandle(state.handle, ip, port || 0, flags);
+    if (!err2 && state.reusePortBalance) {
+      syscall = 'setsockopt';
+      err2 = applyReusePortBalance(state.handle, state.reusePortBalance);
+    }
     if (err2) {
-      const ex = new ExceptionWithHostPort(err2, 'bind', ip, port);
+      const ex = new ExceptionWithHostPort(err2, syscall, ip, port);
       state.bindState = BIND_STATE_UNBOUND;
       this.emit('error', ex);
       // Todo: close?

@@ -192,6 +192,21 @@ impl UdpHandle {
         });
     }
 
+    /// Spreads the datagrams of this socket's `SO_REUSEPORT` group evenly over `receivers`
+    /// sockets, by `"flow"` or by `"datagram"` (see `sys/reuseport.rs`). The socket must be bound with
+    /// `reusePort`. Returns 0 or a negative errno (`EINVAL` for a bad argument or a socket not in
+    /// a group, `EBADF` before bind).
+    #[napi]
+    pub fn set_reuse_port_balance(&self, by: String, receivers: u32) -> i32 {
+        let Some(balance) = crate::sys::reuseport::Balance::from_name(&by) else {
+            return error::EINVAL;
+        };
+        status(
+            self.core
+                .with_socket(|s| crate::sys::reuseport::attach(s, balance, receivers)),
+        )
+    }
+
     /// Queue every send instead of trying it at once, as Node does under its
     /// `--test-udp-no-try-send` flag (for Node's own tests of the queue-info methods).
     #[napi]

@@ -11,7 +11,7 @@
 //!   JavaScript, over the two engines.
 //! - [`send`]: the send engine: the run splitter (GSO), its error policy, the `EAGAIN` queue.
 //! - [`recv`]: the receive engine: a `recvmmsg` read and its datagrams; the pacing decision.
-//! - [`sys`]: the syscalls: socket options, `recvmmsg`, GSO/GRO, errno.
+//! - [`sys`]: the syscalls: socket options, `recvmmsg`, GSO/GRO, errno, reuseport balancing.
 //! - [`uv`]: the libuv and Node-API FFI the owner uses (poll and prepare handles, calls,
 //!   cleanup hooks).
 //!

@@ -82,6 +82,13 @@ dgram.createSocket('udp5');
 dgram.createSocket({ reuseAddr: true });
 // @ts-expect-error: reusePort is a boolean
 dgram.createSocket({ type: 'udp4', reusePort: 'yes' });
+// dgram-rs's reusePortBalance.
+dgram.createSocket({ type: 'udp4', reusePort: true, reusePortBalance: { receivers: 8 } }).close();
+dgram.createSocket({ type: 'udp4', reusePort: true, reusePortBalance: { receivers: 8, by: 'datagram' } }).close();
+// @ts-expect-error: receivers is required
+dgram.createSocket({ type: 'udp4', reusePort: true, reusePortBalance: { by: 'flow' } });
+// @ts-expect-error: by is 'flow' or 'datagram'
+dgram.createSocket({ type: 'udp4', reusePort: true, reusePortBalance: { receivers: 2, by: 'cpu' } });
 // @ts-expect-error: a block list must be a net.BlockList
 dgram.createSocket({ type: 'udp4', receiveBlockList: ['127.0.0.1'] });
 // @ts-expect-error: port is a number

@@ -6,8 +6,10 @@
 //! - [`gso`]: one `sendmsg` (retried on `EINTR`), with or without UDP segmentation offload, and
 //!   the receive offload (`UDP_GRO`) switch.
 //! - [`error`]: `io::Error` → negative errno, as libuv reports it.
+//! - [`reuseport`]: BPF programs that spread a `SO_REUSEPORT` group's datagrams evenly.
 
 pub mod error;
 pub mod gso;
 pub mod mmsg;
+pub mod reuseport;
 pub mod socket;
