@@ -1,29 +1,117 @@
 'use strict';
 
-// Loads the addon that `npm install` built in this package: `napi build --platform` names it
-// dgram-rs.<platform>-<arch>[-<abi>].node in the package root.
+// Finds and loads the native addon, in this order:
 //
-// Why not napi-rs's generated loader: it searches prebuilt packages for every platform (there are
-// none: the addon is built on install) and reads /usr/bin/ldd to tell musl from glibc. That cost
-// about 100 KB of V8's young generation at startup, which alone was enough for V8 to double the
-// young generation of the benchmark's receiver (and its peak RSS by some 8 MB).
+// 1. a local build in the package root, dgram-rs.<platform>.node: what `npm install` (the
+//    `prepare` script) or `npm run build` made in a clone. It comes first so that a clone runs
+//    its own build, never a published binary; the published root package holds no .node file.
+// 2. the prebuilt platform package, dgram-rs-<platform> (an optionalDependency of the root
+//    package; npm installs the one whose os/cpu/libc fields match this machine).
+//
+// <platform> is napi-rs's name: linux-x64-gnu, linux-arm64-musl, darwin-arm64, win32-x64-msvc...
+//
+// When neither exists, this module throws an Error with code 'DGRAM_RS_NO_NATIVE' (index.js then
+// falls back to node:dgram). An addon that exists but fails to load (a corrupt file, an ABI
+// mismatch) throws the loader's own reason instead: that is a broken install, not a platform
+// without a binary.
+//
+// Why not napi-rs's generated loader: it tries every platform's package and reads /usr/bin/ldd to
+// tell musl from glibc. That cost about 100 KB of V8's young generation at startup, which alone was
+// enough for V8 to double the young generation of the benchmark's receiver (and its peak RSS by
+// some 8 MB). Here: one existsSync, one small read of the node binary's ELF header on Linux, and
+// one package resolution when there is no local build.
 
 const fs = require('fs');
 const path = require('path');
 
+// The Node-API version the addon is built for (napi's "napi8" feature in Cargo.toml).
+const NAPI_VERSION = 8;
+
 const root = path.join(__dirname, '..');
-const prefix = `dgram-rs.${process.platform}-${process.arch}`;
-const file = fs.readdirSync(root).find((f) => f.startsWith(prefix) && f.endsWith('.node'));
-if (file === undefined) {
-  throw new Error(`dgram-rs: no native addon for ${process.platform}-${process.arch} in ${root}; ` +
-    'run `npm install` (or `npm run build`) there to build it');
+
+function noNative(reason) {
+  const err = new Error(reason);
+  err.code = 'DGRAM_RS_NO_NATIVE';
+  return err;
 }
 
-const binding = require(path.join(root, file));
+// Whether this Node runs on musl: the ELF interpreter (PT_INTERP) of the node binary itself is
+// /lib/ld-musl-<arch>.so.1 there. (Whether such a file exists says nothing: Debian's musl-tools
+// installs it on a glibc system.)
+function isMusl() {
+  let fd;
+  try {
+    fd = fs.openSync(process.execPath, 'r');
+    const head = Buffer.alloc(4096);
+    const n = fs.readSync(fd, head, 0, head.length, 0);
+    // ELF, 64-bit, little-endian (x64, arm64); anything else is not a Linux we build for.
+    if (n < 64 || head.readUInt32BE(0) !== 0x7f454c46 || head[4] !== 2 || head[5] !== 1)
+      return false;
+    const phoff = Number(head.readBigUInt64LE(32));
+    const phentsize = head.readUInt16LE(54);
+    const phnum = head.readUInt16LE(56);
+    for (let i = 0; i < phnum && phoff + (i + 1) * phentsize <= n; i++) {
+      const ph = phoff + i * phentsize;
+      if (head.readUInt32LE(ph) !== 3) continue; // PT_INTERP
+      const offset = Number(head.readBigUInt64LE(ph + 8));
+      const size = Math.min(Number(head.readBigUInt64LE(ph + 32)), 256);
+      const interp = Buffer.alloc(size);
+      fs.readSync(fd, interp, 0, size, offset);
+      return interp.includes('ld-musl-');
+    }
+    return false; // no interpreter: a statically linked node (official and Alpine builds are not)
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
 
-// The two calls made once per datagram sent are raw Node-API callbacks (src/fast_calls.rs),
-// exported beside the class: they become its methods here.
-binding.UdpHandle.prototype.send = binding.udpSend;
-binding.UdpHandle.prototype.sendLater = binding.udpSendLater;
+function platformName() {
+  const { platform, arch } = process;
+  if (platform === 'linux') return `linux-${arch}-${isMusl() ? 'musl' : 'gnu'}`;
+  if (platform === 'win32') return `win32-${arch}-msvc`;
+  return `${platform}-${arch}`;
+}
 
-module.exports = binding;
+// The path of the addon to load, or a thrown 'DGRAM_RS_NO_NATIVE' error saying why there is none.
+function locate(platform) {
+  const napi = Number(process.versions.napi);
+  if (napi < NAPI_VERSION) {
+    throw noNative(`the addon needs Node-API ${NAPI_VERSION}, this Node.js has Node-API ${napi}`);
+  }
+  const file = `dgram-rs.${platform}.node`;
+  const local = path.join(root, file);
+  if (fs.existsSync(local)) return local;
+  const pkg = `dgram-rs-${platform}`;
+  let manifest;
+  try {
+    manifest = require.resolve(`${pkg}/package.json`, { paths: [root] });
+  } catch (e) {
+    if (e.code !== 'MODULE_NOT_FOUND') throw e;
+    const why = process.platform === 'linux' ?
+      `the package ${pkg} is not installed` :
+      `no prebuilt binary for ${platform} (the addon uses Linux's recvmmsg, UDP GSO/GRO and timerfd)`;
+    throw noNative(`${why}, and there is no local build (${file})`);
+  }
+  return path.join(path.dirname(manifest), file);
+}
+
+function load() {
+  const platform = platformName();
+  const file = locate(platform);
+  let binding;
+  try {
+    binding = require(file);
+  } catch (e) {
+    throw new Error(`dgram-rs: the native addon ${file} did not load: ${e.message} ` +
+      '(DGRAM_RS_FALLBACK=1 uses node:dgram instead)', { cause: e });
+  }
+  // The two calls made once per datagram sent are raw Node-API callbacks (src/fast_calls.rs),
+  // exported beside the class: they become its methods here.
+  binding.UdpHandle.prototype.send = binding.udpSend;
+  binding.UdpHandle.prototype.sendLater = binding.udpSendLater;
+  return binding;
+}
+
+module.exports = load();
