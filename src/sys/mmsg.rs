@@ -126,7 +126,8 @@ impl Reader {
         hdr.msg_iov = iov;
         hdr.msg_iovlen = 1;
         hdr.msg_control = self.controls[i].as_mut_ptr().cast();
-        hdr.msg_controllen = CONTROL_WORDS * 8;
+        // `as _`: the field is a usize on glibc and a u32 on musl.
+        hdr.msg_controllen = (CONTROL_WORDS * 8) as _;
         hdr.msg_flags = 0;
         self.headers[i].msg_len = 0;
     }
@@ -148,7 +149,8 @@ impl Reader {
                 fd,
                 self.headers.as_mut_ptr(),
                 SLOTS as libc::c_uint,
-                libc::MSG_DONTWAIT,
+                // An int on glibc, an unsigned int on musl.
+                libc::MSG_DONTWAIT as _,
                 std::ptr::null_mut(),
             )
         };
