@@ -11,7 +11,7 @@
 //   sendBatch(buffer, segmentSize, port[, address][, callback]) (connected:
 //   without port and address) validate as the native ones do, then make one
 //   send() per datagram, in order. callback(err, count) once all are done:
-//   the first error, or null and the number of datagrams.
+//   the first refusal (or null) and how many datagrams were sent.
 // - createSocket({ type, receiveBatches: true | 'zero-copy' }) emits
 //   'messages' (messages, rinfo) instead of 'message': the datagrams one
 //   wakeup of the loop read, per run of one sender (see gather()).
@@ -220,12 +220,15 @@ function sendMany(socket, list, port, address, callback) {
 
   let pending = list.length;
   let error = null;
+  let sent = 0;
   const done = (err) => {
-    if (err && error === null) error = err;
+    if (!err) sent++;
+    else if (error === null) error = err;
     if (--pending > 0) return;
     if (callback) {
-      if (error) callback(error);
-      else callback(null, list.length);
+      // A failed lookup fails the whole batch, with no count, as natively.
+      if (error && error.syscall !== 'send') callback(error);
+      else callback(error, sent);
     } else if (error && error.syscall !== 'send') {
       socket.emit('error', error); // a failed lookup, as the native sendBatch reports it
     }
