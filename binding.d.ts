@@ -69,6 +69,18 @@ export declare class UdpHandle {
    */
   setReusePortBalance(by: string, receivers: number): number
   /**
+   * Reads in the background from when receiving starts: a runtime thread reads the socket
+   * into an inbox of at most `max_bytes`, and the loop is woken to deliver from it.
+   */
+  setBackgroundReceive(maxBytes: number): void
+  /** Pauses reading (a consumer fell behind) or resumes it. */
+  setPaused(paused: boolean): void
+  /**
+   * `[datagramsReceived, bytesReceived, datagramsSent, bytesSent, droppedByKernel,
+   * droppedByQueue]`.
+   */
+  getStats(): Array<number>
+  /**
    * Queue every send instead of trying it at once, as Node does under its
    * `--test-udp-no-try-send` flag (for Node's own tests of the queue-info methods).
    */

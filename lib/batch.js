@@ -165,16 +165,24 @@ function install(Socket, internals) {
   }
 }
 
-// Splits what one read took from one sender into views: `buf` holds one read
-// slot (a GRO batch, or one datagram) whose datagrams are `sizes` bytes each
-// (the last may be shorter); or, for several slots, `buf` and `sizes` are
-// arrays of them.
+// Splits what one read took from one sender into views. Three shapes:
+// - `buf` one read slot (a GRO batch, or one datagram) whose datagrams are
+//   `sizes` bytes each (a number; the last may be shorter);
+// - `buf` and `sizes` arrays of those, one per slot;
+// - `buf` one Buffer of datagrams back to back and `sizes` an array of their
+//   lengths (the background receive path).
 function splitBatch(buf, sizes) {
   const messages = [];
   if (typeof sizes === 'number') {
     splitSlot(buf, sizes, messages);
-  } else {
+  } else if (Array.isArray(buf)) {
     for (let i = 0; i < buf.length; i++) splitSlot(buf[i], sizes[i], messages);
+  } else {
+    let offset = 0;
+    for (const size of sizes) {
+      messages.push(buf.subarray(offset, offset + size));
+      offset += size;
+    }
   }
   return messages;
 }
@@ -189,8 +197,8 @@ function splitSlot(buf, size, messages) {
 }
 
 // Bytes in what splitBatch() splits.
-function batchSize(buf, sizes) {
-  if (typeof sizes === 'number') return buf.length;
+function batchSize(buf) {
+  if (!Array.isArray(buf)) return buf.length;
   let total = 0;
   for (const slot of buf) total += slot.length;
   return total;

@@ -46,7 +46,7 @@ function createNativeHandle(family) {
     // A fourth argument, the datagrams' sizes, comes only in batch mode.
     (buf, address, port, sizes) => (sizes === undefined ?
       handle.onmessage(buf, { address, family: familyName, port, size: buf.length }) :
-      handle.onbatch(buf, sizes, { address, family: familyName, port, size: batchSize(buf, sizes) })),
+      handle.onbatch(buf, sizes, { address, family: familyName, port, size: batchSize(buf) })),
     (errno) => handle.onerror(errno),
     (id, status, bytes) => handle.onsend(id, status, bytes),
   ];

@@ -89,6 +89,8 @@ const {
   applyReusePortBalance,
   validateReusePortBalance,
 } = require('./reuseport');
+const { validateBackgroundReceive } = require('./background');
+const { createMessages } = require('./messages');
 
 // Node 20 polyfills these two symbols; use the same ones it does.
 const SymbolAsyncDispose = Symbol.asyncDispose || Symbol.for('nodejs.asyncDispose');
@@ -124,6 +126,7 @@ function Socket(type, listener) {
   let receiveBlockList;
   let sendBlockList;
   let reusePortBalance;
+  let backgroundReceive;
 
   let options;
   if (type !== null && typeof type === 'object') {
@@ -149,6 +152,8 @@ function Socket(type, listener) {
     }
     // dgram-rs: spread a reusePort group evenly (lib/reuseport.js).
     reusePortBalance = validateReusePortBalance(options);
+    // dgram-rs: read on a runtime thread into a bounded inbox (lib/background.js).
+    backgroundReceive = validateBackgroundReceive(options);
   }
 
   const handle = newHandle(type, lookup);
@@ -174,6 +179,9 @@ function Socket(type, listener) {
     reuseAddr: options && options.reuseAddr, // Use UV_UDP_REUSEADDR if true.
     reusePort: options && options.reusePort, // Node 22.12+ / 23.1+.
     reusePortBalance,
+    backgroundReceive,
+    // getStats() after close(): the figures at the moment of closing.
+    finalStats: undefined,
     ipv6Only: options && options.ipv6Only,
     recvBufferSize,
     sendBufferSize,
@@ -231,6 +239,8 @@ function startListening(socket) {
   state.handle.onerror = onError;
   if (state.receiveBatches)
     state.handle.setBatchReceive(true, state.receiveBatches === 'zero-copy');
+  if (state.backgroundReceive !== undefined)
+    state.handle.setBackgroundReceive(state.backgroundReceive);
   recvStart(state.handle);
   state.receiving = true;
   state.bindState = BIND_STATE_BOUND;
@@ -937,11 +947,21 @@ function onSend(id, status, bytes) {
     if (req.pending !== 0) return;
     state.sendReqs.delete(id);
     finishBatch(req, false);
+    emitDrain(this[kOwner]);
     return;
   }
   state.sendReqs.delete(id);
   if (req.callback)
     afterSend.call(req, status, bytes);
+  emitDrain(this[kOwner]);
+}
+
+// 'drain' (dgram-rs): the send queue that filled when the socket buffer was
+// full has emptied; emitted after the last queued send's callback.
+function emitDrain(self) {
+  const { handle } = self[kStateSymbol];
+  if (handle && handle.getSendQueueCount() === 0)
+    self.emit('drain');
 }
 
 function isBlocked(blockList, ip) {
@@ -968,6 +988,7 @@ Socket.prototype.close = function(callback) {
   // node:dgram, where each was sent when it was made.
   flushSends(this);
   stopReceiving(this);
+  state.finalStats = state.handle.getStats();
   const cancelled = state.handle.close();
   state.handle = null;
   // A cluster worker's shared socket: closing the primary's handle tells it.
@@ -1252,6 +1273,37 @@ Socket.prototype.getRecvBufferSize = function() {
 Socket.prototype.getSendBufferSize = function() {
   return bufferSize(this, 0, SEND_BUFFER);
 };
+
+// dgram-rs: what the socket has received, sent and lost. droppedByKernel is
+// the kernel's own count for the socket (a full receive buffer, mostly);
+// droppedByQueue counts what a full backgroundReceive inbox dropped. After
+// close(), the figures at the moment of closing.
+const STATS = ['datagramsReceived', 'bytesReceived', 'datagramsSent', 'bytesSent',
+               'droppedByKernel', 'droppedByQueue'];
+
+Socket.prototype.getStats = function() {
+  const state = this[kStateSymbol];
+  const values = state.handle ? state.handle.getStats() : state.finalStats;
+  const stats = {};
+  for (let i = 0; i < STATS.length; i++)
+    stats[STATS[i]] = values === undefined ? 0 : values[i];
+  return stats;
+};
+
+// dgram-rs: the datagrams as an async iterator (lib/messages.js).
+Socket.prototype.messages = function(options) {
+  return createMessages(this, options, setPaused);
+};
+
+Socket.prototype[Symbol.asyncIterator] = function() {
+  return createMessages(this, undefined, setPaused);
+};
+
+function setPaused(self, paused) {
+  const { handle } = self[kStateSymbol];
+  if (handle)
+    handle.setPaused(paused);
+}
 
 Socket.prototype.getSendQueueSize = function() {
   return this[kStateSymbol].handle.getSendQueueSize();

@@ -207,6 +207,27 @@ impl UdpHandle {
         )
     }
 
+    /// Reads in the background from when receiving starts: a runtime thread reads the socket
+    /// into an inbox of at most `max_bytes`, and the loop is woken to deliver from it.
+    #[napi]
+    pub fn set_background_receive(&self, max_bytes: u32) {
+        self.core.set_background(max_bytes as usize);
+    }
+
+    /// Pauses reading (a consumer fell behind) or resumes it.
+    #[napi]
+    pub fn set_paused(&self, paused: bool) {
+        self.core.set_paused(paused);
+    }
+
+    /// `[datagramsReceived, bytesReceived, datagramsSent, bytesSent, droppedByKernel,
+    /// droppedByQueue]`.
+    #[napi]
+    pub fn get_stats(&self) -> Vec<f64> {
+        // f64: exact up to 2^53, far beyond any count a socket reaches.
+        self.core.stats().iter().map(|&n| n as f64).collect()
+    }
+
     /// Queue every send instead of trying it at once, as Node does under its
     /// `--test-udp-no-try-send` flag (for Node's own tests of the queue-info methods).
     #[napi]

@@ -18,6 +18,7 @@ use std::os::fd::RawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 use napi::sys;
 
@@ -25,6 +26,8 @@ use napi::sys;
 const UV_POLL: c_int = 8;
 /// `UV_PREPARE` in libuv's `uv_handle_type`.
 const UV_PREPARE: c_int = 9;
+/// `UV_ASYNC` in libuv's `uv_handle_type`.
+const UV_ASYNC: c_int = 1;
 /// Poll for readability.
 pub const READABLE: i32 = 1;
 /// Poll for writability.
@@ -33,6 +36,7 @@ pub const WRITABLE: i32 = 2;
 type UvPollCb = unsafe extern "C" fn(handle: *mut c_void, status: c_int, events: c_int);
 type UvCloseCb = unsafe extern "C" fn(handle: *mut c_void);
 type UvPrepareCb = unsafe extern "C" fn(handle: *mut c_void);
+type UvAsyncCb = unsafe extern "C" fn(handle: *mut c_void);
 
 extern "C" {
     fn uv_handle_size(kind: c_int) -> usize;
@@ -42,6 +46,9 @@ extern "C" {
     fn uv_prepare_init(event_loop: *mut sys::uv_loop_s, handle: *mut c_void) -> c_int;
     fn uv_prepare_start(handle: *mut c_void, cb: UvPrepareCb) -> c_int;
     fn uv_prepare_stop(handle: *mut c_void) -> c_int;
+    fn uv_async_init(event_loop: *mut sys::uv_loop_s, handle: *mut c_void, cb: UvAsyncCb)
+        -> c_int;
+    fn uv_async_send(handle: *mut c_void) -> c_int;
     fn uv_close(handle: *mut c_void, cb: UvCloseCb);
     fn uv_ref(handle: *mut c_void);
     fn uv_unref(handle: *mut c_void);
@@ -236,6 +243,105 @@ unsafe extern "C" fn on_prepare<T: PrepareHandler>(handle: *mut c_void) {
     let target = unsafe { &*(*(handle as *mut *const T)) };
     // As in on_poll: a panic must not unwind into libuv.
     let _ = catch_unwind(AssertUnwindSafe(|| target.on_prepare()));
+}
+
+/// What an [`Async`] calls on its loop's thread after [`AsyncSender::send`] (several sends before
+/// the loop gets to it make one call).
+pub trait AsyncHandler {
+    /// Woken.
+    fn on_async(&self);
+}
+
+/// A `uv_async_t`: lets another thread wake the loop's thread. Active (keeps the process alive
+/// while referenced) from creation until dropped. Dropping it closes it; its memory is freed in
+/// libuv's close callback.
+pub struct Async<T: AsyncHandler> {
+    raw: *mut c_void,
+    sender: AsyncSender,
+    _target: PhantomData<T>,
+}
+
+/// The handle's address, for another thread's `uv_async_send`.
+struct RawAsync(*mut c_void);
+
+// SAFETY: the address is only used for uv_async_send, which libuv documents as safe to call from
+// any thread, and only while the handle is open (see AsyncSender::send).
+unsafe impl Send for RawAsync {}
+
+/// Wakes an [`Async`] from any thread; does nothing once the `Async` is dropped.
+#[derive(Clone)]
+pub struct AsyncSender(Arc<Mutex<Option<RawAsync>>>);
+
+impl AsyncSender {
+    /// Wakes the loop's thread, which calls the handle's target soon.
+    pub fn send(&self) {
+        if let Ok(raw) = self.0.lock() {
+            if let Some(raw) = raw.as_ref() {
+                // SAFETY: the handle is open: Async's drop clears the address under this same
+                // lock before it closes the handle.
+                unsafe { uv_async_send(raw.0) };
+            }
+        }
+    }
+}
+
+impl<T: AsyncHandler> Async<T> {
+    /// Initialises an async handle on `env`'s loop.
+    ///
+    /// # Errors
+    /// The loop cannot be found or memory is short.
+    pub fn new(env: RawEnv, target: Rc<T>) -> io::Result<Self> {
+        let raw = new_handle(env, UV_ASYNC, target, |event_loop, raw| {
+            // SAFETY: `raw` is a zeroed block of uv_handle_size(UV_ASYNC) bytes; the loop is
+            // live.
+            unsafe { uv_async_init(event_loop, raw, on_async::<T>) }
+        })?;
+        Ok(Async {
+            raw,
+            sender: AsyncSender(Arc::new(Mutex::new(Some(RawAsync(raw))))),
+            _target: PhantomData,
+        })
+    }
+
+    /// A sender for other threads.
+    pub fn sender(&self) -> AsyncSender {
+        self.sender.clone()
+    }
+
+    /// `uv_ref` / `uv_unref`: whether this handle keeps the process alive.
+    pub fn set_ref(&self, on: bool) {
+        // SAFETY: `raw` is an initialised, not yet closed handle.
+        unsafe {
+            if on {
+                uv_ref(self.raw)
+            } else {
+                uv_unref(self.raw)
+            }
+        }
+    }
+}
+
+impl<T: AsyncHandler> Drop for Async<T> {
+    fn drop(&mut self) {
+        // No other thread can wake the handle once this returns (a poisoned lock still guards
+        // the address: take it all the same).
+        let mut raw = match self.sender.0.lock() {
+            Ok(raw) => raw,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        raw.take();
+        drop(raw);
+        // SAFETY: `raw` is initialised and closed exactly once, here; on_close frees it after
+        // the loop has let go of it.
+        unsafe { uv_close(self.raw, on_close::<T>) };
+    }
+}
+
+unsafe extern "C" fn on_async<T: AsyncHandler>(handle: *mut c_void) {
+    // SAFETY: `data` holds the Rc set in Async::new, alive until on_close.
+    let target = unsafe { &*(*(handle as *mut *const T)) };
+    // As in on_poll: a panic must not unwind into libuv.
+    let _ = catch_unwind(AssertUnwindSafe(|| target.on_async()));
 }
 
 unsafe extern "C" fn on_close<T>(handle: *mut c_void) {

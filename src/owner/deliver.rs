@@ -74,6 +74,9 @@ impl Owner {
             };
             match (read, slot.as_ref()) {
                 (Ok(size), Some(reader)) => {
+                    let (datagrams, bytes) = self.received.get();
+                    self.received
+                        .set((datagrams + size.datagrams as u64, bytes + size.bytes as u64));
                     if self.delivery.get() == Delivery::Each {
                         self.deliver_each(&callbacks, reader);
                     } else {

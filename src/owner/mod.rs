@@ -19,6 +19,7 @@
 //! (libuv may call them until their close callbacks run); `close()` and environment teardown drop
 //! them, which breaks those cycles.
 
+mod background;
 mod deliver;
 mod pacer;
 
@@ -78,6 +79,15 @@ pub struct Owner {
     callbacks: RefCell<Option<Rc<Callbacks>>>,
     sender: RefCell<SendEngine>,
     delivery: Cell<Delivery>,
+    /// The background reader, once started (`backgroundReceive`).
+    background: RefCell<Option<background::Receiver>>,
+    /// The background reader's inbox budget, when asked for before receiving starts.
+    background_budget: Cell<Option<usize>>,
+    /// Reading paused by a consumer that fell behind (the async iterator): the kernel, or the
+    /// background inbox, holds what comes meanwhile.
+    paused: Cell<bool>,
+    /// Datagrams and bytes the default path has read.
+    received: Cell<(u64, u64)>,
     /// Whether `connect()` succeeded (and no `disconnect()` since).
     connected: Cell<bool>,
     receiving: Cell<bool>,
@@ -107,6 +117,10 @@ impl Owner {
             callbacks: RefCell::new(None),
             sender: RefCell::new(SendEngine::default()),
             delivery: Cell::new(Delivery::Each),
+            background: RefCell::new(None),
+            background_budget: Cell::new(None),
+            paused: Cell::new(false),
+            received: Cell::new((0, 0)),
             connected: Cell::new(false),
             receiving: Cell::new(false),
             referenced: Cell::new(true),
@@ -225,6 +239,11 @@ impl Owner {
         if let Err(e) = self.ensure_poll() {
             return Ok(error::errno(&e));
         }
+        if let Some(budget) = self.background_budget.get() {
+            if let Err(e) = self.start_background(budget) {
+                return Ok(error::errno(&e));
+            }
+        }
         if let Ok(mut slot) = self.callbacks.try_borrow_mut() {
             *slot = Some(Rc::new(Callbacks {
                 context,
@@ -246,6 +265,48 @@ impl Owner {
     /// How datagrams are handed to JavaScript.
     pub fn set_delivery(&self, delivery: Delivery) {
         self.delivery.set(delivery);
+    }
+
+    /// Reads in the background (a runtime thread, into an inbox of `budget` bytes) once
+    /// receiving starts, instead of on Node's loop.
+    pub fn set_background(&self, budget: usize) {
+        self.background_budget.set(Some(budget));
+    }
+
+    /// Pauses reading (the consumer fell behind; what the current read took is still
+    /// delivered) or resumes it.
+    pub fn set_paused(&self, paused: bool) {
+        if self.paused.replace(paused) == paused {
+            return;
+        }
+        if !paused {
+            self.wake_background();
+        }
+        self.update_interest();
+    }
+
+    /// `[datagramsReceived, bytesReceived, datagramsSent, bytesSent, droppedByKernel,
+    /// droppedByQueue]`.
+    pub fn stats(&self) -> [u64; 6] {
+        let (received, received_bytes) = self.received.get();
+        let background = self.background_counts();
+        let (sent, sent_bytes) = self
+            .sender
+            .try_borrow()
+            .map(|s| s.sent())
+            .unwrap_or_default();
+        let kernel = self
+            .with_socket(socket::kernel_drops)
+            .map(u64::from)
+            .unwrap_or(0);
+        [
+            received + background.received,
+            received_bytes + background.received_bytes,
+            sent,
+            sent_bytes,
+            kernel,
+            background.dropped,
+        ]
     }
 
     /// Whether `'message'` delivery is on (checked between datagrams: a handler may close).
@@ -280,7 +341,8 @@ impl Owner {
     /// process alive.
     fn update_interest(&self) -> i32 {
         let mut events = 0;
-        if self.is_receiving() && !self.is_paced() {
+        if self.is_receiving() && !self.paused.get() && !self.is_paced() && !self.is_background()
+        {
             events |= uv::READABLE;
         }
         if self
@@ -458,6 +520,7 @@ impl Owner {
             }
         }
         self.if_pacer(|p| p.set_ref(on));
+        self.set_background_ref(on);
     }
 
     /// `hasRef()`.
@@ -491,7 +554,9 @@ impl Owner {
             .into_iter()
             .flat_map(|c| [i64::from(c.id), i64::from(c.status), c.bytes as i64])
             .collect();
-        // Order matters: the poll handles stop watching the descriptors before they are closed.
+        // Order matters: the background reader lets go of its duplicate of the descriptor, and
+        // the poll handles stop watching the descriptors, before they are closed.
+        self.stop_background();
         if let Ok(mut p) = self.poll.try_borrow_mut() {
             p.take();
         }

@@ -10,6 +10,7 @@
 //! The engine knows nothing of Node-API, so `cargo test` drives it on loopback sockets; the
 //! owner (`crate::owner`) turns what it yields into JavaScript calls.
 
+pub mod background;
 pub mod pacing;
 
 use std::io;
@@ -19,11 +20,14 @@ use std::os::fd::RawFd;
 
 use crate::sys::mmsg::Reader;
 
-/// What one `recvmmsg` took from the kernel: what pacing decides by.
+/// What one `recvmmsg` took from the kernel: what pacing decides by, and what the statistics
+/// count.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReadSize {
     /// Reads (datagrams, or GRO batches).
     pub reads: usize,
+    /// Datagrams (a GRO batch counts its segments).
+    pub datagrams: usize,
     /// Payload bytes.
     pub bytes: usize,
 }
@@ -34,8 +38,16 @@ pub struct ReadSize {
 /// The socket's: `EAGAIN` when nothing waits, a connected socket's pending `ECONNREFUSED`...
 pub fn read(fd: RawFd, reader: &mut Reader) -> io::Result<ReadSize> {
     reader.recv(fd)?;
+    let datagrams = (0..reader.received())
+        .filter_map(|i| reader.slot(i))
+        .map(|slot| match slot.segment {
+            Some(segment) if segment > 0 => slot.payload.len().div_ceil(segment).max(1),
+            _ => 1,
+        })
+        .sum();
     Ok(ReadSize {
         reads: reader.received(),
+        datagrams,
         bytes: reader.bytes(),
     })
 }

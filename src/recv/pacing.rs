@@ -51,7 +51,11 @@ mod tests {
     use super::*;
 
     fn read(reads: usize, bytes: usize) -> ReadSize {
-        ReadSize { reads, bytes }
+        ReadSize {
+            reads,
+            datagrams: reads,
+            bytes,
+        }
     }
 
     #[test]

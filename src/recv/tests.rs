@@ -44,8 +44,10 @@ fn read_until(r: &Socket, n: usize) -> (Read, Vec<Vec<usize>>) {
     let deadline = Instant::now() + Duration::from_secs(2);
     while datagrams.len() < n && Instant::now() < deadline {
         match read(r.as_raw_fd(), &mut reader) {
-            Ok(_) => {
+            Ok(size) => {
+                let before = datagrams.len();
                 datagrams.extend(Datagrams::new(&reader).map(|d| (d.bytes.to_vec(), d.from)));
+                assert_eq!(size.datagrams, datagrams.len() - before, "the read counts its datagrams");
                 batches.extend(Batches::new(&reader).map(|b| lengths(&b)));
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {

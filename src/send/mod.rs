@@ -109,6 +109,8 @@ pub struct SendEngine {
     gathered: Vec<Gathered>,
     gso_refused: bool,
     queue_every_send: bool,
+    /// Datagrams and bytes the kernel has taken.
+    sent: (u64, u64),
 }
 
 impl SendEngine {
@@ -131,6 +133,16 @@ impl SendEngine {
     /// Queued datagrams not completed yet (`getSendQueueCount()`).
     pub fn queued_count(&self) -> usize {
         self.queue.count() + self.completed.len()
+    }
+
+    /// Datagrams and bytes the kernel has taken so far.
+    pub fn sent(&self) -> (u64, u64) {
+        self.sent
+    }
+
+    fn count_sent(&mut self, bytes: usize) {
+        self.sent.0 += 1;
+        self.sent.1 += bytes as u64;
     }
 
     /// The oldest completion not taken yet.
@@ -165,7 +177,10 @@ impl SendEngine {
             if let (Some(outcome), Some(d)) = (result, first.first()) {
                 let (status, bytes) = match outcome {
                     Outcome::Failed(errno) => (errno, 0),
-                    _ => (0, d.len),
+                    _ => {
+                        self.count_sent(d.len);
+                        (0, d.len)
+                    }
                 };
                 self.complete(
                     Completion {
@@ -179,9 +194,17 @@ impl SendEngine {
             }
             done
         } else {
-            transmit(socket, &mut self.gso_refused, datagrams, |i, step| {
+            let mut sent = (0, 0);
+            let done = transmit(socket, &mut self.gso_refused, datagrams, |i, step| {
+                if let Outcome::Sent(n) = step {
+                    sent.0 += 1;
+                    sent.1 += n as u64;
+                }
                 report(i, step)
-            })
+            });
+            self.sent.0 += sent.0;
+            self.sent.1 += sent.1;
+            done
         };
         for (i, d) in datagrams.iter().enumerate().skip(done) {
             self.queue.push(Queued {
@@ -255,6 +278,9 @@ impl SendEngine {
         };
         self.queue.pop_front(done);
         for (completion, size) in completions {
+            if completion.status == 0 {
+                self.count_sent(completion.bytes);
+            }
             self.complete(completion, size);
         }
     }

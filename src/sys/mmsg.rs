@@ -79,6 +79,7 @@ pub struct Received<'a> {
 
 /// Buffers and headers for one `recvmmsg` of up to [`SLOTS`] datagrams.
 pub struct Reader {
+    // (Raw pointers inside: see the `Send` impl below.)
     slots: Vec<Block>,
     headers: Vec<libc::mmsghdr>,
     iovecs: Vec<libc::iovec>,
@@ -86,6 +87,11 @@ pub struct Reader {
     controls: Vec<[u64; CONTROL_WORDS]>,
     received: usize,
 }
+
+// SAFETY: every raw pointer in a Reader (the headers' name, iovec and control pointers, the
+// blocks' mappings) points into memory the Reader itself owns and frees; nothing else refers to
+// it. Moving the Reader to another thread (the background reader's) moves that ownership whole.
+unsafe impl Send for Reader {}
 
 impl Reader {
     /// Buffers and headers for [`SLOTS`] reads.

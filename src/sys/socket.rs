@@ -200,6 +200,39 @@ pub fn disconnect(socket: &Socket) -> io::Result<()> {
     }
 }
 
+/// `SO_MEMINFO` (asm-generic/socket.h: x86-64, aarch64 and most architectures; libc does not
+/// export it).
+const SO_MEMINFO: libc::c_int = 55;
+/// Entries in `SO_MEMINFO`'s answer (`SK_MEMINFO_VARS`).
+const SK_MEMINFO_VARS: usize = 9;
+
+/// How many datagrams the kernel has dropped for this socket since it was created (`sk_drops`:
+/// a full receive buffer, mostly). The same counter `SO_RXQ_OVFL` attaches to received
+/// datagrams, read here at any moment and at no cost per datagram.
+///
+/// # Errors
+/// The kernel refuses the query.
+pub fn kernel_drops(socket: &Socket) -> io::Result<u32> {
+    let mut info = [0u32; SK_MEMINFO_VARS];
+    let mut len = std::mem::size_of_val(&info) as libc::socklen_t;
+    // SAFETY: `info` has room for `len` bytes, and the kernel writes at most `len` and updates it.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            SO_MEMINFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    info.get(libc::SK_MEMINFO_DROPS as usize)
+        .copied()
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
 /// The socket options node:dgram exposes, with libuv's argument checks.
 pub struct Options<'a> {
     socket: Option<&'a Socket>,

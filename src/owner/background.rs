@@ -1,0 +1,219 @@
+//! The background receive path, on the owner's side: the wake-up handle on Node's loop and the
+//! delivery of what the background reader (`crate::recv::background`) queued.
+//!
+//! The reader's thread wakes the loop through a `uv_async_t` (libuv merges wake-ups that come
+//! before the loop gets to them, so a flood costs one wake-up per loop iteration, not one per
+//! datagram). On the JavaScript thread, each datagram then goes to `onmessage` through its own
+//! `napi_make_callback`, exactly as on the default path: same arguments, same order, each call's
+//! `process.nextTick` and promise jobs before the next, nothing after `close()`.
+
+use std::io;
+use std::os::fd::AsFd;
+use std::rc::{Rc, Weak};
+
+use napi::sys::napi_value;
+
+use super::{borrow_mut, Callbacks, Delivery, Owner};
+use crate::recv::background::{Background, Counts, Entry, Inbound, Item};
+use crate::sys::socket::format_ip;
+use crate::uv::{Async, AsyncHandler, CallScope};
+
+/// A socket's background reader and its wake-up handle.
+pub(super) struct Receiver {
+    reader: Background,
+    wake: Async<Wake>,
+}
+
+/// The wake-up handle's target: the owner, weakly (the owner owns the handle).
+struct Wake(Weak<Owner>);
+
+impl AsyncHandler for Wake {
+    fn on_async(&self) {
+        if let Some(owner) = self.0.upgrade() {
+            owner.drain_background();
+        }
+    }
+}
+
+impl Owner {
+    /// Starts the background reader with an inbox of `budget` bytes (once; the socket exists).
+    pub(super) fn start_background(self: &Rc<Self>, budget: usize) -> io::Result<()> {
+        if self.background.try_borrow().map(|b| b.is_some()).unwrap_or(true) {
+            return Ok(());
+        }
+        let wake = Async::new(self.env, Rc::new(Wake(self.me.clone())))?;
+        wake.set_ref(self.referenced.get());
+        let sender = wake.sender();
+        let reader = self.with_socket(|socket| {
+            Background::start(socket.as_fd(), budget, move || sender.send())
+        })?;
+        *borrow_mut(&self.background)? = Some(Receiver { reader, wake });
+        Ok(())
+    }
+
+    /// Whether a background reader reads this socket.
+    pub(super) fn is_background(&self) -> bool {
+        self.background
+            .try_borrow()
+            .map(|b| b.is_some())
+            .unwrap_or(false)
+    }
+
+    /// Stops the reader (waiting until it has let go of the socket), then closes the wake-up
+    /// handle.
+    pub(super) fn stop_background(&self) {
+        if let Some(receiver) = self.background.try_borrow_mut().ok().and_then(|mut b| b.take()) {
+            receiver.reader.stop();
+            drop(receiver.wake);
+        }
+    }
+
+    /// `ref()` / `unref()` on the wake-up handle.
+    pub(super) fn set_background_ref(&self, on: bool) {
+        if let Ok(b) = self.background.try_borrow() {
+            if let Some(receiver) = b.as_ref() {
+                receiver.wake.set_ref(on);
+            }
+        }
+    }
+
+    /// Wakes the loop to deliver what waits (after a pause: from a JavaScript call, delivery
+    /// must wait for the loop, so that each datagram's ticks run as usual).
+    pub(super) fn wake_background(&self) {
+        if let Ok(b) = self.background.try_borrow() {
+            if let Some(receiver) = b.as_ref() {
+                receiver.wake.sender().send();
+            }
+        }
+    }
+
+    /// The reader's counts (zero without one).
+    pub(super) fn background_counts(&self) -> Counts {
+        self.background
+            .try_borrow()
+            .ok()
+            .and_then(|b| b.as_ref().map(|r| r.reader.counts()))
+            .unwrap_or_default()
+    }
+
+    fn pop_background(&self) -> Option<Item> {
+        self.background.try_borrow().ok()?.as_ref()?.reader.pop()
+    }
+
+    fn push_back_background(&self, item: Item) {
+        if let Ok(b) = self.background.try_borrow() {
+            if let Some(receiver) = b.as_ref() {
+                receiver.reader.push_front(item);
+            }
+        }
+    }
+
+    /// Delivers what the reader queued, oldest first, while the socket receives and is not
+    /// paused; what a pause leaves undelivered goes back to the inbox.
+    fn drain_background(&self) {
+        let Some(callbacks) = self.callbacks() else {
+            return;
+        };
+        while self.is_receiving() && !self.paused.get() {
+            let Some(item) = self.pop_background() else {
+                return;
+            };
+            match item {
+                Item::Error(errno) => {
+                    if let Some(scope) = CallScope::open(self.env) {
+                        if let Some(code) = scope.int(errno) {
+                            scope.call(&callbacks.context, &callbacks.onerror, &[code]);
+                        }
+                    }
+                }
+                Item::Read(read) => {
+                    if let Some(rest) = self.deliver_inbound(&callbacks, read) {
+                        self.push_back_background(Item::Read(rest));
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Delivers one read's datagrams; returns those left when the socket was paused meanwhile.
+    fn deliver_inbound(&self, callbacks: &Callbacks, read: Inbound) -> Option<Inbound> {
+        let batch = self.delivery.get() != Delivery::Each;
+        let mut offset = 0;
+        let mut i = 0;
+        while i < read.entries.len() {
+            if !self.is_receiving() {
+                return None;
+            }
+            if self.paused.get() {
+                return Some(Inbound {
+                    data: read.data[offset..].to_vec(),
+                    entries: read.entries[i..].to_vec(),
+                });
+            }
+            // In batch mode, one call per run of one sender's datagrams; else one per datagram.
+            let from = read.entries[i].from;
+            let end = if batch {
+                i + read.entries[i..]
+                    .iter()
+                    .take_while(|e| e.from == from)
+                    .count()
+            } else {
+                i + 1
+            };
+            let group = &read.entries[i..end];
+            let len: usize = group.iter().map(|e| e.len).sum();
+            let bytes = &read.data[offset..offset + len];
+            if !self.call_inbound(callbacks, bytes, group, batch) {
+                return None;
+            }
+            offset += len;
+            i = end;
+        }
+        None
+    }
+
+    /// One `onmessage` call for `bytes`: a datagram, or (batch mode) a run of datagrams of one
+    /// sender, with their sizes (a number when all but the last share it, else an array).
+    fn call_inbound(
+        &self,
+        callbacks: &Callbacks,
+        bytes: &[u8],
+        group: &[Entry],
+        batch: bool,
+    ) -> bool {
+        let (Some(scope), Some(first)) = (CallScope::open(self.env), group.first()) else {
+            return false;
+        };
+        let Some(onmessage) = scope.callee(&callbacks.onmessage) else {
+            return false;
+        };
+        let (Some(buf), Some(address), Some(port)) = (
+            scope.buffer_copy(bytes),
+            scope.string(&format_ip(&first.from)),
+            scope.int(i32::from(first.from.port())),
+        ) else {
+            return false;
+        };
+        if !batch {
+            scope.call_callee(&callbacks.context, &onmessage, &[buf, address, port]);
+            return true;
+        }
+        let size = |n: usize| scope.int(i32::try_from(n).unwrap_or(i32::MAX));
+        let common = first.len;
+        let uniform = common > 0
+            && group.iter().rev().skip(1).all(|e| e.len == common)
+            && group.last().is_some_and(|e| e.len > 0 && e.len <= common);
+        let sizes: Option<napi_value> = if uniform {
+            size(common)
+        } else {
+            let values: Option<Vec<napi_value>> = group.iter().map(|e| size(e.len)).collect();
+            values.and_then(|v| scope.array(&v))
+        };
+        let Some(sizes) = sizes else {
+            return false;
+        };
+        scope.call_callee(&callbacks.context, &onmessage, &[buf, address, port, sizes]);
+        true
+    }
+}

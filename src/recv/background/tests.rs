@@ -1,0 +1,122 @@
+//! The background reader against real loopback sockets.
+
+use std::net::UdpSocket;
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::*;
+
+/// A non-blocking receiver, and a sender.
+fn pair() -> (UdpSocket, UdpSocket, SocketAddr) {
+    let r = UdpSocket::bind("127.0.0.1:0").unwrap();
+    r.set_nonblocking(true).unwrap();
+    let addr = r.local_addr().unwrap();
+    (r, UdpSocket::bind("127.0.0.1:0").unwrap(), addr)
+}
+
+/// Takes from `bg` until `n` datagrams came or 2 s passed.
+fn take_datagrams(bg: &Background, n: usize) -> Vec<(Vec<u8>, SocketAddr)> {
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while got.len() < n && Instant::now() < deadline {
+        while let Some(item) = bg.pop() {
+            if let Item::Read(read) = item {
+                let mut offset = 0;
+                for e in read.entries {
+                    got.push((read.data[offset..offset + e.len].to_vec(), e.from));
+                    offset += e.len;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    got
+}
+
+#[test]
+fn reads_in_order_and_wakes() {
+    let (r, s, addr) = pair();
+    let wakes = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&wakes);
+    let bg = Background::start(r.as_fd(), DEFAULT_MAX_BYTES, move || {
+        counter.fetch_add(1, Ordering::Relaxed);
+    })
+    .unwrap();
+    for i in 0..100u8 {
+        s.send_to(&[i; 10], addr).unwrap();
+    }
+    let got = take_datagrams(&bg, 100);
+    let expected: Vec<(Vec<u8>, SocketAddr)> =
+        (0..100u8).map(|i| (vec![i; 10], s.local_addr().unwrap())).collect();
+    assert_eq!(got, expected);
+    assert!(wakes.load(Ordering::Relaxed) >= 1);
+    assert_eq!(
+        bg.counts(),
+        Counts {
+            received: 100,
+            received_bytes: 1000,
+            dropped: 0
+        }
+    );
+    bg.stop();
+}
+
+#[test]
+fn a_full_inbox_drops_and_counts() {
+    let (r, s, addr) = pair();
+    // Room for 10 datagrams of 100 bytes.
+    let bg = Background::start(r.as_fd(), 10 * (100 + ENTRY_COST), || {}).unwrap();
+    for _ in 0..50 {
+        s.send_to(&[7; 100], addr).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while bg.counts().received + bg.counts().dropped < 50 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(bg.counts().received, 10);
+    assert_eq!(bg.counts().dropped, 40);
+    assert_eq!(take_datagrams(&bg, 10).len(), 10);
+    // Taking frees the budget: reading goes on.
+    s.send_to(&[8; 100], addr).unwrap();
+    assert_eq!(take_datagrams(&bg, 1), [(vec![8; 100], s.local_addr().unwrap())]);
+    bg.stop();
+}
+
+#[test]
+fn stopping_lets_go_of_the_socket() {
+    let (r, _s, addr) = pair();
+    let bg = Background::start(r.as_fd(), DEFAULT_MAX_BYTES, || {}).unwrap();
+    bg.stop();
+    drop(r);
+    // The task's duplicate is closed too: the port can be bound again at once.
+    UdpSocket::bind(addr).unwrap();
+}
+
+#[test]
+fn what_is_put_back_comes_first_and_counts_against_the_budget() {
+    let (r, s, addr) = pair();
+    let bg = Background::start(r.as_fd(), 2 * (100 + ENTRY_COST), || {}).unwrap();
+    s.send_to(&[1; 100], addr).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let first = loop {
+        if let Some(item) = bg.pop() {
+            break item;
+        }
+        assert!(Instant::now() < deadline, "nothing read");
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    bg.push_front(first);
+    // Room for one more datagram only: the one put back still counts.
+    s.send_to(&[2; 100], addr).unwrap();
+    s.send_to(&[3; 100], addr).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while bg.counts().received + bg.counts().dropped < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let got: Vec<u8> = take_datagrams(&bg, 2).iter().map(|(d, _)| d[0]).collect();
+    assert_eq!(got, [1, 2]);
+    assert_eq!(bg.counts().dropped, 1);
+    bg.stop();
+}
