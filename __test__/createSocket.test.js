@@ -7,7 +7,7 @@ const { parity, attempt, IMPLS } = require('./helpers/impls')
 test('exports: node:dgram\'s public exports all exist with the same types', () => {
   const node = require('node:dgram')
   const rs = IMPLS[1].load()
-  // dgram-rs may add extras (DESIGN §1); node's own exports must all be there.
+  // dgram-rs may add extras; node's own exports must all be there.
   for (const key of ['createSocket', 'Socket']) {
     assert.strictEqual(typeof node[key], 'function')
     assert.strictEqual(typeof rs[key], typeof node[key], key)

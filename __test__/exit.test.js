@@ -1,5 +1,5 @@
 'use strict'
-// When the process may exit (DESIGN §5), checked in child processes: a bound socket keeps the
+// When the process may exit, checked in child processes: a bound socket keeps the
 // process alive; unref(), close() let it exit; an exception in a 'message' handler is an ordinary
 // uncaught exception.
 const assert = require('node:assert')

@@ -1,7 +1,7 @@
 'use strict'
 // The order of 'message' handlers vs process.nextTick vs promise jobs: each datagram is delivered
 // in its own callback scope, so the ticks and microtasks queued by one handler run before the next
-// datagram's handler (DESIGN §3).
+// datagram's handler.
 const assert = require('node:assert')
 const { parity, until, bindLoopback } = require('./helpers/impls')
 

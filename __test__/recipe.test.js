@@ -1,5 +1,5 @@
 'use strict'
-// The recipe that started the project (DESIGN §1), run unchanged from examples/: a server on the
+// The recipe that started the project, run unchanged from examples/: a server on the
 // fixed port 1339 and a client on 1400 that sends before its bind completed, with no address.
 // This is the only test file that uses the fixed ports 1339 and 1400.
 const assert = require('node:assert')

@@ -1,5 +1,5 @@
 'use strict'
-// worker_threads (DESIGN §5): a worker creates and binds a socket and is terminated with it open;
+// worker_threads: a worker creates and binds a socket and is terminated with it open;
 // the process survives and the main thread's socket keeps working. Run in child processes, since
 // a failure here typically aborts the whole process.
 const assert = require('node:assert')

@@ -12,11 +12,14 @@ const nodeDgram = require('node:dgram')
 //
 // DGRAM_TEST_SELFCHECK=1 runs node:dgram in both places: a scenario whose transcript is not
 // deterministic (or depends on ephemeral port numbers) then fails on its own, without dgram-rs.
+//
+// DGRAM_TEST_BACKGROUND=1 runs dgram-rs with backgroundReceive on for every socket it creates.
 const SELFCHECK = process.env.DGRAM_TEST_SELFCHECK === '1'
+const RS_MODULE = process.env.DGRAM_TEST_BACKGROUND === '1' ? require.resolve('./background-dgram') : 'dgram-rs'
 const IMPLS = [
   // `module` is what a child process's script requires for this implementation.
   { name: 'node:dgram', module: 'node:dgram', load: () => nodeDgram },
-  { name: 'dgram-rs', module: SELFCHECK ? 'node:dgram' : 'dgram-rs', load: () => SELFCHECK ? nodeDgram : require('dgram-rs') },
+  { name: 'dgram-rs', module: SELFCHECK ? 'node:dgram' : RS_MODULE, load: () => SELFCHECK ? nodeDgram : require(RS_MODULE) },
 ]
 const REPO_ROOT = require('node:path').resolve(__dirname, '..', '..')
 

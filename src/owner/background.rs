@@ -5,7 +5,11 @@
 //! before the loop gets to them, so a flood costs one wake-up per loop iteration, not one per
 //! datagram). On the JavaScript thread, each datagram then goes to `onmessage` through its own
 //! `napi_make_callback`, exactly as on the default path: same arguments, same order, each call's
-//! `process.nextTick` and promise jobs before the next, nothing after `close()`.
+//! `process.nextTick` and promise jobs before the next, nothing after `close()`. The wake-up only
+//! schedules the delivery for the start of the loop's next iteration (a `uv_prepare_t`), as the
+//! pacing timer does: a datagram that arrives during a poll phase is delivered after that phase's
+//! `setImmediate` callbacks, where node:dgram would deliver it, even when the reader's thread
+//! read it at once.
 
 use std::io;
 use std::os::fd::AsFd;
@@ -16,12 +20,13 @@ use napi::sys::napi_value;
 use super::{borrow_mut, Callbacks, Delivery, Owner};
 use crate::recv::background::{Background, Counts, Entry, Inbound, Item};
 use crate::sys::socket::format_ip;
-use crate::uv::{Async, AsyncHandler, CallScope};
+use crate::uv::{Async, AsyncHandler, CallScope, Prepare, PrepareHandler};
 
 /// A socket's background reader and its wake-up handle.
 pub(super) struct Receiver {
     reader: Background,
     wake: Async<Wake>,
+    deliver: Prepare<Wake>,
 }
 
 /// The wake-up handle's target: the owner, weakly (the owner owns the handle).
@@ -30,6 +35,15 @@ struct Wake(Weak<Owner>);
 impl AsyncHandler for Wake {
     fn on_async(&self) {
         if let Some(owner) = self.0.upgrade() {
+            owner.schedule_delivery(true);
+        }
+    }
+}
+
+impl PrepareHandler for Wake {
+    fn on_prepare(&self) {
+        if let Some(owner) = self.0.upgrade() {
+            owner.schedule_delivery(false);
             owner.drain_background();
         }
     }
@@ -41,13 +55,20 @@ impl Owner {
         if self.background.try_borrow().map(|b| b.is_some()).unwrap_or(true) {
             return Ok(());
         }
-        let wake = Async::new(self.env, Rc::new(Wake(self.me.clone())))?;
+        let target = Rc::new(Wake(self.me.clone()));
+        let wake = Async::new(self.env, Rc::clone(&target))?;
+        let deliver = Prepare::new(self.env, target)?;
         wake.set_ref(self.referenced.get());
+        deliver.set_ref(self.referenced.get());
         let sender = wake.sender();
         let reader = self.with_socket(|socket| {
             Background::start(socket.as_fd(), budget, move || sender.send())
         })?;
-        *borrow_mut(&self.background)? = Some(Receiver { reader, wake });
+        *borrow_mut(&self.background)? = Some(Receiver {
+            reader,
+            wake,
+            deliver,
+        });
         Ok(())
     }
 
@@ -65,6 +86,7 @@ impl Owner {
         if let Some(receiver) = self.background.try_borrow_mut().ok().and_then(|mut b| b.take()) {
             receiver.reader.stop();
             drop(receiver.wake);
+            drop(receiver.deliver);
         }
     }
 
@@ -73,6 +95,7 @@ impl Owner {
         if let Ok(b) = self.background.try_borrow() {
             if let Some(receiver) = b.as_ref() {
                 receiver.wake.set_ref(on);
+                receiver.deliver.set_ref(on);
             }
         }
     }
@@ -83,6 +106,15 @@ impl Owner {
         if let Ok(b) = self.background.try_borrow() {
             if let Some(receiver) = b.as_ref() {
                 receiver.wake.sender().send();
+            }
+        }
+    }
+
+    /// Starts (or stops) the delivery at the start of the loop's next iteration.
+    fn schedule_delivery(&self, on: bool) {
+        if let Ok(b) = self.background.try_borrow() {
+            if let Some(receiver) = b.as_ref() {
+                receiver.deliver.run(on);
             }
         }
     }
