@@ -129,3 +129,84 @@ export declare class UdpHandle {
   /** The OS descriptor, or -1 before the socket exists and after close. */
   get fd(): number
 }
+
+/** A Unix datagram socket handle bound to one JS environment (see `lib/unix-socket.js`). */
+export declare class UnixHandle {
+  /** A handle with no OS socket yet (made by the first bind, connect or `open`). */
+  constructor()
+  /**
+   * Creates the OS socket if there is none (a socket that sends without a name). Returns 0
+   * or a negative errno.
+   */
+  open(): number
+  /**
+   * Binds to `name` (a path, or an abstract name starting with NUL). Returns 0 or a negative
+   * errno (`EADDRINUSE` when a path's socket file exists, whether or not anything still
+   * listens there).
+   */
+  bind(name: string): number
+  /** Connects to `name`: sends without a name go there, and only its datagrams are received. */
+  connect(name: string): number
+  /** Dissolves the connection. */
+  disconnect(): number
+  /**
+   * Fills `out.address` with the socket's own name (`''` when unbound); 0 or a negative errno.
+   *
+   * # Errors
+   * The property cannot be set.
+   */
+  getsockname(out: object): number
+  /**
+   * Fills `out.address` with the connected peer's name; 0 or a negative errno.
+   *
+   * # Errors
+   * The property cannot be set.
+   */
+  getpeername(out: object): number
+  /**
+   * Starts delivering datagrams to `onmessage(buf, name)` and receive errors to
+   * `onerror(errno)`; queued datagrams complete through `onsend(id, status, bytes)`, and
+   * `onwritable()` answers [`UnixHandle::notify_writable`].
+   *
+   * # Errors
+   * A function cannot be referenced (the environment is shutting down).
+   */
+  recvStart(onmessage: (arg?: unknown) => unknown, onerror: (arg?: unknown) => unknown, onsend: (arg?: unknown) => unknown, onwritable: (arg?: unknown) => unknown): number
+  /** Stops delivering datagrams. */
+  recvStop(): number
+  /**
+   * Sends `data` to `name`, or to the connected peer when `name` is null, for request `id`.
+   * Returns bytes + 1 when sent, 0 when queued behind a full socket or receiver (completed by
+   * `onsend`), or a negative errno.
+   */
+  send(data: Buffer, name: string | undefined | null, id: number): number
+  /**
+   * Sends `data` now or not at all: as `send`, but where `send` would queue, it answers
+   * `-EAGAIN` (the unix-dgram package's congestion).
+   */
+  trySend(data: Buffer, name?: string | undefined | null): number
+  /**
+   * Calls `onwritable()` once, when the socket is next writable. Returns 0 or a negative
+   * errno.
+   */
+  notifyWritable(): number
+  /** Closes the handle; returns how its queued datagrams end, as `UdpHandle.close`. */
+  close(): Array<number>
+  /** Lets the socket keep the process alive (the default). */
+  ref(): void
+  /** Stops the socket from keeping the process alive. */
+  unref(): void
+  /** Whether the socket keeps the process alive while active. */
+  hasRef(): boolean
+  /**
+   * Reads (`size` 0) or sets the receive (`is_recv`) or send buffer size. Returns the size
+   * or a negative errno.
+   */
+  bufferSize(size: number, isRecv: boolean): number
+  /** Bytes waiting in the send queue. */
+  getSendQueueSize(): number
+  /** Sends waiting in the send queue. */
+  getSendQueueCount(): number
+  /** The OS descriptor, or -1 before the socket exists and after close. */
+  get fd(): number
+}

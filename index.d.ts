@@ -81,6 +81,61 @@ export interface ReusePortBalance {
 export type BatchMessage = string | NodeJS.ArrayBufferView;
 
 /** Creates a UDP socket; `callback` is added as a `'message'` listener. */
+/** dgram-rs: the sender of a datagram on a 'unix_dgram' socket: its name, '' when unnamed. */
+export interface UnixRemoteInfo {
+    address: string;
+    family: 'unix';
+    size: number;
+}
+
+/** dgram-rs: a Unix socket name (a path, or on Linux an abstract name starting with '\0'). */
+export interface UnixAddressInfo {
+    address: string;
+    family: 'unix';
+}
+
+/** dgram-rs: options of a 'unix_dgram' socket. */
+export interface UnixSocketOptions {
+    type: 'unix_dgram';
+    recvBufferSize?: number | undefined;
+    sendBufferSize?: number | undefined;
+}
+
+/**
+ * dgram-rs: a Unix datagram socket (AF_UNIX, SOCK_DGRAM; Linux). node:dgram's Socket with
+ * socket names for addresses; the UDP-only methods throw ERR_SOCKET_UNSUPPORTED_FOR_TYPE.
+ */
+export interface UnixSocket extends EventEmitter {
+    readonly type: 'unix_dgram';
+    bind(path: string | { path: string }, callback?: () => void): this;
+    connect(path: string, callback?: (err?: Error) => void): void;
+    disconnect(): void;
+    send(msg: BatchMessage | readonly BatchMessage[], path: string, callback?: (error: Error | null, bytes?: number) => void): void;
+    send(msg: BatchMessage | readonly BatchMessage[], offset: number, length: number, path: string, callback?: (error: Error | null, bytes?: number) => void): void;
+    send(msg: BatchMessage | readonly BatchMessage[], callback?: (error: Error | null, bytes?: number) => void): void;
+    send(msg: BatchMessage | readonly BatchMessage[], offset: number, length: number, callback?: (error: Error | null, bytes?: number) => void): void;
+    address(): UnixAddressInfo;
+    remoteAddress(): UnixAddressInfo;
+    close(callback?: () => void): this;
+    ref(): this;
+    unref(): this;
+    setRecvBufferSize(size: number): void;
+    setSendBufferSize(size: number): void;
+    getRecvBufferSize(): number;
+    getSendBufferSize(): number;
+    getSendQueueSize(): number;
+    getSendQueueCount(): number;
+    [Symbol.asyncDispose](): Promise<void>;
+    on(event: 'message', listener: (msg: NonSharedBuffer, rinfo: UnixRemoteInfo) => void): this;
+    on(event: 'close' | 'connect' | 'listening', listener: () => void): this;
+    on(event: 'error', listener: (err: Error) => void): this;
+    once(event: 'message', listener: (msg: NonSharedBuffer, rinfo: UnixRemoteInfo) => void): this;
+    once(event: 'close' | 'connect' | 'listening', listener: () => void): this;
+    once(event: 'error', listener: (err: Error) => void): this;
+}
+
+export function createSocket(type: 'unix_dgram', callback?: (msg: NonSharedBuffer, rinfo: UnixRemoteInfo) => void): UnixSocket;
+export function createSocket(options: UnixSocketOptions, callback?: (msg: NonSharedBuffer, rinfo: UnixRemoteInfo) => void): UnixSocket;
 export function createSocket(type: SocketType, callback?: (msg: NonSharedBuffer, rinfo: RemoteInfo) => void): Socket;
 export function createSocket(options: SocketOptions, callback?: (msg: NonSharedBuffer, rinfo: RemoteInfo) => void): Socket;
 

@@ -490,6 +490,10 @@ E('ERR_SOCKET_BUFFER_SIZE',
 E('ERR_SOCKET_DGRAM_IS_CONNECTED', 'Already connected', Error);
 E('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected', Error);
 E('ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running', Error);
+// dgram-rs: a UDP-only method called on a 'unix_dgram' socket.
+E('ERR_SOCKET_UNSUPPORTED_FOR_TYPE',
+  (method, type) => `${method}() is not supported on a '${type}' socket: it is UDP-only`,
+  Error);
 
 module.exports = {
   codes,

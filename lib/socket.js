@@ -227,7 +227,14 @@ Object.setPrototypeOf(Socket.prototype, EventEmitter.prototype);
 Object.setPrototypeOf(Socket, EventEmitter);
 
 
+let UnixSocket; // Lazily loaded: only 'unix_dgram' sockets need it.
+
 function createSocket(type, listener) {
+  // dgram-rs: Unix datagram sockets (lib/unix-socket.js).
+  if (type === 'unix_dgram' || (type !== null && typeof type === 'object' && type.type === 'unix_dgram')) {
+    UnixSocket ??= require('./unix-socket').UnixSocket;
+    return new UnixSocket(type, listener);
+  }
   return new Socket(type, listener);
 }
 

@@ -19,6 +19,7 @@ use napi_derive::napi;
 use socket2::SockAddr;
 
 use crate::owner::{Delivery, Owner};
+use crate::sys::addr::Addr;
 use crate::sys::error::{self, status};
 use crate::sys::socket::{self, Family, Options};
 use crate::uv::RawEnv;
@@ -132,7 +133,8 @@ impl UdpHandle {
         onerror: Function<'_>,
         onsend: Function<'_>,
     ) -> Result<i32> {
-        self.core.recv_start(&env, &onmessage, &onerror, &onsend)
+        self.core
+            .recv_start(&env, &onmessage, &onerror, &onsend, None)
     }
 
     /// Stops delivering datagrams.
@@ -165,7 +167,7 @@ impl UdpHandle {
         match self.destination(port, ip.as_deref()) {
             Ok(to) => self
                 .core
-                .send_segments(&data, segment as usize, to, id)
+                .send_segments(&data, segment as usize, to.map(Addr::Ip), id)
                 .to_vec(),
             Err(errno) => {
                 let count = if data.is_empty() || segment == 0 {
@@ -363,7 +365,7 @@ impl UdpHandle {
     /// `fast_calls.rs`).
     pub(crate) fn send(&self, parts: &[IoSlice<'_>], port: u32, ip: Option<&str>, id: u32) -> i64 {
         match self.destination(port, ip) {
-            Ok(to) => self.core.send(parts, to, id),
+            Ok(to) => self.core.send(parts, to.map(Addr::Ip), id),
             Err(errno) => i64::from(errno),
         }
     }
@@ -380,7 +382,7 @@ impl UdpHandle {
         id: u32,
     ) -> i64 {
         match self.destination(port, ip) {
-            Ok(to) => i64::from(self.core.gather(parts, to, id)),
+            Ok(to) => i64::from(self.core.gather(parts, to.map(Addr::Ip), id)),
             Err(errno) => i64::from(errno),
         }
     }
@@ -458,6 +460,7 @@ impl UdpHandle {
         let any = match self.core.family() {
             Family::V4 => "0.0.0.0",
             Family::V6 => "::",
+            Family::Unix => return error::EINVAL,
         };
         self.bind(any.to_string(), 0, socket::FLAG_REUSEADDR)
     }

@@ -7,6 +7,8 @@
 //! - [`fast_calls`]: the two per-send methods as raw Node-API callbacks, into [`handle`].
 //! - [`handle`]: `UdpHandle`, the one native class JavaScript sees: converts arguments, answers
 //!   with libuv-style numbers, into [`owner`].
+//! - [`unix_handle`]: `UnixHandle`, the same for `'unix_dgram'` sockets (Unix socket names for
+//!   addresses), into [`owner`].
 //! - [`owner`]: one socket's lifecycle, its readiness dispatcher, pacing, and every call into
 //!   JavaScript, over the two engines.
 //! - [`send`]: the send engine: the run splitter (GSO), its error policy, the `EAGAIN` queue.
@@ -24,4 +26,5 @@ pub mod owner;
 pub mod recv;
 pub mod send;
 pub mod sys;
+pub mod unix_handle;
 pub mod uv;

@@ -46,8 +46,7 @@ extern "C" {
     fn uv_prepare_init(event_loop: *mut sys::uv_loop_s, handle: *mut c_void) -> c_int;
     fn uv_prepare_start(handle: *mut c_void, cb: UvPrepareCb) -> c_int;
     fn uv_prepare_stop(handle: *mut c_void) -> c_int;
-    fn uv_async_init(event_loop: *mut sys::uv_loop_s, handle: *mut c_void, cb: UvAsyncCb)
-        -> c_int;
+    fn uv_async_init(event_loop: *mut sys::uv_loop_s, handle: *mut c_void, cb: UvAsyncCb) -> c_int;
     fn uv_async_send(handle: *mut c_void) -> c_int;
     fn uv_close(handle: *mut c_void, cb: UvCloseCb);
     fn uv_ref(handle: *mut c_void);

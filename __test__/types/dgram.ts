@@ -125,3 +125,13 @@ batcher.sendBatch(Buffer.alloc(8), 4, 1234, '127.0.0.1', (err, count) => void [e
 batcher.sendBatch(Buffer.alloc(8), 1234, '127.0.0.1');
 // @ts-expect-error: a message is data, not a number
 batcher.sendBatch([1, 2], 1234);
+
+// dgram-rs: 'unix_dgram' sockets.
+{
+    const u = dgram.createSocket('unix_dgram', (msg, rinfo) => { const a: string = rinfo.address; void a; void msg; });
+    u.bind('/tmp/x.sock', () => {});
+    u.send('hi', '/tmp/y.sock', (err, bytes) => { void err; void bytes; });
+    const fam: 'unix' = u.address().family;
+    void fam;
+    dgram.createSocket({ type: 'unix_dgram', recvBufferSize: 1 << 16 }).close();
+}

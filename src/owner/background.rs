@@ -17,9 +17,9 @@ use std::rc::{Rc, Weak};
 
 use napi::sys::napi_value;
 
+use super::deliver::Sender;
 use super::{borrow_mut, Callbacks, Delivery, Owner};
 use crate::recv::background::{Background, Counts, Entry, Inbound, Item};
-use crate::sys::socket::format_ip;
 use crate::uv::{Async, AsyncHandler, CallScope, Prepare, PrepareHandler};
 
 /// A socket's background reader and its wake-up handle.
@@ -52,7 +52,12 @@ impl PrepareHandler for Wake {
 impl Owner {
     /// Starts the background reader with an inbox of `budget` bytes (once; the socket exists).
     pub(super) fn start_background(self: &Rc<Self>, budget: usize) -> io::Result<()> {
-        if self.background.try_borrow().map(|b| b.is_some()).unwrap_or(true) {
+        if self
+            .background
+            .try_borrow()
+            .map(|b| b.is_some())
+            .unwrap_or(true)
+        {
             return Ok(());
         }
         let target = Rc::new(Wake(self.me.clone()));
@@ -83,7 +88,12 @@ impl Owner {
     /// Stops the reader (waiting until it has let go of the socket), then closes the wake-up
     /// handle.
     pub(super) fn stop_background(&self) {
-        if let Some(receiver) = self.background.try_borrow_mut().ok().and_then(|mut b| b.take()) {
+        if let Some(receiver) = self
+            .background
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut b| b.take())
+        {
             receiver.reader.stop();
             drop(receiver.wake);
             drop(receiver.deliver);
@@ -184,11 +194,11 @@ impl Owner {
                 });
             }
             // In batch mode, one call per run of one sender's datagrams; else one per datagram.
-            let from = read.entries[i].from;
+            let from = &read.entries[i].from;
             let end = if batch {
                 i + read.entries[i..]
                     .iter()
-                    .take_while(|e| e.from == from)
+                    .take_while(|e| &e.from == from)
                     .count()
             } else {
                 i + 1
@@ -220,10 +230,9 @@ impl Owner {
         let Some(onmessage) = scope.callee(&callbacks.onmessage) else {
             return false;
         };
-        let (Some(buf), Some(address), Some(port)) = (
+        let (Some(buf), Some((address, port))) = (
             scope.buffer_copy(bytes),
-            scope.string(&format_ip(&first.from)),
-            scope.int(i32::from(first.from.port())),
+            Sender::default().values(&scope, first.from.as_addr()),
         ) else {
             return false;
         };

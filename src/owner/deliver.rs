@@ -8,12 +8,12 @@
 
 use std::cell::RefCell;
 use std::io;
-use std::net::SocketAddr;
 
 use napi::sys::napi_value;
 
 use super::{Callbacks, Delivery, Owner};
 use crate::recv::{self, pacing, Batches, Datagrams, ReadSize};
+use crate::sys::addr::Addr;
 use crate::sys::error;
 use crate::sys::mmsg::Reader;
 use crate::sys::socket::format_ip;
@@ -223,17 +223,25 @@ impl Owner {
     }
 }
 
-/// The last sender's address and port as JavaScript values, made again only when it changes.
+/// The last sender's address and port as JavaScript values, made again only when it changes. A
+/// Unix sender is its name (empty when unnamed; lossy UTF-8) and port 0.
 #[derive(Default)]
-struct Sender(Option<(SocketAddr, napi_value, napi_value)>);
+pub(super) struct Sender<'a>(Option<(Addr<'a>, napi_value, napi_value)>);
 
-impl Sender {
-    fn values(&mut self, scope: &CallScope, from: SocketAddr) -> Option<(napi_value, napi_value)> {
+impl<'a> Sender<'a> {
+    pub(super) fn values(
+        &mut self,
+        scope: &CallScope,
+        from: Addr<'a>,
+    ) -> Option<(napi_value, napi_value)> {
         match self.0 {
             Some((last, address, port)) if last == from => Some((address, port)),
             _ => {
-                let address = scope.string(&format_ip(&from))?;
-                let port = scope.int(i32::from(from.port()))?;
+                let (address, port) = match from {
+                    Addr::Ip(ip) => (scope.string(&format_ip(&ip))?, ip.port()),
+                    Addr::Unix(name) => (scope.string(&String::from_utf8_lossy(name))?, 0),
+                };
+                let port = scope.int(i32::from(port))?;
                 self.0 = Some((from, address, port));
                 Some((address, port))
             }

@@ -25,7 +25,6 @@ mod pacer;
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::io::{self, IoSlice};
-use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::rc::{Rc, Weak};
 
@@ -33,6 +32,7 @@ use napi::bindgen_prelude::{Function, JsValue};
 use socket2::Socket;
 
 use crate::send::{Datagram, SendEngine};
+use crate::sys::addr::Addr;
 use crate::sys::error;
 use crate::sys::gso;
 use crate::sys::socket::{self, Family, Options};
@@ -51,6 +51,8 @@ struct Callbacks {
     onerror: JsFunction,
     /// `onsend(id, status, bytes)`: a queued datagram of request `id` completed.
     onsend: JsFunction,
+    /// `onwritable()`: the socket became writable after [`Owner::notify_writable`].
+    onwritable: Option<JsFunction>,
 }
 
 /// How `'message'` datagrams are handed to JavaScript.
@@ -91,6 +93,8 @@ pub struct Owner {
     /// Whether `connect()` succeeded (and no `disconnect()` since).
     connected: Cell<bool>,
     receiving: Cell<bool>,
+    /// Whether `onwritable` waits for the socket to become writable.
+    writable_wanted: Cell<bool>,
     referenced: Cell<bool>,
     closed: Cell<bool>,
 }
@@ -115,7 +119,10 @@ impl Owner {
             me: me.clone(),
             hook: RefCell::new(None),
             callbacks: RefCell::new(None),
-            sender: RefCell::new(SendEngine::default()),
+            sender: RefCell::new(match family {
+                Family::Unix => SendEngine::unix(),
+                Family::V4 | Family::V6 => SendEngine::default(),
+            }),
             delivery: Cell::new(Delivery::Each),
             background: RefCell::new(None),
             background_budget: Cell::new(None),
@@ -123,12 +130,13 @@ impl Owner {
             received: Cell::new((0, 0)),
             connected: Cell::new(false),
             receiving: Cell::new(false),
+            writable_wanted: Cell::new(false),
             referenced: Cell::new(true),
             closed: Cell::new(false),
         })
     }
 
-    /// `udp4` or `udp6`.
+    /// `udp4`, `udp6` or `unix_dgram`.
     pub fn family(&self) -> Family {
         self.family
     }
@@ -185,7 +193,9 @@ impl Owner {
     /// # Errors
     /// The socket is in use (`EBUSY`).
     pub fn install(&self, socket: Socket) -> io::Result<()> {
-        gso::enable_gro(&socket);
+        if self.family != Family::Unix {
+            gso::enable_gro(&socket);
+        }
         *borrow_mut(&self.socket)? = Some(socket);
         Ok(())
     }
@@ -209,7 +219,8 @@ impl Owner {
     // ----- receiving -----
 
     /// Starts reading, and keeps the callbacks until close: `onmessage(buf, address, port[,
-    /// segment])`, `onerror(errno)`, `onsend(id, status, bytes)`. Returns 0 or a negative errno.
+    /// segment])`, `onerror(errno)`, `onsend(id, status, bytes)`, and, where given,
+    /// `onwritable()` (see [`Owner::notify_writable`]). Returns 0 or a negative errno.
     ///
     /// # Errors
     /// A function cannot be referenced (the environment is shutting down).
@@ -219,6 +230,7 @@ impl Owner {
         onmessage: &Function<'_>,
         onerror: &Function<'_>,
         onsend: &Function<'_>,
+        onwritable: Option<&Function<'_>>,
     ) -> napi::Result<i32> {
         let raw = RawEnv::from(env);
         let reference = |f: &Function<'_>| {
@@ -232,6 +244,13 @@ impl Owner {
             reference(onsend),
         ) else {
             return Err(napi::Error::from_reason("cannot keep the callbacks"));
+        };
+        let onwritable = match onwritable {
+            Some(f) => Some(
+                reference(f)
+                    .ok_or_else(|| napi::Error::from_reason("cannot keep the callbacks"))?,
+            ),
+            None => None,
         };
         if self.closed.get() || !self.has_socket() {
             return Ok(error::EBADF);
@@ -250,6 +269,7 @@ impl Owner {
                 onmessage,
                 onerror,
                 onsend,
+                onwritable,
             }));
         }
         self.receiving.set(true);
@@ -341,8 +361,7 @@ impl Owner {
     /// process alive.
     fn update_interest(&self) -> i32 {
         let mut events = 0;
-        if self.is_receiving() && !self.paused.get() && !self.is_paced() && !self.is_background()
-        {
+        if self.is_receiving() && !self.paused.get() && !self.is_paced() && !self.is_background() {
             events |= uv::READABLE;
         }
         if self
@@ -353,6 +372,9 @@ impl Owner {
         {
             events |= uv::WRITABLE;
         }
+        if self.writable_wanted.get() && !self.closed.get() {
+            events |= uv::WRITABLE;
+        }
         match self.poll.try_borrow() {
             Ok(p) => p.as_ref().map_or(0, |p| p.watch(events)),
             Err(_) => 0,
@@ -360,6 +382,42 @@ impl Owner {
     }
 
     // ----- sending -----
+
+    /// Calls `onwritable()` once, the next time the socket is writable (the unix-dgram
+    /// package's `'writable'` after a congested send). Returns 0 or a negative errno.
+    pub fn notify_writable(&self) -> i32 {
+        if self.closed.get() {
+            return error::EBADF;
+        }
+        self.writable_wanted.set(true);
+        self.update_interest()
+    }
+
+    /// Calls `onwritable()` if it was waited for.
+    fn on_writable(&self) {
+        if !self.writable_wanted.replace(false) {
+            return;
+        }
+        self.update_interest();
+        let Some(callbacks) = self.callbacks() else {
+            return;
+        };
+        if let (Some(onwritable), Some(scope)) =
+            (callbacks.onwritable.as_ref(), CallScope::open(self.env))
+        {
+            scope.call(&callbacks.context, onwritable, &[]);
+        }
+    }
+
+    /// Sends one datagram now or not at all (see [`SendEngine::try_send`]): bytes + 1 when
+    /// sent, or a negative errno (`EAGAIN` where a full socket or receiver would have queued it).
+    pub fn try_send(&self, parts: &[IoSlice<'_>], to: Option<Addr<'_>>) -> i64 {
+        let datagram = Datagram::new(parts, to, 0);
+        match self.with_sender(|engine, socket| engine.try_send(socket, &datagram)) {
+            Ok(outcome) => outcome.code(),
+            Err(e) => i64::from(error::errno(&e)),
+        }
+    }
 
     /// Runs `f` with the send engine and the socket, then polls for writability if datagrams
     /// are queued (or stops, once none are).
@@ -375,7 +433,7 @@ impl Owner {
     /// Sends one datagram made of `parts` to `to` (or the connected peer) for request `id`.
     /// Returns bytes + 1 when sent at once, 0 when queued (completed later by `onsend`), or a
     /// negative errno.
-    pub fn send(&self, parts: &[IoSlice<'_>], to: Option<SocketAddr>, id: u32) -> i64 {
+    pub fn send(&self, parts: &[IoSlice<'_>], to: Option<Addr<'_>>, id: u32) -> i64 {
         let datagram = [Datagram::new(parts, to, id)];
         let mut code = i64::from(error::EBADF);
         match self.with_sender(|engine, socket| {
@@ -388,7 +446,7 @@ impl Owner {
 
     /// Gathers one datagram of request `id` for the next [`Owner::flush_gathered`]. Returns 0 or
     /// a negative errno.
-    pub fn gather(&self, parts: &[IoSlice<'_>], to: Option<SocketAddr>, id: u32) -> i32 {
+    pub fn gather(&self, parts: &[IoSlice<'_>], to: Option<Addr<'_>>, id: u32) -> i32 {
         if self.closed.get() {
             return error::EBADF;
         }
@@ -430,7 +488,7 @@ impl Owner {
         &self,
         data: &[u8],
         segment: usize,
-        to: Option<SocketAddr>,
+        to: Option<Addr<'_>>,
         id: u32,
     ) -> [i64; 4] {
         if segment == 0 || segment > gso::MAX_PAYLOAD {
@@ -585,6 +643,7 @@ impl PollHandler for Owner {
         }
         if events & uv::WRITABLE != 0 {
             self.flush_queue();
+            self.on_writable();
         }
         if events & uv::READABLE != 0 {
             self.read_and_pace();

@@ -14,10 +14,10 @@ pub mod background;
 pub mod pacing;
 
 use std::io;
-use std::net::SocketAddr;
 use std::ops::Range;
 use std::os::fd::RawFd;
 
+use crate::sys::addr::Addr;
 use crate::sys::mmsg::Reader;
 
 /// What one `recvmmsg` took from the kernel: what pacing decides by, and what the statistics
@@ -58,7 +58,7 @@ pub struct Datagram<'a> {
     /// Its bytes.
     pub bytes: &'a [u8],
     /// Its sender.
-    pub from: SocketAddr,
+    pub from: Addr<'a>,
 }
 
 /// The datagrams of the last read, in order, GRO batches split at their segment size.
@@ -66,7 +66,7 @@ pub struct Datagrams<'a> {
     reader: &'a Reader,
     next_slot: usize,
     /// What is left of the current slot's GRO batch, its sender and its segment size.
-    rest: Option<(&'a [u8], SocketAddr, usize)>,
+    rest: Option<(&'a [u8], Addr<'a>, usize)>,
 }
 
 impl<'a> Datagrams<'a> {
@@ -113,7 +113,7 @@ pub struct Batch<'a> {
     reader: &'a Reader,
     slots: Range<usize>,
     /// The sender.
-    pub from: SocketAddr,
+    pub from: Addr<'a>,
 }
 
 impl<'a> Batch<'a> {

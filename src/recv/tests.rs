@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Socket, Type};
 
 use super::*;
+use crate::sys::addr::Addr;
 use crate::sys::gso;
 
 /// A non-blocking receiver with GRO on, as the owner makes them.
@@ -46,8 +47,15 @@ fn read_until(r: &Socket, n: usize) -> (Read, Vec<Vec<usize>>) {
         match read(r.as_raw_fd(), &mut reader) {
             Ok(size) => {
                 let before = datagrams.len();
-                datagrams.extend(Datagrams::new(&reader).map(|d| (d.bytes.to_vec(), d.from)));
-                assert_eq!(size.datagrams, datagrams.len() - before, "the read counts its datagrams");
+                datagrams.extend(
+                    Datagrams::new(&reader)
+                        .map(|d| (d.bytes.to_vec(), d.from.ip().expect("an IP sender"))),
+                );
+                assert_eq!(
+                    size.datagrams,
+                    datagrams.len() - before,
+                    "the read counts its datagrams"
+                );
                 batches.extend(Batches::new(&reader).map(|b| lengths(&b)));
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -92,4 +100,52 @@ fn one_batch_per_sender_run_and_empty_datagrams_count() {
     let bytes: Vec<&[u8]> = datagrams.iter().map(|(d, _)| &d[..]).collect();
     assert_eq!(bytes, [&b"one"[..], b"", b"three", b"four"]);
     assert_eq!(batches, [vec![3, 0, 5], vec![4]]);
+}
+
+#[test]
+fn unix_senders_are_named_by_path_abstract_name_or_nothing() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr as UnixAddr, UnixDatagram};
+    let dir = std::env::temp_dir();
+    let id = std::process::id();
+    let rpath = dir.join(format!("dgram-rs-recv-{id}-r.sock"));
+    let spath = dir.join(format!("dgram-rs-recv-{id}-s.sock"));
+    for p in [&rpath, &spath] {
+        let _ = std::fs::remove_file(p);
+    }
+    let r = crate::sys::socket::create(crate::sys::socket::Family::Unix).unwrap();
+    r.bind(&socket2::SockAddr::unix(&rpath).unwrap()).unwrap();
+    let by_path = UnixDatagram::bind(&spath).unwrap();
+    let name = format!("dgram-rs-recv-{id}");
+    let by_name = UnixDatagram::bind_addr(&UnixAddr::from_abstract_name(&name).unwrap()).unwrap();
+    let unnamed = UnixDatagram::unbound().unwrap();
+    by_path.send_to(b"path", &rpath).unwrap();
+    by_name.send_to(b"abstract", &rpath).unwrap();
+    unnamed.send_to(b"", &rpath).unwrap();
+    by_path.send_to(b"path again", &rpath).unwrap();
+    let mut reader = Reader::new().unwrap();
+    let mut got: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while got.len() < 4 && Instant::now() < deadline {
+        if read(r.as_raw_fd(), &mut reader).is_ok() {
+            got.extend(Datagrams::new(&reader).map(|d| match d.from {
+                Addr::Unix(n) => (d.bytes.to_vec(), n.to_vec()),
+                Addr::Ip(a) => panic!("{a}"),
+            }));
+        }
+    }
+    let abstract_name = format!("\0{name}").into_bytes();
+    let spath = spath.to_str().unwrap().as_bytes().to_vec();
+    assert_eq!(
+        got,
+        [
+            (b"path".to_vec(), spath.clone()),
+            (b"abstract".to_vec(), abstract_name),
+            (Vec::new(), Vec::new()),
+            (b"path again".to_vec(), spath),
+        ]
+    );
+    for p in [&rpath, &dir.join(format!("dgram-rs-recv-{id}-s.sock"))] {
+        std::fs::remove_file(p).unwrap();
+    }
 }

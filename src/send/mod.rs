@@ -23,12 +23,11 @@
 
 pub mod queue;
 
+use socket2::Socket;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
-use std::net::SocketAddr;
 
-use socket2::{SockAddr, Socket};
-
+use crate::sys::addr::{Addr, OwnedAddr};
 use crate::sys::error;
 use crate::sys::gso::{self, SendError};
 use queue::{Queued, SendQueue};
@@ -39,13 +38,13 @@ use queue::{Queued, SendQueue};
 pub struct Datagram<'a> {
     parts: &'a [IoSlice<'a>],
     len: usize,
-    to: Option<SocketAddr>,
+    to: Option<Addr<'a>>,
     id: u32,
 }
 
 impl<'a> Datagram<'a> {
     /// A datagram made of `parts`.
-    pub fn new(parts: &'a [IoSlice<'a>], to: Option<SocketAddr>, id: u32) -> Self {
+    pub fn new(parts: &'a [IoSlice<'a>], to: Option<Addr<'a>>, id: u32) -> Self {
         let len = parts.iter().map(|p| p.len()).sum();
         Datagram { parts, len, to, id }
     }
@@ -93,7 +92,7 @@ pub struct Completion {
 /// A datagram gathered for the next [`SendEngine::flush_gathered`].
 struct Gathered {
     data: Vec<u8>,
-    to: Option<SocketAddr>,
+    to: Option<OwnedAddr>,
     id: u32,
 }
 
@@ -101,6 +100,9 @@ struct Gathered {
 /// kernel takes segmentation offload.
 #[derive(Default)]
 pub struct SendEngine {
+    /// A Unix datagram socket: no segmentation offload (`UDP_SEGMENT` is UDP's), and a full
+    /// receiver's `ENOBUFS` waits for writability as `EAGAIN` does.
+    unix: bool,
     queue: SendQueue,
     /// Queued datagrams the kernel has taken or refused, whose completions are not taken yet,
     /// with their sizes.
@@ -114,6 +116,16 @@ pub struct SendEngine {
 }
 
 impl SendEngine {
+    /// The engine of a Unix datagram socket (`AF_UNIX`, `SOCK_DGRAM`): datagrams leave one by
+    /// one, and a full receiver (`EAGAIN`, or `ENOBUFS`) queues them.
+    pub fn unix() -> Self {
+        SendEngine {
+            unix: true,
+            gso_refused: true,
+            ..SendEngine::default()
+        }
+    }
+
     /// Queues every send instead of trying it at once (Node's `--test-udp-no-try-send`, which
     /// Node's own tests of the queue-info methods run under).
     pub fn set_queue_every_send(&mut self, on: bool) {
@@ -171,7 +183,7 @@ impl SendEngine {
             // completes, like the rest, on a later turn of the loop.
             let first = &datagrams[..datagrams.len().min(1)];
             let mut result = None;
-            let done = transmit(socket, &mut self.gso_refused, first, |_, o| {
+            let done = transmit(socket, self.unix, &mut self.gso_refused, first, |_, o| {
                 result = Some(o)
             });
             if let (Some(outcome), Some(d)) = (result, first.first()) {
@@ -195,13 +207,19 @@ impl SendEngine {
             done
         } else {
             let mut sent = (0, 0);
-            let done = transmit(socket, &mut self.gso_refused, datagrams, |i, step| {
-                if let Outcome::Sent(n) = step {
-                    sent.0 += 1;
-                    sent.1 += n as u64;
-                }
-                report(i, step)
-            });
+            let done = transmit(
+                socket,
+                self.unix,
+                &mut self.gso_refused,
+                datagrams,
+                &mut |i, step| {
+                    if let Outcome::Sent(n) = step {
+                        sent.0 += 1;
+                        sent.1 += n as u64;
+                    }
+                    report(i, step)
+                },
+            );
             self.sent.0 += sent.0;
             self.sent.1 += sent.1;
             done
@@ -209,18 +227,37 @@ impl SendEngine {
         for (i, d) in datagrams.iter().enumerate().skip(done) {
             self.queue.push(Queued {
                 data: concat(d.parts),
-                to: d.to,
+                to: d.to.map(|a| a.to_owned()),
                 id: d.id,
             });
             report(i, Outcome::Queued);
         }
     }
 
+    /// Sends one datagram now or not at all: where [`SendEngine::send`] would queue it (the
+    /// socket, or a Unix receiver, is full; or datagrams are queued ahead of it), it fails with
+    /// `EAGAIN` instead. The unix-dgram package's `send`, whose caller sends again on
+    /// `'writable'`.
+    pub fn try_send(&mut self, socket: &Socket, datagram: &Datagram<'_>) -> Outcome {
+        if self.has_queued() {
+            return Outcome::Failed(-libc::EAGAIN);
+        }
+        let mut outcome = Outcome::Failed(-libc::EAGAIN);
+        transmit(
+            socket,
+            self.unix,
+            &mut self.gso_refused,
+            std::slice::from_ref(datagram),
+            |_, o| outcome = o,
+        );
+        outcome
+    }
+
     /// Gathers one datagram (a copy of `parts`) for the next [`SendEngine::flush_gathered`].
-    pub fn gather(&mut self, parts: &[IoSlice<'_>], to: Option<SocketAddr>, id: u32) {
+    pub fn gather(&mut self, parts: &[IoSlice<'_>], to: Option<Addr<'_>>, id: u32) {
         self.gathered.push(Gathered {
             data: concat(parts),
-            to,
+            to: to.map(|a| a.to_owned()),
             id,
         });
     }
@@ -234,7 +271,13 @@ impl SendEngine {
             let datagrams: Vec<Datagram<'_>> = gathered
                 .iter()
                 .zip(&slices)
-                .map(|(g, s)| Datagram::new(std::slice::from_ref(s), g.to, g.id))
+                .map(|(g, s)| {
+                    Datagram::new(
+                        std::slice::from_ref(s),
+                        g.to.as_ref().map(OwnedAddr::as_addr),
+                        g.id,
+                    )
+                })
                 .collect();
             self.send(socket, &datagrams, |i, outcome| {
                 report(datagrams[i].id, outcome)
@@ -257,24 +300,36 @@ impl SendEngine {
                 .queue
                 .items()
                 .zip(&slices)
-                .map(|(q, s)| Datagram::new(std::slice::from_ref(s), q.to, q.id))
+                .map(|(q, s)| {
+                    Datagram::new(
+                        std::slice::from_ref(s),
+                        q.to.as_ref().map(OwnedAddr::as_addr),
+                        q.id,
+                    )
+                })
                 .collect();
-            transmit(socket, &mut self.gso_refused, &datagrams, |i, step| {
-                let d = &datagrams[i];
-                let (status, bytes) = match step {
-                    Outcome::Failed(errno) => (errno, 0),
-                    Outcome::Sent(n) => (0, n),
-                    Outcome::Queued => (0, 0),
-                };
-                completions.push((
-                    Completion {
-                        id: d.id,
-                        status,
-                        bytes,
-                    },
-                    d.len,
-                ));
-            })
+            transmit(
+                socket,
+                self.unix,
+                &mut self.gso_refused,
+                &datagrams,
+                |i, step| {
+                    let d = &datagrams[i];
+                    let (status, bytes) = match step {
+                        Outcome::Failed(errno) => (errno, 0),
+                        Outcome::Sent(n) => (0, n),
+                        Outcome::Queued => (0, 0),
+                    };
+                    completions.push((
+                        Completion {
+                            id: d.id,
+                            status,
+                            bytes,
+                        },
+                        d.len,
+                    ));
+                },
+            )
         };
         self.queue.pop_front(done);
         for (completion, size) in completions {
@@ -319,6 +374,7 @@ impl SendEngine {
 /// before the socket buffer filled (`EAGAIN`): the rest are the caller's to queue.
 fn transmit(
     socket: &Socket,
+    unix: bool,
     gso_refused: &mut bool,
     datagrams: &[Datagram<'_>],
     mut report: impl FnMut(usize, Outcome),
@@ -332,7 +388,8 @@ fn transmit(
                 run.iter().flat_map(|d| d.parts.iter().copied()).collect();
             // run_end keeps a run's segment within one UDP payload, so it fits in a u16.
             let segment = u16::try_from(run[0].len).unwrap_or(u16::MAX);
-            match gso::send_segments(socket, &parts, segment, run[0].to) {
+            let to = run[0].to.and_then(|a| a.ip());
+            match gso::send_segments(socket, &parts, segment, to) {
                 Ok(_) => {
                     for (i, d) in run.iter().enumerate() {
                         report(start + i, Outcome::Sent(d.len));
@@ -347,16 +404,25 @@ fn transmit(
             }
         }
         for (i, d) in run.iter().enumerate() {
-            let to = d.to.map(SockAddr::from);
-            match gso::send_one(socket, d.parts, to.as_ref()) {
+            let sent = match d.to.map(|a| a.sockaddr()).transpose() {
+                Ok(to) => gso::send_one(socket, d.parts, to.as_ref()),
+                Err(e) => Err(e),
+            };
+            match sent {
                 Ok(n) => report(start + i, Outcome::Sent(n)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return start + i,
+                Err(e) if must_wait(&e, unix) => return start + i,
                 Err(e) => report(start + i, Outcome::Failed(error::errno(&e))),
             }
         }
         start = end;
     }
     datagrams.len()
+}
+
+/// Whether a send's error means the datagram waits for writability: `EAGAIN` (the socket
+/// buffer, or a Unix receiver's queue, is full), and on a Unix socket `ENOBUFS` as well.
+fn must_wait(e: &io::Error, unix: bool) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock || (unix && e.raw_os_error() == Some(libc::ENOBUFS))
 }
 
 /// Where the run starting at `start` ends: consecutive datagrams of one size to one destination,
@@ -366,7 +432,8 @@ fn transmit(
 fn run_end(datagrams: &[Datagram<'_>], start: usize, gso_refused: bool) -> usize {
     let first = &datagrams[start];
     let size = first.len;
-    if gso_refused || size == 0 || size > gso::MAX_PAYLOAD {
+    let ip = first.to.is_none_or(|a| a.ip().is_some());
+    if gso_refused || !ip || size == 0 || size > gso::MAX_PAYLOAD {
         return start + 1;
     }
     let limit = gso::datagrams_per_send(size);

@@ -1,7 +1,7 @@
 //! The queue of datagrams waiting for the socket to become writable, in send order.
 
+use crate::sys::addr::OwnedAddr;
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 
 /// A datagram waiting for writability: its own copy of the bytes (the caller's buffers may change
 /// or be collected once the send call has returned), its destination, and the request it
@@ -10,7 +10,7 @@ pub struct Queued {
     /// The datagram's bytes.
     pub data: Vec<u8>,
     /// The destination, or `None` for the connected peer.
-    pub to: Option<SocketAddr>,
+    pub to: Option<OwnedAddr>,
     /// The request this datagram belongs to (JavaScript's id, given back with the result).
     pub id: u32,
 }

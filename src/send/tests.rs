@@ -7,6 +7,7 @@ use std::time::Duration;
 use socket2::{Domain, Socket, Type};
 
 use super::*;
+use crate::sys::addr::Addr;
 
 /// A non-blocking sender bound to 127.0.0.1, as the owner makes them.
 fn sender() -> Socket {
@@ -46,7 +47,7 @@ fn send_all(
     let datagrams: Vec<Datagram<'_>> = slices
         .iter()
         .enumerate()
-        .map(|(i, sl)| Datagram::new(std::slice::from_ref(sl), to, i as u32))
+        .map(|(i, sl)| Datagram::new(std::slice::from_ref(sl), to.map(Addr::Ip), i as u32))
         .collect();
     let mut outcomes = vec![None; payloads.len()];
     engine.send(s, &datagrams, |i, o| {
@@ -87,9 +88,9 @@ fn split_by_destination() {
     let data = [vec![1u8; 10], vec![2; 10], vec![3; 10]];
     let slices: Vec<IoSlice<'_>> = data.iter().map(|p| IoSlice::new(p)).collect();
     let datagrams = [
-        Datagram::new(&slices[0..1], Some(a1), 0),
-        Datagram::new(&slices[1..2], Some(a2), 1),
-        Datagram::new(&slices[2..3], Some(a1), 2),
+        Datagram::new(&slices[0..1], Some(a1.into()), 0),
+        Datagram::new(&slices[1..2], Some(a2.into()), 1),
+        Datagram::new(&slices[2..3], Some(a1.into()), 2),
     ];
     let mut sent = 0;
     engine.send(&s, &datagrams, |_, o| {
@@ -245,9 +246,13 @@ fn gathered_sends_report_by_request_id() {
     let (r, addr) = receiver();
     let s = sender();
     let mut engine = SendEngine::default();
-    engine.gather(&[IoSlice::new(b"ab"), IoSlice::new(b"cd")], Some(addr), 7);
-    engine.gather(&[IoSlice::new(b"efgh")], Some(addr), 8);
-    engine.gather(&[IoSlice::new(b"x")], Some(addr), 8);
+    engine.gather(
+        &[IoSlice::new(b"ab"), IoSlice::new(b"cd")],
+        Some(addr.into()),
+        7,
+    );
+    engine.gather(&[IoSlice::new(b"efgh")], Some(addr.into()), 8);
+    engine.gather(&[IoSlice::new(b"x")], Some(addr.into()), 8);
     let mut reports = Vec::new();
     engine.flush_gathered(&s, |id, o| reports.push((id, o)));
     assert_eq!(
@@ -273,7 +278,7 @@ fn cancelling_ends_every_queued_datagram() {
     engine.flush_queue(&s);
     let payloads = vec![vec![1u8; 3]; 3];
     send_all(&mut engine, &s, &payloads, Some(addr));
-    engine.gather(&[IoSlice::new(b"xy")], Some(addr), 9);
+    engine.gather(&[IoSlice::new(b"xy")], Some(addr.into()), 9);
     let ended: Vec<(u32, i32)> = engine
         .cancel_all()
         .iter()
@@ -302,4 +307,142 @@ fn runs_stay_within_one_gso_send() {
         1,
         "two 40 kB datagrams exceed one UDP payload"
     );
+}
+
+// ----- Unix datagram sockets -----
+
+/// A unique socket path under the temporary directory (removed by the test).
+fn unix_path(tag: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("dgram-rs-send-{}-{tag}.sock", std::process::id()))
+}
+
+/// A non-blocking Unix datagram sender, as the owner makes them.
+fn unix_sender() -> Socket {
+    crate::sys::socket::create(crate::sys::socket::Family::Unix).unwrap()
+}
+
+#[test]
+fn unix_datagrams_leave_one_by_one_in_order_to_paths_and_abstract_names() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr as UnixAddr, UnixDatagram};
+    let path = unix_path("order");
+    let _ = std::fs::remove_file(&path);
+    let by_path = UnixDatagram::bind(&path).unwrap();
+    let abstract_name = format!("\0dgram-rs-send-{}", std::process::id());
+    let by_name =
+        UnixDatagram::bind_addr(&UnixAddr::from_abstract_name(&abstract_name[1..]).unwrap())
+            .unwrap();
+    for r in [&by_path, &by_name] {
+        r.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    }
+    let s = unix_sender();
+    let mut engine = SendEngine::unix();
+    let path_bytes = path.to_str().unwrap().as_bytes();
+    // Equal sizes to one destination: UDP would make a GSO run of them.
+    let payloads: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 100]).collect();
+    let slices: Vec<IoSlice<'_>> = payloads.iter().map(|p| IoSlice::new(p)).collect();
+    let mut datagrams: Vec<Datagram<'_>> = slices
+        .iter()
+        .enumerate()
+        .map(|(i, sl)| {
+            Datagram::new(
+                std::slice::from_ref(sl),
+                Some(Addr::Unix(path_bytes)),
+                i as u32,
+            )
+        })
+        .collect();
+    datagrams.push(Datagram::new(
+        &slices[..1],
+        Some(Addr::Unix(abstract_name.as_bytes())),
+        9,
+    ));
+    let mut outcomes = Vec::new();
+    engine.send(&s, &datagrams, |i, o| outcomes.push((i, o)));
+    let expected: Vec<(usize, Outcome)> = (0..6).map(|i| (i, Outcome::Sent(100))).collect();
+    assert_eq!(outcomes, expected);
+    let mut buf = [0u8; 256];
+    for p in &payloads {
+        let n = by_path.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], &p[..]);
+    }
+    let n = by_name.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], &payloads[0][..]);
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn a_full_unix_receiver_queues_and_the_queue_drains_in_order_once_it_reads() {
+    use std::os::unix::net::UnixDatagram;
+    let path = unix_path("full");
+    let _ = std::fs::remove_file(&path);
+    let r = UnixDatagram::bind(&path).unwrap();
+    r.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let s = unix_sender();
+    s.connect(&socket2::SockAddr::unix(&path).unwrap()).unwrap();
+    let mut engine = SendEngine::unix();
+    // A connected sender fills the receiver's queue (net.unix.max_dgram_qlen, 10 by default,
+    // or its buffer) long before 2,000 datagrams.
+    let payloads: Vec<Vec<u8>> = (0..2000u32).map(|i| i.to_be_bytes().to_vec()).collect();
+    let outcomes = send_all(&mut engine, &s, &payloads, None);
+    let sent = outcomes
+        .iter()
+        .take_while(|o| matches!(o, Outcome::Sent(4)))
+        .count();
+    assert!(sent > 0 && sent < payloads.len(), "sent {sent}");
+    assert!(outcomes[sent..].iter().all(|o| *o == Outcome::Queued));
+    assert_eq!(engine.queued_count(), payloads.len() - sent);
+    // Nothing jumps the queue: a try_send is refused while datagrams wait.
+    let late = [IoSlice::new(b"late")];
+    assert_eq!(
+        engine.try_send(&s, &Datagram::new(&late, None, 0)),
+        Outcome::Failed(-libc::EAGAIN)
+    );
+    let mut received = Vec::new();
+    let mut buf = [0u8; 16];
+    r.set_nonblocking(true).unwrap();
+    for _ in 0..10_000 {
+        while let Ok(n) = r.recv(&mut buf) {
+            received.push(buf[..n].to_vec());
+        }
+        if received.len() == payloads.len() {
+            break;
+        }
+        engine.flush_queue(&s);
+        while engine.take_completion().is_some() {}
+    }
+    assert_eq!(received, payloads, "every datagram, once, in order");
+    assert!(!engine.has_queued());
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn try_send_refuses_instead_of_queueing_when_the_unix_receiver_is_full() {
+    use std::os::unix::net::UnixDatagram;
+    let (a, b) = UnixDatagram::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    let s = Socket::from(std::os::fd::OwnedFd::from(a));
+    let mut engine = SendEngine::unix();
+    let data = [IoSlice::new(b"x")];
+    let datagram = Datagram::new(&data, None, 0);
+    let mut refused = None;
+    for i in 0..100_000 {
+        match engine.try_send(&s, &datagram) {
+            Outcome::Sent(1) => {}
+            other => {
+                refused = Some((i, other));
+                break;
+            }
+        }
+    }
+    let (count, outcome) = refused.expect("the receiver fills");
+    assert_eq!(outcome, Outcome::Failed(-libc::EAGAIN));
+    assert!(!engine.has_queued(), "nothing was queued");
+    let mut buf = [0u8; 4];
+    b.set_nonblocking(true).unwrap();
+    let mut read = 0;
+    while b.recv(&mut buf).is_ok() {
+        read += 1;
+    }
+    assert_eq!(read, count);
 }

@@ -7,6 +7,8 @@
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+
+use super::addr::{self, Addr};
 use std::os::fd::RawFd;
 
 /// Reads per call (libuv reads 32 datagrams per wakeup as well).
@@ -72,7 +74,7 @@ pub struct Received<'a> {
     /// The bytes (a datagram, or a GRO batch of `segment`-size datagrams).
     pub payload: &'a [u8],
     /// The sender.
-    pub from: Option<SocketAddr>,
+    pub from: Option<Addr<'a>>,
     /// The GRO segment size, when the kernel coalesced several datagrams.
     pub segment: Option<usize>,
 }
@@ -189,15 +191,34 @@ impl Reader {
         let payload = self.slots[i].bytes(header.msg_len as usize);
         Some(Received {
             payload,
-            from: socket_addr(&self.names[i]),
+            from: sender(&self.names[i], header.msg_hdr.msg_namelen as usize),
             segment: gro_segment(&header.msg_hdr),
         })
     }
 }
 
-/// A sender's address from the kernel's `sockaddr_storage`.
-fn socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
+/// A sender's address from the kernel's `sockaddr_storage` and the length it wrote. Only a Unix
+/// datagram socket reports a sender with no address at all (an unbound sender: length 0), and
+/// the storage then holds a previous read's family: it is an unnamed Unix sender.
+fn sender(storage: &libc::sockaddr_storage, len: usize) -> Option<Addr<'_>> {
+    if len <= std::mem::size_of::<libc::sa_family_t>() {
+        return Some(Addr::Unix(&[]));
+    }
     match libc::c_int::from(storage.ss_family) {
+        libc::AF_UNIX => {
+            // SAFETY: the family says the storage holds a sockaddr_un, which it is large and
+            // aligned enough for.
+            let un =
+                unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_un>() };
+            Some(Addr::Unix(addr::unix_name(un, len)))
+        }
+        family => socket_addr(storage, family).map(Addr::Ip),
+    }
+}
+
+/// An IP sender's address from the kernel's `sockaddr_storage`.
+fn socket_addr(storage: &libc::sockaddr_storage, family: libc::c_int) -> Option<SocketAddr> {
+    match family {
         libc::AF_INET => {
             // SAFETY: the family says the storage holds a sockaddr_in, which it is large and
             // aligned enough for.

@@ -1,6 +1,7 @@
 //! The syscall layer: everything that talks to the kernel about one socket, and nothing else.
 //! No Node-API here, no state beyond what a call needs.
 //!
+//! - [`addr`]: a datagram's address, IP or Unix socket name.
 //! - [`socket`]: creation, addresses and options (socket2).
 //! - [`mmsg`]: `recvmmsg` over reusable buffers, with each read's sender and GRO segment size.
 //! - [`gso`]: one `sendmsg` (retried on `EINTR`), with or without UDP segmentation offload, and
@@ -8,6 +9,7 @@
 //! - [`error`]: `io::Error` → negative errno, as libuv reports it.
 //! - [`reuseport`]: BPF programs that spread a `SO_REUSEPORT` group's datagrams evenly.
 
+pub mod addr;
 pub mod error;
 pub mod gso;
 pub mod mmsg;

@@ -24,6 +24,8 @@ pub enum Family {
     V4,
     /// IPv6 (`'udp6'`).
     V6,
+    /// Unix datagram sockets (`'unix_dgram'`: `AF_UNIX`, `SOCK_DGRAM`).
+    Unix,
 }
 
 impl Family {
@@ -40,6 +42,7 @@ impl Family {
         match self {
             Family::V4 => Domain::IPV4,
             Family::V6 => Domain::IPV6,
+            Family::Unix => Domain::UNIX,
         }
     }
 }
@@ -69,6 +72,7 @@ pub fn parse_addr(family: Family, ip: &str, port: u16) -> io::Result<SocketAddr>
             let scope = zone.map(interface_index).unwrap_or(0);
             Ok(SocketAddr::V6(SocketAddrV6::new(addr, port, 0, scope)))
         }
+        Family::Unix => Err(einval()),
     }
 }
 
@@ -113,12 +117,16 @@ pub fn split_sockaddr(addr: &SockAddr) -> io::Result<SocketAddr> {
     addr.as_socket().ok_or_else(einval)
 }
 
-/// Creates a non-blocking, close-on-exec UDP socket of `family`.
+/// Creates a non-blocking, close-on-exec datagram socket of `family` (UDP, or `AF_UNIX`).
 pub fn create(family: Family) -> io::Result<Socket> {
+    let protocol = match family {
+        Family::Unix => None,
+        Family::V4 | Family::V6 => Some(Protocol::UDP),
+    };
     Socket::new(
         family.domain(),
         Type::DGRAM.nonblocking().cloexec(),
-        Some(Protocol::UDP),
+        protocol,
     )
 }
 
@@ -263,6 +271,7 @@ impl<'a> Options<'a> {
         match self.family {
             Family::V4 => s.set_ttl_v4(ttl as u32),
             Family::V6 => s.set_unicast_hops_v6(ttl as u32),
+            Family::Unix => Err(einval()),
         }
     }
 
@@ -275,6 +284,7 @@ impl<'a> Options<'a> {
         match self.family {
             Family::V4 => s.set_multicast_ttl_v4(ttl as u32),
             Family::V6 => s.set_multicast_hops_v6(ttl as u32),
+            Family::Unix => Err(einval()),
         }
     }
 
@@ -284,6 +294,7 @@ impl<'a> Options<'a> {
         match self.family {
             Family::V4 => s.set_multicast_loop_v4(on),
             Family::V6 => s.set_multicast_loop_v6(on),
+            Family::Unix => Err(einval()),
         }
     }
 

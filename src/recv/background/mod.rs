@@ -19,7 +19,6 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
@@ -31,6 +30,7 @@ use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 
 use super::{read, Datagrams};
+use crate::sys::addr::OwnedAddr;
 use crate::sys::mmsg::Reader;
 
 /// What each queued datagram costs the budget beyond its bytes (its entry, the read's buffer
@@ -44,10 +44,10 @@ pub const DEFAULT_MAX_BYTES: usize = 8 << 20;
 const STOP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// One datagram in an [`Inbound`] read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     /// Its sender.
-    pub from: SocketAddr,
+    pub from: OwnedAddr,
     /// Its length; datagrams follow each other in [`Inbound::data`].
     pub len: usize,
 }
@@ -269,7 +269,7 @@ impl Shared {
             cost += datagram_cost;
             read.data.extend_from_slice(datagram.bytes);
             read.entries.push(Entry {
-                from: datagram.from,
+                from: datagram.from.to_owned(),
                 len: datagram.bytes.len(),
             });
         }
