@@ -89,6 +89,13 @@ const {
   applyReusePortBalance,
   validateReusePortBalance,
 } = require('./reuseport');
+const {
+  applyControl,
+  installControlMethods,
+  isSendOptions,
+  validateControlOptions,
+  validateSendControl,
+} = require('./control');
 
 // Node 20 polyfills these two symbols; use the same ones it does.
 const SymbolAsyncDispose = Symbol.asyncDispose || Symbol.for('nodejs.asyncDispose');
@@ -124,6 +131,7 @@ function Socket(type, listener) {
   let receiveBlockList;
   let sendBlockList;
   let reusePortBalance;
+  let control;
 
   let options;
   if (type !== null && typeof type === 'object') {
@@ -149,6 +157,8 @@ function Socket(type, listener) {
     }
     // dgram-rs: spread a reusePort group evenly (lib/reuseport.js).
     reusePortBalance = validateReusePortBalance(options);
+    // dgram-rs: receiveInfo, maxMessageSize, receiveErrors (lib/control.js).
+    control = validateControlOptions(options);
   }
 
   const handle = newHandle(type, lookup);
@@ -174,6 +184,7 @@ function Socket(type, listener) {
     reuseAddr: options && options.reuseAddr, // Use UV_UDP_REUSEADDR if true.
     reusePort: options && options.reusePort, // Node 22.12+ / 23.1+.
     reusePortBalance,
+    control,
     ipv6Only: options && options.ipv6Only,
     recvBufferSize,
     sendBufferSize,
@@ -231,6 +242,11 @@ function startListening(socket) {
   state.handle.onerror = onError;
   if (state.receiveBatches)
     state.handle.setBatchReceive(true, state.receiveBatches === 'zero-copy');
+  if (state.control) {
+    const err = applyControl(socket, state.handle, state.control);
+    if (err)
+      process.nextTick(() => socket.emit('error', new ErrnoException(err, 'setsockopt')));
+  }
   recvStart(state.handle);
   state.receiving = true;
   state.bindState = BIND_STATE_BOUND;
@@ -1055,6 +1071,10 @@ Socket.prototype.setBroadcast = function(arg) {
     throw new ErrnoException(err, 'setBroadcast');
   }
 };
+
+
+// dgram-rs: setTOS, getTOS, setDontFragment, getPathMTU (lib/control.js).
+installControlMethods(Socket.prototype);
 
 
 // Node's C++ takes the TTL with ToInt32 (`| 0`): 1.5 is 1, NaN is 0.

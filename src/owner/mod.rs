@@ -19,6 +19,7 @@
 //! (libuv may call them until their close callbacks run); `close()` and environment teardown drop
 //! them, which breaks those cycles.
 
+mod control;
 mod deliver;
 mod pacer;
 
@@ -78,6 +79,8 @@ pub struct Owner {
     callbacks: RefCell<Option<Rc<Callbacks>>>,
     sender: RefCell<SendEngine>,
     delivery: Cell<Delivery>,
+    /// The opt-in metadata options (`control.rs`).
+    control: control::State,
     /// Whether `connect()` succeeded (and no `disconnect()` since).
     connected: Cell<bool>,
     receiving: Cell<bool>,
@@ -107,6 +110,7 @@ impl Owner {
             callbacks: RefCell::new(None),
             sender: RefCell::new(SendEngine::default()),
             delivery: Cell::new(Delivery::Each),
+            control: control::State::default(),
             connected: Cell::new(false),
             receiving: Cell::new(false),
             referenced: Cell::new(true),
@@ -510,6 +514,11 @@ impl Owner {
 
 impl PollHandler for Owner {
     fn on_poll(&self, status: i32, events: i32) {
+        if self.receives_errors() {
+            // Before the read: taking the queued errors clears the pending one, which would
+            // otherwise fail the read.
+            self.report_errors();
+        }
         if status < 0 {
             // libuv stops a poll handle and reports EBADF when the socket has a pending error
             // (an ICMP port unreachable on a connected socket, say). Read to take the real

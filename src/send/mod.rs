@@ -109,6 +109,9 @@ pub struct SendEngine {
     gathered: Vec<Gathered>,
     gso_refused: bool,
     queue_every_send: bool,
+    /// `receiveErrors`: a send refused with an error an ICMP error left pending is tried once
+    /// more (the refusal consumed it; the error itself is reported from the error queue).
+    retry_stale_errors: bool,
 }
 
 impl SendEngine {
@@ -116,6 +119,13 @@ impl SendEngine {
     /// Node's own tests of the queue-info methods run under).
     pub fn set_queue_every_send(&mut self, on: bool) {
         self.queue_every_send = on;
+    }
+
+    /// Tries a send refused with a pending ICMP error once more (see
+    /// [`crate::sys::control::is_stale_error`]): with `receiveErrors` such errors are reported
+    /// from the error queue and never fail an unrelated send.
+    pub fn set_retry_stale_errors(&mut self, on: bool) {
+        self.retry_stale_errors = on;
     }
 
     /// Whether queued datagrams wait for writability or for their completions to be taken.
@@ -159,9 +169,12 @@ impl SendEngine {
             // completes, like the rest, on a later turn of the loop.
             let first = &datagrams[..datagrams.len().min(1)];
             let mut result = None;
-            let done = transmit(socket, &mut self.gso_refused, first, |_, o| {
-                result = Some(o)
-            });
+            let done = transmit(
+                socket,
+                (&mut self.gso_refused, self.retry_stale_errors),
+                first,
+                |_, o| result = Some(o),
+            );
             if let (Some(outcome), Some(d)) = (result, first.first()) {
                 let (status, bytes) = match outcome {
                     Outcome::Failed(errno) => (errno, 0),
@@ -179,9 +192,12 @@ impl SendEngine {
             }
             done
         } else {
-            transmit(socket, &mut self.gso_refused, datagrams, |i, step| {
-                report(i, step)
-            })
+            transmit(
+                socket,
+                (&mut self.gso_refused, self.retry_stale_errors),
+                datagrams,
+                &mut report,
+            )
         };
         for (i, d) in datagrams.iter().enumerate().skip(done) {
             self.queue.push(Queued {
@@ -236,22 +252,27 @@ impl SendEngine {
                 .zip(&slices)
                 .map(|(q, s)| Datagram::new(std::slice::from_ref(s), q.to, q.id))
                 .collect();
-            transmit(socket, &mut self.gso_refused, &datagrams, |i, step| {
-                let d = &datagrams[i];
-                let (status, bytes) = match step {
-                    Outcome::Failed(errno) => (errno, 0),
-                    Outcome::Sent(n) => (0, n),
-                    Outcome::Queued => (0, 0),
-                };
-                completions.push((
-                    Completion {
-                        id: d.id,
-                        status,
-                        bytes,
-                    },
-                    d.len,
-                ));
-            })
+            transmit(
+                socket,
+                (&mut self.gso_refused, self.retry_stale_errors),
+                &datagrams,
+                |i, step| {
+                    let d = &datagrams[i];
+                    let (status, bytes) = match step {
+                        Outcome::Failed(errno) => (errno, 0),
+                        Outcome::Sent(n) => (0, n),
+                        Outcome::Queued => (0, 0),
+                    };
+                    completions.push((
+                        Completion {
+                            id: d.id,
+                            status,
+                            bytes,
+                        },
+                        d.len,
+                    ));
+                },
+            )
         };
         self.queue.pop_front(done);
         for (completion, size) in completions {
@@ -293,7 +314,7 @@ impl SendEngine {
 /// before the socket buffer filled (`EAGAIN`): the rest are the caller's to queue.
 fn transmit(
     socket: &Socket,
-    gso_refused: &mut bool,
+    (gso_refused, retry): (&mut bool, bool),
     datagrams: &[Datagram<'_>],
     mut report: impl FnMut(usize, Outcome),
 ) -> usize {
@@ -322,7 +343,11 @@ fn transmit(
         }
         for (i, d) in run.iter().enumerate() {
             let to = d.to.map(SockAddr::from);
-            match gso::send_one(socket, d.parts, to.as_ref()) {
+            let mut sent = gso::send_one(socket, d.parts, to.as_ref());
+            if retry && matches!(&sent, Err(e) if crate::sys::control::is_stale_error(e)) {
+                sent = gso::send_one(socket, d.parts, to.as_ref());
+            }
+            match sent {
                 Ok(n) => report(start + i, Outcome::Sent(n)),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return start + i,
                 Err(e) => report(start + i, Outcome::Failed(error::errno(&e))),
