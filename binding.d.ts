@@ -28,6 +28,13 @@ export declare class UdpHandle {
   /** The path MTU to the connected peer (`IP_MTU` / `IPV6_MTU`), or a negative errno. */
   getPathMTU(): number
   /**
+   * Sends one datagram made of `list` to `ip:port` (or the connected peer when `ip` is null)
+   * for request `id`, with per-send control: `tos` (0..=255; -1 for none) and `source` (an IP
+   * literal of the socket's family). Returns bytes + 1 when sent, 0 when queued (completed by
+   * `onsend`), or a negative errno (`EINVAL` for a bad `tos` or `source`).
+   */
+  sendWithControl(list: Array<Buffer>, port: number, ip: string | undefined | null, id: number, tos: number, source?: string | undefined | null): number
+  /**
    * A handle for `family` (4 or 6); the OS socket is created by the first bind, connect or open.
    *
    * # Errors

@@ -75,8 +75,9 @@ function applyControl(socket, handle, control) {
   return err;
 }
 
-// Whether send()'s second argument is the options form: a plain object
-// (node:dgram takes a number, a function or nothing there).
+// Whether send()'s second argument is the options form: an object that is
+// no buffer (node:dgram takes a number, a function or nothing there); the
+// caller also requires a callback or nothing after it.
 function isSendOptions(value) {
   return value !== null && typeof value === 'object' && !Array.isArray(value) &&
     !ArrayBuffer.isView(value);

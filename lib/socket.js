@@ -688,6 +688,23 @@ Socket.prototype.send = function(buffer,
   let list;
   const state = this[kStateSymbol];
   const connected = state.connectState === CONNECT_STATE_CONNECTED;
+  // dgram-rs: send(msg, { port, address, tos, sourceAddress }, callback)
+  // (lib/control.js), rewritten into node:dgram's (msg, port, address,
+  // callback) or, connected, (msg, callback).
+  let control;
+  if (isSendOptions(offset) && (length === undefined || typeof length === 'function') &&
+      port === undefined) {
+    const options = offset;
+    control = validateSendControl(options, this.type === 'udp4' ? 4 : 6);
+    control.options = options;
+    if (connected && (options.port !== undefined || options.address !== undefined))
+      throw new ERR_SOCKET_DGRAM_IS_CONNECTED();
+    callback = typeof length === 'function' ? length : undefined;
+    [offset, length, port, address] = connected ?
+      [callback, undefined, undefined, undefined] :
+      // Without a port, node:dgram's error names the object.
+      [options.port === undefined ? options : options.port, options.address, callback, undefined];
+  }
   if (!connected) {
     if (address || (port && typeof port !== 'function')) {
       buffer = sliceBuffer(buffer, offset, length);
@@ -762,7 +779,9 @@ Socket.prototype.send = function(buffer,
   // If the socket hasn't been bound yet, push the outbound packet onto the
   // send queue and send after binding is complete.
   if (state.bindState !== BIND_STATE_BOUND) {
-    enqueue(this, this.send.bind(this, list, port, address, callback));
+    enqueue(this, control ?
+      this.send.bind(this, list, control.options, callback) :
+      this.send.bind(this, list, port, address, callback));
     return;
   }
 
@@ -771,7 +790,7 @@ Socket.prototype.send = function(buffer,
   state.lookups++;
   const afterDns = (ex, ip) => {
     state.lookups--;
-    doSend(ex, this, ip, list, address, port, callback);
+    doSend(ex, this, ip, list, address, port, callback, control);
     if (state.lookups === 0 && state.gathered.size !== 0)
       flushSends(this);
   };
@@ -790,7 +809,7 @@ Socket.prototype.send = function(buffer,
   }
 };
 
-function doSend(ex, self, ip, list, address, port, callback) {
+function doSend(ex, self, ip, list, address, port, callback, control) {
   const state = self[kStateSymbol];
 
   if (ex) {
@@ -826,6 +845,15 @@ function doSend(ex, self, ip, list, address, port, callback) {
     return;
   }
   if (port === null || port === undefined || port === 0) ip = null;
+
+  // dgram-rs: per-send control leaves at once, after what was gathered before
+  // it (lib/control.js).
+  if (control) {
+    flushSends(self);
+    completeSend(state, req, state.handle.sendWithControl(
+      list, port || 0, ip, req.id, control.tos, control.sourceAddress));
+    return;
+  }
 
   // More sends of this tick are on their way: gather this one, so that they
   // leave together (coalesced into GSO sends by the handle).

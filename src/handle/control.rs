@@ -1,11 +1,16 @@
 //! `UdpHandle`'s methods for the opt-in metadata options and send control (see
 //! `sys/control.rs`): each answers 0 (or a value) or a negative errno.
 
-use napi::bindgen_prelude::Function;
+use std::io::IoSlice;
+
+use napi::bindgen_prelude::{BufferSlice, Function};
 use napi::{Env, Result};
 use napi_derive::napi;
 
 use super::UdpHandle;
+use crate::sys::control::SendControl;
+use crate::sys::error;
+use crate::sys::socket;
 
 #[napi]
 impl UdpHandle {
@@ -55,5 +60,42 @@ impl UdpHandle {
     #[napi(js_name = "getPathMTU")]
     pub fn get_path_mtu(&self) -> i64 {
         self.core.path_mtu()
+    }
+
+    /// Sends one datagram made of `list` to `ip:port` (or the connected peer when `ip` is null)
+    /// for request `id`, with per-send control: `tos` (0..=255; -1 for none) and `source` (an IP
+    /// literal of the socket's family). Returns bytes + 1 when sent, 0 when queued (completed by
+    /// `onsend`), or a negative errno (`EINVAL` for a bad `tos` or `source`).
+    #[napi]
+    pub fn send_with_control(
+        &self,
+        list: Vec<BufferSlice<'_>>,
+        port: u32,
+        ip: Option<String>,
+        id: u32,
+        tos: i32,
+        source: Option<String>,
+    ) -> i64 {
+        let tos = match tos {
+            -1 => None,
+            t => match u8::try_from(t) {
+                Ok(t) => Some(t),
+                Err(_) => return i64::from(error::EINVAL),
+            },
+        };
+        let source = match source.as_deref() {
+            None => None,
+            Some(s) => match socket::parse_addr(self.core.family(), s, 0) {
+                Ok(addr) => Some(addr.ip()),
+                Err(e) => return i64::from(error::errno(&e)),
+            },
+        };
+        let to = match self.destination(port, ip.as_deref()) {
+            Ok(to) => to,
+            Err(errno) => return i64::from(errno),
+        };
+        let parts: Vec<IoSlice<'_>> = list.iter().map(|b| IoSlice::new(b)).collect();
+        self.core
+            .send_with_control(&parts, to, id, SendControl { tos, source })
     }
 }

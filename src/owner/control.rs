@@ -229,3 +229,24 @@ impl Owner {
         }
     }
 }
+
+impl Owner {
+    /// Sends one datagram made of `parts` with per-send control messages, as [`Owner::send`]
+    /// does (same result encoding).
+    pub fn send_with_control(
+        &self,
+        parts: &[std::io::IoSlice<'_>],
+        to: Option<std::net::SocketAddr>,
+        id: u32,
+        control: control::SendControl,
+    ) -> i64 {
+        let datagram = [crate::send::Datagram::new(parts, to, id).with_control(control)];
+        let mut code = i64::from(error::EBADF);
+        match self.with_sender(|engine, socket| {
+            engine.send(socket, &datagram, |_, outcome| code = outcome.code())
+        }) {
+            Ok(()) => code,
+            Err(e) => i64::from(error::errno(&e)),
+        }
+    }
+}

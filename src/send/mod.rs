@@ -29,6 +29,7 @@ use std::net::SocketAddr;
 
 use socket2::{SockAddr, Socket};
 
+use crate::sys::control::SendControl;
 use crate::sys::error;
 use crate::sys::gso::{self, SendError};
 use queue::{Queued, SendQueue};
@@ -41,13 +42,26 @@ pub struct Datagram<'a> {
     len: usize,
     to: Option<SocketAddr>,
     id: u32,
+    control: SendControl,
 }
 
 impl<'a> Datagram<'a> {
     /// A datagram made of `parts`.
     pub fn new(parts: &'a [IoSlice<'a>], to: Option<SocketAddr>, id: u32) -> Self {
         let len = parts.iter().map(|p| p.len()).sum();
-        Datagram { parts, len, to, id }
+        Datagram {
+            parts,
+            len,
+            to,
+            id,
+            control: SendControl::default(),
+        }
+    }
+
+    /// The datagram with per-send control messages (TOS, source address). Such a datagram
+    /// leaves alone, never in a GSO run.
+    pub fn with_control(self, control: SendControl) -> Self {
+        Datagram { control, ..self }
     }
 
     /// The request this datagram belongs to.
@@ -204,6 +218,7 @@ impl SendEngine {
                 data: concat(d.parts),
                 to: d.to,
                 id: d.id,
+                control: d.control,
             });
             report(i, Outcome::Queued);
         }
@@ -250,7 +265,9 @@ impl SendEngine {
                 .queue
                 .items()
                 .zip(&slices)
-                .map(|(q, s)| Datagram::new(std::slice::from_ref(s), q.to, q.id))
+                .map(|(q, s)| {
+                    Datagram::new(std::slice::from_ref(s), q.to, q.id).with_control(q.control)
+                })
                 .collect();
             transmit(
                 socket,
@@ -343,9 +360,16 @@ fn transmit(
         }
         for (i, d) in run.iter().enumerate() {
             let to = d.to.map(SockAddr::from);
-            let mut sent = gso::send_one(socket, d.parts, to.as_ref());
+            let send = || {
+                if d.control.is_empty() {
+                    gso::send_one(socket, d.parts, to.as_ref())
+                } else {
+                    crate::sys::control::send_with_control(socket, d.parts, d.to, &d.control)
+                }
+            };
+            let mut sent = send();
             if retry && matches!(&sent, Err(e) if crate::sys::control::is_stale_error(e)) {
-                sent = gso::send_one(socket, d.parts, to.as_ref());
+                sent = send();
             }
             match sent {
                 Ok(n) => report(start + i, Outcome::Sent(n)),
@@ -360,19 +384,20 @@ fn transmit(
 
 /// Where the run starting at `start` ends: consecutive datagrams of one size to one destination,
 /// within what one GSO send can carry; a shorter datagram may end a run (the kernel allows a
-/// shorter last segment). Empty datagrams, and every datagram once the offload is refused, go
-/// alone.
+/// shorter last segment). Empty datagrams, datagrams with per-send control messages, and every
+/// datagram once the offload is refused, go alone.
 fn run_end(datagrams: &[Datagram<'_>], start: usize, gso_refused: bool) -> usize {
     let first = &datagrams[start];
     let size = first.len;
-    if gso_refused || size == 0 || size > gso::MAX_PAYLOAD {
+    if gso_refused || size == 0 || size > gso::MAX_PAYLOAD || !first.control.is_empty() {
         return start + 1;
     }
     let limit = gso::datagrams_per_send(size);
     let mut end = start + 1;
     while end < datagrams.len() && end - start < limit {
         let next = &datagrams[end];
-        if next.to != first.to || next.len == 0 || next.len > size {
+        if next.to != first.to || next.len == 0 || next.len > size || next.control != first.control
+        {
             break;
         }
         end += 1;

@@ -375,6 +375,84 @@ pub fn is_stale_error(e: &io::Error) -> bool {
     )
 }
 
+/// Per-send control (`send(msg, { tos, sourceAddress })`): carried by the datagram as control
+/// messages. The default carries none.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SendControl {
+    /// The TOS byte / traffic class of this datagram.
+    pub tos: Option<u8>,
+    /// The source address of this datagram (one of the host's).
+    pub source: Option<IpAddr>,
+}
+
+impl SendControl {
+    /// Whether the datagram carries no control message.
+    pub fn is_empty(&self) -> bool {
+        self.tos.is_none() && self.source.is_none()
+    }
+}
+
+/// One `sendmsg` of one datagram with `control`'s messages, to `to` or the connected peer;
+/// retried on `EINTR`. The IPv4 and IPv6 forms of each message both go: the kernel takes the
+/// ones of the path the datagram leaves by (IPv4, or IPv4-mapped on a `udp6` socket, reads
+/// `SOL_IP`; IPv6 reads `SOL_IPV6`) and ignores the others.
+///
+/// # Errors
+/// The kernel's (`EINVAL` for a source address of the wrong family, `EADDRNOTAVAIL` for one
+/// that is not the host's, `EAGAIN`...).
+pub fn send_with_control(
+    socket: &Socket,
+    parts: &[io::IoSlice<'_>],
+    to: Option<SocketAddr>,
+    control: &SendControl,
+) -> io::Result<usize> {
+    use nix::errno::Errno;
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, SockaddrStorage};
+    let addr = to.map(SockaddrStorage::from);
+    let tos4: u8;
+    let tos6: i32;
+    let mut v4_info: libc::in_pktinfo;
+    let mut v6_info: libc::in6_pktinfo;
+    let mut cmsgs = Vec::with_capacity(3);
+    if let Some(tos) = control.tos {
+        tos4 = tos;
+        tos6 = i32::from(tos);
+        cmsgs.push(ControlMessage::Ipv4Tos(&tos4));
+        cmsgs.push(ControlMessage::Ipv6TClass(&tos6));
+    }
+    match control.source.map(|ip| match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        ip => ip,
+    }) {
+        Some(IpAddr::V4(v4)) => {
+            // SAFETY: a plain C struct for which all-zero is valid.
+            v4_info = unsafe { std::mem::zeroed() };
+            v4_info.ipi_spec_dst.s_addr = u32::from(v4).to_be();
+            cmsgs.push(ControlMessage::Ipv4PacketInfo(&v4_info));
+        }
+        Some(IpAddr::V6(v6)) => {
+            // SAFETY: as above.
+            v6_info = unsafe { std::mem::zeroed() };
+            v6_info.ipi6_addr.s6_addr = v6.octets();
+            cmsgs.push(ControlMessage::Ipv6PacketInfo(&v6_info));
+        }
+        None => {}
+    }
+    loop {
+        match sendmsg(
+            socket.as_raw_fd(),
+            parts,
+            &cmsgs,
+            MsgFlags::empty(),
+            addr.as_ref(),
+        ) {
+            Ok(n) => return Ok(n),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(io::Error::from(e)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
