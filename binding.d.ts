@@ -4,6 +4,37 @@
 /** A UDP socket handle bound to one JS environment (see `lib/socket.js` for the semantics). */
 export declare class UdpHandle {
   /**
+   * `receiveInfo`: `onmessage` gets each datagram's destination address, interface index,
+   * TOS, TTL, receive time and truncation as six more arguments. Returns 0 or a negative
+   * errno.
+   */
+  setReceiveInfo(): number
+  /** `maxMessageSize`: bytes read of each datagram (1..=65536). Returns 0 or a negative errno. */
+  setMaxMessageSize(size: number): number
+  /**
+   * `receiveErrors`: ICMP errors go to `onicmp(errno, origin, type, code, offender, address,
+   * port)`. Returns 0 or a negative errno.
+   *
+   * # Errors
+   * The function cannot be referenced.
+   */
+  setReceiveErrors(onicmp: (arg?: unknown) => unknown): number
+  /** `IP_TOS` / `IPV6_TCLASS` (0..=255). */
+  setTOS(tos: number): number
+  /** The TOS byte / traffic class, or a negative errno. */
+  getTOS(): number
+  /** Don't-fragment (`IP_MTU_DISCOVER` / `IPV6_MTU_DISCOVER`: `DO` or `DONT`). */
+  setDontFragment(on: boolean): number
+  /** The path MTU to the connected peer (`IP_MTU` / `IPV6_MTU`), or a negative errno. */
+  getPathMTU(): number
+  /**
+   * Sends one datagram made of `list` to `ip:port` (or the connected peer when `ip` is null)
+   * for request `id`, with per-send control: `tos` (0..=255; -1 for none) and `source` (an IP
+   * literal of the socket's family). Returns bytes + 1 when sent, 0 when queued (completed by
+   * `onsend`), or a negative errno (`EINVAL` for a bad `tos` or `source`).
+   */
+  sendWithControl(list: Array<Buffer>, port: number, ip: string | undefined | null, id: number, tos: number, source?: string | undefined | null): number
+  /**
    * A handle for `family` (4 or 6); the OS socket is created by the first bind, connect or open.
    *
    * # Errors

@@ -15,6 +15,54 @@ export interface RemoteInfo {
   port: number;
   /** The message size. */
   size: number;
+  /**
+   * dgram-rs only, with `receiveInfo: true`: the datagram's destination address (one of this
+   * host's, e.g. `'127.0.0.2'` on a socket bound to `0.0.0.0`; IPv4-mapped on a `udp6` socket).
+   */
+  localAddress?: string | undefined;
+  /** dgram-rs only, with `receiveInfo`: the index of the interface it arrived on. */
+  interfaceIndex?: number | undefined;
+  /** dgram-rs only, with `receiveInfo`: the whole TOS / traffic-class byte (ECN: `tos & 3`). */
+  tos?: number | undefined;
+  /** dgram-rs only, with `receiveInfo`: the TTL / hop limit it arrived with. */
+  ttl?: number | undefined;
+  /**
+   * dgram-rs only, with `receiveInfo`: kernel receive time, nanoseconds since the epoch. With
+   * `receiveBatches`, the batch's first datagram's.
+   */
+  timestamp?: bigint | undefined;
+  /** dgram-rs only, with `receiveInfo`: longer than `maxMessageSize`, so cut short. */
+  truncated?: boolean | undefined;
+}
+
+/** dgram-rs only: an ICMP (or local) error, with `receiveErrors: true` (the `'icmp'` event). */
+export interface IcmpError {
+  /** The error's name, e.g. `'ECONNREFUSED'` for a port unreachable. */
+  code: string;
+  /** Its negative errno. */
+  errno: number;
+  /** Who reported it: `'icmp'`, `'icmp6'`, `'local'` (or the kernel's number for others). */
+  origin: 'icmp' | 'icmp6' | 'local' | 'none' | number;
+  /** The ICMP message's type (3 / 1: destination unreachable). */
+  type: number;
+  /** The ICMP message's code (3 / 4: port unreachable). */
+  icmpCode: number;
+  /** The host or router that sent the ICMP message. */
+  offender: string | undefined;
+  /** The failed datagram's destination address and port. */
+  address: string | undefined;
+  port: number | undefined;
+}
+
+/** dgram-rs only: `send(msg, options, callback)`. */
+export interface SendOptions {
+  /** Destination (unconnected sockets): as `send(msg, port, address)`. */
+  port?: number | undefined;
+  address?: string | undefined;
+  /** This datagram's TOS / traffic class (0..255). */
+  tos?: number | undefined;
+  /** This datagram's source address: one of this host's, of the socket's family. */
+  sourceAddress?: string | undefined;
 }
 
 export interface BindOptions {
@@ -67,6 +115,18 @@ export interface SocketOptions extends Abortable {
    * spread over sockets. Applied when the socket binds (a failure is a `'setsockopt'` error).
    */
   reusePortBalance?: ReusePortBalance | undefined;
+  /** dgram-rs only: add the receive information to every rinfo (see `RemoteInfo`). */
+  receiveInfo?: boolean | undefined;
+  /**
+   * dgram-rs only: bytes read of each datagram, 1..65536 (default 65536). A longer datagram is
+   * cut short (`rinfo.truncated` with `receiveInfo`). Below 65536, receive offload (GRO) is off.
+   */
+  maxMessageSize?: number | undefined;
+  /**
+   * dgram-rs only: report ICMP errors (`IP_RECVERR`) as `'icmp'` events, never as `'error'`; a
+   * pending one never fails a later send.
+   */
+  receiveErrors?: boolean | undefined;
 }
 
 /** How a `reusePort` group spreads its datagrams (see `SocketOptions.reusePortBalance`). */
@@ -218,6 +278,20 @@ export class Socket extends EventEmitter {
   setRecvBufferSize(size: number): void;
   setSendBufferSize(size: number): void;
   setTTL(ttl: number): number;
+  /** dgram-rs only: sends with per-datagram TOS and source address. */
+  send(
+    msg: string | NodeJS.ArrayBufferView | readonly any[],
+    options: SendOptions,
+    callback?: (error: Error | null, bytes: number) => void,
+  ): void;
+  /** dgram-rs only: the TOS / traffic class of every datagram sent (0..255). */
+  setTOS(tos: number): number;
+  /** dgram-rs only. */
+  getTOS(): number;
+  /** dgram-rs only: the DF bit (path-MTU discovery); larger sends fail with `EMSGSIZE`. */
+  setDontFragment(flag: boolean): void;
+  /** dgram-rs only, connected sockets: the kernel's path MTU to the peer. */
+  getPathMTU(): number;
   unref(): this;
   addSourceSpecificMembership(sourceAddress: string, groupAddress: string, multicastInterface?: string): void;
   dropSourceSpecificMembership(sourceAddress: string, groupAddress: string, multicastInterface?: string): void;
@@ -252,6 +326,8 @@ export class Socket extends EventEmitter {
   on(event: 'message', listener: (msg: NonSharedBuffer, rinfo: RemoteInfo) => void): this;
   /** dgram-rs only, with `receiveBatches`: what one read gave, from one sender. */
   on(event: 'messages', listener: (messages: NonSharedBuffer[], rinfo: RemoteInfo) => void): this;
+  /** dgram-rs only, with `receiveErrors`: one ICMP error. */
+  on(event: 'icmp', listener: (error: IcmpError) => void): this;
   once(event: string, listener: (...args: any[]) => void): this;
   once(event: 'close', listener: () => void): this;
   once(event: 'connect', listener: () => void): this;
@@ -260,6 +336,8 @@ export class Socket extends EventEmitter {
   once(event: 'message', listener: (msg: NonSharedBuffer, rinfo: RemoteInfo) => void): this;
   /** dgram-rs only, with `receiveBatches`: what one read gave, from one sender. */
   once(event: 'messages', listener: (messages: NonSharedBuffer[], rinfo: RemoteInfo) => void): this;
+  /** dgram-rs only, with `receiveErrors`: one ICMP error. */
+  once(event: 'icmp', listener: (error: IcmpError) => void): this;
   prependListener(event: string, listener: (...args: any[]) => void): this;
   prependListener(event: 'close', listener: () => void): this;
   prependListener(event: 'connect', listener: () => void): this;

@@ -43,10 +43,23 @@ function createNativeHandle(family) {
   const familyName = family === 4 ? 'IPv4' : 'IPv6';
   const handle = new UdpHandle(family);
   handle[kCallbacks] = [
-    // A fourth argument, the datagrams' sizes, comes only in batch mode.
-    (buf, address, port, sizes) => (sizes === undefined ?
-      handle.onmessage(buf, { address, family: familyName, port, size: buf.length }) :
-      handle.onbatch(buf, sizes, { address, family: familyName, port, size: batchSize(buf) })),
+    // A fourth argument, the datagrams' sizes, comes only in batch mode; six
+    // more, the receive information, only with receiveInfo (lib/control.js).
+    (buf, address, port, sizes, localAddress, interfaceIndex, tos, ttl, timestamp, truncated) => {
+      const rinfo = sizes === undefined ?
+        { address, family: familyName, port, size: buf.length } :
+        { address, family: familyName, port, size: batchSize(buf) };
+      if (interfaceIndex !== undefined) {
+        rinfo.localAddress = localAddress;
+        rinfo.interfaceIndex = interfaceIndex;
+        rinfo.tos = tos;
+        rinfo.ttl = ttl;
+        rinfo.timestamp = timestamp;
+        rinfo.truncated = truncated;
+      }
+      return sizes === undefined ?
+        handle.onmessage(buf, rinfo) : handle.onbatch(buf, sizes, rinfo);
+    },
     (errno) => handle.onerror(errno),
     (id, status, bytes) => handle.onsend(id, status, bytes),
   ];

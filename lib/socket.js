@@ -91,6 +91,13 @@ const {
 } = require('./reuseport');
 const { validateBackgroundReceive } = require('./background');
 const { createMessages } = require('./messages');
+const {
+  applyControl,
+  installControlMethods,
+  isSendOptions,
+  validateControlOptions,
+  validateSendControl,
+} = require('./control');
 
 // Node 20 polyfills these two symbols; use the same ones it does.
 const SymbolAsyncDispose = Symbol.asyncDispose || Symbol.for('nodejs.asyncDispose');
@@ -127,6 +134,7 @@ function Socket(type, listener) {
   let sendBlockList;
   let reusePortBalance;
   let backgroundReceive;
+  let control;
 
   let options;
   if (type !== null && typeof type === 'object') {
@@ -154,6 +162,8 @@ function Socket(type, listener) {
     reusePortBalance = validateReusePortBalance(options);
     // dgram-rs: read on a runtime thread into a bounded inbox (lib/background.js).
     backgroundReceive = validateBackgroundReceive(options);
+    // dgram-rs: receiveInfo, maxMessageSize, receiveErrors (lib/control.js).
+    control = validateControlOptions(options);
   }
 
   const handle = newHandle(type, lookup);
@@ -182,6 +192,7 @@ function Socket(type, listener) {
     backgroundReceive,
     // getStats() after close(): the figures at the moment of closing.
     finalStats: undefined,
+    control,
     ipv6Only: options && options.ipv6Only,
     recvBufferSize,
     sendBufferSize,
@@ -248,6 +259,11 @@ function startListening(socket) {
     state.handle.setBatchReceive(true, state.receiveBatches === 'zero-copy');
   if (state.backgroundReceive !== undefined)
     state.handle.setBackgroundReceive(state.backgroundReceive);
+  if (state.control) {
+    const err = applyControl(socket, state.handle, state.control);
+    if (err)
+      process.nextTick(() => socket.emit('error', new ErrnoException(err, 'setsockopt')));
+  }
   recvStart(state.handle);
   state.receiving = true;
   state.bindState = BIND_STATE_BOUND;
@@ -689,6 +705,23 @@ Socket.prototype.send = function(buffer,
   let list;
   const state = this[kStateSymbol];
   const connected = state.connectState === CONNECT_STATE_CONNECTED;
+  // dgram-rs: send(msg, { port, address, tos, sourceAddress }, callback)
+  // (lib/control.js), rewritten into node:dgram's (msg, port, address,
+  // callback) or, connected, (msg, callback).
+  let control;
+  if (isSendOptions(offset) && (length === undefined || typeof length === 'function') &&
+      port === undefined) {
+    const options = offset;
+    control = validateSendControl(options, this.type === 'udp4' ? 4 : 6);
+    control.options = options;
+    if (connected && (options.port !== undefined || options.address !== undefined))
+      throw new ERR_SOCKET_DGRAM_IS_CONNECTED();
+    callback = typeof length === 'function' ? length : undefined;
+    [offset, length, port, address] = connected ?
+      [callback, undefined, undefined, undefined] :
+      // Without a port, node:dgram's error names the object.
+      [options.port === undefined ? options : options.port, options.address, callback, undefined];
+  }
   if (!connected) {
     if (address || (port && typeof port !== 'function')) {
       buffer = sliceBuffer(buffer, offset, length);
@@ -763,7 +796,9 @@ Socket.prototype.send = function(buffer,
   // If the socket hasn't been bound yet, push the outbound packet onto the
   // send queue and send after binding is complete.
   if (state.bindState !== BIND_STATE_BOUND) {
-    enqueue(this, this.send.bind(this, list, port, address, callback));
+    enqueue(this, control ?
+      this.send.bind(this, list, control.options, callback) :
+      this.send.bind(this, list, port, address, callback));
     return;
   }
 
@@ -772,7 +807,7 @@ Socket.prototype.send = function(buffer,
   state.lookups++;
   const afterDns = (ex, ip) => {
     state.lookups--;
-    doSend(ex, this, ip, list, address, port, callback);
+    doSend(ex, this, ip, list, address, port, callback, control);
     if (state.lookups === 0 && state.gathered.size !== 0)
       flushSends(this);
   };
@@ -791,7 +826,7 @@ Socket.prototype.send = function(buffer,
   }
 };
 
-function doSend(ex, self, ip, list, address, port, callback) {
+function doSend(ex, self, ip, list, address, port, callback, control) {
   const state = self[kStateSymbol];
 
   if (ex) {
@@ -827,6 +862,15 @@ function doSend(ex, self, ip, list, address, port, callback) {
     return;
   }
   if (port === null || port === undefined || port === 0) ip = null;
+
+  // dgram-rs: per-send control leaves at once, after what was gathered before
+  // it (lib/control.js).
+  if (control) {
+    flushSends(self);
+    completeSend(state, req, state.handle.sendWithControl(
+      list, port || 0, ip, req.id, control.tos, control.sourceAddress));
+    return;
+  }
 
   // More sends of this tick are on their way: gather this one, so that they
   // leave together (coalesced into GSO sends by the handle).
@@ -1083,6 +1127,10 @@ Socket.prototype.setBroadcast = function(arg) {
     throw new ErrnoException(err, 'setBroadcast');
   }
 };
+
+
+// dgram-rs: setTOS, getTOS, setDontFragment, getPathMTU (lib/control.js).
+installControlMethods(Socket.prototype);
 
 
 // Node's C++ takes the TTL with ToInt32 (`| 0`): 1.5 is 1, NaN is 0.

@@ -9,6 +9,8 @@
 //! socket to become writable completes later through `onsend(id, status, bytes)`, so JavaScript
 //! finds its request by identity, never by position.
 
+mod control;
+
 use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::rc::Rc;

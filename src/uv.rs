@@ -547,6 +547,30 @@ impl CallScope {
         (status == sys::Status::napi_ok).then_some(value)
     }
 
+    /// A `bigint` from an unsigned 64-bit integer (receive timestamps).
+    pub fn bigint_u64(&self, n: u64) -> Option<sys::napi_value> {
+        let mut value = ptr::null_mut();
+        // SAFETY: the scope is open.
+        let status = unsafe { sys::napi_create_bigint_uint64(self.env, n, &mut value) };
+        (status == sys::Status::napi_ok).then_some(value)
+    }
+
+    /// `true` or `false`.
+    pub fn boolean(&self, b: bool) -> Option<sys::napi_value> {
+        let mut value = ptr::null_mut();
+        // SAFETY: the scope is open.
+        let status = unsafe { sys::napi_get_boolean(self.env, b, &mut value) };
+        (status == sys::Status::napi_ok).then_some(value)
+    }
+
+    /// `undefined`.
+    pub fn undefined(&self) -> Option<sys::napi_value> {
+        let mut value = ptr::null_mut();
+        // SAFETY: the scope is open.
+        let status = unsafe { sys::napi_get_undefined(self.env, &mut value) };
+        (status == sys::Status::napi_ok).then_some(value)
+    }
+
     /// The function `function` holds, and the receiver it is called on, for [`Self::call_callee`]:
     /// looked up once for all the calls a scope makes to it.
     pub fn callee(&self, function: &JsFunction) -> Option<Callee> {

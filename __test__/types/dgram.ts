@@ -135,3 +135,25 @@ batcher.sendBatch([1, 2], 1234);
     void fam;
     dgram.createSocket({ type: 'unix_dgram', recvBufferSize: 1 << 16 }).close();
 }
+// dgram-rs's receive information, send control and ICMP errors.
+const meta = dgram.createSocket({ type: 'udp6', receiveInfo: true, maxMessageSize: 1500, receiveErrors: true });
+meta.on('message', (msg, rinfo) => {
+  const local: string | undefined = rinfo.localAddress;
+  const time: bigint | undefined = rinfo.timestamp;
+  const ecn = (rinfo.tos ?? 0) & 3;
+  void [msg, local, time, ecn, rinfo.ttl, rinfo.interfaceIndex, rinfo.truncated];
+});
+meta.on('icmp', (e) => {
+  const code: string = e.code;
+  void [code, e.type, e.icmpCode, e.offender, e.address, e.port];
+});
+meta.send('x', { port: 1234, address: '::1', tos: 0x2e, sourceAddress: '::1' }, (err, n) => void [err, n]);
+meta.send('x', { tos: 4 });
+const tos: number = meta.setTOS(0x10) + meta.getTOS();
+meta.setDontFragment(true);
+const mtu: number = meta.getPathMTU();
+void [tos, mtu];
+// @ts-expect-error: the TOS is a number
+meta.send('x', { tos: 'high' });
+// @ts-expect-error: receiveInfo is a boolean
+dgram.createSocket({ type: 'udp4', receiveInfo: 'yes' });

@@ -11,6 +11,7 @@ use std::io;
 
 use napi::sys::napi_value;
 
+use super::control::InfoValues;
 use super::{Callbacks, Delivery, Owner};
 use crate::recv::{self, pacing, Batches, Datagrams, ReadSize};
 use crate::sys::addr::Addr;
@@ -31,6 +32,10 @@ thread_local! {
 /// 2,048 datagrams) made ahead made V8 grow its young generation, and the peak RSS by several MB.
 /// More than one, because a scope per datagram cost more CPU than it saved.
 const AHEAD: usize = 16;
+
+/// `onmessage`'s arguments at most: `buf, address, port, sizes` and the six of the receive
+/// information.
+const ARGS: usize = 10;
 
 impl Owner {
     /// Reads, again at once while reads come back full (a bounded number of times: other
@@ -64,10 +69,11 @@ impl Owner {
             let Ok(mut slot) = cell.try_borrow_mut() else {
                 return ReadSize::default();
             };
+            let mode = self.control.read_mode.get();
             let read = match slot.as_mut() {
-                Some(reader) => recv::read(fd, reader),
+                Some(reader) => recv::read_with(fd, reader, mode),
                 None => Reader::new().and_then(|mut reader| {
-                    let read = recv::read(fd, &mut reader);
+                    let read = recv::read_with(fd, &mut reader, mode);
                     *slot = Some(reader);
                     read
                 }),
@@ -94,6 +100,12 @@ impl Owner {
                 {
                     ReadSize::default()
                 }
+                // With receiveErrors, an ICMP error is reported from the error queue.
+                (Err(e), _)
+                    if self.receives_errors() && crate::sys::control::is_stale_error(&e) =>
+                {
+                    ReadSize::default()
+                }
                 (Err(e), _) => {
                     if let Some(scope) = CallScope::open(self.env) {
                         if let Some(code) = scope.int(error::errno(&e)) {
@@ -107,7 +119,8 @@ impl Owner {
     }
 
     /// One `onmessage(buf, address, port)` per datagram, [`AHEAD`] Buffers at a time, while the
-    /// socket receives.
+    /// socket receives; with `receiveInfo`, `onmessage(buf, address, port, undefined,
+    /// localAddress, interfaceIndex, tos, ttl, timestamp, truncated)`.
     fn deliver_each(&self, callbacks: &Callbacks, reader: &Reader) {
         let mut datagrams = Datagrams::new(reader).peekable();
         while datagrams.peek().is_some() {
@@ -119,7 +132,8 @@ impl Owner {
             };
             // The sender's address string is made once per run of datagrams from one sender.
             let mut sender = Sender::default();
-            let mut calls = [[std::ptr::null_mut(); 3]; AHEAD];
+            let mut local = InfoValues::default();
+            let mut calls = [([std::ptr::null_mut(); ARGS], 3); AHEAD];
             let mut count = 0;
             for (datagram, call) in datagrams.by_ref().take(AHEAD).zip(calls.iter_mut()) {
                 let (Some((address, port)), Some(buf)) = (
@@ -128,7 +142,18 @@ impl Owner {
                 ) else {
                     return;
                 };
-                *call = [buf, address, port];
+                call.0[..3].copy_from_slice(&[buf, address, port]);
+                if let Some(info) = &datagram.info {
+                    // onmessage(buf, address, port, undefined, ...info)
+                    let (Some(none), Some(values)) =
+                        (scope.undefined(), local.values(&scope, self.family, info))
+                    else {
+                        return;
+                    };
+                    call.0[3] = none;
+                    call.0[4..].copy_from_slice(&values);
+                    call.1 = ARGS;
+                }
                 count += 1;
             }
             if !self.call_each(&scope, callbacks, &onmessage, &calls[..count]) {
@@ -200,7 +225,16 @@ impl Owner {
             else {
                 return;
             };
-            scope.call_callee(&callbacks.context, &onmessage, &[buf, address, port, size]);
+            let mut call = [buf, address, port, size, buf, buf, buf, buf, buf, buf];
+            let mut argc = 4;
+            if let Some(info) = &batch.info {
+                let Some(values) = InfoValues::default().values(&scope, self.family, info) else {
+                    return;
+                };
+                call[4..].copy_from_slice(&values);
+                argc = ARGS;
+            }
+            scope.call_callee(&callbacks.context, &onmessage, &call[..argc]);
         }
     }
 
@@ -211,13 +245,13 @@ impl Owner {
         scope: &CallScope,
         callbacks: &Callbacks,
         onmessage: &Callee,
-        calls: &[[napi_value; 3]],
+        calls: &[([napi_value; ARGS], usize)],
     ) -> bool {
-        for args in calls {
+        for (args, argc) in calls {
             if !self.is_receiving() {
                 return false;
             }
-            scope.call_callee(&callbacks.context, onmessage, args);
+            scope.call_callee(&callbacks.context, onmessage, &args[..*argc]);
         }
         true
     }

@@ -20,6 +20,7 @@
 //! them, which breaks those cycles.
 
 mod background;
+mod control;
 mod deliver;
 mod pacer;
 
@@ -90,6 +91,8 @@ pub struct Owner {
     paused: Cell<bool>,
     /// Datagrams and bytes the default path has read.
     received: Cell<(u64, u64)>,
+    /// The opt-in metadata options (`control.rs`).
+    control: control::State,
     /// Whether `connect()` succeeded (and no `disconnect()` since).
     connected: Cell<bool>,
     receiving: Cell<bool>,
@@ -128,6 +131,7 @@ impl Owner {
             background_budget: Cell::new(None),
             paused: Cell::new(false),
             received: Cell::new((0, 0)),
+            control: control::State::default(),
             connected: Cell::new(false),
             receiving: Cell::new(false),
             writable_wanted: Cell::new(false),
@@ -633,6 +637,11 @@ impl Owner {
 
 impl PollHandler for Owner {
     fn on_poll(&self, status: i32, events: i32) {
+        if self.receives_errors() {
+            // Before the read: taking the queued errors clears the pending one, which would
+            // otherwise fail the read.
+            self.report_errors();
+        }
         if status < 0 {
             // libuv stops a poll handle and reports EBADF when the socket has a pending error
             // (an ICMP port unreachable on a connected socket, say). Read to take the real

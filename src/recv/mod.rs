@@ -18,7 +18,8 @@ use std::ops::Range;
 use std::os::fd::RawFd;
 
 use crate::sys::addr::Addr;
-use crate::sys::mmsg::Reader;
+use crate::sys::control::RecvInfo;
+use crate::sys::mmsg::{ReadMode, Reader};
 
 /// What one `recvmmsg` took from the kernel: what pacing decides by, and what the statistics
 /// count.
@@ -37,7 +38,15 @@ pub struct ReadSize {
 /// # Errors
 /// The socket's: `EAGAIN` when nothing waits, a connected socket's pending `ECONNREFUSED`...
 pub fn read(fd: RawFd, reader: &mut Reader) -> io::Result<ReadSize> {
-    reader.recv(fd)?;
+    read_with(fd, reader, ReadMode::default())
+}
+
+/// [`read`] in `mode`: with the receive information, or a smaller read per datagram.
+///
+/// # Errors
+/// As [`read`].
+pub fn read_with(fd: RawFd, reader: &mut Reader, mode: ReadMode) -> io::Result<ReadSize> {
+    reader.recv_with(fd, mode)?;
     let datagrams = (0..reader.received())
         .filter_map(|i| reader.slot(i))
         .map(|slot| match slot.segment {
@@ -59,6 +68,9 @@ pub struct Datagram<'a> {
     pub bytes: &'a [u8],
     /// Its sender.
     pub from: Addr<'a>,
+    /// What the kernel reported about it, when the read asked (a GRO batch's datagrams share
+    /// their batch's).
+    pub info: Option<RecvInfo>,
 }
 
 /// The datagrams of the last read, in order, GRO batches split at their segment size.
@@ -67,6 +79,8 @@ pub struct Datagrams<'a> {
     next_slot: usize,
     /// What is left of the current slot's GRO batch, its sender and its segment size.
     rest: Option<(&'a [u8], Addr<'a>, usize)>,
+    /// The current slot's receive information.
+    info: Option<RecvInfo>,
 }
 
 impl<'a> Datagrams<'a> {
@@ -76,6 +90,7 @@ impl<'a> Datagrams<'a> {
             reader,
             next_slot: 0,
             rest: None,
+            info: None,
         }
     }
 }
@@ -90,16 +105,22 @@ impl<'a> Iterator for Datagrams<'a> {
                 if !tail.is_empty() {
                     self.rest = Some((tail, from, segment));
                 }
-                return Some(Datagram { bytes: head, from });
+                return Some(Datagram {
+                    bytes: head,
+                    from,
+                    info: self.info,
+                });
             }
             let received = self.reader.slot(self.next_slot)?;
             self.next_slot += 1;
             let Some(from) = received.from else { continue };
+            self.info = received.info;
             if received.payload.is_empty() {
                 // An empty datagram is a datagram too.
                 return Some(Datagram {
                     bytes: received.payload,
                     from,
+                    info: received.info,
                 });
             }
             let segment = received.segment.unwrap_or(received.payload.len());
@@ -108,12 +129,15 @@ impl<'a> Iterator for Datagrams<'a> {
     }
 }
 
-/// What one read took from one sender: consecutive slots with the same sender.
+/// What one read took from one sender: consecutive slots with the same sender (and, when the
+/// read asked for receive information, the same information but for the receive time).
 pub struct Batch<'a> {
     reader: &'a Reader,
     slots: Range<usize>,
     /// The sender.
     pub from: Addr<'a>,
+    /// The receive information of its datagrams (the receive time is the first one's).
+    pub info: Option<RecvInfo>,
 }
 
 impl<'a> Batch<'a> {
@@ -155,15 +179,19 @@ impl<'a> Iterator for Batches<'a> {
     type Item = Batch<'a>;
 
     fn next(&mut self) -> Option<Batch<'a>> {
-        let (start, from) = loop {
+        let (start, from, info) = loop {
             let slot = self.reader.slot(self.next_slot)?;
             self.next_slot += 1;
             if let Some(from) = slot.from {
-                break (self.next_slot - 1, from);
+                break (self.next_slot - 1, from, slot.info);
             }
         };
         while let Some(slot) = self.reader.slot(self.next_slot) {
-            if slot.from != Some(from) {
+            let same_info = match (&slot.info, &info) {
+                (Some(a), Some(b)) => a.same_but_time(b),
+                (a, b) => a.is_none() && b.is_none(),
+            };
+            if slot.from != Some(from) || !same_info {
                 break;
             }
             self.next_slot += 1;
@@ -172,6 +200,7 @@ impl<'a> Iterator for Batches<'a> {
             reader: self.reader,
             slots: start..self.next_slot,
             from,
+            info,
         })
     }
 }

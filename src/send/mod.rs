@@ -28,6 +28,7 @@ use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 
 use crate::sys::addr::{Addr, OwnedAddr};
+use crate::sys::control::SendControl;
 use crate::sys::error;
 use crate::sys::gso::{self, SendError};
 use queue::{Queued, SendQueue};
@@ -40,13 +41,26 @@ pub struct Datagram<'a> {
     len: usize,
     to: Option<Addr<'a>>,
     id: u32,
+    control: SendControl,
 }
 
 impl<'a> Datagram<'a> {
     /// A datagram made of `parts`.
     pub fn new(parts: &'a [IoSlice<'a>], to: Option<Addr<'a>>, id: u32) -> Self {
         let len = parts.iter().map(|p| p.len()).sum();
-        Datagram { parts, len, to, id }
+        Datagram {
+            parts,
+            len,
+            to,
+            id,
+            control: SendControl::default(),
+        }
+    }
+
+    /// The datagram with per-send control messages (TOS, source address). Such a datagram
+    /// leaves alone, never in a GSO run.
+    pub fn with_control(self, control: SendControl) -> Self {
+        Datagram { control, ..self }
     }
 
     /// The request this datagram belongs to.
@@ -113,6 +127,9 @@ pub struct SendEngine {
     queue_every_send: bool,
     /// Datagrams and bytes the kernel has taken.
     sent: (u64, u64),
+    /// `receiveErrors`: a send refused with an error an ICMP error left pending is tried once
+    /// more (the refusal consumed it; the error itself is reported from the error queue).
+    retry_stale_errors: bool,
 }
 
 impl SendEngine {
@@ -130,6 +147,13 @@ impl SendEngine {
     /// Node's own tests of the queue-info methods run under).
     pub fn set_queue_every_send(&mut self, on: bool) {
         self.queue_every_send = on;
+    }
+
+    /// Tries a send refused with a pending ICMP error once more (see
+    /// [`crate::sys::control::is_stale_error`]): with `receiveErrors` such errors are reported
+    /// from the error queue and never fail an unrelated send.
+    pub fn set_retry_stale_errors(&mut self, on: bool) {
+        self.retry_stale_errors = on;
     }
 
     /// Whether queued datagrams wait for writability or for their completions to be taken.
@@ -183,9 +207,13 @@ impl SendEngine {
             // completes, like the rest, on a later turn of the loop.
             let first = &datagrams[..datagrams.len().min(1)];
             let mut result = None;
-            let done = transmit(socket, self.unix, &mut self.gso_refused, first, |_, o| {
-                result = Some(o)
-            });
+            let done = transmit(
+                socket,
+                self.unix,
+                (&mut self.gso_refused, self.retry_stale_errors),
+                first,
+                |_, o| result = Some(o),
+            );
             if let (Some(outcome), Some(d)) = (result, first.first()) {
                 let (status, bytes) = match outcome {
                     Outcome::Failed(errno) => (errno, 0),
@@ -210,7 +238,7 @@ impl SendEngine {
             let done = transmit(
                 socket,
                 self.unix,
-                &mut self.gso_refused,
+                (&mut self.gso_refused, self.retry_stale_errors),
                 datagrams,
                 &mut |i, step| {
                     if let Outcome::Sent(n) = step {
@@ -229,6 +257,7 @@ impl SendEngine {
                 data: concat(d.parts),
                 to: d.to.map(|a| a.to_owned()),
                 id: d.id,
+                control: d.control,
             });
             report(i, Outcome::Queued);
         }
@@ -246,7 +275,7 @@ impl SendEngine {
         transmit(
             socket,
             self.unix,
-            &mut self.gso_refused,
+            (&mut self.gso_refused, self.retry_stale_errors),
             std::slice::from_ref(datagram),
             |_, o| outcome = o,
         );
@@ -306,12 +335,13 @@ impl SendEngine {
                         q.to.as_ref().map(OwnedAddr::as_addr),
                         q.id,
                     )
+                    .with_control(q.control)
                 })
                 .collect();
             transmit(
                 socket,
                 self.unix,
-                &mut self.gso_refused,
+                (&mut self.gso_refused, self.retry_stale_errors),
                 &datagrams,
                 |i, step| {
                     let d = &datagrams[i];
@@ -375,7 +405,7 @@ impl SendEngine {
 fn transmit(
     socket: &Socket,
     unix: bool,
-    gso_refused: &mut bool,
+    (gso_refused, retry): (&mut bool, bool),
     datagrams: &[Datagram<'_>],
     mut report: impl FnMut(usize, Outcome),
 ) -> usize {
@@ -404,10 +434,19 @@ fn transmit(
             }
         }
         for (i, d) in run.iter().enumerate() {
-            let sent = match d.to.map(|a| a.sockaddr()).transpose() {
-                Ok(to) => gso::send_one(socket, d.parts, to.as_ref()),
-                Err(e) => Err(e),
+            let send = || -> io::Result<usize> {
+                if d.control.is_empty() {
+                    let to = d.to.map(|a| a.sockaddr()).transpose()?;
+                    gso::send_one(socket, d.parts, to.as_ref())
+                } else {
+                    let to = d.to.and_then(|a| a.ip());
+                    crate::sys::control::send_with_control(socket, d.parts, to, &d.control)
+                }
             };
+            let mut sent = send();
+            if retry && matches!(&sent, Err(e) if crate::sys::control::is_stale_error(e)) {
+                sent = send();
+            }
             match sent {
                 Ok(n) => report(start + i, Outcome::Sent(n)),
                 Err(e) if must_wait(&e, unix) => return start + i,
@@ -427,20 +466,21 @@ fn must_wait(e: &io::Error, unix: bool) -> bool {
 
 /// Where the run starting at `start` ends: consecutive datagrams of one size to one destination,
 /// within what one GSO send can carry; a shorter datagram may end a run (the kernel allows a
-/// shorter last segment). Empty datagrams, and every datagram once the offload is refused, go
-/// alone.
+/// shorter last segment). Empty datagrams, datagrams with per-send control messages, and every
+/// datagram once the offload is refused, go alone.
 fn run_end(datagrams: &[Datagram<'_>], start: usize, gso_refused: bool) -> usize {
     let first = &datagrams[start];
     let size = first.len;
     let ip = first.to.is_none_or(|a| a.ip().is_some());
-    if gso_refused || !ip || size == 0 || size > gso::MAX_PAYLOAD {
+    if gso_refused || !ip || size == 0 || size > gso::MAX_PAYLOAD || !first.control.is_empty() {
         return start + 1;
     }
     let limit = gso::datagrams_per_send(size);
     let mut end = start + 1;
     while end < datagrams.len() && end - start < limit {
         let next = &datagrams[end];
-        if next.to != first.to || next.len == 0 || next.len > size {
+        if next.to != first.to || next.len == 0 || next.len > size || next.control != first.control
+        {
             break;
         }
         end += 1;

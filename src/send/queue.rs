@@ -13,6 +13,8 @@ pub struct Queued {
     pub to: Option<OwnedAddr>,
     /// The request this datagram belongs to (JavaScript's id, given back with the result).
     pub id: u32,
+    /// Its per-send control messages.
+    pub control: crate::sys::control::SendControl,
 }
 
 /// Datagrams waiting for writability, in order, with their total size.
@@ -72,6 +74,7 @@ mod tests {
             data: data.to_vec(),
             to: None,
             id,
+            control: Default::default(),
         }
     }
 

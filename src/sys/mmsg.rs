@@ -19,8 +19,30 @@ pub const SLOT_SIZE: usize = 65_536;
 
 /// `UDP_GRO` (linux/udp.h): the control message carrying a GRO batch's segment size.
 const UDP_GRO: libc::c_int = 104;
-/// Room for one `int` control message, in `u64`s for `cmsghdr` alignment.
+/// Room for one `int` control message, in `u64`s for `cmsghdr` alignment: what the kernel is
+/// offered unless the socket asked for receive information.
 const CONTROL_WORDS: usize = 8;
+/// What each slot's control buffer holds: room for the receive information too.
+const CONTROL_ROOM: usize = super::control::INFO_CONTROL_WORDS;
+
+/// How one `recvmmsg` reads: the default is node:dgram's (whole datagrams, no metadata).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadMode {
+    /// Offer the kernel room for the receive information (`receiveInfo`).
+    pub info: bool,
+    /// Bytes read of each datagram, at most [`SLOT_SIZE`]; a longer one is cut short (and
+    /// flagged truncated).
+    pub size: usize,
+}
+
+impl Default for ReadMode {
+    fn default() -> Self {
+        ReadMode {
+            info: false,
+            size: SLOT_SIZE,
+        }
+    }
+}
 
 /// One read buffer of [`SLOT_SIZE`] bytes in an anonymous mapping of its own: outside malloc's
 /// heap, so the long-lived read buffers never pin the heap's top (which would keep the memory of
@@ -77,6 +99,8 @@ pub struct Received<'a> {
     pub from: Option<Addr<'a>>,
     /// The GRO segment size, when the kernel coalesced several datagrams.
     pub segment: Option<usize>,
+    /// The receive information, when the read asked for it.
+    pub info: Option<super::control::RecvInfo>,
 }
 
 /// Buffers and headers for one `recvmmsg` of up to [`SLOTS`] datagrams.
@@ -86,8 +110,9 @@ pub struct Reader {
     headers: Vec<libc::mmsghdr>,
     iovecs: Vec<libc::iovec>,
     names: Vec<libc::sockaddr_storage>,
-    controls: Vec<[u64; CONTROL_WORDS]>,
+    controls: Vec<[u64; CONTROL_ROOM]>,
     received: usize,
+    mode: ReadMode,
 }
 
 // SAFETY: every raw pointer in a Reader (the headers' name, iovec and control pointers, the
@@ -111,8 +136,9 @@ impl Reader {
             iovecs: (0..SLOTS).map(|_| unsafe { std::mem::zeroed() }).collect(),
             // SAFETY: as above.
             names: (0..SLOTS).map(|_| unsafe { std::mem::zeroed() }).collect(),
-            controls: vec![[0; CONTROL_WORDS]; SLOTS],
+            controls: vec![[0; CONTROL_ROOM]; SLOTS],
             received: 0,
+            mode: ReadMode::default(),
         };
         for i in 0..SLOTS {
             reader.point(i);
@@ -127,7 +153,7 @@ impl Reader {
     fn point(&mut self, i: usize) {
         let iov = &mut self.iovecs[i];
         iov.iov_base = self.slots[i].as_mut_ptr().cast();
-        iov.iov_len = SLOT_SIZE;
+        iov.iov_len = self.mode.size.clamp(1, SLOT_SIZE);
         let hdr = &mut self.headers[i].msg_hdr;
         hdr.msg_name = (&mut self.names[i] as *mut libc::sockaddr_storage).cast();
         hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
@@ -135,7 +161,11 @@ impl Reader {
         hdr.msg_iovlen = 1;
         hdr.msg_control = self.controls[i].as_mut_ptr().cast();
         // `as _`: the field is a usize on glibc and a u32 on musl.
-        hdr.msg_controllen = (CONTROL_WORDS * 8) as _;
+        hdr.msg_controllen = (if self.mode.info {
+            CONTROL_ROOM * 8
+        } else {
+            CONTROL_WORDS * 8
+        }) as _;
         hdr.msg_flags = 0;
         self.headers[i].msg_len = 0;
     }
@@ -145,8 +175,24 @@ impl Reader {
     /// # Errors
     /// The socket's error (`EAGAIN` when nothing is waiting, a pending `ECONNREFUSED`...).
     pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
-        // The kernel wrote only into the headers it filled last time: reset those.
-        for i in 0..self.received {
+        self.recv_with(fd, ReadMode::default())
+    }
+
+    /// [`Reader::recv`] in `mode` (the read buffers are shared by a thread's sockets, each with
+    /// its own mode).
+    ///
+    /// # Errors
+    /// As [`Reader::recv`].
+    pub fn recv_with(&mut self, fd: RawFd, mode: ReadMode) -> io::Result<usize> {
+        // The kernel wrote only into the headers it filled last time: reset those (all of
+        // them when the mode changed).
+        let reset = if mode == self.mode {
+            self.received
+        } else {
+            self.mode = mode;
+            SLOTS
+        };
+        for i in 0..reset {
             self.point(i);
         }
         self.received = 0;
@@ -193,6 +239,11 @@ impl Reader {
             payload,
             from: sender(&self.names[i], header.msg_hdr.msg_namelen as usize),
             segment: gro_segment(&header.msg_hdr),
+            // SAFETY: the kernel filled this header in the last call.
+            info: self
+                .mode
+                .info
+                .then(|| unsafe { super::control::parse_receive_info(&header.msg_hdr) }),
         })
     }
 }
