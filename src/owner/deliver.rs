@@ -43,7 +43,8 @@ impl Owner {
     pub(super) fn read_and_pace(&self) {
         let mut read = ReadSize::default();
         let mut reads = 0;
-        while self.is_receiving() {
+        // Paused (a consumer fell behind), the read in progress was delivered whole; no more.
+        while self.is_receiving() && !self.paused.get() {
             read = self.on_readable();
             reads += 1;
             if !pacing::read_again(read, reads) {

@@ -143,7 +143,7 @@ impl Owner {
     /// the loop wakes, or goes back to reading each one as it arrives.
     pub(super) fn pace(&self, read: ReadSize) {
         let was_armed = self.is_paced();
-        let busy = pacing::worth_a_wait(read) && self.is_receiving();
+        let busy = pacing::worth_a_wait(read) && self.is_receiving() && !self.paused.get();
         let armed = busy && self.with_pacer(Pacer::arm).is_ok();
         if !armed {
             self.if_pacer(Pacer::disarm);

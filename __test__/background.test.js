@@ -1,0 +1,223 @@
+'use strict'
+// dgram-rs's receive additions (node:dgram has none of them, so these run on dgram-rs only; the
+// whole parity suite also runs with backgroundReceive on, DGRAM_TEST_BACKGROUND=1):
+// - backgroundReceive: a runtime thread keeps reading while JavaScript is busy;
+// - getStats(): what was received, sent, and dropped (by the kernel, or by a full inbox), so that
+//   nothing is lost without being counted;
+// - 'drain': the send queue has emptied;
+// - socket.messages() / for await: a bounded async iterator that pauses reading.
+const assert = require('node:assert')
+const nodeTest = require('node:test')
+const { bindLoopback, until, delay, IMPLS } = require('./helpers/impls')
+const { runChild } = require('./helpers/child')
+
+// The fallback (node:dgram) has none of these.
+const test = process.env.DGRAM_RS_FALLBACK === '1'
+  ? (name) => nodeTest.test(name, { skip: 'native addon only' }, () => {})
+  : nodeTest.test
+const rs = () => require('dgram-rs')
+
+function closeAll (...sockets) {
+  for (const s of sockets) { try { s.close() } catch {} }
+}
+
+// Resolves once `read()` has not changed for `quiet` ms (bounded by `ms`).
+async function settled (read, quiet = 150, ms = 5000) {
+  let last = JSON.stringify(read())
+  let since = Date.now()
+  const start = Date.now()
+  while (Date.now() - start < ms) {
+    await delay(10)
+    const now = JSON.stringify(read())
+    if (now !== last) { last = now; since = Date.now() } else if (Date.now() - since >= quiet) return
+  }
+  throw new Error('never settled')
+}
+
+test('getStats: datagrams and bytes sent and received, on the default and the background path', async () => {
+  for (const backgroundReceive of [false, true]) {
+    const r = rs().createSocket({ type: 'udp4', backgroundReceive })
+    const s = rs().createSocket('udp4')
+    try {
+      const port = await bindLoopback(r)
+      let got = 0
+      r.on('message', () => { got++ })
+      await new Promise((resolve) => {
+        let done = 0
+        for (let i = 0; i < 10; i++) s.send(Buffer.alloc(i + 1), port, '127.0.0.1', () => { if (++done === 10) resolve() })
+      })
+      await until(() => got === 10)
+      assert.deepStrictEqual(r.getStats(), {
+        datagramsReceived: 10, bytesReceived: 55, datagramsSent: 0, bytesSent: 0, droppedByKernel: 0, droppedByQueue: 0,
+      }, `backgroundReceive: ${backgroundReceive}`)
+      assert.strictEqual(s.getStats().datagramsSent, 10)
+      assert.strictEqual(s.getStats().bytesSent, 55)
+      r.close()
+      assert.strictEqual(r.getStats().datagramsReceived, 10, 'the figures at close stay readable')
+    } finally { closeAll(r, s) }
+  }
+})
+
+// Sends `count` datagrams of 100 B in one synchronous loop (JavaScript busy the whole time), then
+// waits until the receiver has read and delivered everything it will.
+async function flood (r, count) {
+  const port = r.address().port
+  const s = rs().createSocket('udp4')
+  await bindLoopback(s)
+  const payload = Buffer.alloc(100)
+  let sent = 0
+  for (let i = 0; i < count; i++) s.sendBatch([payload], port, '127.0.0.1', (err, n) => { sent += err ? 0 : n })
+  await until(() => sent === count, 5000, 'sends')
+  s.close()
+  return sent
+}
+
+test('getStats: under a flood, received + droppedByKernel + droppedByQueue equals what was sent', async () => {
+  for (const backgroundReceive of [false, { maxQueueBytes: 16 * 1024 }]) {
+    const r = rs().createSocket({ type: 'udp4', backgroundReceive, recvBufferSize: 16 * 1024 })
+    try {
+      await bindLoopback(r)
+      let delivered = 0
+      r.on('message', () => { delivered++ })
+      const sent = await flood(r, 3000)
+      await settled(() => [r.getStats(), delivered])
+      const stats = r.getStats()
+      const label = `backgroundReceive: ${JSON.stringify(backgroundReceive)} ${JSON.stringify(stats)}`
+      assert.strictEqual(stats.datagramsReceived + stats.droppedByKernel + stats.droppedByQueue, sent, label)
+      assert.strictEqual(delivered, stats.datagramsReceived, 'every datagram counted as received reached \'message\'')
+      assert.ok(stats.droppedByKernel + stats.droppedByQueue > 0, `the flood overflowed something: ${label}`)
+      if (!backgroundReceive) assert.strictEqual(stats.droppedByQueue, 0)
+    } finally { closeAll(r) }
+  }
+})
+
+test('backgroundReceive: datagrams keep being read while JavaScript stalls, where the default path loses them', async () => {
+  const got = {}
+  for (const backgroundReceive of [false, true]) {
+    // A kernel buffer of a few datagrams: whatever JavaScript does not read at once is lost.
+    const r = rs().createSocket({ type: 'udp4', backgroundReceive, recvBufferSize: 4096 })
+    try {
+      const port = await bindLoopback(r)
+      let delivered = 0
+      r.on('message', () => { delivered++ })
+      // Another process sends 300 datagrams, one per millisecond.
+      const child = runChild('node:dgram', `
+const s = dgram.createSocket('udp4')
+let n = 0
+const t = setInterval(() => {
+  if (++n === 300) { clearInterval(t); s.send('x', ${port}, '127.0.0.1', () => s.close()) } else s.send('x', ${port}, '127.0.0.1')
+}, 1)
+`)
+      await delay(20)
+      // JavaScript stalls for 400 ms.
+      const end = Date.now() + 400
+      while (Date.now() < end);
+      await child
+      await settled(() => [r.getStats(), delivered])
+      const stats = r.getStats()
+      assert.strictEqual(stats.datagramsReceived + stats.droppedByKernel + stats.droppedByQueue, 300, JSON.stringify(stats))
+      got[backgroundReceive] = delivered
+    } finally { closeAll(r) }
+  }
+  assert.ok(got.true >= 270, `background: ${got.true} of 300`)
+  assert.ok(got.false < got.true, `default ${got.false} against background ${got.true}`)
+})
+
+test('backgroundReceive: close() lets go of the socket at once (its port can be bound again)', async () => {
+  for (let i = 0; i < 5; i++) {
+    const r = rs().createSocket({ type: 'udp4', backgroundReceive: true })
+    const port = await bindLoopback(r)
+    r.close()
+    const again = rs().createSocket('udp4')
+    await new Promise((resolve, reject) => {
+      again.once('error', reject)
+      again.bind(port, '127.0.0.1', resolve)
+    })
+    again.close()
+  }
+})
+
+test('backgroundReceive and messages(): options are validated with Node-style errors', () => {
+  const bad = (fn) => { try { fn(); return null } catch (e) { return e.code } }
+  assert.strictEqual(bad(() => rs().createSocket({ type: 'udp4', backgroundReceive: 'yes' })), 'ERR_INVALID_ARG_TYPE')
+  assert.strictEqual(bad(() => rs().createSocket({ type: 'udp4', backgroundReceive: { maxQueueBytes: 0 } })), 'ERR_OUT_OF_RANGE')
+  const s = rs().createSocket('udp4')
+  assert.strictEqual(bad(() => s.messages({ highWaterMark: 0 })), 'ERR_OUT_OF_RANGE')
+  assert.strictEqual(bad(() => s.messages(5)), 'ERR_INVALID_ARG_TYPE')
+  s.close()
+})
+
+test('\'drain\': emitted once the queued sends have completed (queued with --test-udp-no-try-send)', async () => {
+  const r = await runChild(IMPLS[1].module, `
+const out = []
+const r = dgram.createSocket('udp4')
+const s = dgram.createSocket('udp4')
+s.on('drain', () => out.push(['drain', s.getSendQueueCount()]))
+r.bind(0, '127.0.0.1', () => {
+  s.connect(r.address().port, '127.0.0.1', () => {
+    for (const m of ['a', 'b', 'c']) s.send(m, () => out.push(m))
+    setTimeout(() => { s.close(); r.close(); console.log(JSON.stringify(out)) }, 50)
+  })
+})
+`, { execArgv: ['--test-udp-no-try-send'] })
+  assert.strictEqual(r.code, 0, r.stderr)
+  assert.deepStrictEqual(JSON.parse(r.stdout), ['a', 'b', 'c', ['drain', 0]])
+})
+
+for (const backgroundReceive of [false, true]) {
+  test(`for await: datagrams in order, the loop ends when the socket closes (backgroundReceive: ${backgroundReceive})`, async () => {
+    const r = rs().createSocket({ type: 'udp4', backgroundReceive })
+    const s = rs().createSocket('udp4')
+    try {
+      const port = await bindLoopback(r)
+      for (let i = 0; i < 20; i++) s.send(String(i), port, '127.0.0.1')
+      const got = []
+      for await (const [msg, rinfo] of r) {
+        got.push(String(msg))
+        assert.strictEqual(rinfo.size, msg.length)
+        if (got.length === 20) r.close()
+      }
+      assert.deepStrictEqual(got, Array.from({ length: 20 }, (_, i) => String(i)))
+    } finally { closeAll(r, s) }
+  })
+
+  test(`messages(): a slow consumer holds at most highWaterMark (plus one read); the rest waits in the kernel or is counted dropped (backgroundReceive: ${backgroundReceive})`, async () => {
+    const r = rs().createSocket({ type: 'udp4', backgroundReceive, recvBufferSize: 64 * 1024 })
+    try {
+      await bindLoopback(r)
+      let emitted = 0
+      let consumed = 0
+      let maxHeld = 0
+      let iterating = true
+      r.on('message', () => { emitted++; if (iterating) maxHeld = Math.max(maxHeld, emitted - consumed) })
+      const iterator = r.messages({ highWaterMark: 8 })
+      const sending = flood(r, 2000)
+      const consuming = (async () => {
+        for await (const [msg] of iterator) {
+          assert.strictEqual(msg.length, 100)
+          consumed++
+          await delay(1)
+          if (consumed === 150) { iterating = false; break }
+        }
+      })()
+      const sent = await sending
+      await consuming
+      // Broken out of: reading resumes, and everything not dropped arrives.
+      await settled(() => [r.getStats(), emitted])
+      const stats = r.getStats()
+      assert.ok(maxHeld <= 8 + 32, `held at most ${maxHeld}`)
+      assert.strictEqual(stats.datagramsReceived + stats.droppedByKernel + stats.droppedByQueue, sent, JSON.stringify(stats))
+      assert.strictEqual(emitted, stats.datagramsReceived)
+    } finally { closeAll(r) }
+  })
+}
+
+test('for await: the socket\'s error ends the loop by throwing it', async () => {
+  const r = rs().createSocket('udp4')
+  try {
+    await bindLoopback(r)
+    const failure = new Error('boom')
+    setTimeout(() => r.emit('error', failure), 10)
+    await assert.rejects(async () => { for await (const m of r) void m }, failure)
+  } finally { closeAll(r) }
+})
