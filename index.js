@@ -1,4 +1,4 @@
-'use strict';
+'use strict'
 
 // dgram-rs: a drop-in replacement for node:dgram. With the native addon, the
 // public surface is exactly node:dgram's (see lib/socket.js for the Socket
@@ -6,44 +6,44 @@
 // module with dgram-rs's additions in JavaScript (lib/fallback.js), one
 // warning, and `native: false`.
 
-const { deprecate } = require('util');
+const { deprecate } = require('util')
 
-let reason = null;
+let reason = null
 if (process.env.DGRAM_RS_FALLBACK === '1') {
-  reason = 'DGRAM_RS_FALLBACK=1';
+  reason = 'DGRAM_RS_FALLBACK=1'
 } else {
   try {
-    require('./lib/native');
+    require('./lib/native')
   } catch (e) {
     // Only "there is none": an addon that fails to load throws its reason.
-    if (e.code !== 'DGRAM_RS_NO_NATIVE') throw e;
-    reason = e.message;
+    if (e.code !== 'DGRAM_RS_NO_NATIVE') throw e
+    reason = e.message
   }
 }
 
 if (reason === null) {
-  const { createSocket, Socket } = require('./lib/socket');
-  const { _createSocketHandle } = require('./lib/handle');
+  const { createSocket, Socket } = require('./lib/socket')
+  const { _createSocketHandle } = require('./lib/handle')
   module.exports = {
     _createSocketHandle: deprecate(
       _createSocketHandle,
       'dgram._createSocketHandle() is deprecated',
-      'DEP0112',
+      'DEP0112'
     ),
     createSocket,
     Socket,
-    native: true,
-  };
+    native: true
+  }
 } else {
-  const { _createSocketHandle, createSocket, Socket } = require('./lib/fallback');
-  module.exports = { _createSocketHandle, createSocket, Socket, native: false };
+  const { _createSocketHandle, createSocket, Socket } = require('./lib/fallback')
+  module.exports = { _createSocketHandle, createSocket, Socket, native: false }
   // Asked for with the variable: no warning. Otherwise one per thread, even
   // if two copies of the package are loaded.
-  const warned = Symbol.for('dgram-rs.fallbackWarned');
+  const warned = Symbol.for('dgram-rs.fallbackWarned')
   if (reason !== 'DGRAM_RS_FALLBACK=1' && !process[warned]) {
-    process[warned] = true;
+    process[warned] = true
     process.emitWarning(`no native addon for ${process.platform}-${process.arch}: ${reason}. ` +
       'Using node:dgram, with sendBatch and receiveBatches done in JavaScript (slower, same results).',
-    { type: 'DgramRsWarning', code: 'DGRAM_RS_FALLBACK' });
+    { type: 'DgramRsWarning', code: 'DGRAM_RS_FALLBACK' })
   }
 }

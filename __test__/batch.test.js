@@ -219,7 +219,7 @@ test('receiveBatches: one \'messages\' event carries what one read took from one
     assert.deepStrictEqual(events, [
       [Array.from({ length: 10 }, (_, i) => `a${i}`), aPort, 20],
       [['b'], b.address().port, 1],
-      [['last'], aPort, 4],
+      [['last'], aPort, 4]
     ])
   } finally { closeAll(r, a, b) }
 })
@@ -237,9 +237,9 @@ test('sendBatch: a datagram the kernel refuses is reported in the callback, and 
       await new Promise((resolve) => setTimeout(resolve, 20))
       // The first send's ICMP error is pending when the batch's first sendmsg runs.
       s.send('prime')
-      const [err, n] = await new Promise((resolve) => (Buffer.isBuffer(batch) ?
-        s.sendBatch(batch, 1, (e, c) => resolve([e, c])) :
-        s.sendBatch(batch, (e, c) => resolve([e, c]))))
+      const [err, n] = await new Promise((resolve) => (Buffer.isBuffer(batch)
+        ? s.sendBatch(batch, 1, (e, c) => resolve([e, c]))
+        : s.sendBatch(batch, (e, c) => resolve([e, c]))))
       assert.ok(err, 'a refusal is reported, not swallowed')
       assert.strictEqual(err.code, 'ECONNREFUSED')
       assert.strictEqual(err.syscall, 'send')

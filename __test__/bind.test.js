@@ -17,7 +17,7 @@ parity('bind: forms, return value, listening and callback timing', async (ctx) =
     [{ port: 0, address: '127.0.0.1', exclusive: true }, 'cb'],
     [0, 'localhost', 'cb'], // goes through dns.lookup(…, 4)
     ['udp6', 0, '::1', 'cb'],
-    ['udp6', { port: 0, address: '::1' }],
+    ['udp6', { port: 0, address: '::1' }]
   ]
   for (const f of forms) {
     const form = f.slice()
@@ -47,12 +47,12 @@ parity('bind: forms, return value, listening and callback timing', async (ctx) =
     ['callback', true, 0],
     'after bind:nextTick',
     'after bind:promise',
-    'after bind:immediate',
+    'after bind:immediate'
   ])
   assert.deepStrictEqual(out[6], [
     ['bind returned this', true],
     ['listening', true, 0, { address: '127.0.0.1', family: 'IPv4', portOk: true }],
-    ['callback', true, 0],
+    ['callback', true, 0]
   ])
   assert.deepStrictEqual(out[7].find((e) => e[0] === 'listening')[3], { address: '::1', family: 'IPv6', portOk: true })
 })

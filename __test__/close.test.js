@@ -25,7 +25,7 @@ parity('close: returns this, \'close\' once on a later tick, callback is a \'clo
   assert.strictEqual(entries[2][1].threw.code, 'ERR_SOCKET_DGRAM_NOT_RUNNING')
   assert.deepStrictEqual(entries.slice(3), [
     ['close event', true, 0], ['close callback', true, 0],
-    'm:nextTick', 'm:promise', 'm:immediate',
+    'm:nextTick', 'm:promise', 'm:immediate'
   ])
 })
 
@@ -136,7 +136,7 @@ parity('close: methods on a closed socket throw ERR_SOCKET_DGRAM_NOT_RUNNING (or
     addSourceSpecificMembership: () => s.addSourceSpecificMembership('127.0.0.1', '232.1.1.1'),
     dropSourceSpecificMembership: () => s.dropSourceSpecificMembership('127.0.0.1', '232.1.1.1'),
     ref: () => s.ref() === s,
-    unref: () => s.unref() === s,
+    unref: () => s.unref() === s
   }
   const out = {}
   for (const [k, fn] of Object.entries(calls)) out[k] = attempt(fn)

@@ -11,7 +11,7 @@ const FIXTURE = path.join(__dirname, 'fixtures', 'cluster-share.js')
 
 function run (moduleName) {
   const r = spawnSync(process.execPath, [FIXTURE, moduleName], {
-    cwd: path.join(__dirname, '..'), encoding: 'utf8', timeout: 15000,
+    cwd: path.join(__dirname, '..'), encoding: 'utf8', timeout: 15000
   })
   assert.strictEqual(r.status, 0, r.stderr)
   return JSON.parse(r.stdout.trim().split('\n').pop())

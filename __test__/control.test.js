@@ -94,7 +94,7 @@ for (const type of ['udp4', 'udp6']) {
       s.setTTL(7)
       s.setTOS(0x28)
       assert.strictEqual(s.getTOS(), 0x28)
-      got = next(r, 1, event);
+      got = next(r, 1, event)
       s.send('ttl 7', r.address().port, lo);
       [[msg, rinfo]] = await got
       assert.strictEqual(rinfo.ttl, 7, event)
@@ -156,7 +156,7 @@ for (const type of ['udp4', 'udp6']) {
       icmpCode: type === 'udp4' ? 3 : 4, // port unreachable
       offender: lo,
       address: lo,
-      port,
+      port
     })
     // Still sending (to a live port) and receiving.
     const r = await bound(t, type, lo)
@@ -252,7 +252,7 @@ for (const [type, lo, source] of [['udp4', '127.0.0.1', '127.0.0.5'], ['udp6', '
       ['plain 1', 0, plain],
       ['opts', 0x48, source.replace('::ffff:', '')],
       ['plain 2', 0, plain],
-      ['tos only', 0x20, plain],
+      ['tos only', 0x20, plain]
     ])
     assert.deepStrictEqual(results, [7, 4, 7, 8])
   })

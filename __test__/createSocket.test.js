@@ -22,7 +22,7 @@ parity('createSocket: accepted forms give a socket with the right type and liste
     ['udp4'], ['udp6'], [{ type: 'udp4' }], [{ type: 'udp6' }],
     ['udp4', listener], [{ type: 'udp6' }, listener], ['udp4', 'not a function'],
     [{ type: 'udp4', reuseAddr: true, ipv6Only: false }],
-    [{ type: 'udp4', recvBufferSize: 0, sendBufferSize: undefined }],
+    [{ type: 'udp4', recvBufferSize: 0, sendBufferSize: undefined }]
   ]
   for (const args of forms) {
     const s = ctx.socket(...args)
@@ -31,7 +31,7 @@ parity('createSocket: accepted forms give a socket with the right type and liste
       isSocket: s instanceof ctx.dgram.Socket,
       isEmitter: s instanceof require('node:events').EventEmitter,
       messageListeners: s.listenerCount('message'),
-      sameListener: s.listeners('message')[0] === listener,
+      sameListener: s.listeners('message')[0] === listener
     })
   }
   // new Socket(...) and Socket(...) without new (node's Socket is a plain function).
@@ -70,7 +70,7 @@ parity('createSocket: option validation (buffer sizes, lookup, signal)', (ctx) =
     { type: 'udp4', signal: 'nope' },
     { type: 'udp4', signal: {} },
     { type: 'udp4', signal: null },
-    { type: 'udp5', lookup: 'dns' }, // which check comes first
+    { type: 'udp5', lookup: 'dns' } // which check comes first
   ]
   return cases.map((o) => attempt(() => ctx.socket(o), (s) => s.type))
 }, (out) => {

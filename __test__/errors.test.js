@@ -13,7 +13,7 @@ function exact (e) {
     instanceOf: ['Error', 'TypeError', 'RangeError'].filter((n) => e instanceof globalThis[n]),
     stackHead: String(e.stack).split('\n')[0],
     string: String(e),
-    name: e.name,
+    name: e.name
   }
 }
 
@@ -66,7 +66,7 @@ parity('errors: methods on a closed socket that node:dgram does not guard', asyn
     setSendBufferSize: () => s.setSendBufferSize(1024),
     getSendQueueSize: () => s.getSendQueueSize(),
     getSendQueueCount: () => s.getSendQueueCount(),
-    setTTLBadArg: () => s.setTTL('x'), // validation comes first
+    setTTLBadArg: () => s.setTTL('x') // validation comes first
   }
   const out = {}
   for (const [k, fn] of Object.entries(calls)) out[k] = attempt(fn)

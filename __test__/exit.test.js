@@ -97,7 +97,7 @@ function summarizeCrash (r) {
     stdout: r.stdout,
     header: lines.slice(0, errIdx + 1),
     firstFrame: (lines[errIdx + 1] || '').replace(/:\d+:\d+\)$/, ')'),
-    nodeVersionLine: lines.some((l) => l.startsWith('Node.js v')),
+    nodeVersionLine: lines.some((l) => l.startsWith('Node.js v'))
   }
 }
 
@@ -153,7 +153,7 @@ s.on('message', (m) => {
     // Odd but pinned: a throw skips the tick queue of its callback scope, so those nextTicks run
     // only after a callback scope that completes (datagram '2' here, all three read in one batch).
     stdout: 'caught boom 0\ncaught boom 1\ntick 0\ntick 1\ntick 2\n',
-    stderr: '',
+    stderr: ''
   })
 }, { timeout: 20000 })
 
@@ -169,7 +169,7 @@ holder.bind(0, '127.0.0.1', () => {
   return {
     code: r.code,
     hasEmitted: lines.some((l) => l.includes("Emitted 'error' event on Socket instance")),
-    errorLine: lines.find((l) => l.startsWith('Error: bind EADDRINUSE')).replace(/:\d+$/, ':PORT'),
+    errorLine: lines.find((l) => l.startsWith('Error: bind EADDRINUSE')).replace(/:\d+$/, ':PORT')
   }
 }, (r) => {
   assert.deepStrictEqual(r, { code: 1, hasEmitted: true, errorLine: 'Error: bind EADDRINUSE 127.0.0.1:PORT' })

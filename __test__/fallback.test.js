@@ -47,7 +47,7 @@ setTimeout(() => { console.log('timed out'); process.exit(2) }, 3000).unref()`
     cwd: dir,
     encoding: 'utf8',
     timeout: 10000,
-    env: { ...process.env, DGRAM_RS_FALLBACK: '', ...env },
+    env: { ...process.env, DGRAM_RS_FALLBACK: '', ...env }
   })
   let result = null
   try { result = JSON.parse(out.stdout) } catch {}

@@ -51,7 +51,7 @@ parity('Symbol.asyncDispose closes the socket; a second call resolves without th
 }, (entries) => {
   assert.deepStrictEqual(entries, [
     ['type', 'function'], ['is promise', true], 'close', ['resolved', undefined],
-    ['again', undefined], ['after', 'ERR_SOCKET_DGRAM_NOT_RUNNING'], ['unbound', undefined],
+    ['again', undefined], ['after', 'ERR_SOCKET_DGRAM_NOT_RUNNING'], ['unbound', undefined]
   ])
 })
 

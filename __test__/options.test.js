@@ -47,7 +47,7 @@ const CALLS4 = {
   'setSendBufferSize(1.5)': (s) => s.setSendBufferSize(1.5),
   "setRecvBufferSize('1')": (s) => s.setRecvBufferSize('1'),
   'setSendBufferSize(2 ** 32)': (s) => s.setSendBufferSize(2 ** 32),
-  'address()': (s) => typeof s.address(),
+  'address()': (s) => typeof s.address()
 }
 
 const CALLS6 = {
@@ -56,7 +56,7 @@ const CALLS6 = {
   "setMulticastInterface('::%lo')": (s) => s.setMulticastInterface('::%lo'),
   "setMulticastInterface('::1')": (s) => s.setMulticastInterface('::1'),
   "addMembership('ff12::1:3', '::1')": (s) => s.addMembership('ff12::1:3', '::1'),
-  "addMembership('127.0.0.1')": (s) => s.addMembership('127.0.0.1'),
+  "addMembership('127.0.0.1')": (s) => s.addMembership('127.0.0.1')
 }
 
 for (const [type, calls] of [['udp4', CALLS4], ['udp6', CALLS6]]) {
@@ -123,7 +123,7 @@ parity('options: ERR_SOCKET_BUFFER_SIZE carries the libuv error in .info', async
   const s = ctx.socket('udp4')
   return [
     attempt(() => s.getRecvBufferSize()),
-    attempt(() => s.setSendBufferSize(1024)),
+    attempt(() => s.setSendBufferSize(1024))
   ]
 }, (out) => {
   assert.deepStrictEqual(out[0].threw.info, { errno: -9, code: 'EBADF', message: 'bad file descriptor', syscall: 'uv_recv_buffer_size' })

@@ -120,7 +120,7 @@ parity('pacing: close() in a handler in the middle of a burst stops delivery at 
 // and referenced), and unref() must still let it go.
 for (const [name, tail, alive] of [
   ['a bound socket stays alive after reading bursts', '', true],
-  ['unref() after reading bursts lets the process exit', 's.unref(); r.unref()', false],
+  ['unref() after reading bursts lets the process exit', 's.unref(); r.unref()', false]
 ]) {
   parity(`pacing: exit: ${name}`, async (ctx) => {
     const result = await runChild(ctx.module, `

@@ -28,7 +28,7 @@ const expectedFor = (k) => [
   `message ${k}`, `second listener ${k}`,
   `tick ${k}`, `tick→tick ${k}`,
   `promise ${k}`, `microtask ${k}`, `tick→promise ${k}`, `promise→promise ${k}`,
-  `promise→tick ${k}`,
+  `promise→tick ${k}`
 ]
 
 for (const senderKind of ['same implementation', 'node:dgram']) {

@@ -17,7 +17,7 @@ function describeMessage (msg, rinfo, ports) {
     address: rinfo.address,
     family: rinfo.family,
     port: ports[rinfo.port] || rinfo.port,
-    size: rinfo.size,
+    size: rinfo.size
   }
 }
 
@@ -49,7 +49,7 @@ for (const [type, addr] of [['udp4', '127.0.0.1'], ['udp6', '::1']]) {
       address: addr,
       family: type === 'udp4' ? 'IPv4' : 'IPv6',
       port: 'SENDER',
-      size: 5,
+      size: 5
     }])
     assert.strictEqual(entries[1][3].head, '000102ff')
   })
@@ -112,7 +112,7 @@ parity('send before bind: implicit bind to the wildcard, queue flushed in order'
   await until(() => t.count((e) => e[0] === 'recv') === 6 && t.count((e) => e[0] === 'cb') === 5)
   return {
     local: t.entries.filter((e) => e[0] !== 'recv'),
-    received: t.entries.filter((e) => e[0] === 'recv'),
+    received: t.entries.filter((e) => e[0] === 'recv')
   }
 }, (r) => {
   assert.deepStrictEqual(r.received, ['m0', 'm1', 'm2', 'm3', 'm4', 'no address'].map((m) => ['recv', m]))
@@ -172,6 +172,6 @@ parity('receive: udp6 rinfo.address after a udp4 socket received first', async (
 }, (out) => {
   assert.deepStrictEqual(out, [
     ['udp4', '127.0.0.1', 'IPv4'], ['udp4', '127.0.0.1', 'IPv4'], ['udp6', '::1', 'IPv6'], ['udp6', '::1', 'IPv6'],
-    ['udp4', '127.0.0.1', 'IPv4'], ['udp4', '127.0.0.1', 'IPv4'], ['udp6', '::1', 'IPv6'], ['udp6', '::1', 'IPv6'],
+    ['udp4', '127.0.0.1', 'IPv4'], ['udp4', '127.0.0.1', 'IPv4'], ['udp6', '::1', 'IPv6'], ['udp6', '::1', 'IPv6']
   ])
 })

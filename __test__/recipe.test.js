@@ -23,7 +23,7 @@ test('recipe: examples/client.js and server.js are the recipe with only the requ
     "socket.on('message', (data) => {",
     'console.log(data.toString())',
     '})',
-    '',
+    ''
   ].join('\n'))
   assert.strictEqual(server, [
     "const dgram = require('dgram-rs')",
@@ -32,7 +32,7 @@ test('recipe: examples/client.js and server.js are the recipe with only the requ
     "socket.on('message', (name) => {",
     'socket.send(`Hi ${name}!`, 1400)', // eslint-disable-line no-template-curly-in-string
     '})',
-    '',
+    ''
   ].join('\n'))
 })
 
@@ -56,7 +56,7 @@ test('recipe: the client prints "Hi Dave!" on every pairing of implementations',
 
 test('recipe: examples/multicore-server.js, both ways, answers the client as server.js does', {
   timeout: 60000,
-  skip: process.env.DGRAM_RS_FALLBACK === '1' && 'the threads way needs reusePort, which node:dgram 20 (the fallback) lacks',
+  skip: process.env.DGRAM_RS_FALLBACK === '1' && 'the threads way needs reusePort, which node:dgram 20 (the fallback) lacks'
 }, async (ctx) => {
   if (SELFCHECK) return ctx.skip('dgram-rs only')
   const multicore = path.join(__dirname, '..', 'examples', 'multicore-server.js')
@@ -67,7 +67,7 @@ test('recipe: examples/multicore-server.js, both ways, answers the client as ser
   try {
     const results = {
       cluster: await runPair(multicore, PROGRAMS['dgram-rs'].client, 'Dave'),
-      threads: await runPair(threads, PROGRAMS['dgram-rs'].client, 'Dave'),
+      threads: await runPair(threads, PROGRAMS['dgram-rs'].client, 'Dave')
     }
     const expected = { stdout: 'Hi Dave!\n', stderr: '' }
     assert.deepStrictEqual(results, { cluster: expected, threads: expected })

@@ -112,7 +112,7 @@ test('reusePortBalance: Node-style errors for bad options', { skip: NATIVE_ONLY 
     [{ reusePort: true, reusePortBalance: {} }, 'ERR_INVALID_ARG_TYPE', /"options\.reusePortBalance\.receivers" property must be of type number/],
     [{ reusePort: true, reusePortBalance: { receivers: 0 } }, 'ERR_OUT_OF_RANGE', /It must be >= 1 && <= 65535\. Received 0/],
     [{ reusePort: true, reusePortBalance: { receivers: 2.5 } }, 'ERR_OUT_OF_RANGE', /It must be an integer/],
-    [{ reusePort: true, reusePortBalance: { receivers: 2, by: 'cpu' } }, 'ERR_INVALID_ARG_VALUE', /'options\.reusePortBalance\.by' must be one of: 'flow', 'datagram'\. Received 'cpu'/],
+    [{ reusePort: true, reusePortBalance: { receivers: 2, by: 'cpu' } }, 'ERR_INVALID_ARG_VALUE', /'options\.reusePortBalance\.by' must be one of: 'flow', 'datagram'\. Received 'cpu'/]
   ]
   for (const [options, code, message] of cases) {
     assert.throws(() => dgram.createSocket({ type: 'udp4', ...options }), { code, message }, JSON.stringify(options))

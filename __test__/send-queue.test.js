@@ -100,6 +100,6 @@ r.bind(0, '127.0.0.1', () => {
     ['buffer', null, 2, 0],
     ['got', ['a', 'b', 'c', 'de', 'fg']],
     'close',
-    ['cancelled', 'ECANCELED', 0],
+    ['cancelled', 'ECANCELED', 0]
   ])
 })

@@ -21,33 +21,33 @@ parity('send: argument forms deliver the right bytes, callbacks get (null, bytes
   const ab = new ArrayBuffer(16)
   new Uint8Array(ab).forEach((_, i, a) => { a[i] = 0xa0 + i })
   let n = 0
-  const cb = (label) => function (err, bytes) { t.log('cb', label, err, bytes, arguments.length) }
+  const callbackFor = (label) => function (err, bytes) { t.log('cb', label, err, bytes, arguments.length) }
   const forms = [
-    ['string', () => s.send('hello', P, '127.0.0.1', cb('string'))],
-    ['buffer', () => s.send(buf, P, '127.0.0.1', cb('buffer'))],
-    ['buffer subarray', () => s.send(buf.subarray(3, 6), P, '127.0.0.1', cb('buffer subarray'))],
-    ['uint8array', () => s.send(new Uint8Array([1, 2, 3]), P, '127.0.0.1', cb('uint8array'))],
-    ['uint16array', () => s.send(new Uint16Array([0x0102, 0x0304]), P, '127.0.0.1', cb('uint16array'))],
-    ['float64array', () => s.send(new Float64Array([1.5]), P, '127.0.0.1', cb('float64array'))],
-    ['int32array view', () => s.send(new Int32Array(ab, 4, 2), P, '127.0.0.1', cb('int32array view'))],
-    ['dataview', () => s.send(new DataView(ab, 2, 3), P, '127.0.0.1', cb('dataview'))],
-    ['list', () => s.send([Buffer.from('ab'), 'cd', new Uint8Array([0x65]), new DataView(ab, 0, 1)], P, '127.0.0.1', cb('list'))],
-    ['empty list', () => s.send([], P, '127.0.0.1', cb('empty list'))],
-    ['empty string', () => s.send('', P, '127.0.0.1', cb('empty string'))],
-    ['offset/length buffer', () => s.send(buf, 2, 5, P, '127.0.0.1', cb('offset/length buffer'))],
-    ['offset/length string', () => s.send('abcdef', 1, 3, P, '127.0.0.1', cb('offset/length string'))],
-    ['offset/length uint16', () => s.send(new Uint16Array([0x0102, 0x0304]), 1, 2, P, '127.0.0.1', cb('offset/length uint16'))],
-    ['offset/length dataview', () => s.send(new DataView(ab, 4, 8), 2, 3, P, '127.0.0.1', cb('offset/length dataview'))],
-    ['offset/length zero', () => s.send(buf, 10, 0, P, '127.0.0.1', cb('offset/length zero'))],
-    ['offset/length callback as address', () => s.send(buf, 0, 2, P, cb('offset/length callback as address'))],
-    ['port as string', () => s.send('p', String(P), '127.0.0.1', cb('port as string'))],
-    ['no address', () => s.send('noaddr', P, cb('no address'))],
-    ['null address', () => s.send('nulladdr', P, null, cb('null address'))],
+    ['string', () => s.send('hello', P, '127.0.0.1', callbackFor('string'))],
+    ['buffer', () => s.send(buf, P, '127.0.0.1', callbackFor('buffer'))],
+    ['buffer subarray', () => s.send(buf.subarray(3, 6), P, '127.0.0.1', callbackFor('buffer subarray'))],
+    ['uint8array', () => s.send(new Uint8Array([1, 2, 3]), P, '127.0.0.1', callbackFor('uint8array'))],
+    ['uint16array', () => s.send(new Uint16Array([0x0102, 0x0304]), P, '127.0.0.1', callbackFor('uint16array'))],
+    ['float64array', () => s.send(new Float64Array([1.5]), P, '127.0.0.1', callbackFor('float64array'))],
+    ['int32array view', () => s.send(new Int32Array(ab, 4, 2), P, '127.0.0.1', callbackFor('int32array view'))],
+    ['dataview', () => s.send(new DataView(ab, 2, 3), P, '127.0.0.1', callbackFor('dataview'))],
+    ['list', () => s.send([Buffer.from('ab'), 'cd', new Uint8Array([0x65]), new DataView(ab, 0, 1)], P, '127.0.0.1', callbackFor('list'))],
+    ['empty list', () => s.send([], P, '127.0.0.1', callbackFor('empty list'))],
+    ['empty string', () => s.send('', P, '127.0.0.1', callbackFor('empty string'))],
+    ['offset/length buffer', () => s.send(buf, 2, 5, P, '127.0.0.1', callbackFor('offset/length buffer'))],
+    ['offset/length string', () => s.send('abcdef', 1, 3, P, '127.0.0.1', callbackFor('offset/length string'))],
+    ['offset/length uint16', () => s.send(new Uint16Array([0x0102, 0x0304]), 1, 2, P, '127.0.0.1', callbackFor('offset/length uint16'))],
+    ['offset/length dataview', () => s.send(new DataView(ab, 4, 8), 2, 3, P, '127.0.0.1', callbackFor('offset/length dataview'))],
+    ['offset/length zero', () => s.send(buf, 10, 0, P, '127.0.0.1', callbackFor('offset/length zero'))],
+    ['offset/length callback as address', () => s.send(buf, 0, 2, P, callbackFor('offset/length callback as address'))],
+    ['port as string', () => s.send('p', String(P), '127.0.0.1', callbackFor('port as string'))],
+    ['no address', () => s.send('noaddr', P, callbackFor('no address'))],
+    ['null address', () => s.send('nulladdr', P, null, callbackFor('null address'))],
     ['no callback', () => s.send('nocb', P, '127.0.0.1')],
     // Odd but pinned: with an address, the 4th argument is taken as `length`... and the port as
     // `offset`, so this throws ERR_BUFFER_OUT_OF_BOUNDS.
     ['non-function callback', () => s.send('badcb', P, '127.0.0.1', 'not a function')],
-    ['non-function callback, no address', () => s.send('badcb2', P, undefined, 'not a function')],
+    ['non-function callback, no address', () => s.send('badcb2', P, undefined, 'not a function')]
   ]
   let cbs = 0
   for (const [label, fn] of forms) {
@@ -63,7 +63,7 @@ parity('send: argument forms deliver the right bytes, callbacks get (null, bytes
   return {
     calls: t.entries.filter((e) => e[0] === 'call'),
     callbacks: t.entries.filter((e) => e[0] === 'cb'),
-    received: t.entries.filter((e) => e[0] === 'recv'),
+    received: t.entries.filter((e) => e[0] === 'recv')
   }
 }, (r) => {
   assert.strictEqual(r.received.length, 21)
@@ -130,7 +130,7 @@ parity('send: synchronous argument errors', async (ctx) => {
     () => s.send(buf, P, {}),
     () => s.send(buf, P, true),
     () => s.send(buf, 0, 1, P, 123),
-    () => s.send(123, 0), // which check wins: buffer type or port
+    () => s.send(123, 0) // which check wins: buffer type or port
   ]
   return calls.map((fn) => attempt(fn, (v) => typeof v))
 }, (out) => {
@@ -155,7 +155,7 @@ parity('send: on a closed socket throws ERR_SOCKET_DGRAM_NOT_RUNNING (after argu
   return [
     attempt(() => s.send('x', 9, '127.0.0.1')),
     attempt(() => s.send('x', 0, '127.0.0.1')),
-    attempt(() => s.send(1, 9, '127.0.0.1')),
+    attempt(() => s.send(1, 9, '127.0.0.1'))
   ]
 }, (out) => {
   assert.strictEqual(out[0].threw.code, 'ERR_SOCKET_DGRAM_NOT_RUNNING')

@@ -1,4 +1,4 @@
-'use strict';
+'use strict'
 
 // 'unix_dgram' sockets (lib/unix-socket.js) and the unix-dgram drop-in
 // (lib/unix-dgram.js), against peers that are not dgram-rs: Python's socket
@@ -7,54 +7,54 @@
 // Without it, the drop-in is checked against that package's behaviour as
 // recorded from it (the transcript below).
 
-const nodeTest = require('node:test');
+const nodeTest = require('node:test')
 // Under DGRAM_RS_FALLBACK=1 every test here is skipped: unix_dgram sockets
 // need the native addon; the fallback is node:dgram.
-const test = process.env.DGRAM_RS_FALLBACK === '1' ?
-  (name) => nodeTest.test(name, { skip: 'native addon only' }, () => {}) :
-  nodeTest.test;
-const assert = require('node:assert');
-const { execFileSync, spawn } = require('node:child_process');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const dgram = require('..');
+const test = process.env.DGRAM_RS_FALLBACK === '1'
+  ? (name) => nodeTest.test(name, { skip: 'native addon only' }, () => {})
+  : nodeTest.test
+const assert = require('node:assert')
+const { execFileSync, spawn } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const dgram = require('..')
 
-let seq = 0;
-function sockPath(tag) {
-  return path.join(os.tmpdir(), `dgram-rs-unix-${process.pid}-${seq++}-${tag}.sock`);
+let seq = 0
+function sockPath (tag) {
+  return path.join(os.tmpdir(), `dgram-rs-unix-${process.pid}-${seq++}-${tag}.sock`)
 }
-function abstractName(tag) {
-  return `\0dgram-rs-unix-${process.pid}-${seq++}-${tag}`;
+function abstractName (tag) {
+  return `\0dgram-rs-unix-${process.pid}-${seq++}-${tag}`
 }
-function unlink(p) {
-  try { fs.unlinkSync(p); } catch { /* not there */ }
+function unlink (p) {
+  try { fs.unlinkSync(p) } catch { /* not there */ }
 }
-function once(emitter, event) {
+function once (emitter, event) {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no '${event}' in 5 s`)), 5000);
-    emitter.once(event, (...args) => { clearTimeout(timer); resolve(args); });
-  });
+    const timer = setTimeout(() => reject(new Error(`no '${event}' in 5 s`)), 5000)
+    emitter.once(event, (...args) => { clearTimeout(timer); resolve(args) })
+  })
 }
 
 // A Python peer: runs `code` with `args`; `ready` once it prints 'ready',
 // `done` with its stdout when it exits 0.
-function pythonChild(code, ...args) {
-  const child = spawn('python3', ['-c', code, ...args]);
-  let out = '';
-  child.stdout.on('data', (d) => { out += d; });
+function pythonChild (code, ...args) {
+  const child = spawn('python3', ['-c', code, ...args])
+  let out = ''
+  child.stdout.on('data', (d) => { out += d })
   const done = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => child.kill(), 15000);
+    const timer = setTimeout(() => child.kill(), 15000)
     child.on('exit', (status) => {
-      clearTimeout(timer);
-      if (status === 0) resolve(out); else reject(new Error(`python exited ${status}`));
-    });
-  });
+      clearTimeout(timer)
+      if (status === 0) resolve(out); else reject(new Error(`python exited ${status}`))
+    })
+  })
   const ready = new Promise((resolve) => {
-    const check = () => { if (out.includes('ready\n')) resolve(); };
-    child.stdout.on('data', check);
-  });
-  return { done, ready };
+    const check = () => { if (out.includes('ready\n')) resolve() }
+    child.stdout.on('data', check)
+  })
+  return { done, ready }
 }
 
 // Python encodes a name for AF_UNIX: an abstract one as bytes with its NUL.
@@ -62,107 +62,107 @@ function pythonChild(code, ...args) {
 const PY_NAME = `import sys
 def name(s):
     return b'\\0' + s[1:].encode() if s.startswith('@') else s
-`;
-const argName = (n) => n.replace(/^\0/, '@');
+`
+const argName = (n) => n.replace(/^\0/, '@')
 
 test('unix_dgram: bind, send to a path, connect, send, rinfo, address(), remoteAddress()', async () => {
-  const p = sockPath('basic');
-  const r = dgram.createSocket('unix_dgram');
-  const s = dgram.createSocket({ type: 'unix_dgram' });
-  const sp = sockPath('sender');
+  const p = sockPath('basic')
+  const r = dgram.createSocket('unix_dgram')
+  const s = dgram.createSocket({ type: 'unix_dgram' })
+  const sp = sockPath('sender')
   try {
-    r.bind(p);
-    await once(r, 'listening');
-    assert.deepStrictEqual(r.address(), { address: p, family: 'unix' });
-    const got = [];
-    r.on('message', (msg, rinfo) => got.push([String(msg), rinfo]));
-    await new Promise((resolve, reject) => s.send('one', p, (e, n) => (e ? reject(e) : resolve(n))));
+    r.bind(p)
+    await once(r, 'listening')
+    assert.deepStrictEqual(r.address(), { address: p, family: 'unix' })
+    const got = []
+    r.on('message', (msg, rinfo) => got.push([String(msg), rinfo]))
+    await new Promise((resolve, reject) => s.send('one', p, (e, n) => (e ? reject(e) : resolve(n))))
     // The kernel names a sender by its name when the datagram is read: wait for it first.
-    for (let i = 0; i < 100 && got.length < 1; i++) await new Promise((res) => setTimeout(res, 10));
-    s.bind(sp);
-    await once(s, 'listening');
-    s.connect(p);
-    await once(s, 'connect');
-    assert.deepStrictEqual(s.remoteAddress(), { address: p, family: 'unix' });
+    for (let i = 0; i < 100 && got.length < 1; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    s.bind(sp)
+    await once(s, 'listening')
+    s.connect(p)
+    await once(s, 'connect')
+    assert.deepStrictEqual(s.remoteAddress(), { address: p, family: 'unix' })
     const n = await new Promise((resolve, reject) =>
-      s.send(Buffer.from('xtwox'), 1, 3, (e, bytes) => (e ? reject(e) : resolve(bytes))));
-    assert.strictEqual(n, 3);
-    for (let i = 0; i < 100 && got.length < 2; i++) await new Promise((res) => setTimeout(res, 10));
+      s.send(Buffer.from('xtwox'), 1, 3, (e, bytes) => (e ? reject(e) : resolve(bytes))))
+    assert.strictEqual(n, 3)
+    for (let i = 0; i < 100 && got.length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 10))
     assert.deepStrictEqual(got, [
       ['one', { address: '', family: 'unix', size: 3 }],
-      ['two', { address: sp, family: 'unix', size: 3 }],
-    ]);
-    assert.throws(() => s.send('x', p), { code: 'ERR_SOCKET_DGRAM_IS_CONNECTED' });
+      ['two', { address: sp, family: 'unix', size: 3 }]
+    ])
+    assert.throws(() => s.send('x', p), { code: 'ERR_SOCKET_DGRAM_IS_CONNECTED' })
   } finally {
-    r.close();
-    s.close();
-    unlink(p);
-    unlink(sp);
+    r.close()
+    s.close()
+    unlink(p)
+    unlink(sp)
   }
-});
+})
 
 test('unix_dgram: errors have node:dgram shape; UDP-only methods name the socket type', async () => {
-  const s = dgram.createSocket('unix_dgram');
-  const [err] = await new Promise((resolve) => s.connect('/no/such.sock', (...a) => resolve(a)));
-  assert.strictEqual(err.message, 'connect ENOENT /no/such.sock');
-  assert.strictEqual(err.code, 'ENOENT');
-  assert.strictEqual(err.errno, -2);
-  assert.strictEqual(err.syscall, 'connect');
-  assert.strictEqual(err.address, '/no/such.sock');
-  const [sendErr] = await new Promise((resolve) => s.send('x', '/no/such.sock', (...a) => resolve(a)));
-  assert.strictEqual(sendErr.message, 'send ENOENT /no/such.sock');
+  const s = dgram.createSocket('unix_dgram')
+  const [err] = await new Promise((resolve) => s.connect('/no/such.sock', (...a) => resolve(a)))
+  assert.strictEqual(err.message, 'connect ENOENT /no/such.sock')
+  assert.strictEqual(err.code, 'ENOENT')
+  assert.strictEqual(err.errno, -2)
+  assert.strictEqual(err.syscall, 'connect')
+  assert.strictEqual(err.address, '/no/such.sock')
+  const [sendErr] = await new Promise((resolve) => s.send('x', '/no/such.sock', (...a) => resolve(a)))
+  assert.strictEqual(sendErr.message, 'send ENOENT /no/such.sock')
   for (const m of ['setTTL', 'setBroadcast', 'addMembership', 'setMulticastInterface', 'sendBatch']) {
     assert.throws(() => s[m](1), {
       code: 'ERR_SOCKET_UNSUPPORTED_FOR_TYPE',
-      message: `${m}() is not supported on a 'unix_dgram' socket: it is UDP-only`,
-    });
+      message: `${m}() is not supported on a 'unix_dgram' socket: it is UDP-only`
+    })
   }
-  assert.throws(() => s.remoteAddress(), { code: 'ERR_SOCKET_DGRAM_NOT_CONNECTED' });
-  s.setRecvBufferSize(65536);
-  assert.ok(s.getRecvBufferSize() >= 65536);
-  assert.ok(s.getSendBufferSize() > 0);
-  assert.strictEqual(s.getSendQueueCount(), 0);
-  s.close();
-  assert.throws(() => s.close(), { code: 'ERR_SOCKET_DGRAM_NOT_RUNNING' });
-});
+  assert.throws(() => s.remoteAddress(), { code: 'ERR_SOCKET_DGRAM_NOT_CONNECTED' })
+  s.setRecvBufferSize(65536)
+  assert.ok(s.getRecvBufferSize() >= 65536)
+  assert.ok(s.getSendBufferSize() > 0)
+  assert.strictEqual(s.getSendQueueCount(), 0)
+  s.close()
+  assert.throws(() => s.close(), { code: 'ERR_SOCKET_DGRAM_NOT_RUNNING' })
+})
 
 test('unix_dgram: a stale socket file gives EADDRINUSE, as in C; unlinking it is the caller\'s choice', async () => {
-  const p = sockPath('stale');
-  const a = dgram.createSocket('unix_dgram');
-  a.bind(p);
-  await once(a, 'listening');
-  a.close();
-  assert.ok(fs.existsSync(p), 'close leaves the socket file');
-  const b = dgram.createSocket('unix_dgram');
-  b.bind(p);
-  const [err] = await once(b, 'error');
-  assert.strictEqual(err.message, `bind EADDRINUSE ${p}`);
-  assert.strictEqual(err.code, 'EADDRINUSE');
+  const p = sockPath('stale')
+  const a = dgram.createSocket('unix_dgram')
+  a.bind(p)
+  await once(a, 'listening')
+  a.close()
+  assert.ok(fs.existsSync(p), 'close leaves the socket file')
+  const b = dgram.createSocket('unix_dgram')
+  b.bind(p)
+  const [err] = await once(b, 'error')
+  assert.strictEqual(err.message, `bind EADDRINUSE ${p}`)
+  assert.strictEqual(err.code, 'EADDRINUSE')
   // A C program (Python's socket is the C call) finds the same.
   const py = execFileSync('python3', ['-c', `import socket,sys,errno
 s=socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 try:
     s.bind(sys.argv[1]); print('bound')
 except OSError as e:
-    print(errno.errorcode[e.errno])`, p]).toString().trim();
-  assert.strictEqual(py, 'EADDRINUSE');
-  b.close();
-  unlink(p);
-  const c = dgram.createSocket('unix_dgram');
-  c.bind(p);
-  await once(c, 'listening');
-  c.close();
-  unlink(p);
-});
+    print(errno.errorcode[e.errno])`, p]).toString().trim()
+  assert.strictEqual(py, 'EADDRINUSE')
+  b.close()
+  unlink(p)
+  const c = dgram.createSocket('unix_dgram')
+  c.bind(p)
+  await once(c, 'listening')
+  c.close()
+  unlink(p)
+})
 
 for (const kind of ['path', 'abstract']) {
   test(`unix_dgram ↔ Python, ${kind} names, both directions`, async () => {
-    const mine = kind === 'path' ? sockPath('node') : abstractName('node');
-    const theirs = kind === 'path' ? sockPath('py') : abstractName('py');
-    const s = dgram.createSocket('unix_dgram');
+    const mine = kind === 'path' ? sockPath('node') : abstractName('node')
+    const theirs = kind === 'path' ? sockPath('py') : abstractName('py')
+    const s = dgram.createSocket('unix_dgram')
     try {
-      s.bind(mine);
-      await once(s, 'listening');
+      s.bind(mine)
+      await once(s, 'listening')
       // Python binds, says ready, receives 3 datagrams and answers each with its
       // upper case and the sender's name as Python saw it.
       const peer = pythonChild(`${PY_NAME}
@@ -175,25 +175,25 @@ for i in range(3):
     frm = frm.decode() if isinstance(frm, bytes) else frm
     p.sendto(data.upper(), name(sys.argv[2]))
     print(repr(frm), flush=True)
-`, argName(theirs), argName(mine));
-      await peer.ready;
-      const got = [];
-      s.on('message', (msg, rinfo) => got.push([String(msg), rinfo.address]));
-      for (const word of ['alpha', 'beta', '']) s.send(word, theirs);
-      const out = await peer.done;
-      for (let i = 0; i < 200 && got.length < 3; i++) await new Promise((res) => setTimeout(res, 10));
-      assert.deepStrictEqual(got, [['ALPHA', theirs], ['BETA', theirs], ['', theirs]]);
-      assert.deepStrictEqual(out.split('\n').slice(1, 4), Array(3).fill(`'${mine.replace('\0', '\\x00')}'`));
+`, argName(theirs), argName(mine))
+      await peer.ready
+      const got = []
+      s.on('message', (msg, rinfo) => got.push([String(msg), rinfo.address]))
+      for (const word of ['alpha', 'beta', '']) s.send(word, theirs)
+      const out = await peer.done
+      for (let i = 0; i < 200 && got.length < 3; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+      assert.deepStrictEqual(got, [['ALPHA', theirs], ['BETA', theirs], ['', theirs]])
+      assert.deepStrictEqual(out.split('\n').slice(1, 4), Array(3).fill(`'${mine.replace('\0', '\\x00')}'`))
     } finally {
-      s.close();
-      if (kind === 'path') { unlink(mine); unlink(theirs); }
+      s.close()
+      if (kind === 'path') { unlink(mine); unlink(theirs) }
     }
-  });
+  })
 }
 
 test('unix_dgram: a full receiver queues sends and completes every one, in order, never dropping', async () => {
-  const p = sockPath('full');
-  const N = 2000;
+  const p = sockPath('full')
+  const N = 2000
   // Python binds, waits half a second (the sender fills its queue meanwhile),
   // then reads all N and checks their order.
   const peer = pythonChild(`import socket, sys, time, struct
@@ -204,30 +204,30 @@ time.sleep(0.5)
 p.settimeout(5)
 seen = [struct.unpack('>I', p.recv(16))[0] for _ in range(int(sys.argv[2]))]
 print('inorder' if seen == list(range(int(sys.argv[2]))) else 'disorder', flush=True)
-`, p, String(N));
-  await peer.ready;
-  const s = dgram.createSocket('unix_dgram');
-  s.connect(p);
-  await once(s, 'connect');
-  const results = [];
+`, p, String(N))
+  await peer.ready
+  const s = dgram.createSocket('unix_dgram')
+  s.connect(p)
+  await once(s, 'connect')
+  const results = []
   const all = new Promise((resolve) => {
     for (let i = 0; i < N; i++) {
-      const b = Buffer.alloc(4);
-      b.writeUInt32BE(i);
+      const b = Buffer.alloc(4)
+      b.writeUInt32BE(i)
       s.send(b, (err, n) => {
-        results.push(err ? err.code : n);
-        if (results.length === N) resolve();
-      });
+        results.push(err ? err.code : n)
+        if (results.length === N) resolve()
+      })
     }
-  });
-  assert.ok(s.getSendQueueCount() > 0, 'the receiver was full: sends queued');
-  await all;
-  assert.deepStrictEqual(results, Array(N).fill(4));
-  assert.strictEqual((await peer.done).trim().split('\n').pop(), 'inorder');
-  assert.strictEqual(s.getSendQueueCount(), 0);
-  s.close();
-  unlink(p);
-});
+  })
+  assert.ok(s.getSendQueueCount() > 0, 'the receiver was full: sends queued')
+  await all
+  assert.deepStrictEqual(results, Array(N).fill(4))
+  assert.strictEqual((await peer.done).trim().split('\n').pop(), 'inorder')
+  assert.strictEqual(s.getSendQueueCount(), 0)
+  s.close()
+  unlink(p)
+})
 
 // ----- the unix-dgram drop-in -----
 
@@ -262,7 +262,7 @@ let congested = 0, sent = 0;
 for (let i = 0; i < 300; i++) client.send(Buffer.from('n' + i), (e) => { if (e) { congested++; if (congested === 1) out('congestion cb', e.message, e.code); } else sent++; });
 out('sent some', sent > 0, 'congested some', congested > 0);
 client.once('writable', () => { out('writable'); client.send(Buffer.from('last'), (e) => out('last cb', e)); });
-`;
+`
 
 // What unix-dgram 2.0.7 printed for SCENARIO (recorded on Linux with the package
 // built by node-gyp); the drop-in must print the same.
@@ -275,50 +275,50 @@ const RECORDED = [
   '["sendto cb",0]',
   '["connect"]',
   '["congestion cb","congestion",1]',
-  '["sent some",true,"congested some",true]',
-];
+  '["sent some",true,"congested some",true]'
+]
 
-function runScenario(impl) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dgram-rs-ud-'));
+function runScenario (impl) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dgram-rs-ud-'))
   try {
     return execFileSync(process.execPath, ['-e', SCENARIO, impl, dir], { timeout: 10000 })
-      .toString().trim().split('\n');
+      .toString().trim().split('\n')
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true })
   }
 }
 
-function oracle() {
-  const given = process.env.DGRAM_RS_UNIX_DGRAM_ORACLE;
+function oracle () {
+  const given = process.env.DGRAM_RS_UNIX_DGRAM_ORACLE
   try {
-    return given ? require.resolve(given) : require.resolve('unix-dgram');
+    return given ? require.resolve(given) : require.resolve('unix-dgram')
   } catch {
-    return undefined;
+    return undefined
   }
 }
 
 test('unix-dgram drop-in: the package\'s transcript (recorded; live when the package resolves)', (t) => {
-  const mine = runScenario(path.join(__dirname, '..', 'lib', 'unix-dgram.js'));
+  const mine = runScenario(path.join(__dirname, '..', 'lib', 'unix-dgram.js'))
   // The synchronous part, then the received datagrams (their number depends on
   // the receiver's queue), then writable/last/closed.
-  const head = mine.slice(0, RECORDED.length);
-  assert.deepStrictEqual(head, RECORDED);
-  const rest = mine.slice(RECORDED.length).map((l) => JSON.parse(l));
-  assert.deepStrictEqual(rest[0][0], 'message');
-  assert.deepStrictEqual(rest[0][1], 'fromc');
-  assert.match(rest[0][2].path, /c\.sock$/);
-  assert.ok(rest.some((r) => r[0] === 'writable'));
-  assert.deepStrictEqual(rest.at(-2), ['message', 'last', { size: 4, address: {}, path: null }]);
-  assert.deepStrictEqual(rest.at(-1), ['closed']);
-  const impl = oracle();
+  const head = mine.slice(0, RECORDED.length)
+  assert.deepStrictEqual(head, RECORDED)
+  const rest = mine.slice(RECORDED.length).map((l) => JSON.parse(l))
+  assert.deepStrictEqual(rest[0][0], 'message')
+  assert.deepStrictEqual(rest[0][1], 'fromc')
+  assert.match(rest[0][2].path, /c\.sock$/)
+  assert.ok(rest.some((r) => r[0] === 'writable'))
+  assert.deepStrictEqual(rest.at(-2), ['message', 'last', { size: 4, address: {}, path: null }])
+  assert.deepStrictEqual(rest.at(-1), ['closed'])
+  const impl = oracle()
   if (!impl) {
-    t.diagnostic('unix-dgram not installed: compared with the recorded transcript only');
-    return;
+    t.diagnostic('unix-dgram not installed: compared with the recorded transcript only')
+    return
   }
-  const theirs = runScenario(impl);
+  const theirs = runScenario(impl)
   // Datagram paths differ by temporary directory; the n<i> datagrams in number.
   const shape = (lines) => lines.map((l) => JSON.parse(l))
     .filter((r) => r[0] !== 'message' || !/^n\d+$/.test(r[1]))
-    .map((r) => (r[2]?.path ? [r[0], r[1], { ...r[2], path: path.basename(r[2].path) }] : r));
-  assert.deepStrictEqual(shape(mine), shape(theirs));
-});
+    .map((r) => (r[2]?.path ? [r[0], r[1], { ...r[2], path: path.basename(r[2].path) }] : r))
+  assert.deepStrictEqual(shape(mine), shape(theirs))
+})

@@ -39,7 +39,7 @@ main.bind(0, '127.0.0.1', () => {
     signal: null,
     timedOut: false,
     stdout: ['', 'main got pong', 'main still works self', 'terminated', 'worker exit 1', 'worker got ping'],
-    stderr: '',
+    stderr: ''
   })
 }, { timeout: 25000 })
 

@@ -1,4 +1,4 @@
-'use strict';
+'use strict'
 
 // A Unix datagram flood, bounded in time: one sender process, one receiver
 // process, 64-byte datagrams over a connected socket to a path, for each
@@ -14,17 +14,17 @@
 // next burst once the queue is empty); and Python's socket module as a peer
 // that is not Node.
 
-const { spawn } = require('child_process');
-const os = require('os');
-const path = require('path');
-const fs = require('fs');
+const { spawn } = require('child_process')
+const os = require('os')
+const path = require('path')
+const fs = require('fs')
 
-const SIZE = 64;
-const BURST = 64;
+const SIZE = 64
+const BURST = 64
 
-function arg(name, fallback) {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : fallback;
+function arg (name, fallback) {
+  const i = process.argv.indexOf(name)
+  return i > 0 ? process.argv[i + 1] : fallback
 }
 
 const PY_RECV = `import socket, sys, time, resource
@@ -42,7 +42,7 @@ while time.time() < end:
 r1 = resource.getrusage(resource.RUSAGE_SELF)
 cpu = (r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) * 1e6
 print('{"count": %d, "cpu": %f, "secs": %f}' % (n, cpu, time.time() - t0), flush=True)
-`;
+`
 
 const PY_SEND = `import socket, sys, time, resource, select
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -59,159 +59,161 @@ while time.time() < end:
 r1 = resource.getrusage(resource.RUSAGE_SELF)
 cpu = (r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) * 1e6
 print('{"count": %d, "cpu": %f}' % (n, cpu), flush=True)
-`;
+`
 
-function child(role, impl, sockPath, seconds) {
+function child (role, impl, sockPath, seconds) {
   if (impl === 'python') {
-    return spawn('python3', ['-c', role === 'recv' ? PY_RECV : PY_SEND, sockPath, String(seconds)]);
+    return spawn('python3', ['-c', role === 'recv' ? PY_RECV : PY_SEND, sockPath, String(seconds)])
   }
-  return spawn(process.execPath, [__filename, role, impl, sockPath, String(seconds)]);
+  return spawn(process.execPath, [__filename, role, impl, sockPath, String(seconds)])
 }
 
-function lines(proc) {
-  const out = [];
-  let buf = '';
-  const waiters = [];
+function lines (proc) {
+  const out = []
+  let buf = ''
+  const waiters = []
   proc.stdout.on('data', (d) => {
-    buf += d;
-    let i;
+    buf += d
+    let i
     while ((i = buf.indexOf('\n')) >= 0) {
-      out.push(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-      waiters.splice(0).forEach((w) => w());
+      out.push(buf.slice(0, i))
+      buf = buf.slice(i + 1)
+      waiters.splice(0).forEach((w) => w())
     }
-  });
-  proc.stderr.on('data', (d) => process.stderr.write(d));
+  })
+  proc.stderr.on('data', (d) => process.stderr.write(d))
   return async (n) => {
-    const deadline = Date.now() + 20000;
-    while (out.length < n && Date.now() < deadline) await new Promise((r) => { waiters.push(r); setTimeout(r, 100); });
-    return out[n - 1];
-  };
+    const deadline = Date.now() + 20000
+    while (out.length < n && Date.now() < deadline) await new Promise((resolve) => { waiters.push(resolve); setTimeout(resolve, 100) })
+    return out[n - 1]
+  }
 }
 
-async function trial(sendImpl, recvImpl, seconds) {
-  const sockPath = path.join(os.tmpdir(), `dgram-rs-bench-unix-${process.pid}.sock`);
-  try { fs.unlinkSync(sockPath); } catch { /* none */ }
-  const recv = child('recv', recvImpl, sockPath, seconds);
-  const recvLine = lines(recv);
-  await recvLine(1);
+async function trial (sendImpl, recvImpl, seconds) {
+  const sockPath = path.join(os.tmpdir(), `dgram-rs-bench-unix-${process.pid}.sock`)
+  try { fs.unlinkSync(sockPath) } catch { /* none */ }
+  const recv = child('recv', recvImpl, sockPath, seconds)
+  const recvLine = lines(recv)
+  await recvLine(1)
   // The sender runs a little longer than the receiver's window.
-  const send = child('send', sendImpl, sockPath, seconds + 0.5);
-  const sendLine = lines(send);
-  const r = JSON.parse(await recvLine(2));
-  const s = JSON.parse(await sendLine(1));
-  recv.kill();
-  send.kill();
-  try { fs.unlinkSync(sockPath); } catch { /* none */ }
-  return { rate: r.count / (r.secs ?? seconds), recvCpu: r.cpu / r.count, sendCpu: s.cpu / s.count };
+  const send = child('send', sendImpl, sockPath, seconds + 0.5)
+  const sendLine = lines(send)
+  const r = JSON.parse(await recvLine(2))
+  const s = JSON.parse(await sendLine(1))
+  recv.kill()
+  send.kill()
+  try { fs.unlinkSync(sockPath) } catch { /* none */ }
+  return { rate: r.count / (r.secs ?? seconds), recvCpu: r.cpu / r.count, sendCpu: s.cpu / s.count }
 }
 
 // ----- the child roles (Node implementations) -----
 
-function recvRole(impl, sockPath, seconds) {
-  let count = 0;
-  let cpu0;
-  let t0;
+function recvRole (impl, sockPath, seconds) {
+  let count = 0
+  let cpu0
+  let t0
   const onMessage = () => {
     if (count++ === 0) {
-      cpu0 = process.cpuUsage();
-      t0 = process.hrtime.bigint();
+      cpu0 = process.cpuUsage()
+      t0 = process.hrtime.bigint()
       setTimeout(() => {
-        const c = process.cpuUsage(cpu0);
-        const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-        console.log(JSON.stringify({ count: count - 1, cpu: c.user + c.system, secs }));
-        process.exit(0);
-      }, seconds * 1000);
+        const c = process.cpuUsage(cpu0)
+        const secs = Number(process.hrtime.bigint() - t0) / 1e9
+        console.log(JSON.stringify({ count: count - 1, cpu: c.user + c.system, secs }))
+        process.exit(0)
+      }, seconds * 1000)
     }
-  };
-  let sock;
-  if (impl === 'node-style') {
-    sock = require('..').createSocket('unix_dgram', onMessage);
-  } else {
-    sock = loadImpl(impl).createSocket('unix_dgram', onMessage);
   }
-  sock.bind(sockPath);
-  console.log('ready');
-}
-
-function loadImpl(impl) {
-  return impl === 'drop-in' ? require('../lib/unix-dgram') : require(impl);
-}
-
-function sendRole(impl, sockPath, seconds) {
-  const msg = Buffer.alloc(SIZE, 120);
-  let sent = 0;
-  const cpu0 = process.cpuUsage();
-  const end = Date.now() + seconds * 1000;
-  const finish = () => {
-    const c = process.cpuUsage(cpu0);
-    console.log(JSON.stringify({ count: sent, cpu: c.user + c.system }));
-    process.exit(0);
-  };
+  let sock
   if (impl === 'node-style') {
-    const s = require('..').createSocket('unix_dgram');
+    sock = require('..').createSocket('unix_dgram', onMessage)
+  } else {
+    sock = loadImpl(impl).createSocket('unix_dgram', onMessage)
+  }
+  sock.bind(sockPath)
+  console.log('ready')
+}
+
+function loadImpl (impl) {
+  return impl === 'drop-in' ? require('../lib/unix-dgram') : require(impl)
+}
+
+function sendRole (impl, sockPath, seconds) {
+  const msg = Buffer.alloc(SIZE, 120)
+  let sent = 0
+  const cpu0 = process.cpuUsage()
+  const end = Date.now() + seconds * 1000
+  const finish = () => {
+    const c = process.cpuUsage(cpu0)
+    console.log(JSON.stringify({ count: sent, cpu: c.user + c.system }))
+    process.exit(0)
+  }
+  if (impl === 'node-style') {
+    const s = require('..').createSocket('unix_dgram')
     s.connect(sockPath, () => {
       const burst = () => {
-        if (Date.now() > end) return finish();
-        let left = BURST;
+        if (Date.now() > end) return finish()
+        let left = BURST
         for (let i = 0; i < BURST; i++) {
           s.send(msg, (err) => {
-            if (err) return finish();
-            sent++;
-            if (--left === 0) setImmediate(burst);
-          });
+            if (err) return finish()
+            sent++
+            if (--left === 0) setImmediate(burst)
+          })
         }
-      };
-      burst();
-    });
-    return;
-  }
-  const s = loadImpl(impl).createSocket('unix_dgram');
-  // The receiver's window closed first: its socket is gone (ECONNREFUSED).
-  s.on('error', finish);
-  s.on('connect', () => {
-    let congested = false;
-    s.on('congestion', () => { congested = true; });
-    s.on('writable', () => { congested = false; setImmediate(burst); });
-    const burst = () => {
-      if (Date.now() > end) return finish();
-      for (let i = 0; i < BURST && !congested; i++) {
-        s.send(msg);
-        if (!congested) sent++;
       }
-      if (!congested) setImmediate(burst);
-    };
-    burst();
-  });
-  s.connect(sockPath);
+      burst()
+    })
+    return
+  }
+  const s = loadImpl(impl).createSocket('unix_dgram')
+  // The receiver's window closed first: its socket is gone (ECONNREFUSED).
+  s.on('error', finish)
+  s.on('connect', () => {
+    let congested = false
+    s.on('congestion', () => { congested = true })
+    s.on('writable', () => { congested = false; setImmediate(burst) })
+    const burst = () => {
+      if (Date.now() > end) return finish()
+      // The 'congestion' listener sets `congested`, synchronously inside send().
+      // eslint-disable-next-line no-unmodified-loop-condition
+      for (let i = 0; i < BURST && !congested; i++) {
+        s.send(msg)
+        if (!congested) sent++
+      }
+      if (!congested) setImmediate(burst)
+    }
+    burst()
+  })
+  s.connect(sockPath)
 }
 
-async function main() {
-  const seconds = Number(arg('--seconds', 2));
-  const trials = Number(arg('--trials', 3));
-  let oracle = arg('--unix-dgram');
+async function main () {
+  const seconds = Number(arg('--seconds', 2))
+  const trials = Number(arg('--trials', 3))
+  let oracle = arg('--unix-dgram')
   if (!oracle) {
-    try { oracle = path.dirname(require.resolve('unix-dgram/package.json')); } catch { /* absent */ }
+    try { oracle = path.dirname(require.resolve('unix-dgram/package.json')) } catch { /* absent */ }
   }
   const pairs = [
     ['dgram-rs unix-dgram drop-in', 'drop-in', 'drop-in'],
     ...(oracle ? [['unix-dgram package (node-gyp)', oracle, oracle]] : []),
     ["dgram-rs createSocket('unix_dgram')", 'node-style', 'node-style'],
-    ['Python socket (both sides)', 'python', 'python'],
-  ];
-  console.log(`Unix datagram flood: ${SIZE}-byte datagrams, connected sender, ${seconds} s × ${trials} trials, medians`);
-  console.log('| pairing | datagrams/s | sender CPU µs/dgram | receiver CPU µs/dgram |');
-  console.log('|---|---:|---:|---:|');
-  const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
+    ['Python socket (both sides)', 'python', 'python']
+  ]
+  console.log(`Unix datagram flood: ${SIZE}-byte datagrams, connected sender, ${seconds} s × ${trials} trials, medians`)
+  console.log('| pairing | datagrams/s | sender CPU µs/dgram | receiver CPU µs/dgram |')
+  console.log('|---|---:|---:|---:|')
+  const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1]
   for (const [label, sendImpl, recvImpl] of pairs) {
-    const runs = [];
-    for (let i = 0; i < trials; i++) runs.push(await trial(sendImpl, recvImpl, seconds));
-    const rate = median(runs.map((r) => r.rate));
-    console.log(`| ${label} | ${Math.round(rate / 1000)} k | ${median(runs.map((r) => r.sendCpu)).toFixed(2)} | ${median(runs.map((r) => r.recvCpu)).toFixed(2)} |`);
+    const runs = []
+    for (let i = 0; i < trials; i++) runs.push(await trial(sendImpl, recvImpl, seconds))
+    const rate = median(runs.map((r) => r.rate))
+    console.log(`| ${label} | ${Math.round(rate / 1000)} k | ${median(runs.map((r) => r.sendCpu)).toFixed(2)} | ${median(runs.map((r) => r.recvCpu)).toFixed(2)} |`)
   }
 }
 
-const [role, impl, sockPath, seconds] = process.argv.slice(2);
-if (role === 'recv') recvRole(impl, sockPath, Number(seconds));
-else if (role === 'send') sendRole(impl, sockPath, Number(seconds));
-else main();
+const [role, impl, sockPath, seconds] = process.argv.slice(2)
+if (role === 'recv') recvRole(impl, sockPath, Number(seconds))
+else if (role === 'send') sendRole(impl, sockPath, Number(seconds))
+else main()

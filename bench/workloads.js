@@ -1,4 +1,4 @@
-'use strict';
+'use strict'
 
 // What bench/run.js measures: the one table to edit to add a workload.
 //
@@ -9,8 +9,8 @@
 // rows whose needs are missing are reported as n/a, not run.
 // `color` is the bar colour in bench/results.svg.
 
-const js = (impl, role) => ({ kind: 'js', impl, role });
-const ref = (mode) => ({ kind: 'ref', mode });
+const js = (impl, role) => ({ kind: 'js', impl, role })
+const ref = (mode) => ({ kind: 'ref', mode })
 
 // One-way throughput: the receiver starts first and reports its port, then the sender floods it
 // for BENCH_SECONDS. The first row is the baseline the ratios are taken against.
@@ -19,27 +19,32 @@ const throughput = [
   { name: 'rs→rs', sender: js('rs', 'send'), receiver: js('rs', 'recv'), needs: ['rs'], color: '#c8551b' },
   { name: 'node→rs', sender: js('node', 'send'), receiver: js('rs', 'recv'), needs: ['rs'], color: '#e3a35b' },
   // dgram-rs's opt-in batch API: sendBatch (64 datagrams a call) into receiveBatches.
-  { name: 'rs-batch→rs-batch', sender: js('rs', 'send-batch'), receiver: js('rs', 'recv-batch'),
-    needs: ['rs'], color: '#8b1e1e' },
+  {
+    name: 'rs-batch→rs-batch',
+    sender: js('rs', 'send-batch'),
+    receiver: js('rs', 'recv-batch'),
+    needs: ['rs'],
+    color: '#8b1e1e'
+  },
   { name: 'Rust sendmmsg→recvmmsg', sender: ref('send-mmsg'), receiver: ref('recv-mmsg'), needs: ['ref'], color: '#666666', reference: true },
-  { name: 'Rust GSO→GRO', sender: ref('send-gso'), receiver: ref('recv-gro'), needs: ['ref'], color: '#a0a0a0', reference: true },
-];
+  { name: 'Rust GSO→GRO', sender: ref('send-gso'), receiver: ref('recv-gro'), needs: ['ref'], color: '#a0a0a0', reference: true }
+]
 
 // Ping-pong: the echo starts first; the client keeps one datagram in flight.
 const rtt = [
   { name: 'node↔node', client: js('node', 'ping'), server: js('node', 'echo'), needs: [], color: '#3c873a' },
   { name: 'rs↔rs', client: js('rs', 'ping'), server: js('rs', 'echo'), needs: ['rs'], color: '#c8551b' },
-  { name: 'Rust ping↔echo', client: ref('ping'), server: ref('echo'), needs: ['ref'], color: '#666666', reference: true },
-];
+  { name: 'Rust ping↔echo', client: ref('ping'), server: ref('echo'), needs: ['ref'], color: '#666666', reference: true }
+]
 
 // Datagram payload sizes for throughput (bytes), and the size of a ping.
-const sizes = [64, 1200];
-const pingSize = 64;
+const sizes = [64, 1200]
+const pingSize = 64
 
 // Where each side runs (taskset -c). The client/sender is `sender`, the server/receiver `receiver`.
 const placements = [
   { name: 'across cores', sender: 0, receiver: 1 },
-  { name: 'one core', sender: 0, receiver: 0 },
-];
+  { name: 'one core', sender: 0, receiver: 0 }
+]
 
-module.exports = { throughput, rtt, sizes, pingSize, placements };
+module.exports = { throughput, rtt, sizes, pingSize, placements }

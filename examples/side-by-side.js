@@ -33,7 +33,7 @@ function nodeDgramCopies () {
 }
 
 const PROGRAMS = {
-  'dgram-rs': { server: path.join(__dirname, 'server.js'), client: path.join(__dirname, 'client.js') },
+  'dgram-rs': { server: path.join(__dirname, 'server.js'), client: path.join(__dirname, 'client.js') }
 }
 
 // Is a UDP port bound on this host? On Linux, read /proc/net/udp (no side effect). Elsewhere, try to
@@ -110,7 +110,7 @@ async function main () {
       ['node:dgram', 'node:dgram'],
       ['dgram-rs', 'dgram-rs'],
       ['node:dgram', 'dgram-rs'],
-      ['dgram-rs', 'node:dgram'],
+      ['dgram-rs', 'node:dgram']
     ]
     const results = []
     for (const [serverImpl, clientImpl] of runs) {

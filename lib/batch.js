@@ -1,4 +1,4 @@
-'use strict';
+'use strict'
 
 // The opt-in batch API (beyond node:dgram; nothing here changes its
 // behaviour):
@@ -25,24 +25,24 @@
 //   listeners run: when they return, every view becomes empty (length 0; its
 //   memory detached, never stale). Copy what you keep.
 
-const { Buffer } = require('buffer');
+const { Buffer } = require('buffer')
 const {
   codes: {
     ERR_INVALID_ARG_TYPE,
-    ERR_SOCKET_DGRAM_IS_CONNECTED,
-  },
-} = require('./errors');
-const { validateInteger, validatePort, validateString } = require('./validators');
-const { isArrayBufferView } = require('util').types;
+    ERR_SOCKET_DGRAM_IS_CONNECTED
+  }
+} = require('./errors')
+const { validateInteger, validatePort, validateString } = require('./validators')
+const { isArrayBufferView } = require('util').types
 
 // The largest UDP payload (IPv4).
-const MAX_SEGMENT = 65507;
+const MAX_SEGMENT = 65507
 
-const MESSAGE_TYPES = ['Buffer', 'TypedArray', 'DataView', 'string'];
+const MESSAGE_TYPES = ['Buffer', 'TypedArray', 'DataView', 'string']
 
 // `internals` are lib/socket.js's own helpers, so that the batch path keeps
 // exactly the state machine, pre-bind queue and send order of send().
-function install(Socket, internals) {
+function install (Socket, internals) {
   const {
     kStateSymbol,
     isConnected,
@@ -53,70 +53,64 @@ function install(Socket, internals) {
     healthCheck,
     flushSends,
     settleBatch,
-    finishBatch,
-  } = internals;
+    finishBatch
+  } = internals
 
-  Socket.prototype.sendBatch = function sendBatch(messages, ...rest) {
-    let count;
-    let send;
+  Socket.prototype.sendBatch = function sendBatch (messages, ...rest) {
+    let count
+    let send
     if (isArrayBufferView(messages)) {
       // sendBatch(buffer, segmentSize, ...): one buffer cut into datagrams.
-      const segmentSize = rest.shift();
-      validateInteger(segmentSize, 'segmentSize', 1, MAX_SEGMENT);
-      const data = Buffer.from(messages.buffer, messages.byteOffset, messages.byteLength);
-      count = Math.max(1, Math.ceil(data.length / segmentSize));
-      send = (self, req, ip) => sendSegments(self, req, data, segmentSize, ip);
+      const segmentSize = rest.shift()
+      validateInteger(segmentSize, 'segmentSize', 1, MAX_SEGMENT)
+      const data = Buffer.from(messages.buffer, messages.byteOffset, messages.byteLength)
+      count = Math.max(1, Math.ceil(data.length / segmentSize))
+      send = (self, req, ip) => sendSegments(self, req, data, segmentSize, ip)
     } else {
-      if (!Array.isArray(messages))
-        throw new ERR_INVALID_ARG_TYPE('messages', ['Array', 'Buffer', 'TypedArray', 'DataView'], messages);
-      const list = fixBufferList(messages);
-      if (list === null)
-        throw new ERR_INVALID_ARG_TYPE('messages', MESSAGE_TYPES, messages);
-      count = list.length;
-      send = (self, req, ip) => sendMessages(self, req, list, ip);
+      if (!Array.isArray(messages)) { throw new ERR_INVALID_ARG_TYPE('messages', ['Array', 'Buffer', 'TypedArray', 'DataView'], messages) }
+      const list = fixBufferList(messages)
+      if (list === null) { throw new ERR_INVALID_ARG_TYPE('messages', MESSAGE_TYPES, messages) }
+      count = list.length
+      send = (self, req, ip) => sendMessages(self, req, list, ip)
     }
-    sendMany(this, send, count, ...rest);
-  };
+    sendMany(this, send, count, ...rest)
+  }
 
   // The part of send() a batch shares: arguments, implicit bind, the pre-bind
   // queue, the lookup, and the request its datagrams complete.
-  function sendMany(self, send, count, port, address, callback) {
-    const state = self[kStateSymbol];
-    const connected = isConnected(state);
+  function sendMany (self, send, count, port, address, callback) {
+    const state = self[kStateSymbol]
+    const connected = isConnected(state)
     if (typeof port === 'function') {
-      callback = port;
-      port = undefined;
-      address = undefined;
+      callback = port
+      port = undefined
+      address = undefined
     } else if (typeof address === 'function') {
-      callback = address;
-      address = undefined;
+      callback = address
+      address = undefined
     }
     if (connected) {
-      if (port !== undefined || address !== undefined)
-        throw new ERR_SOCKET_DGRAM_IS_CONNECTED();
+      if (port !== undefined || address !== undefined) { throw new ERR_SOCKET_DGRAM_IS_CONNECTED() }
     } else {
-      port = validatePort(port, 'Port', false);
+      port = validatePort(port, 'Port', false)
     }
-    if (address != null)
-      validateString(address, 'address');
-    if (typeof callback !== 'function')
-      callback = undefined;
-    healthCheck(self);
+    if (address != null) { validateString(address, 'address') }
+    if (typeof callback !== 'function') { callback = undefined }
+    healthCheck(self)
 
-    if (isUnbound(state))
-      self.bind({ port: 0, exclusive: true }, null);
+    if (isUnbound(state)) { self.bind({ port: 0, exclusive: true }, null) }
     if (!isBound(state)) {
-      enqueue(self, () => sendMany(self, send, count, ...(connected ? [] : [port, address]), callback));
-      return;
+      enqueue(self, () => sendMany(self, send, count, ...(connected ? [] : [port, address]), callback))
+      return
     }
 
     const afterLookup = (ex, ip) => {
       if (ex) {
-        if (callback) process.nextTick(callback, ex);
-        else process.nextTick(() => self.emit('error', ex));
-        return;
+        if (callback) process.nextTick(callback, ex)
+        else process.nextTick(() => self.emit('error', ex))
+        return
       }
-      if (!state.handle) return;
+      if (!state.handle) return
       const req = {
         batch: true,
         id: state.nextSendId,
@@ -126,42 +120,42 @@ function install(Socket, internals) {
         sent: 0,
         pending: count,
         errno: 0,
-        done: false,
-      };
-      state.nextSendId = (state.nextSendId + 1) >>> 0;
+        done: false
+      }
+      state.nextSendId = (state.nextSendId + 1) >>> 0
       // Sends this tick gathered go first: datagrams leave in call order.
-      flushSends(self);
-      send(self, req, ip);
-      if (req.pending === 0) finishBatch(req, true);
-    };
-    if (connected) afterLookup(null, null);
-    else state.handle.lookup(address, afterLookup);
+      flushSends(self)
+      send(self, req, ip)
+      if (req.pending === 0) finishBatch(req, true)
+    }
+    if (connected) afterLookup(null, null)
+    else state.handle.lookup(address, afterLookup)
   }
 
   // The messages form: each message is gathered in the handle under the
   // request's id, and the flush completes them (see flushSends).
-  function sendMessages(self, req, list, ip) {
-    const state = self[kStateSymbol];
-    const { handle } = state;
+  function sendMessages (self, req, list, ip) {
+    const state = self[kStateSymbol]
+    const { handle } = state
     for (const message of list) {
-      const err = handle.sendLater([message], req.port, ip, req.id);
-      if (err < 0) settleBatch(state, req, err);
-      else state.gathered.set(req.id, req);
+      const err = handle.sendLater([message], req.port, ip, req.id)
+      if (err < 0) settleBatch(state, req, err)
+      else state.gathered.set(req.id, req)
     }
-    flushSends(self);
+    flushSends(self)
   }
 
   // The buffer form: one native call for the whole buffer, which answers
   // [sent, queued, refused, first errno]; queued datagrams complete through
   // onsend under the request's id.
-  function sendSegments(self, req, data, segmentSize, ip) {
-    const state = self[kStateSymbol];
+  function sendSegments (self, req, data, segmentSize, ip) {
+    const state = self[kStateSymbol]
     const [sent, queued, failed, errno] =
-      state.handle.sendBatch(data, segmentSize, req.port, ip, req.id);
-    req.sent += sent;
-    req.pending -= sent + failed;
-    if (failed !== 0) req.errno ||= errno;
-    if (queued !== 0) state.sendReqs.set(req.id, req);
+      state.handle.sendBatch(data, segmentSize, req.port, ip, req.id)
+    req.sent += sent
+    req.pending -= sent + failed
+    if (failed !== 0) req.errno ||= errno
+    if (queued !== 0) state.sendReqs.set(req.id, req)
   }
 }
 
@@ -171,37 +165,36 @@ function install(Socket, internals) {
 // - `buf` and `sizes` arrays of those, one per slot;
 // - `buf` one Buffer of datagrams back to back and `sizes` an array of their
 //   lengths (the background receive path).
-function splitBatch(buf, sizes) {
-  const messages = [];
+function splitBatch (buf, sizes) {
+  const messages = []
   if (typeof sizes === 'number') {
-    splitSlot(buf, sizes, messages);
+    splitSlot(buf, sizes, messages)
   } else if (Array.isArray(buf)) {
-    for (let i = 0; i < buf.length; i++) splitSlot(buf[i], sizes[i], messages);
+    for (let i = 0; i < buf.length; i++) splitSlot(buf[i], sizes[i], messages)
   } else {
-    let offset = 0;
+    let offset = 0
     for (const size of sizes) {
-      messages.push(buf.subarray(offset, offset + size));
-      offset += size;
+      messages.push(buf.subarray(offset, offset + size))
+      offset += size
     }
   }
-  return messages;
+  return messages
 }
 
-function splitSlot(buf, size, messages) {
+function splitSlot (buf, size, messages) {
   if (buf.length === 0) {
-    messages.push(buf);
-    return;
+    messages.push(buf)
+    return
   }
-  for (let offset = 0; offset < buf.length; offset += size)
-    messages.push(buf.subarray(offset, Math.min(offset + size, buf.length)));
+  for (let offset = 0; offset < buf.length; offset += size) { messages.push(buf.subarray(offset, Math.min(offset + size, buf.length))) }
 }
 
 // Bytes in what splitBatch() splits.
-function batchSize(buf) {
-  if (!Array.isArray(buf)) return buf.length;
-  let total = 0;
-  for (const slot of buf) total += slot.length;
-  return total;
+function batchSize (buf) {
+  if (!Array.isArray(buf)) return buf.length
+  let total = 0
+  for (const slot of buf) total += slot.length
+  return total
 }
 
-module.exports = { batchSize, install, splitBatch };
+module.exports = { batchSize, install, splitBatch }

@@ -1,4 +1,4 @@
-'use strict';
+'use strict'
 
 // dgram-rs's per-datagram metadata and send control, all opt-in (see the
 // README's "Beyond node:dgram"): createSocket's receiveInfo, maxMessageSize
@@ -7,57 +7,53 @@
 // send(msg, { port, address, tos, sourceAddress }, callback). Without them,
 // a socket is exactly node:dgram's.
 
-const { getSystemErrorName } = require('util');
+const { getSystemErrorName } = require('util')
 const {
   codes: {
     ERR_INVALID_ARG_TYPE,
-    ERR_INVALID_ARG_VALUE,
+    ERR_INVALID_ARG_VALUE
   },
-  ErrnoException,
-} = require('./errors');
-const { validateInteger, validateNumber } = require('./validators');
-const { kStateSymbol } = require('./handle');
-const { isIP } = require('net');
+  ErrnoException
+} = require('./errors')
+const { validateInteger, validateNumber } = require('./validators')
+const { kStateSymbol } = require('./handle')
+const { isIP } = require('net')
 
 // The read buffer per datagram, and so the largest maxMessageSize.
-const MAX_MESSAGE_SIZE = 65536;
+const MAX_MESSAGE_SIZE = 65536
 
-function validateBooleanOption(value, name) {
-  if (value !== undefined && typeof value !== 'boolean')
-    throw new ERR_INVALID_ARG_TYPE(name, 'boolean', value);
-  return value === true;
+function validateBooleanOption (value, name) {
+  if (value !== undefined && typeof value !== 'boolean') { throw new ERR_INVALID_ARG_TYPE(name, 'boolean', value) }
+  return value === true
 }
 
 // Returns { receiveInfo, maxMessageSize, receiveErrors } for the options a
 // socket is created with, or undefined when none of them is given.
-function validateControlOptions(options) {
-  const { receiveInfo, maxMessageSize, receiveErrors } = options;
+function validateControlOptions (options) {
+  const { receiveInfo, maxMessageSize, receiveErrors } = options
   if (receiveInfo === undefined && maxMessageSize === undefined &&
-      receiveErrors === undefined)
-    return undefined;
+      receiveErrors === undefined) { return undefined }
   const control = {
     receiveInfo: validateBooleanOption(receiveInfo, 'options.receiveInfo'),
     maxMessageSize: undefined,
-    receiveErrors: validateBooleanOption(receiveErrors, 'options.receiveErrors'),
-  };
-  if (maxMessageSize !== undefined) {
-    validateInteger(maxMessageSize, 'options.maxMessageSize', 1, MAX_MESSAGE_SIZE);
-    control.maxMessageSize = maxMessageSize;
+    receiveErrors: validateBooleanOption(receiveErrors, 'options.receiveErrors')
   }
-  return control;
+  if (maxMessageSize !== undefined) {
+    validateInteger(maxMessageSize, 'options.maxMessageSize', 1, MAX_MESSAGE_SIZE)
+    control.maxMessageSize = maxMessageSize
+  }
+  return control
 }
 
 // The names of sock_extended_err's origins (linux/errqueue.h).
-const ORIGINS = ['none', 'local', 'icmp', 'icmp6'];
+const ORIGINS = ['none', 'local', 'icmp', 'icmp6']
 
 // Applies the options to a socket's handle once its OS socket exists (when
 // it starts listening). Returns 0 or a negative errno.
-function applyControl(socket, handle, control) {
-  let err = 0;
-  if (control.receiveInfo)
-    err = handle.setReceiveInfo();
-  if (!err && control.maxMessageSize !== undefined)
-    err = handle.setMaxMessageSize(control.maxMessageSize);
+function applyControl (socket, handle, control) {
+  let err = 0
+  if (control.receiveInfo) { err = handle.setReceiveInfo() }
+  if (!err && control.maxMessageSize !== undefined) { err = handle.setMaxMessageSize(control.maxMessageSize) }
   if (!err && control.receiveErrors) {
     err = handle.setReceiveErrors((errno, origin, type, code, offender, address, port) => {
       socket.emit('icmp', {
@@ -68,75 +64,70 @@ function applyControl(socket, handle, control) {
         icmpCode: code,
         offender,
         address,
-        port,
-      });
-    });
+        port
+      })
+    })
   }
-  return err;
+  return err
 }
 
 // Whether send()'s second argument is the options form: an object that is
 // no buffer (node:dgram takes a number, a function or nothing there); the
 // caller also requires a callback or nothing after it.
-function isSendOptions(value) {
+function isSendOptions (value) {
   return value !== null && typeof value === 'object' && !Array.isArray(value) &&
-    !ArrayBuffer.isView(value);
+    !ArrayBuffer.isView(value)
 }
 
 // Validates the per-send options; returns { tos, sourceAddress } with tos
 // -1 when not given.
-function validateSendControl(options, family) {
-  const { tos, sourceAddress } = options;
-  let value = -1;
+function validateSendControl (options, family) {
+  const { tos, sourceAddress } = options
+  let value = -1
   if (tos !== undefined) {
-    validateInteger(tos, 'options.tos', 0, 255);
-    value = tos;
+    validateInteger(tos, 'options.tos', 0, 255)
+    value = tos
   }
   if (sourceAddress !== undefined) {
-    if (typeof sourceAddress !== 'string')
-      throw new ERR_INVALID_ARG_TYPE('options.sourceAddress', 'string', sourceAddress);
+    if (typeof sourceAddress !== 'string') { throw new ERR_INVALID_ARG_TYPE('options.sourceAddress', 'string', sourceAddress) }
     if (isIP(sourceAddress.split('%')[0]) !== family) {
       throw new ERR_INVALID_ARG_VALUE('options.sourceAddress', sourceAddress,
-                                      `must be an IPv${family} address`);
+                                      `must be an IPv${family} address`)
     }
   }
-  return { tos: value, sourceAddress: sourceAddress ?? null };
+  return { tos: value, sourceAddress: sourceAddress ?? null }
 }
 
-function installControlMethods(proto) {
+function installControlMethods (proto) {
   // IPv4 TOS / IPv6 traffic class of every datagram the socket sends; taken
   // as setTTL takes the TTL (a number, ToInt32, 0..255 else EINVAL).
-  proto.setTOS = function setTOS(tos) {
-    validateNumber(tos, 'tos');
-    const err = this[kStateSymbol].handle.setTOS(tos | 0);
-    if (err)
-      throw new ErrnoException(err, 'setTOS');
-    return tos;
-  };
+  proto.setTOS = function setTOS (tos) {
+    validateNumber(tos, 'tos')
+    const err = this[kStateSymbol].handle.setTOS(tos | 0)
+    if (err) { throw new ErrnoException(err, 'setTOS') }
+    return tos
+  }
 
-  proto.getTOS = function getTOS() {
-    const tos = this[kStateSymbol].handle.getTOS();
-    if (tos < 0)
-      throw new ErrnoException(tos, 'getTOS');
-    return tos;
-  };
+  proto.getTOS = function getTOS () {
+    const tos = this[kStateSymbol].handle.getTOS()
+    if (tos < 0) { throw new ErrnoException(tos, 'getTOS') }
+    return tos
+  }
 
   // The DF bit (IP_PMTUDISC_DO): larger sends than the path MTU fail with
   // EMSGSIZE instead of being fragmented.
-  proto.setDontFragment = function setDontFragment(flag) {
-    const err = this[kStateSymbol].handle.setDontFragment(!!flag);
-    if (err)
-      throw new ErrnoException(err, 'setDontFragment');
-  };
+  proto.setDontFragment = function setDontFragment (flag) {
+    const err = this[kStateSymbol].handle.setDontFragment(!!flag)
+    if (err) { throw new ErrnoException(err, 'setDontFragment') }
+  }
 
   // The kernel's path MTU to the connected peer.
-  proto.getPathMTU = function getPathMTU() {
-    this.remoteAddress(); // ERR_SOCKET_DGRAM_NOT_CONNECTED, as node:dgram's.
-    const mtu = this[kStateSymbol].handle.getPathMTU();
-    if (mtu < 0)
-      throw new ErrnoException(mtu, 'getPathMTU');
-    return mtu;
-  };
+  proto.getPathMTU = function getPathMTU () {
+    this.remoteAddress() // ERR_SOCKET_DGRAM_NOT_CONNECTED, as node:dgram's.
+    const mtu = this[kStateSymbol].handle.getPathMTU()
+    if (mtu < 0) { throw new ErrnoException(mtu, 'getPathMTU') }
+    return mtu
+  }
 }
 
 module.exports = {
@@ -144,5 +135,5 @@ module.exports = {
   installControlMethods,
   isSendOptions,
   validateControlOptions,
-  validateSendControl,
-};
+  validateSendControl
+}

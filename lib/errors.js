@@ -18,23 +18,23 @@
 // FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS
 // IN THE SOFTWARE.
 
-'use strict';
+'use strict'
 
 // Node-style errors, ported from Node 20's lib/internal/errors.js: only the
 // codes dgram needs, with Node's exact message builders. Every thrown or
 // emitted error must match node:dgram's in class, `code`, `message`, own
 // properties and the first line of its stack.
 
-const util = require('util');
+const util = require('util')
 
 // Node marks its own errors with a private symbol; ours has the same
 // description so that Reflect.ownKeys() of a SystemError looks the same.
-const kIsNodeError = Symbol('kIsNodeError');
+const kIsNodeError = Symbol('kIsNodeError')
 
-const codes = {};
-const messages = new Map();
+const codes = {}
+const messages = new Map()
 
-const classRegExp = /^[A-Z][a-zA-Z0-9]*$/;
+const classRegExp = /^[A-Z][a-zA-Z0-9]*$/
 
 // Sorted by a rough estimate on most frequently used entries.
 const kTypes = [
@@ -47,81 +47,81 @@ const kTypes = [
   'Object',
   'boolean',
   'bigint',
-  'symbol',
-];
+  'symbol'
+]
 
 // Node prints `${name} [${code}]: ${message}` as the first line of the stack
 // of its own errors, through an internal prepareStackTrace hook that userland
 // cannot reach. V8 formats `err.stack` lazily, on first read, from `err.name`:
 // so read it once while the name carries the code, then restore the name
 // (this is what Node itself did before the hook existed).
-function addCodeToStack(err, name, code) {
-  const own = Object.getOwnPropertyDescriptor(err, 'name');
-  err.name = `${name} [${code}]`;
-  err.stack; // eslint-disable-line no-unused-expressions
+function addCodeToStack (err, name, code) {
+  const own = Object.getOwnPropertyDescriptor(err, 'name')
+  err.name = `${name} [${code}]`
+  err.stack // eslint-disable-line no-unused-expressions
   if (own === undefined) {
-    delete err.name;
+    delete err.name
   } else {
-    Object.defineProperty(err, 'name', own);
+    Object.defineProperty(err, 'name', own)
   }
 }
 
 // Validators throw through this wrapper so that, as in Node, the stack starts
 // at the public method that called the validator, not inside lib/.
-function hideStackFrames(fn) {
-  function wrappedFn(...args) {
+function hideStackFrames (fn) {
+  function wrappedFn (...args) {
     try {
-      return Reflect.apply(fn, this, args);
+      return Reflect.apply(fn, this, args)
     } catch (error) {
       if (Error.stackTraceLimit) {
-        Error.captureStackTrace(error, wrappedFn);
+        Error.captureStackTrace(error, wrappedFn)
         if (error[kIsNodeError]) {
-          addCodeToStack(error, error.name, error.code);
+          addCodeToStack(error, error.name, error.code)
         }
       }
-      throw error;
+      throw error
     }
   }
-  return wrappedFn;
+  return wrappedFn
 }
 
-function makeNodeErrorWithCode(Base, key) {
-  const msg = messages.get(key);
+function makeNodeErrorWithCode (Base, key) {
+  const msg = messages.get(key)
   return class NodeError extends Base {
-    code = key;
+    code = key
 
-    constructor(...args) {
+    constructor (...args) {
       if (typeof msg === 'function') {
         // As in Node: super() without a message, then `message` defined after
         // the `code` field, which fixes the order of own keys
         // (stack, code, message).
-        super();
+        super()
         Object.defineProperty(this, 'message', {
           __proto__: null,
           value: Reflect.apply(msg, this, args),
           enumerable: false,
           writable: true,
-          configurable: true,
-        });
+          configurable: true
+        })
       } else {
-        super(args.length === 0 ? msg : util.format(msg, ...args));
+        super(args.length === 0 ? msg : util.format(msg, ...args))
       }
-      addCodeToStack(this, this.name, key);
+      addCodeToStack(this, this.name, key)
     }
 
     // Node reports the base class as the constructor.
-    get ['constructor']() {
-      return Base;
+    get ['constructor'] () {
+      return Base
     }
 
-    get [kIsNodeError]() {
-      return true;
+    get [kIsNodeError] () {
+      return true
     }
 
-    toString() {
-      return `${this.name} [${key}]: ${this.message}`;
+    toString () {
+      return `${this.name} [${key}]: ${this.message}`
     }
-  };
+  }
 }
 
 // A specialized Error that includes an additional info property with
@@ -129,13 +129,13 @@ function makeNodeErrorWithCode(Base, key) {
 // here by ERR_SOCKET_BUFFER_SIZE). The context must have .code, .syscall
 // and .message.
 class SystemError extends Error {
-  constructor(key, context) {
-    super();
-    const prefix = messages.get(key);
+  constructor (key, context) {
+    super()
+    const prefix = messages.get(key)
     const message = `${prefix}: ${context.syscall} returned ` +
-                    `${context.code} (${context.message})`;
+                    `${context.code} (${context.message})`
 
-    this.code = key;
+    this.code = key
 
     Object.defineProperties(this, {
       [kIsNodeError]: {
@@ -143,88 +143,88 @@ class SystemError extends Error {
         value: true,
         enumerable: false,
         writable: false,
-        configurable: true,
+        configurable: true
       },
       name: {
         __proto__: null,
         value: 'SystemError',
         enumerable: false,
         writable: true,
-        configurable: true,
+        configurable: true
       },
       message: {
         __proto__: null,
         value: message,
         enumerable: false,
         writable: true,
-        configurable: true,
+        configurable: true
       },
       info: {
         __proto__: null,
         value: context,
         enumerable: true,
         configurable: true,
-        writable: false,
+        writable: false
       },
       errno: {
         __proto__: null,
-        get() {
-          return context.errno;
+        get () {
+          return context.errno
         },
         set: (value) => {
-          context.errno = value;
+          context.errno = value
         },
         enumerable: true,
-        configurable: true,
+        configurable: true
       },
       syscall: {
         __proto__: null,
-        get() {
-          return context.syscall;
+        get () {
+          return context.syscall
         },
         set: (value) => {
-          context.syscall = value;
+          context.syscall = value
         },
         enumerable: true,
-        configurable: true,
-      },
-    });
-    addCodeToStack(this, 'SystemError', key);
+        configurable: true
+      }
+    })
+    addCodeToStack(this, 'SystemError', key)
   }
 
-  toString() {
-    return `${this.name} [${this.code}]: ${this.message}`;
+  toString () {
+    return `${this.name} [${this.code}]: ${this.message}`
   }
 
-  [Symbol.for('nodejs.util.inspect.custom')](recurseTimes, ctx) {
+  [Symbol.for('nodejs.util.inspect.custom')] (recurseTimes, ctx) {
     return util.inspect(this, {
       ...ctx,
       getters: true,
-      customInspect: false,
-    });
+      customInspect: false
+    })
   }
 }
 
-function E(sym, val, def) {
-  messages.set(sym, val);
-  codes[sym] = def === SystemError ?
-    class NodeError extends SystemError {
-      constructor(ctx) {
-        super(sym, ctx);
+function E (sym, val, def) {
+  messages.set(sym, val)
+  codes[sym] = def === SystemError
+    ? class NodeError extends SystemError {
+      constructor (ctx) {
+        super(sym, ctx)
       }
-    } :
-    makeNodeErrorWithCode(def, sym);
+    }
+    : makeNodeErrorWithCode(def, sym)
 }
 
 // Only use this for integers! Decimal numbers do not work with this function.
-function addNumericalSeparator(val) {
-  let res = '';
-  let i = val.length;
-  const start = val[0] === '-' ? 1 : 0;
+function addNumericalSeparator (val) {
+  let res = ''
+  let i = val.length
+  const start = val[0] === '-' ? 1 : 0
   for (; i >= start + 4; i -= 3) {
-    res = `_${val.slice(i - 3, i)}${res}`;
+    res = `_${val.slice(i - 3, i)}${res}`
   }
-  return `${val.slice(0, i)}${res}`;
+  return `${val.slice(0, i)}${res}`
 }
 
 /**
@@ -232,53 +232,53 @@ function addNumericalSeparator(val) {
  * @param {*} value
  * @returns {string}
  */
-function determineSpecificType(value) {
+function determineSpecificType (value) {
   if (value === null) {
-    return 'null';
+    return 'null'
   } else if (value === undefined) {
-    return 'undefined';
+    return 'undefined'
   }
 
-  const type = typeof value;
+  const type = typeof value
 
   switch (type) {
     case 'bigint':
-      return `type bigint (${value}n)`;
+      return `type bigint (${value}n)`
     case 'number':
       if (value === 0) {
-        return 1 / value === -Infinity ? 'type number (-0)' : 'type number (0)';
+        return 1 / value === -Infinity ? 'type number (-0)' : 'type number (0)'
       } else if (value !== value) { // eslint-disable-line no-self-compare
-        return 'type number (NaN)';
+        return 'type number (NaN)'
       } else if (value === Infinity) {
-        return 'type number (Infinity)';
+        return 'type number (Infinity)'
       } else if (value === -Infinity) {
-        return 'type number (-Infinity)';
+        return 'type number (-Infinity)'
       }
-      return `type number (${value})`;
+      return `type number (${value})`
     case 'boolean':
-      return value ? 'type boolean (true)' : 'type boolean (false)';
+      return value ? 'type boolean (true)' : 'type boolean (false)'
     case 'symbol':
-      return `type symbol (${String(value)})`;
+      return `type symbol (${String(value)})`
     case 'function':
-      return `function ${value.name}`;
+      return `function ${value.name}`
     case 'object':
       if (value.constructor && 'name' in value.constructor) {
-        return `an instance of ${value.constructor.name}`;
+        return `an instance of ${value.constructor.name}`
       }
-      return `${util.inspect(value, { depth: -1 })}`;
+      return `${util.inspect(value, { depth: -1 })}`
     case 'string':
-      value.length > 28 && (value = `${value.slice(0, 25)}...`);
+      value.length > 28 && (value = `${value.slice(0, 25)}...`)
       if (value.indexOf("'") === -1) {
-        return `type string ('${value}')`;
+        return `type string ('${value}')`
       }
-      return `type string (${JSON.stringify(value)})`;
+      return `type string (${JSON.stringify(value)})`
     default:
-      value = util.inspect(value, { colors: false });
+      value = util.inspect(value, { colors: false })
       if (value.length > 28) {
-        value = `${value.slice(0, 25)}...`;
+        value = `${value.slice(0, 25)}...`
       }
 
-      return `type ${type} (${value})`;
+      return `type ${type} (${value})`
   }
 }
 
@@ -288,73 +288,74 @@ function determineSpecificType(value) {
  * @param {string} [type] The list type to be inserted before the last element.
  * @returns {string}
  */
-function formatList(array, type = 'and') {
+function formatList (array, type = 'and') {
   switch (array.length) {
-    case 0: return '';
-    case 1: return `${array[0]}`;
-    case 2: return `${array[0]} ${type} ${array[1]}`;
-    case 3: return `${array[0]}, ${array[1]}, ${type} ${array[2]}`;
+    case 0: return ''
+    case 1: return `${array[0]}`
+    case 2: return `${array[0]} ${type} ${array[1]}`
+    case 3: return `${array[0]}, ${array[1]}, ${type} ${array[2]}`
     default:
-      return `${array.slice(0, -1).join(', ')}, ${type} ${array[array.length - 1]}`;
+      return `${array.slice(0, -1).join(', ')}, ${type} ${array[array.length - 1]}`
   }
 }
 
 // This used to be util._errnoException(): a failed system call, e.g.
 // `getsockname EBADF` (errno is a negative libuv/errno number).
 class ErrnoException extends Error {
-  constructor(err, syscall, original) {
-    const code = util.getSystemErrorName(err);
-    const message = original ?
-      `${syscall} ${code} ${original}` : `${syscall} ${code}`;
+  constructor (err, syscall, original) {
+    const code = util.getSystemErrorName(err)
+    const message = original
+      ? `${syscall} ${code} ${original}`
+      : `${syscall} ${code}`
 
-    super(message);
+    super(message)
 
-    this.errno = err;
-    this.code = code;
-    this.syscall = syscall;
+    this.errno = err
+    this.code = code
+    this.syscall = syscall
   }
 
-  get ['constructor']() {
-    return Error;
+  get ['constructor'] () {
+    return Error
   }
 }
 
 // A failed system call about an address, e.g. `bind EADDRINUSE 0.0.0.0:1339`.
 class ExceptionWithHostPort extends Error {
-  constructor(err, syscall, address, port, additional) {
-    const code = util.getSystemErrorName(err);
-    let details = '';
+  constructor (err, syscall, address, port, additional) {
+    const code = util.getSystemErrorName(err)
+    let details = ''
     if (port && port > 0) {
-      details = ` ${address}:${port}`;
+      details = ` ${address}:${port}`
     } else if (address) {
-      details = ` ${address}`;
+      details = ` ${address}`
     }
     if (additional) {
-      details += ` - Local (${additional})`;
+      details += ` - Local (${additional})`
     }
 
-    super(`${syscall} ${code}${details}`);
+    super(`${syscall} ${code}${details}`)
 
-    this.errno = err;
-    this.code = code;
-    this.syscall = syscall;
-    this.address = address;
+    this.errno = err
+    this.code = code
+    this.syscall = syscall
+    this.address = address
     if (port) {
-      this.port = port;
+      this.port = port
     }
   }
 
-  get ['constructor']() {
-    return Error;
+  get ['constructor'] () {
+    return Error
   }
 }
 
 // What Node's C++ CollectUVExceptionInfo puts in the context of a
 // SystemError: { errno, code, message, syscall }, in that order.
-function uvExceptionContext(err, syscall) {
+function uvExceptionContext (err, syscall) {
   const [code, message] = util.getSystemErrorMap().get(err) ||
-    ['UNKNOWN', 'unknown error'];
-  return { errno: err, code, message, syscall };
+    ['UNKNOWN', 'unknown error']
+  return { errno: err, code, message, syscall }
 }
 
 E('ERR_BUFFER_OUT_OF_BOUNDS',
@@ -362,138 +363,136 @@ E('ERR_BUFFER_OUT_OF_BOUNDS',
   // towards `Function#length`.
   (name = undefined) => {
     if (name) {
-      return `"${name}" is outside of buffer bounds`;
+      return `"${name}" is outside of buffer bounds`
     }
-    return 'Attempt to access memory outside buffer bounds';
-  }, RangeError);
+    return 'Attempt to access memory outside buffer bounds'
+  }, RangeError)
 E('ERR_INVALID_ARG_TYPE',
   (name, expected, actual) => {
     if (!Array.isArray(expected)) {
-      expected = [expected];
+      expected = [expected]
     }
 
-    let msg = 'The ';
+    let msg = 'The '
     if (name.endsWith(' argument')) {
       // For cases like 'first argument'
-      msg += `${name} `;
+      msg += `${name} `
     } else {
-      const type = name.includes('.') ? 'property' : 'argument';
-      msg += `"${name}" ${type} `;
+      const type = name.includes('.') ? 'property' : 'argument'
+      msg += `"${name}" ${type} `
     }
-    msg += 'must be ';
+    msg += 'must be '
 
-    const types = [];
-    const instances = [];
-    const other = [];
+    const types = []
+    const instances = []
+    const other = []
 
     for (const value of expected) {
       if (kTypes.includes(value)) {
-        types.push(value.toLowerCase());
+        types.push(value.toLowerCase())
       } else if (classRegExp.exec(value) !== null) {
-        instances.push(value);
+        instances.push(value)
       } else {
-        other.push(value);
+        other.push(value)
       }
     }
 
     // Special handle `object` in case other instances are allowed to outline
     // the differences between each other.
     if (instances.length > 0) {
-      const pos = types.indexOf('object');
+      const pos = types.indexOf('object')
       if (pos !== -1) {
-        types.splice(pos, 1);
-        instances.push('Object');
+        types.splice(pos, 1)
+        instances.push('Object')
       }
     }
 
     if (types.length > 0) {
-      msg += `${types.length > 1 ? 'one of type' : 'of type'} ${formatList(types, 'or')}`;
-      if (instances.length > 0 || other.length > 0)
-        msg += ' or ';
+      msg += `${types.length > 1 ? 'one of type' : 'of type'} ${formatList(types, 'or')}`
+      if (instances.length > 0 || other.length > 0) { msg += ' or ' }
     }
 
     if (instances.length > 0) {
-      msg += `an instance of ${formatList(instances, 'or')}`;
-      if (other.length > 0)
-        msg += ' or ';
+      msg += `an instance of ${formatList(instances, 'or')}`
+      if (other.length > 0) { msg += ' or ' }
     }
 
     if (other.length > 0) {
       if (other.length > 1) {
-        msg += `one of ${formatList(other, 'or')}`;
+        msg += `one of ${formatList(other, 'or')}`
       } else {
-        if (other[0].toLowerCase() !== other[0])
-          msg += 'an ';
-        msg += `${other[0]}`;
+        if (other[0].toLowerCase() !== other[0]) { msg += 'an ' }
+        msg += `${other[0]}`
       }
     }
 
-    msg += `. Received ${determineSpecificType(actual)}`;
+    msg += `. Received ${determineSpecificType(actual)}`
 
-    return msg;
-  }, TypeError);
+    return msg
+  }, TypeError)
 E('ERR_INVALID_ARG_VALUE', (name, value, reason = 'is invalid') => {
-  let inspected = util.inspect(value);
+  let inspected = util.inspect(value)
   if (inspected.length > 128) {
-    inspected = `${inspected.slice(0, 128)}...`;
+    inspected = `${inspected.slice(0, 128)}...`
   }
-  const type = name.includes('.') ? 'property' : 'argument';
-  return `The ${type} '${name}' ${reason}. Received ${inspected}`;
-}, TypeError);
-E('ERR_INVALID_FD_TYPE', 'Unsupported fd type: %s', TypeError);
+  const type = name.includes('.') ? 'property' : 'argument'
+  return `The ${type} '${name}' ${reason}. Received ${inspected}`
+}, TypeError)
+E('ERR_INVALID_FD_TYPE', 'Unsupported fd type: %s', TypeError)
 // Added in Node 22.13 / 23.4 with dgram's sendBlockList.
-E('ERR_IP_BLOCKED', function(ip) {
-  return `IP(${ip}) is blocked by net.BlockList`;
-}, Error);
+E('ERR_IP_BLOCKED', function (ip) {
+  return `IP(${ip}) is blocked by net.BlockList`
+}, Error)
 E('ERR_MISSING_ARGS',
   (...args) => {
-    let msg = 'The ';
-    const len = args.length;
-    const wrap = (a) => `"${a}"`;
+    let msg = 'The '
+    const len = args.length
+    const wrap = (a) => `"${a}"`
     args = args.map(
-      (a) => (Array.isArray(a) ? a.map(wrap).join(' or ') : wrap(a)),
-    );
-    msg += `${formatList(args)} argument${len > 1 ? 's' : ''}`;
-    return `${msg} must be specified`;
-  }, TypeError);
+      (a) => (Array.isArray(a) ? a.map(wrap).join(' or ') : wrap(a))
+    )
+    msg += `${formatList(args)} argument${len > 1 ? 's' : ''}`
+    return `${msg} must be specified`
+  }, TypeError)
 E('ERR_OUT_OF_RANGE',
   (str, range, input, replaceDefaultBoolean = false) => {
-    let msg = replaceDefaultBoolean ? str :
-      `The value of "${str}" is out of range.`;
-    let received;
+    let msg = replaceDefaultBoolean
+      ? str
+      : `The value of "${str}" is out of range.`
+    let received
     if (Number.isInteger(input) && Math.abs(input) > 2 ** 32) {
-      received = addNumericalSeparator(String(input));
+      received = addNumericalSeparator(String(input))
     } else if (typeof input === 'bigint') {
-      received = String(input);
+      received = String(input)
       if (input > 2n ** 32n || input < -(2n ** 32n)) {
-        received = addNumericalSeparator(received);
+        received = addNumericalSeparator(received)
       }
-      received += 'n';
+      received += 'n'
     } else {
-      received = util.inspect(input);
+      received = util.inspect(input)
     }
-    msg += ` It must be ${range}. Received ${received}`;
-    return msg;
-  }, RangeError);
-E('ERR_SOCKET_ALREADY_BOUND', 'Socket is already bound', Error);
+    msg += ` It must be ${range}. Received ${received}`
+    return msg
+  }, RangeError)
+E('ERR_SOCKET_ALREADY_BOUND', 'Socket is already bound', Error)
 E('ERR_SOCKET_BAD_BUFFER_SIZE',
-  'Buffer size must be a positive integer', TypeError);
+  'Buffer size must be a positive integer', TypeError)
 E('ERR_SOCKET_BAD_PORT', (name, port, allowZero = true) => {
-  const operator = allowZero ? '>=' : '>';
-  return `${name} should be ${operator} 0 and < 65536. Received ${determineSpecificType(port)}.`;
-}, RangeError);
+  const operator = allowZero ? '>=' : '>'
+  return `${name} should be ${operator} 0 and < 65536. Received ${determineSpecificType(port)}.`
+}, RangeError)
 E('ERR_SOCKET_BAD_TYPE',
-  'Bad socket type specified. Valid types are: udp4, udp6', TypeError);
+  'Bad socket type specified. Valid types are: udp4, udp6', TypeError)
 E('ERR_SOCKET_BUFFER_SIZE',
   'Could not get or set buffer size',
-  SystemError);
-E('ERR_SOCKET_DGRAM_IS_CONNECTED', 'Already connected', Error);
-E('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected', Error);
-E('ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running', Error);
+  SystemError)
+E('ERR_SOCKET_DGRAM_IS_CONNECTED', 'Already connected', Error)
+E('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected', Error)
+E('ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running', Error)
 // dgram-rs: a UDP-only method called on a 'unix_dgram' socket.
 E('ERR_SOCKET_UNSUPPORTED_FOR_TYPE',
   (method, type) => `${method}() is not supported on a '${type}' socket: it is UDP-only`,
-  Error);
+  Error)
 
 module.exports = {
   codes,
@@ -501,5 +500,5 @@ module.exports = {
   ExceptionWithHostPort,
   hideStackFrames,
   SystemError,
-  uvExceptionContext,
-};
+  uvExceptionContext
+}

@@ -1,4 +1,4 @@
-'use strict';
+'use strict'
 
 // Where no native addon loads (macOS, Windows, FreeBSD, a platform package
 // that was not installed, DGRAM_RS_FALLBACK=1): node:dgram itself, with
@@ -19,51 +19,51 @@
 //   detaches it afterwards (every view then has length 0), as the native
 //   receive does.
 
-const dgram = require('dgram');
-const EventEmitter = require('events');
-const { isIP } = require('net');
-const { Buffer } = require('buffer');
-const { isArrayBufferView } = require('util').types;
+const dgram = require('dgram')
+const EventEmitter = require('events')
+const { isIP } = require('net')
+const { Buffer } = require('buffer')
+const { isArrayBufferView } = require('util').types
 const {
   codes: {
     ERR_INVALID_ARG_TYPE,
-    ERR_SOCKET_DGRAM_IS_CONNECTED,
-  },
-} = require('./errors');
-const { validateInteger, validatePort, validateString } = require('./validators');
+    ERR_SOCKET_DGRAM_IS_CONNECTED
+  }
+} = require('./errors')
+const { validateInteger, validatePort, validateString } = require('./validators')
 
 // The largest UDP payload (IPv4).
-const MAX_SEGMENT = 65507;
-const MESSAGE_TYPES = ['Buffer', 'TypedArray', 'DataView', 'string'];
+const MAX_SEGMENT = 65507
+const MESSAGE_TYPES = ['Buffer', 'TypedArray', 'DataView', 'string']
 
-const emit = EventEmitter.prototype.emit;
+const emit = EventEmitter.prototype.emit
 
-const kPending = Symbol('pendingMessages');
-const kClosing = Symbol('closing');
+const kPending = Symbol('pendingMessages')
+const kClosing = Symbol('closing')
 
 // At most this many datagrams per 'messages' event, as a GRO batch.
-const MAX_BATCH = 64;
+const MAX_BATCH = 64
 
-function Socket(type, listener) {
-  Reflect.apply(dgram.Socket, this, [type, listener]);
-  const mode = type !== null && typeof type === 'object' ? type.receiveBatches : undefined;
+function Socket (type, listener) {
+  Reflect.apply(dgram.Socket, this, [type, listener])
+  const mode = type !== null && typeof type === 'object' ? type.receiveBatches : undefined
   if (mode) {
     // Only batch sockets get these (as own, non-enumerable properties).
-    this[kPending] = undefined;
-    this[kClosing] = false;
+    this[kPending] = undefined
+    this[kClosing] = false
     Object.defineProperty(this, 'emit', {
       configurable: true,
       writable: true,
-      value: mode === 'zero-copy' ? emitLent : emitCopied,
-    });
-    Object.defineProperty(this, 'close', { configurable: true, writable: true, value: closeBatches });
+      value: mode === 'zero-copy' ? emitLent : emitCopied
+    })
+    Object.defineProperty(this, 'close', { configurable: true, writable: true, value: closeBatches })
   }
 }
-Object.setPrototypeOf(Socket.prototype, dgram.Socket.prototype);
-Object.setPrototypeOf(Socket, dgram.Socket);
+Object.setPrototypeOf(Socket.prototype, dgram.Socket.prototype)
+Object.setPrototypeOf(Socket, dgram.Socket)
 
-function createSocket(type, listener) {
-  return new Socket(type, listener);
+function createSocket (type, listener) {
+  return new Socket(type, listener)
 }
 
 // receiveBatches: node:dgram's onMessage emits 'message' per datagram (libuv
@@ -71,188 +71,181 @@ function createSocket(type, listener) {
 // (setImmediate: after this wakeup's reads, before its timers), then emitted
 // as 'messages' per run of up to 64 datagrams from one sender, as a GRO read
 // would give them.
-function gather(socket, event, args, lent) {
-  if (event !== 'message') return Reflect.apply(emit, socket, [event, ...args]);
+function gather (socket, event, args, lent) {
+  if (event !== 'message') return Reflect.apply(emit, socket, [event, ...args])
   if (socket[kPending] === undefined) {
-    socket[kPending] = [];
-    setImmediate(lent ? flushLent : flushCopied, socket);
+    socket[kPending] = []
+    setImmediate(lent ? flushLent : flushCopied, socket)
   }
-  socket[kPending].push(args[0], args[1]);
-  return socket.listenerCount('messages') > 0;
+  socket[kPending].push(args[0], args[1])
+  return socket.listenerCount('messages') > 0
 }
 
-function emitCopied(event, ...args) {
-  return gather(this, event, args, false);
+function emitCopied (event, ...args) {
+  return gather(this, event, args, false)
 }
 
-function emitLent(event, ...args) {
-  return gather(this, event, args, true);
+function emitLent (event, ...args) {
+  return gather(this, event, args, true)
 }
 
-function closeBatches(...args) {
-  const result = Reflect.apply(dgram.Socket.prototype.close, this, args);
+function closeBatches (...args) {
+  const result = Reflect.apply(dgram.Socket.prototype.close, this, args)
   // No 'messages' after close(), not even of datagrams already read.
-  this[kClosing] = true;
-  this[kPending] = undefined;
-  return result;
+  this[kClosing] = true
+  this[kPending] = undefined
+  return result
 }
 
 // Calls each(messages, rinfo) per run of one sender's datagrams, until the
 // socket is closed.
-function flushRuns(socket, each) {
-  const pending = socket[kPending];
-  socket[kPending] = undefined;
-  if (pending === undefined) return;
+function flushRuns (socket, each) {
+  const pending = socket[kPending]
+  socket[kPending] = undefined
+  if (pending === undefined) return
   for (let i = 0; i < pending.length && !socket[kClosing];) {
-    const first = pending[i + 1];
-    const messages = [pending[i]];
-    let size = pending[i].length;
-    i += 2;
+    const first = pending[i + 1]
+    const messages = [pending[i]]
+    let size = pending[i].length
+    i += 2
     while (i < pending.length && messages.length < MAX_BATCH &&
            pending[i + 1].port === first.port && pending[i + 1].address === first.address) {
-      messages.push(pending[i]);
-      size += pending[i].length;
-      i += 2;
+      messages.push(pending[i])
+      size += pending[i].length
+      i += 2
     }
-    each(messages, { ...first, size });
+    each(messages, { ...first, size })
   }
 }
 
 // true: the views are of one Buffer of their own per run.
-function flushCopied(socket) {
+function flushCopied (socket) {
   flushRuns(socket, (messages, rinfo) => {
     if (messages.length > 1) {
-      const all = Buffer.concat(messages, rinfo.size);
-      let offset = 0;
+      const all = Buffer.concat(messages, rinfo.size)
+      let offset = 0
       for (let j = 0; j < messages.length; j++) {
-        const length = messages[j].length;
-        messages[j] = all.subarray(offset, offset + length);
-        offset += length;
+        const length = messages[j].length
+        messages[j] = all.subarray(offset, offset + length)
+        offset += length
       }
     }
-    Reflect.apply(emit, socket, ['messages', messages, rinfo]);
-  });
+    Reflect.apply(emit, socket, ['messages', messages, rinfo])
+  })
 }
 
 // 'zero-copy': each datagram's own memory (node:dgram allocates one
 // ArrayBuffer per datagram) is lent while the listeners run and detached when
 // they return or throw, so a kept view has length 0 and never shows bytes.
-function flushLent(socket) {
+function flushLent (socket) {
   flushRuns(socket, (messages, rinfo) => {
     for (let j = 0; j < messages.length; j++) {
-      const m = messages[j];
-      if (m.byteOffset !== 0 || m.byteLength !== m.buffer.byteLength)
-        messages[j] = Buffer.from(m); // not its own memory: lend a copy
+      const m = messages[j]
+      if (m.byteOffset !== 0 || m.byteLength !== m.buffer.byteLength) { messages[j] = Buffer.from(m) } // not its own memory: lend a copy
     }
     try {
-      Reflect.apply(emit, socket, ['messages', messages, rinfo]);
+      Reflect.apply(emit, socket, ['messages', messages, rinfo])
     } finally {
-      for (let j = 0; j < messages.length; j++)
-        structuredClone(messages[j].buffer, { transfer: [messages[j].buffer] });
+      for (let j = 0; j < messages.length; j++) { structuredClone(messages[j].buffer, { transfer: [messages[j].buffer] }) }
     }
-  });
+  })
 }
 
-Socket.prototype.sendBatch = function sendBatch(messages, ...rest) {
-  let list;
+Socket.prototype.sendBatch = function sendBatch (messages, ...rest) {
+  let list
   if (isArrayBufferView(messages)) {
     // sendBatch(buffer, segmentSize, ...): one buffer cut into datagrams.
-    const segmentSize = rest.shift();
-    validateInteger(segmentSize, 'segmentSize', 1, MAX_SEGMENT);
-    const data = Buffer.from(messages.buffer, messages.byteOffset, messages.byteLength);
-    list = [];
-    for (let offset = 0; offset < data.length || list.length === 0; offset += segmentSize)
-      list.push(data.subarray(offset, offset + segmentSize));
+    const segmentSize = rest.shift()
+    validateInteger(segmentSize, 'segmentSize', 1, MAX_SEGMENT)
+    const data = Buffer.from(messages.buffer, messages.byteOffset, messages.byteLength)
+    list = []
+    for (let offset = 0; offset < data.length || list.length === 0; offset += segmentSize) { list.push(data.subarray(offset, offset + segmentSize)) }
   } else {
-    if (!Array.isArray(messages))
-      throw new ERR_INVALID_ARG_TYPE('messages', ['Array', 'Buffer', 'TypedArray', 'DataView'], messages);
-    list = new Array(messages.length);
+    if (!Array.isArray(messages)) { throw new ERR_INVALID_ARG_TYPE('messages', ['Array', 'Buffer', 'TypedArray', 'DataView'], messages) }
+    list = new Array(messages.length)
     for (let i = 0; i < messages.length; i++) {
-      const m = messages[i];
-      if (typeof m === 'string') list[i] = Buffer.from(m);
-      else if (isArrayBufferView(m)) list[i] = Buffer.from(m.buffer, m.byteOffset, m.byteLength);
-      else throw new ERR_INVALID_ARG_TYPE('messages', MESSAGE_TYPES, messages);
+      const m = messages[i]
+      if (typeof m === 'string') list[i] = Buffer.from(m)
+      else if (isArrayBufferView(m)) list[i] = Buffer.from(m.buffer, m.byteOffset, m.byteLength)
+      else throw new ERR_INVALID_ARG_TYPE('messages', MESSAGE_TYPES, messages)
     }
   }
-  sendMany(this, list, ...rest);
-};
+  sendMany(this, list, ...rest)
+}
 
-function isConnected(socket) {
+function isConnected (socket) {
   try {
-    socket.remoteAddress();
-    return true;
+    socket.remoteAddress()
+    return true
   } catch (e) {
     // Closed (ERR_SOCKET_DGRAM_NOT_RUNNING): checked after the arguments, as
     // the native sendBatch does.
     return e.code !== 'ERR_SOCKET_DGRAM_NOT_CONNECTED' &&
-      e.code !== 'ERR_SOCKET_DGRAM_NOT_RUNNING';
+      e.code !== 'ERR_SOCKET_DGRAM_NOT_RUNNING'
   }
 }
 
 // The argument checks of the native sendBatch (lib/batch.js), in its order,
 // then one send() per datagram.
-function sendMany(socket, list, port, address, callback) {
-  const connected = isConnected(socket);
+function sendMany (socket, list, port, address, callback) {
+  const connected = isConnected(socket)
   if (typeof port === 'function') {
-    callback = port;
-    port = undefined;
-    address = undefined;
+    callback = port
+    port = undefined
+    address = undefined
   } else if (typeof address === 'function') {
-    callback = address;
-    address = undefined;
+    callback = address
+    address = undefined
   }
   if (connected) {
-    if (port !== undefined || address !== undefined)
-      throw new ERR_SOCKET_DGRAM_IS_CONNECTED();
+    if (port !== undefined || address !== undefined) { throw new ERR_SOCKET_DGRAM_IS_CONNECTED() }
   } else {
-    port = validatePort(port, 'Port', false);
+    port = validatePort(port, 'Port', false)
   }
-  if (address != null)
-    validateString(address, 'address');
-  if (typeof callback !== 'function')
-    callback = undefined;
+  if (address != null) { validateString(address, 'address') }
+  if (typeof callback !== 'function') { callback = undefined }
   try {
-    socket.address();
+    socket.address()
   } catch (e) {
     // Closed: the native check's error. (Unbound: EBADF, and send() binds.)
-    if (e.code === 'ERR_SOCKET_DGRAM_NOT_RUNNING') throw e;
+    if (e.code === 'ERR_SOCKET_DGRAM_NOT_RUNNING') throw e
   }
 
-  let pending = list.length;
-  let error = null;
-  let sent = 0;
+  let pending = list.length
+  let error = null
+  let sent = 0
   const done = (err) => {
-    if (!err) sent++;
-    else if (error === null) error = err;
-    if (--pending > 0) return;
+    if (!err) sent++
+    else if (error === null) error = err
+    if (--pending > 0) return
     if (callback) {
       // A failed lookup fails the whole batch, with no count, as natively.
-      if (error && error.syscall !== 'send') callback(error);
-      else callback(error, sent);
+      if (error && error.syscall !== 'send') callback(error)
+      else callback(error, sent)
     } else if (error && error.syscall !== 'send') {
-      socket.emit('error', error); // a failed lookup, as the native sendBatch reports it
+      socket.emit('error', error) // a failed lookup, as the native sendBatch reports it
     }
-  };
+  }
   if (pending === 0) {
-    if (callback) process.nextTick(callback, null, 0);
-    return;
+    if (callback) process.nextTick(callback, null, 0)
+    return
   }
   const sendOne = (i, next) => {
     const after = (err) => {
-      done(err);
-      if (next) next();
-    };
-    if (connected) socket.send(list[i], after);
-    else socket.send(list[i], port, address, after);
-  };
+      done(err)
+      if (next) next()
+    }
+    if (connected) socket.send(list[i], after)
+    else socket.send(list[i], port, address, after)
+  }
   if (connected || address == null || isIP(address) !== 0) {
     // Each send() looks the address up on its own, in order (an IP address
     // answers on the next tick): all can go at once.
-    for (let i = 0; i < list.length; i++) sendOne(i, null);
+    for (let i = 0; i < list.length; i++) sendOne(i, null)
   } else {
     // A host name: lookups could answer out of order, so one at a time.
-    const step = (i) => sendOne(i, i + 1 < list.length ? () => step(i + 1) : null);
-    step(0);
+    const step = (i) => sendOne(i, i + 1 < list.length ? () => step(i + 1) : null)
+    step(0)
   }
 }
 
@@ -260,5 +253,5 @@ module.exports = {
   // node:dgram's own deprecated export (it warns, DEP0112, as node:dgram's does).
   _createSocketHandle: dgram._createSocketHandle,
   createSocket,
-  Socket,
-};
+  Socket
+}

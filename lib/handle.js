@@ -1,35 +1,35 @@
-'use strict';
+'use strict'
 
 // Creation of the native handle and its address lookup, like Node's
 // lib/internal/dgram.js: the one place that knows the shape of the native
 // UdpHandle (see binding.d.ts) besides lib/socket.js.
 
-const fs = require('fs');
-const { UdpHandle } = require('./native');
-const { codes: { ERR_SOCKET_BAD_TYPE } } = require('./errors');
-const { isInt32, validateFunction } = require('./validators');
-const { batchSize } = require('./batch');
+const fs = require('fs')
+const { UdpHandle } = require('./native')
+const { codes: { ERR_SOCKET_BAD_TYPE } } = require('./errors')
+const { isInt32, validateFunction } = require('./validators')
+const { batchSize } = require('./batch')
 
-const kStateSymbol = Symbol('state symbol');
+const kStateSymbol = Symbol('state symbol')
 // The socket that owns a handle, for the callbacks the handle makes.
-const kOwner = Symbol('owner_symbol');
+const kOwner = Symbol('owner_symbol')
 
 // Flags of handle.bind(), libuv's values where libuv has them.
-const UV_UDP_IPV6ONLY = 1;
-const UV_UDP_REUSEADDR = 4;
-const UV_UDP_REUSEPORT = 8;
+const UV_UDP_IPV6ONLY = 1
+const UV_UDP_REUSEADDR = 4
+const UV_UDP_REUSEPORT = 8
 
-const UV_EINVAL = -22;
+const UV_EINVAL = -22
 
-let dns; // Lazy load for startup performance.
-let tty; // Only bind({ fd }) needs it.
+let dns // Lazy load for startup performance.
+let tty // Only bind({ fd }) needs it.
 
-function lookup4(lookup, address, callback) {
-  return lookup(address || '127.0.0.1', 4, callback);
+function lookup4 (lookup, address, callback) {
+  return lookup(address || '127.0.0.1', 4, callback)
 }
 
-function lookup6(lookup, address, callback) {
-  return lookup(address || '::1', 6, callback);
+function lookup6 (lookup, address, callback) {
+  return lookup(address || '::1', 6, callback)
 }
 
 // The native handle is given its callbacks once, by recvStart() (it never
@@ -37,66 +37,67 @@ function lookup6(lookup, address, callback) {
 // the handle (onmessage, onerror, onsend), as Node's UDPWrap calls
 // handle.onmessage; `this` is the handle there. rinfo is built here, with
 // Node's key order, since only the handle knows its family.
-const kCallbacks = Symbol('callbacks');
+const kCallbacks = Symbol('callbacks')
 
-function createNativeHandle(family) {
-  const familyName = family === 4 ? 'IPv4' : 'IPv6';
-  const handle = new UdpHandle(family);
+function createNativeHandle (family) {
+  const familyName = family === 4 ? 'IPv4' : 'IPv6'
+  const handle = new UdpHandle(family)
   handle[kCallbacks] = [
     // A fourth argument, the datagrams' sizes, comes only in batch mode; six
     // more, the receive information, only with receiveInfo (lib/control.js).
     (buf, address, port, sizes, localAddress, interfaceIndex, tos, ttl, timestamp, truncated) => {
-      const rinfo = sizes === undefined ?
-        { address, family: familyName, port, size: buf.length } :
-        { address, family: familyName, port, size: batchSize(buf) };
+      const rinfo = sizes === undefined
+        ? { address, family: familyName, port, size: buf.length }
+        : { address, family: familyName, port, size: batchSize(buf) }
       if (interfaceIndex !== undefined) {
-        rinfo.localAddress = localAddress;
-        rinfo.interfaceIndex = interfaceIndex;
-        rinfo.tos = tos;
-        rinfo.ttl = ttl;
-        rinfo.timestamp = timestamp;
-        rinfo.truncated = truncated;
+        rinfo.localAddress = localAddress
+        rinfo.interfaceIndex = interfaceIndex
+        rinfo.tos = tos
+        rinfo.ttl = ttl
+        rinfo.timestamp = timestamp
+        rinfo.truncated = truncated
       }
-      return sizes === undefined ?
-        handle.onmessage(buf, rinfo) : handle.onbatch(buf, sizes, rinfo);
+      return sizes === undefined
+        ? handle.onmessage(buf, rinfo)
+        : handle.onbatch(buf, sizes, rinfo)
     },
     (errno) => handle.onerror(errno),
-    (id, status, bytes) => handle.onsend(id, status, bytes),
-  ];
-  return handle;
+    (id, status, bytes) => handle.onsend(id, status, bytes)
+  ]
+  return handle
 }
 
 // Starts receiving; queued sends complete through the same callbacks, and
 // a handle only sends once bound, i.e. after this.
-function recvStart(handle) {
-  const [onmessage, onerror, onsend] = handle[kCallbacks];
-  return handle.recvStart(onmessage, onerror, onsend);
+function recvStart (handle) {
+  const [onmessage, onerror, onsend] = handle[kCallbacks]
+  return handle.recvStart(onmessage, onerror, onsend)
 }
 
-function newHandle(type, lookup) {
+function newHandle (type, lookup) {
   if (lookup === undefined) {
     if (dns === undefined) {
-      dns = require('dns');
+      dns = require('dns')
     }
 
-    lookup = dns.lookup;
+    lookup = dns.lookup
   } else {
-    validateFunction(lookup, 'lookup');
+    validateFunction(lookup, 'lookup')
   }
 
   if (type === 'udp4') {
-    const handle = createNativeHandle(4);
-    handle.lookup = lookup4.bind(handle, lookup);
-    return handle;
+    const handle = createNativeHandle(4)
+    handle.lookup = lookup4.bind(handle, lookup)
+    return handle
   }
 
   if (type === 'udp6') {
-    const handle = createNativeHandle(6);
-    handle.lookup = lookup6.bind(handle, lookup);
-    return handle;
+    const handle = createNativeHandle(6)
+    handle.lookup = lookup6.bind(handle, lookup)
+    return handle
   }
 
-  throw new ERR_SOCKET_BAD_TYPE();
+  throw new ERR_SOCKET_BAD_TYPE()
 }
 
 // Node asks libuv (uv_guess_handle) what kind of thing an fd is before
@@ -105,32 +106,32 @@ function newHandle(type, lookup) {
 // tells files, pipes and ttys apart, and the kind of a socket is looked up
 // in /proc (Linux). A socket found nowhere (not bound yet, or no /proc) is
 // taken for UDP, and the native open() refuses it if it is not.
-function guessHandleType(fd) {
-  let stat;
+function guessHandleType (fd) {
+  let stat
   try {
-    stat = fs.fstatSync(fd);
+    stat = fs.fstatSync(fd)
   } catch {
-    return 'UNKNOWN';
+    return 'UNKNOWN'
   }
-  if (stat.isSocket()) return guessSocketType(fd);
-  tty ??= require('tty');
-  if (tty.isatty(fd)) return 'TTY';
-  if (stat.isFile() || stat.isCharacterDevice()) return 'FILE';
-  if (stat.isFIFO()) return 'PIPE';
-  return 'UNKNOWN';
+  if (stat.isSocket()) return guessSocketType(fd)
+  tty ??= require('tty')
+  if (tty.isatty(fd)) return 'TTY'
+  if (stat.isFile() || stat.isCharacterDevice()) return 'FILE'
+  if (stat.isFIFO()) return 'PIPE'
+  return 'UNKNOWN'
 }
 
 // Where uv_guess_handle() looks at SO_TYPE and the address family, look the
 // socket's inode up in the kernel's tables of this network namespace.
-function guessSocketType(fd) {
-  let inode;
+function guessSocketType (fd) {
+  let inode
   try {
-    const link = fs.readlinkSync(`/proc/self/fd/${fd}`);
-    inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
+    const link = fs.readlinkSync(`/proc/self/fd/${fd}`)
+    inode = /^socket:\[(\d+)\]$/.exec(link)?.[1]
   } catch {
-    return 'UDP';
+    return 'UDP'
   }
-  if (inode === undefined) return 'UDP';
+  if (inode === undefined) return 'UDP'
   // The inode is column 9 of tcp/udp and column 6 of unix; unix's column 4
   // is the socket type (1 = SOCK_STREAM, a named pipe for libuv).
   const find = (table, column) => {
@@ -138,47 +139,47 @@ function guessSocketType(fd) {
       return fs.readFileSync(`/proc/self/net/${table}`, 'latin1')
         .split('\n')
         .map((line) => line.trim().split(/\s+/))
-        .find((fields) => fields[column] === inode);
+        .find((fields) => fields[column] === inode)
     } catch {
-      return undefined;
+      return undefined
     }
-  };
-  if (find('udp', 9) || find('udp6', 9)) return 'UDP';
-  if (find('tcp', 9) || find('tcp6', 9)) return 'TCP';
-  const unix = find('unix', 6);
-  if (unix) return parseInt(unix[4], 16) === 1 ? 'PIPE' : 'UNKNOWN';
-  return 'UDP';
+  }
+  if (find('udp', 9) || find('udp6', 9)) return 'UDP'
+  if (find('tcp', 9) || find('tcp6', 9)) return 'TCP'
+  const unix = find('unix', 6)
+  if (unix) return parseInt(unix[4], 16) === 1 ? 'PIPE' : 'UNKNOWN'
+  return 'UDP'
 }
 
 // Node's C++ UDPWrap::Bind converts its arguments instead of checking them:
 // the address with ToString, the port with ToUint32, and libuv's htons()
 // keeps its low 16 bits (bind(70000) binds port 4464). The native handle
 // wants a string and a u16, so do those conversions here.
-function bindHandle(handle, ip, port, flags) {
-  return handle.bind(`${ip}`, (+port >>> 0) & 0xFFFF, flags >>> 0);
+function bindHandle (handle, ip, port, flags) {
+  return handle.bind(`${ip}`, (+port >>> 0) & 0xFFFF, flags >>> 0)
 }
 
-function _createSocketHandle(address, port, addressType, fd, flags) {
-  const handle = newHandle(addressType);
-  let err;
+function _createSocketHandle (address, port, addressType, fd, flags) {
+  const handle = newHandle(addressType)
+  let err
 
   if (isInt32(fd) && fd > 0) {
-    const type = guessHandleType(fd);
+    const type = guessHandleType(fd)
     if (type !== 'UDP') {
-      err = UV_EINVAL;
+      err = UV_EINVAL
     } else {
-      err = handle.open(fd);
+      err = handle.open(fd)
     }
   } else if (port || address) {
-    err = bindHandle(handle, address, port || 0, flags);
+    err = bindHandle(handle, address, port || 0, flags)
   }
 
   if (err) {
-    handle.close();
-    return err;
+    handle.close()
+    return err
   }
 
-  return handle;
+  return handle
 }
 
 module.exports = {
@@ -191,5 +192,5 @@ module.exports = {
   recvStart,
   UV_UDP_IPV6ONLY,
   UV_UDP_REUSEADDR,
-  UV_UDP_REUSEPORT,
-};
+  UV_UDP_REUSEPORT
+}

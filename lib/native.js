@@ -1,4 +1,4 @@
-'use strict';
+'use strict'
 
 // Finds and loads the native addon, in this order:
 //
@@ -21,97 +21,96 @@
 // some 8 MB). Here: one existsSync, one small read of the node binary's ELF header on Linux, and
 // one package resolution when there is no local build.
 
-const fs = require('fs');
-const path = require('path');
+const fs = require('fs')
+const path = require('path')
 
 // The Node-API version the addon is built for (napi's "napi8" feature in Cargo.toml).
-const NAPI_VERSION = 8;
+const NAPI_VERSION = 8
 
-const root = path.join(__dirname, '..');
+const root = path.join(__dirname, '..')
 
-function noNative(reason) {
-  const err = new Error(reason);
-  err.code = 'DGRAM_RS_NO_NATIVE';
-  return err;
+function noNative (reason) {
+  const err = new Error(reason)
+  err.code = 'DGRAM_RS_NO_NATIVE'
+  return err
 }
 
 // Whether this Node runs on musl: the ELF interpreter (PT_INTERP) of the node binary itself is
 // /lib/ld-musl-<arch>.so.1 there. (Whether such a file exists says nothing: Debian's musl-tools
 // installs it on a glibc system.)
-function isMusl() {
-  let fd;
+function isMusl () {
+  let fd
   try {
-    fd = fs.openSync(process.execPath, 'r');
-    const head = Buffer.alloc(4096);
-    const n = fs.readSync(fd, head, 0, head.length, 0);
+    fd = fs.openSync(process.execPath, 'r')
+    const head = Buffer.alloc(4096)
+    const n = fs.readSync(fd, head, 0, head.length, 0)
     // ELF, 64-bit, little-endian (x64, arm64); anything else is not a Linux we build for.
-    if (n < 64 || head.readUInt32BE(0) !== 0x7f454c46 || head[4] !== 2 || head[5] !== 1)
-      return false;
-    const phoff = Number(head.readBigUInt64LE(32));
-    const phentsize = head.readUInt16LE(54);
-    const phnum = head.readUInt16LE(56);
+    if (n < 64 || head.readUInt32BE(0) !== 0x7f454c46 || head[4] !== 2 || head[5] !== 1) { return false }
+    const phoff = Number(head.readBigUInt64LE(32))
+    const phentsize = head.readUInt16LE(54)
+    const phnum = head.readUInt16LE(56)
     for (let i = 0; i < phnum && phoff + (i + 1) * phentsize <= n; i++) {
-      const ph = phoff + i * phentsize;
-      if (head.readUInt32LE(ph) !== 3) continue; // PT_INTERP
-      const offset = Number(head.readBigUInt64LE(ph + 8));
-      const size = Math.min(Number(head.readBigUInt64LE(ph + 32)), 256);
-      const interp = Buffer.alloc(size);
-      fs.readSync(fd, interp, 0, size, offset);
-      return interp.includes('ld-musl-');
+      const ph = phoff + i * phentsize
+      if (head.readUInt32LE(ph) !== 3) continue // PT_INTERP
+      const offset = Number(head.readBigUInt64LE(ph + 8))
+      const size = Math.min(Number(head.readBigUInt64LE(ph + 32)), 256)
+      const interp = Buffer.alloc(size)
+      fs.readSync(fd, interp, 0, size, offset)
+      return interp.includes('ld-musl-')
     }
-    return false; // no interpreter: a statically linked node (official and Alpine builds are not)
+    return false // no interpreter: a statically linked node (official and Alpine builds are not)
   } catch {
-    return false;
+    return false
   } finally {
-    if (fd !== undefined) fs.closeSync(fd);
+    if (fd !== undefined) fs.closeSync(fd)
   }
 }
 
-function platformName() {
-  const { platform, arch } = process;
-  if (platform === 'linux') return `linux-${arch}-${isMusl() ? 'musl' : 'gnu'}`;
-  if (platform === 'win32') return `win32-${arch}-msvc`;
-  return `${platform}-${arch}`;
+function platformName () {
+  const { platform, arch } = process
+  if (platform === 'linux') return `linux-${arch}-${isMusl() ? 'musl' : 'gnu'}`
+  if (platform === 'win32') return `win32-${arch}-msvc`
+  return `${platform}-${arch}`
 }
 
 // The path of the addon to load, or a thrown 'DGRAM_RS_NO_NATIVE' error saying why there is none.
-function locate(platform) {
-  const napi = Number(process.versions.napi);
+function locate (platform) {
+  const napi = Number(process.versions.napi)
   if (napi < NAPI_VERSION) {
-    throw noNative(`the addon needs Node-API ${NAPI_VERSION}, this Node.js has Node-API ${napi}`);
+    throw noNative(`the addon needs Node-API ${NAPI_VERSION}, this Node.js has Node-API ${napi}`)
   }
-  const file = `dgram-rs.${platform}.node`;
-  const local = path.join(root, file);
-  if (fs.existsSync(local)) return local;
-  const pkg = `dgram-rs-${platform}`;
-  let manifest;
+  const file = `dgram-rs.${platform}.node`
+  const local = path.join(root, file)
+  if (fs.existsSync(local)) return local
+  const pkg = `dgram-rs-${platform}`
+  let manifest
   try {
-    manifest = require.resolve(`${pkg}/package.json`, { paths: [root] });
+    manifest = require.resolve(`${pkg}/package.json`, { paths: [root] })
   } catch (e) {
-    if (e.code !== 'MODULE_NOT_FOUND') throw e;
-    const why = process.platform === 'linux' ?
-      `the package ${pkg} is not installed` :
-      `no prebuilt binary for ${platform} (the addon uses Linux's recvmmsg, UDP GSO/GRO and timerfd)`;
-    throw noNative(`${why}, and there is no local build (${file})`);
+    if (e.code !== 'MODULE_NOT_FOUND') throw e
+    const why = process.platform === 'linux'
+      ? `the package ${pkg} is not installed`
+      : `no prebuilt binary for ${platform} (the addon uses Linux's recvmmsg, UDP GSO/GRO and timerfd)`
+    throw noNative(`${why}, and there is no local build (${file})`)
   }
-  return path.join(path.dirname(manifest), file);
+  return path.join(path.dirname(manifest), file)
 }
 
-function load() {
-  const platform = platformName();
-  const file = locate(platform);
-  let binding;
+function load () {
+  const platform = platformName()
+  const file = locate(platform)
+  let binding
   try {
-    binding = require(file);
+    binding = require(file)
   } catch (e) {
     throw new Error(`dgram-rs: the native addon ${file} did not load: ${e.message} ` +
-      '(DGRAM_RS_FALLBACK=1 uses node:dgram instead)', { cause: e });
+      '(DGRAM_RS_FALLBACK=1 uses node:dgram instead)', { cause: e })
   }
   // The two calls made once per datagram sent are raw Node-API callbacks (src/fast_calls.rs),
   // exported beside the class: they become its methods here.
-  binding.UdpHandle.prototype.send = binding.udpSend;
-  binding.UdpHandle.prototype.sendLater = binding.udpSendLater;
-  return binding;
+  binding.UdpHandle.prototype.send = binding.udpSend
+  binding.UdpHandle.prototype.sendLater = binding.udpSendLater
+  return binding
 }
 
-module.exports = load();
+module.exports = load()

@@ -19,7 +19,7 @@
 // OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE
 // USE OR OTHER DEALINGS IN THE SOFTWARE.
 
-'use strict';
+'use strict'
 
 // The Socket class: a port of Node 20's lib/dgram.js over the native
 // UdpHandle (see lib/handle.js). The state machine, the pre-bind send queue,
@@ -39,14 +39,14 @@
 // - where Node 20 aborts the process on a bad argument (a -0 buffer size, a
 //   non-string address from a custom lookup on send), an error is reported.
 
-const EventEmitter = require('events');
-const dc = require('diagnostics_channel');
-const udpSocketChannel = dc.channel('udp.socket');
-const batch = require('./batch');
-const { splitBatch } = batch;
-const { Buffer } = require('buffer');
-const { isArrayBufferView } = require('util').types;
-const { deprecate, promisify } = require('util');
+const EventEmitter = require('events')
+const dc = require('diagnostics_channel')
+const udpSocketChannel = dc.channel('udp.socket')
+const batch = require('./batch')
+const { splitBatch } = batch
+const { Buffer } = require('buffer')
+const { isArrayBufferView } = require('util').types
+const { deprecate, promisify } = require('util')
 const {
   ErrnoException,
   ExceptionWithHostPort,
@@ -62,9 +62,9 @@ const {
     ERR_SOCKET_BUFFER_SIZE,
     ERR_SOCKET_DGRAM_IS_CONNECTED,
     ERR_SOCKET_DGRAM_NOT_CONNECTED,
-    ERR_SOCKET_DGRAM_NOT_RUNNING,
-  },
-} = require('./errors');
+    ERR_SOCKET_DGRAM_NOT_RUNNING
+  }
+} = require('./errors')
 const {
   isInt32,
   validateAbortSignal,
@@ -72,8 +72,8 @@ const {
   validateNumber,
   validatePort,
   validateString,
-  validateUint32,
-} = require('./validators');
+  validateUint32
+} = require('./validators')
 const {
   kOwner,
   kStateSymbol,
@@ -83,102 +83,98 @@ const {
   recvStart,
   UV_UDP_IPV6ONLY,
   UV_UDP_REUSEADDR,
-  UV_UDP_REUSEPORT,
-} = require('./handle');
+  UV_UDP_REUSEPORT
+} = require('./handle')
 const {
   applyReusePortBalance,
-  validateReusePortBalance,
-} = require('./reuseport');
-const { validateBackgroundReceive } = require('./background');
-const { createMessages } = require('./messages');
+  validateReusePortBalance
+} = require('./reuseport')
+const { validateBackgroundReceive } = require('./background')
+const { createMessages } = require('./messages')
 const {
   applyControl,
   installControlMethods,
   isSendOptions,
   validateControlOptions,
-  validateSendControl,
-} = require('./control');
+  validateSendControl
+} = require('./control')
 
 // Node 20 polyfills these two symbols; use the same ones it does.
-const SymbolAsyncDispose = Symbol.asyncDispose || Symbol.for('nodejs.asyncDispose');
-const SymbolDispose = Symbol.dispose || Symbol.for('nodejs.dispose');
+const SymbolAsyncDispose = Symbol.asyncDispose || Symbol.for('nodejs.asyncDispose')
+const SymbolDispose = Symbol.dispose || Symbol.for('nodejs.dispose')
 
-const BIND_STATE_UNBOUND = 0;
-const BIND_STATE_BINDING = 1;
-const BIND_STATE_BOUND = 2;
+const BIND_STATE_UNBOUND = 0
+const BIND_STATE_BINDING = 1
+const BIND_STATE_BOUND = 2
 
-const CONNECT_STATE_DISCONNECTED = 0;
-const CONNECT_STATE_CONNECTING = 1;
-const CONNECT_STATE_CONNECTED = 2;
+const CONNECT_STATE_DISCONNECTED = 0
+const CONNECT_STATE_CONNECTING = 1
+const CONNECT_STATE_CONNECTED = 2
 
-const RECV_BUFFER = true;
-const SEND_BUFFER = false;
+const RECV_BUFFER = true
+const SEND_BUFFER = false
 
-// libuv's status for sends cancelled by close().
-const UV_ECANCELED = -125;
-const UV_EINVAL = -22;
+const UV_EINVAL = -22
 
 // Node's --test-udp-no-try-send (for its own tests of the queue-info methods)
 // makes every send wait in the queue until the loop finds the socket writable.
-const kNoTrySend = process.execArgv.includes('--test-udp-no-try-send');
+const kNoTrySend = process.execArgv.includes('--test-udp-no-try-send')
 
-let addAbortListener; // Lazily loaded: only sockets with a signal need it.
-let isIP; // Lazily loaded: only sockets with a sendBlockList need it.
+let addAbortListener // Lazily loaded: only sockets with a signal need it.
+let isIP // Lazily loaded: only sockets with a sendBlockList need it.
 
-function Socket(type, listener) {
-  EventEmitter.call(this);
-  let lookup;
-  let recvBufferSize;
-  let sendBufferSize;
-  let receiveBlockList;
-  let sendBlockList;
-  let reusePortBalance;
-  let backgroundReceive;
-  let control;
+function Socket (type, listener) {
+  EventEmitter.call(this)
+  let lookup
+  let recvBufferSize
+  let sendBufferSize
+  let receiveBlockList
+  let sendBlockList
+  let reusePortBalance
+  let backgroundReceive
+  let control
 
-  let options;
+  let options
   if (type !== null && typeof type === 'object') {
-    options = type;
-    type = options.type;
-    lookup = options.lookup;
+    options = type
+    type = options.type
+    lookup = options.lookup
     if (options.recvBufferSize) {
-      validateUint32(options.recvBufferSize, 'options.recvBufferSize');
+      validateUint32(options.recvBufferSize, 'options.recvBufferSize')
     }
     if (options.sendBufferSize) {
-      validateUint32(options.sendBufferSize, 'options.sendBufferSize');
+      validateUint32(options.sendBufferSize, 'options.sendBufferSize')
     }
-    recvBufferSize = options.recvBufferSize;
-    sendBufferSize = options.sendBufferSize;
+    recvBufferSize = options.recvBufferSize
+    sendBufferSize = options.sendBufferSize
     // Node 22.13+ / 23.4+.
     if (options.receiveBlockList) {
-      validateBlockList(options.receiveBlockList, 'options.receiveBlockList');
-      receiveBlockList = options.receiveBlockList;
+      validateBlockList(options.receiveBlockList, 'options.receiveBlockList')
+      receiveBlockList = options.receiveBlockList
     }
     if (options.sendBlockList) {
-      validateBlockList(options.sendBlockList, 'options.sendBlockList');
-      sendBlockList = options.sendBlockList;
+      validateBlockList(options.sendBlockList, 'options.sendBlockList')
+      sendBlockList = options.sendBlockList
     }
     // dgram-rs: spread a reusePort group evenly (lib/reuseport.js).
-    reusePortBalance = validateReusePortBalance(options);
+    reusePortBalance = validateReusePortBalance(options)
     // dgram-rs: read on a runtime thread into a bounded inbox (lib/background.js).
-    backgroundReceive = validateBackgroundReceive(options);
+    backgroundReceive = validateBackgroundReceive(options)
     // dgram-rs: receiveInfo, maxMessageSize, receiveErrors (lib/control.js).
-    control = validateControlOptions(options);
+    control = validateControlOptions(options)
   }
 
-  const handle = newHandle(type, lookup);
-  handle[kOwner] = this;
-  if (kNoTrySend)
-    handle.setQueueEverySend(true);
-  handle.onmessage = onMessage;
-  handle.onbatch = onBatch;
-  handle.onerror = onError;
-  handle.onsend = onSend;
+  const handle = newHandle(type, lookup)
+  handle[kOwner] = this
+  if (kNoTrySend) { handle.setQueueEverySend(true) }
+  handle.onmessage = onMessage
+  handle.onbatch = onBatch
+  handle.onerror = onError
+  handle.onsend = onSend
 
-  this.type = type;
+  this.type = type
 
-  if (typeof listener === 'function')
-    this.on('message', listener);
+  if (typeof listener === 'function') { this.on('message', listener) }
 
   this[kStateSymbol] = {
     handle,
@@ -200,8 +196,9 @@ function Socket(type, listener) {
     sendBlockList,
     // dgram-rs's batch receive (lib/batch.js): 'messages' per read; with
     // 'zero-copy', the messages are lent for the listeners' duration only.
-    receiveBatches: options && options.receiveBatches === 'zero-copy' ?
-      'zero-copy' : !!(options && options.receiveBatches),
+    receiveBatches: options && options.receiveBatches === 'zero-copy'
+      ? 'zero-copy'
+      : !!(options && options.receiveBatches),
     // Every send is a request with an id the handle gives back with its
     // result. Requests with datagrams still queued in the handle, by id: the
     // handle completes each datagram through onsend(id, status, bytes).
@@ -211,187 +208,177 @@ function Socket(type, listener) {
     // handle while they are outstanding, by id (see gatherSend).
     lookups: 0,
     gathered: new Map(),
-    flushScheduled: false,
-  };
+    flushScheduled: false
+  }
 
   if (options?.signal !== undefined) {
-    const { signal } = options;
-    validateAbortSignal(signal, 'options.signal');
+    const { signal } = options
+    validateAbortSignal(signal, 'options.signal')
     const onAborted = () => {
-      if (this[kStateSymbol].handle) this.close();
-    };
+      if (this[kStateSymbol].handle) this.close()
+    }
     if (signal.aborted) {
-      onAborted();
+      onAborted()
     } else {
-      addAbortListener ??= require('events').addAbortListener;
-      const disposable = addAbortListener(signal, onAborted);
-      this.once('close', disposable[SymbolDispose]);
+      addAbortListener ??= require('events').addAbortListener
+      const disposable = addAbortListener(signal, onAborted)
+      this.once('close', disposable[SymbolDispose])
     }
   }
   if (udpSocketChannel.hasSubscribers) {
     udpSocketChannel.publish({
-      socket: this,
-    });
+      socket: this
+    })
   }
 }
-Object.setPrototypeOf(Socket.prototype, EventEmitter.prototype);
-Object.setPrototypeOf(Socket, EventEmitter);
+Object.setPrototypeOf(Socket.prototype, EventEmitter.prototype)
+Object.setPrototypeOf(Socket, EventEmitter)
 
+let UnixSocket // Lazily loaded: only 'unix_dgram' sockets need it.
 
-let UnixSocket; // Lazily loaded: only 'unix_dgram' sockets need it.
-
-function createSocket(type, listener) {
+function createSocket (type, listener) {
   // dgram-rs: Unix datagram sockets (lib/unix-socket.js).
   if (type === 'unix_dgram' || (type !== null && typeof type === 'object' && type.type === 'unix_dgram')) {
-    UnixSocket ??= require('./unix-socket').UnixSocket;
-    return new UnixSocket(type, listener);
+    UnixSocket ??= require('./unix-socket').UnixSocket
+    return new UnixSocket(type, listener)
   }
-  return new Socket(type, listener);
+  return new Socket(type, listener)
 }
 
+function startListening (socket) {
+  const state = socket[kStateSymbol]
 
-function startListening(socket) {
-  const state = socket[kStateSymbol];
-
-  state.handle.onmessage = onMessage;
-  state.handle.onerror = onError;
-  if (state.receiveBatches)
-    state.handle.setBatchReceive(true, state.receiveBatches === 'zero-copy');
-  if (state.backgroundReceive !== undefined)
-    state.handle.setBackgroundReceive(state.backgroundReceive);
+  state.handle.onmessage = onMessage
+  state.handle.onerror = onError
+  if (state.receiveBatches) { state.handle.setBatchReceive(true, state.receiveBatches === 'zero-copy') }
+  if (state.backgroundReceive !== undefined) { state.handle.setBackgroundReceive(state.backgroundReceive) }
   if (state.control) {
-    const err = applyControl(socket, state.handle, state.control);
-    if (err)
-      process.nextTick(() => socket.emit('error', new ErrnoException(err, 'setsockopt')));
+    const err = applyControl(socket, state.handle, state.control)
+    if (err) { process.nextTick(() => socket.emit('error', new ErrnoException(err, 'setsockopt'))) }
   }
-  recvStart(state.handle);
-  state.receiving = true;
-  state.bindState = BIND_STATE_BOUND;
+  recvStart(state.handle)
+  state.receiving = true
+  state.bindState = BIND_STATE_BOUND
 
-  if (state.recvBufferSize)
-    bufferSize(socket, state.recvBufferSize, RECV_BUFFER);
+  if (state.recvBufferSize) { bufferSize(socket, state.recvBufferSize, RECV_BUFFER) }
 
-  if (state.sendBufferSize)
-    bufferSize(socket, state.sendBufferSize, SEND_BUFFER);
+  if (state.sendBufferSize) { bufferSize(socket, state.sendBufferSize, SEND_BUFFER) }
 
-  socket.emit('listening');
+  socket.emit('listening')
 }
 
-function replaceHandle(self, newHandle) {
-  const state = self[kStateSymbol];
-  const oldHandle = state.handle;
+function replaceHandle (self, newHandle) {
+  const state = self[kStateSymbol]
+  const oldHandle = state.handle
   // Sync the old handle state to new handle
   if (!oldHandle.hasRef() && typeof newHandle.unref === 'function') {
-    newHandle.unref();
+    newHandle.unref()
   }
-  newHandle.lookup = oldHandle.lookup;
-  newHandle.onsend = onSend;
-  newHandle.onbatch = onBatch;
-  newHandle[kOwner] = self;
+  newHandle.lookup = oldHandle.lookup
+  newHandle.onsend = onSend
+  newHandle.onbatch = onBatch
+  newHandle[kOwner] = self
 
   // Replace the existing handle by the given one.
-  oldHandle.close();
-  state.handle = newHandle;
+  oldHandle.close()
+  state.handle = newHandle
 }
 
 // Query the primary process for the shared socket (a cluster worker's bind
 // without `exclusive`), as node:dgram does.
-function bindServerHandle(self, options, errCb) {
-  const cluster = lazyLoadCluster();
-  const state = self[kStateSymbol];
+function bindServerHandle (self, options, errCb) {
+  const cluster = lazyLoadCluster()
+  const state = self[kStateSymbol]
   cluster._getServer(self, options, (err, handle) => {
     if (err) {
       // Do not call callback if socket is closed
       if (state.handle) {
-        errCb(err);
+        errCb(err)
       }
-      return;
+      return
     }
 
     if (!state.handle) {
       // Handle has been closed in the mean time.
-      return handle.close();
+      return handle.close()
     }
 
-    const openErr = state.handle.open(handle.fd, true);
+    const openErr = state.handle.open(handle.fd, true)
     if (openErr) {
-      handle.close();
-      errCb(openErr);
-      return;
+      handle.close()
+      errCb(openErr)
+      return
     }
-    state.clusterHandle = handle;
-    startListening(self);
-  });
+    state.clusterHandle = handle
+    startListening(self)
+  })
 }
 
-let cluster;
-function lazyLoadCluster() {
-  cluster ??= require('cluster');
-  return cluster;
+let cluster
+function lazyLoadCluster () {
+  cluster ??= require('cluster')
+  return cluster
 }
 
-function bufferSize(self, size, buffer) {
-  if (size >>> 0 !== size)
-    throw new ERR_SOCKET_BAD_BUFFER_SIZE();
+function bufferSize (self, size, buffer) {
+  if (size >>> 0 !== size) { throw new ERR_SOCKET_BAD_BUFFER_SIZE() }
 
   // Closed, the handle is null and the call below throws its TypeError, for
   // every size. Open, Node 20 lets -0 through the test above and then aborts
   // the process in C++ (CHECK(args[0]->IsUint32())): reject it with the same
   // error as -1 instead.
-  const { handle } = self[kStateSymbol];
-  if (handle !== null && Object.is(size, -0))
-    throw new ERR_SOCKET_BAD_BUFFER_SIZE();
+  const { handle } = self[kStateSymbol]
+  if (handle !== null && Object.is(size, -0)) { throw new ERR_SOCKET_BAD_BUFFER_SIZE() }
 
-  const ret = handle.bufferSize(size, buffer);
+  const ret = handle.bufferSize(size, buffer)
   if (ret < 0) {
     throw new ERR_SOCKET_BUFFER_SIZE(uvExceptionContext(
-      ret, buffer === RECV_BUFFER ? 'uv_recv_buffer_size' : 'uv_send_buffer_size'));
+      ret, buffer === RECV_BUFFER ? 'uv_recv_buffer_size' : 'uv_send_buffer_size'))
   }
-  return ret;
+  return ret
 }
 
-Socket.prototype.bind = function(port_, address_ /* , callback */) {
-  let port = port_;
+Socket.prototype.bind = function (port_, address_ /* , callback */) {
+  let port = port_
 
-  healthCheck(this);
-  const state = this[kStateSymbol];
+  healthCheck(this)
+  const state = this[kStateSymbol]
 
-  if (state.bindState !== BIND_STATE_UNBOUND)
-    throw new ERR_SOCKET_ALREADY_BOUND();
+  if (state.bindState !== BIND_STATE_UNBOUND) { throw new ERR_SOCKET_ALREADY_BOUND() }
 
-  state.bindState = BIND_STATE_BINDING;
+  state.bindState = BIND_STATE_BINDING
 
-  const cb = arguments.length && arguments[arguments.length - 1];
+  const cb = arguments.length && arguments[arguments.length - 1]
   if (typeof cb === 'function') {
-    function removeListeners() {
-      this.removeListener('error', removeListeners);
-      this.removeListener('listening', onListening);
+    function removeListeners () {
+      this.removeListener('error', removeListeners)
+      this.removeListener('listening', onListening)
     }
 
-    function onListening() {
-      removeListeners.call(this);
-      cb.call(this);
+    function onListening () {
+      removeListeners.call(this)
+      cb.call(this)
     }
 
-    this.on('error', removeListeners);
-    this.on('listening', onListening);
+    this.on('error', removeListeners)
+    this.on('listening', onListening)
   }
 
   // A handle made by dgram._createSocketHandle().
   if (port !== null &&
       typeof port === 'object' &&
       typeof port.recvStart === 'function') {
-    replaceHandle(this, port);
-    startListening(this);
-    return this;
+    replaceHandle(this, port)
+    startListening(this)
+    return this
   }
 
   // Open an existing fd instead of creating a new one.
   if (port !== null && typeof port === 'object' &&
       isInt32(port.fd) && port.fd > 0) {
-    const fd = port.fd;
-    const exclusive = !!port.exclusive;
-    const state = this[kStateSymbol];
+    const fd = port.fd
+    const exclusive = !!port.exclusive
+    const state = this[kStateSymbol]
 
     if (lazyLoadCluster().isWorker && !exclusive) {
       bindServerHandle(this, {
@@ -399,285 +386,253 @@ Socket.prototype.bind = function(port_, address_ /* , callback */) {
         port: null,
         addressType: this.type,
         fd,
-        flags: null,
+        flags: null
       }, (err) => {
         // Callback to handle error.
-        const ex = new ErrnoException(err, 'open');
-        state.bindState = BIND_STATE_UNBOUND;
-        this.emit('error', ex);
-      });
-      return this;
+        const ex = new ErrnoException(err, 'open')
+        state.bindState = BIND_STATE_UNBOUND
+        this.emit('error', ex)
+      })
+      return this
     }
 
-    const type = guessHandleType(fd);
-    if (type !== 'UDP')
-      throw new ERR_INVALID_FD_TYPE(type);
-    const err = state.handle.open(fd);
+    const type = guessHandleType(fd)
+    if (type !== 'UDP') { throw new ERR_INVALID_FD_TYPE(type) }
+    const err = state.handle.open(fd)
 
-    if (err)
-      throw new ErrnoException(err, 'open');
+    if (err) { throw new ErrnoException(err, 'open') }
 
-    startListening(this);
-    return this;
+    startListening(this)
+    return this
   }
 
-  let address;
-  let exclusive;
+  let address
+  let exclusive
 
   if (port !== null && typeof port === 'object') {
-    address = port.address || '';
-    exclusive = !!port.exclusive;
-    port = port.port;
+    address = port.address || ''
+    exclusive = !!port.exclusive
+    port = port.port
   } else {
-    address = typeof address_ === 'function' ? '' : address_;
-    exclusive = false;
+    address = typeof address_ === 'function' ? '' : address_
+    exclusive = false
   }
 
   // Defaulting address for bind to all interfaces
   if (!address) {
-    if (this.type === 'udp4')
-      address = '0.0.0.0';
-    else
-      address = '::';
+    if (this.type === 'udp4') { address = '0.0.0.0' } else { address = '::' }
   }
 
   // Resolve address first
   state.handle.lookup(address, (err, ip) => {
-    if (!state.handle)
-      return; // Handle has been closed in the mean time
+    if (!state.handle) { return } // Handle has been closed in the mean time
 
     if (err) {
-      state.bindState = BIND_STATE_UNBOUND;
-      this.emit('error', err);
-      return;
+      state.bindState = BIND_STATE_UNBOUND
+      this.emit('error', err)
+      return
     }
 
-    let flags = 0;
-    if (state.reuseAddr)
-      flags |= UV_UDP_REUSEADDR;
-    if (state.ipv6Only)
-      flags |= UV_UDP_IPV6ONLY;
-    if (state.reusePort)
-      flags |= UV_UDP_REUSEPORT;
+    let flags = 0
+    if (state.reuseAddr) { flags |= UV_UDP_REUSEADDR }
+    if (state.ipv6Only) { flags |= UV_UDP_IPV6ONLY }
+    if (state.reusePort) { flags |= UV_UDP_REUSEPORT }
 
     if (lazyLoadCluster().isWorker && !exclusive) {
       bindServerHandle(this, {
         address: ip,
-        port: port,
+        port,
         addressType: this.type,
         fd: -1,
-        flags: flags,
+        flags
       }, (err) => {
         // Callback to handle error.
-        const ex = new ExceptionWithHostPort(err, 'bind', ip, port);
-        state.bindState = BIND_STATE_UNBOUND;
-        this.emit('error', ex);
-      });
-      return;
+        const ex = new ExceptionWithHostPort(err, 'bind', ip, port)
+        state.bindState = BIND_STATE_UNBOUND
+        this.emit('error', ex)
+      })
+      return
     }
 
-    let syscall = 'bind';
-    let err2 = bindHandle(state.handle, ip, port || 0, flags);
+    let syscall = 'bind'
+    let err2 = bindHandle(state.handle, ip, port || 0, flags)
     if (!err2 && state.reusePortBalance) {
-      syscall = 'setsockopt';
-      err2 = applyReusePortBalance(state.handle, state.reusePortBalance);
+      syscall = 'setsockopt'
+      err2 = applyReusePortBalance(state.handle, state.reusePortBalance)
     }
     if (err2) {
-      const ex = new ExceptionWithHostPort(err2, syscall, ip, port);
-      state.bindState = BIND_STATE_UNBOUND;
-      this.emit('error', ex);
+      const ex = new ExceptionWithHostPort(err2, syscall, ip, port)
+      state.bindState = BIND_STATE_UNBOUND
+      this.emit('error', ex)
       // Todo: close?
-      return;
+      return
     }
 
-    startListening(this);
-  });
+    startListening(this)
+  })
 
-  return this;
-};
-
-Socket.prototype.connect = function(port, address, callback) {
-  port = validatePort(port, 'Port', false);
-  if (typeof address === 'function') {
-    callback = address;
-    address = '';
-  } else if (address === undefined) {
-    address = '';
-  }
-
-  validateString(address, 'address');
-
-  const state = this[kStateSymbol];
-
-  if (state.connectState !== CONNECT_STATE_DISCONNECTED)
-    throw new ERR_SOCKET_DGRAM_IS_CONNECTED();
-
-  state.connectState = CONNECT_STATE_CONNECTING;
-  if (state.bindState === BIND_STATE_UNBOUND)
-    this.bind({ port: 0, exclusive: true }, null);
-
-  if (state.bindState !== BIND_STATE_BOUND) {
-    enqueue(this, _connect.bind(this, port, address, callback));
-    return;
-  }
-
-  _connect.call(this, port, address, callback);
-};
-
-
-function _connect(port, address, callback) {
-  const state = this[kStateSymbol];
-  if (callback)
-    this.once('connect', callback);
-
-  const afterDns = (ex, ip) => {
-    doConnect(ex, this, ip, address, port, callback);
-  };
-
-  state.handle.lookup(address, afterDns);
+  return this
 }
 
+Socket.prototype.connect = function (port, address, callback) {
+  port = validatePort(port, 'Port', false)
+  if (typeof address === 'function') {
+    callback = address
+    address = ''
+  } else if (address === undefined) {
+    address = ''
+  }
 
-function doConnect(ex, self, ip, address, port, callback) {
-  const state = self[kStateSymbol];
-  if (!state.handle)
-    return;
+  validateString(address, 'address')
+
+  const state = this[kStateSymbol]
+
+  if (state.connectState !== CONNECT_STATE_DISCONNECTED) { throw new ERR_SOCKET_DGRAM_IS_CONNECTED() }
+
+  state.connectState = CONNECT_STATE_CONNECTING
+  if (state.bindState === BIND_STATE_UNBOUND) { this.bind({ port: 0, exclusive: true }, null) }
+
+  if (state.bindState !== BIND_STATE_BOUND) {
+    enqueue(this, _connect.bind(this, port, address, callback))
+    return
+  }
+
+  _connect.call(this, port, address, callback)
+}
+
+function _connect (port, address, callback) {
+  const state = this[kStateSymbol]
+  if (callback) { this.once('connect', callback) }
+
+  const afterDns = (ex, ip) => {
+    doConnect(ex, this, ip, address, port, callback)
+  }
+
+  state.handle.lookup(address, afterDns)
+}
+
+function doConnect (ex, self, ip, address, port, callback) {
+  const state = self[kStateSymbol]
+  if (!state.handle) { return }
 
   if (!ex && isBlocked(state.sendBlockList, ip)) {
-    ex = new ERR_IP_BLOCKED(ip);
+    ex = new ERR_IP_BLOCKED(ip)
   }
 
   if (!ex) {
     // Node's C++ converts the address with ToString.
-    const err = state.handle.connect(`${ip}`, port);
+    const err = state.handle.connect(`${ip}`, port)
     if (err) {
-      ex = new ExceptionWithHostPort(err, 'connect', address, port);
+      ex = new ExceptionWithHostPort(err, 'connect', address, port)
     }
   }
 
   if (ex) {
-    state.connectState = CONNECT_STATE_DISCONNECTED;
+    state.connectState = CONNECT_STATE_DISCONNECTED
     return process.nextTick(() => {
       if (callback) {
-        self.removeListener('connect', callback);
-        callback(ex);
+        self.removeListener('connect', callback)
+        callback(ex)
       } else {
-        self.emit('error', ex);
+        self.emit('error', ex)
       }
-    });
+    })
   }
 
-  state.connectState = CONNECT_STATE_CONNECTED;
-  process.nextTick(() => self.emit('connect'));
+  state.connectState = CONNECT_STATE_CONNECTED
+  process.nextTick(() => self.emit('connect'))
 }
 
+Socket.prototype.disconnect = function () {
+  const state = this[kStateSymbol]
+  if (state.connectState !== CONNECT_STATE_CONNECTED) { throw new ERR_SOCKET_DGRAM_NOT_CONNECTED() }
 
-Socket.prototype.disconnect = function() {
-  const state = this[kStateSymbol];
-  if (state.connectState !== CONNECT_STATE_CONNECTED)
-    throw new ERR_SOCKET_DGRAM_NOT_CONNECTED();
-
-  const err = state.handle.disconnect();
-  if (err)
-    throw new ErrnoException(err, 'connect');
-  else
-    state.connectState = CONNECT_STATE_DISCONNECTED;
-};
-
+  const err = state.handle.disconnect()
+  if (err) { throw new ErrnoException(err, 'connect') } else { state.connectState = CONNECT_STATE_DISCONNECTED }
+}
 
 // Thin wrapper around `send`, here for compatibility with dgram_legacy.js
-Socket.prototype.sendto = function(buffer,
-                                   offset,
-                                   length,
-                                   port,
-                                   address,
-                                   callback) {
-  validateNumber(offset, 'offset');
-  validateNumber(length, 'length');
-  validateNumber(port, 'port');
-  validateString(address, 'address');
+Socket.prototype.sendto = function (buffer,
+  offset,
+  length,
+  port,
+  address,
+  callback) {
+  validateNumber(offset, 'offset')
+  validateNumber(length, 'length')
+  validateNumber(port, 'port')
+  validateString(address, 'address')
 
-  this.send(buffer, offset, length, port, address, callback);
-};
+  this.send(buffer, offset, length, port, address, callback)
+}
 
-
-function sliceBuffer(buffer, offset, length) {
+function sliceBuffer (buffer, offset, length) {
   if (typeof buffer === 'string') {
-    buffer = Buffer.from(buffer);
+    buffer = Buffer.from(buffer)
   } else if (!isArrayBufferView(buffer)) {
     throw new ERR_INVALID_ARG_TYPE('buffer',
-                                   ['Buffer',
-                                    'TypedArray',
-                                    'DataView',
-                                    'string'],
-                                   buffer);
+      ['Buffer',
+        'TypedArray',
+        'DataView',
+        'string'],
+      buffer)
   }
 
-  offset = offset >>> 0;
-  length = length >>> 0;
+  offset = offset >>> 0
+  length = length >>> 0
   if (offset > buffer.byteLength) {
-    throw new ERR_BUFFER_OUT_OF_BOUNDS('offset');
+    throw new ERR_BUFFER_OUT_OF_BOUNDS('offset')
   }
 
   if (offset + length > buffer.byteLength) {
-    throw new ERR_BUFFER_OUT_OF_BOUNDS('length');
+    throw new ERR_BUFFER_OUT_OF_BOUNDS('length')
   }
 
-  return Buffer.from(buffer.buffer, buffer.byteOffset + offset, length);
+  return Buffer.from(buffer.buffer, buffer.byteOffset + offset, length)
 }
 
-
-function fixBufferList(list) {
-  const newlist = new Array(list.length);
+function fixBufferList (list) {
+  const newlist = new Array(list.length)
 
   for (let i = 0, l = list.length; i < l; i++) {
-    const buf = list[i];
-    if (typeof buf === 'string')
-      newlist[i] = Buffer.from(buf);
-    else if (!isArrayBufferView(buf))
-      return null;
-    else
-      newlist[i] = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+    const buf = list[i]
+    if (typeof buf === 'string') { newlist[i] = Buffer.from(buf) } else if (!isArrayBufferView(buf)) { return null } else { newlist[i] = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength) }
   }
 
-  return newlist;
+  return newlist
 }
 
-
-function enqueue(self, toEnqueue) {
-  const state = self[kStateSymbol];
+function enqueue (self, toEnqueue) {
+  const state = self[kStateSymbol]
 
   // If the send queue hasn't been initialized yet, do it, and install an
   // event handler that flushes the send queue after binding is done.
   if (state.queue === undefined) {
-    state.queue = [];
-    self.once(EventEmitter.errorMonitor, onListenError);
-    self.once('listening', onListenSuccess);
+    state.queue = []
+    self.once(EventEmitter.errorMonitor, onListenError)
+    self.once('listening', onListenSuccess)
   }
-  state.queue.push(toEnqueue);
+  state.queue.push(toEnqueue)
 }
 
-
-function onListenSuccess() {
-  this.removeListener(EventEmitter.errorMonitor, onListenError);
-  clearQueue.call(this);
+function onListenSuccess () {
+  this.removeListener(EventEmitter.errorMonitor, onListenError)
+  clearQueue.call(this)
 }
 
-
-function onListenError(err) {
-  this.removeListener('listening', onListenSuccess);
-  this[kStateSymbol].queue = undefined;
+// The error itself goes to the 'error' listeners; here only the queue is dropped.
+function onListenError () {
+  this.removeListener('listening', onListenSuccess)
+  this[kStateSymbol].queue = undefined
 }
 
-
-function clearQueue() {
-  const state = this[kStateSymbol];
-  const queue = state.queue;
-  state.queue = undefined;
+function clearQueue () {
+  const state = this[kStateSymbol]
+  const queue = state.queue
+  state.queue = undefined
 
   // Flush the send queue.
-  for (const queueEntry of queue)
-    queueEntry();
+  for (const queueEntry of queue) { queueEntry() }
 }
 
 // valid combinations
@@ -695,215 +650,206 @@ function clearQueue() {
 // send(buffer, offset, length)
 // send(bufferOrList, callback)
 // send(bufferOrList)
-Socket.prototype.send = function(buffer,
-                                 offset,
-                                 length,
-                                 port,
-                                 address,
-                                 callback) {
-
-  let list;
-  const state = this[kStateSymbol];
-  const connected = state.connectState === CONNECT_STATE_CONNECTED;
+Socket.prototype.send = function (buffer,
+  offset,
+  length,
+  port,
+  address,
+  callback) {
+  let list
+  const state = this[kStateSymbol]
+  const connected = state.connectState === CONNECT_STATE_CONNECTED
   // dgram-rs: send(msg, { port, address, tos, sourceAddress }, callback)
   // (lib/control.js), rewritten into node:dgram's (msg, port, address,
   // callback) or, connected, (msg, callback).
-  let control;
+  let control
   if (isSendOptions(offset) && (length === undefined || typeof length === 'function') &&
       port === undefined) {
-    const options = offset;
-    control = validateSendControl(options, this.type === 'udp4' ? 4 : 6);
-    control.options = options;
-    if (connected && (options.port !== undefined || options.address !== undefined))
-      throw new ERR_SOCKET_DGRAM_IS_CONNECTED();
+    const options = offset
+    control = validateSendControl(options, this.type === 'udp4' ? 4 : 6)
+    control.options = options
+    if (connected && (options.port !== undefined || options.address !== undefined)) { throw new ERR_SOCKET_DGRAM_IS_CONNECTED() }
     callback = typeof length === 'function' ? length : undefined;
-    [offset, length, port, address] = connected ?
-      [callback, undefined, undefined, undefined] :
+    [offset, length, port, address] = connected
+      ? [callback, undefined, undefined, undefined]
       // Without a port, node:dgram's error names the object.
-      [options.port === undefined ? options : options.port, options.address, callback, undefined];
+      : [options.port === undefined ? options : options.port, options.address, callback, undefined]
   }
   if (!connected) {
     if (address || (port && typeof port !== 'function')) {
-      buffer = sliceBuffer(buffer, offset, length);
+      buffer = sliceBuffer(buffer, offset, length)
     } else {
-      callback = port;
-      port = offset;
-      address = length;
+      callback = port
+      port = offset
+      address = length
     }
   } else {
     if (typeof length === 'number') {
-      buffer = sliceBuffer(buffer, offset, length);
+      buffer = sliceBuffer(buffer, offset, length)
       if (typeof port === 'function') {
-        callback = port;
-        port = null;
+        callback = port
+        port = null
       }
     } else {
-      callback = offset;
+      callback = offset
     }
 
-    if (port || address)
-      throw new ERR_SOCKET_DGRAM_IS_CONNECTED();
+    if (port || address) { throw new ERR_SOCKET_DGRAM_IS_CONNECTED() }
   }
 
   if (!Array.isArray(buffer)) {
     if (typeof buffer === 'string') {
-      list = [ Buffer.from(buffer) ];
+      list = [Buffer.from(buffer)]
     } else if (!isArrayBufferView(buffer)) {
       throw new ERR_INVALID_ARG_TYPE('buffer',
-                                     ['Buffer',
-                                      'TypedArray',
-                                      'DataView',
-                                      'string'],
-                                     buffer);
+        ['Buffer',
+          'TypedArray',
+          'DataView',
+          'string'],
+        buffer)
     } else if (buffer instanceof Uint8Array) {
-      list = [ buffer ];
+      list = [buffer]
     } else {
       // The native handle takes byte views; Node's C++ takes any view.
-      list = [ Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength) ];
+      list = [Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength)]
     }
   } else if (!(list = fixBufferList(buffer))) {
     throw new ERR_INVALID_ARG_TYPE('buffer list arguments',
-                                   ['Buffer',
-                                    'TypedArray',
-                                    'DataView',
-                                    'string'],
-                                   buffer);
+      ['Buffer',
+        'TypedArray',
+        'DataView',
+        'string'],
+      buffer)
   }
 
-  if (!connected)
-    port = validatePort(port, 'Port', false);
+  if (!connected) { port = validatePort(port, 'Port', false) }
 
   // Normalize callback so it's either a function or undefined but not anything
   // else.
-  if (typeof callback !== 'function')
-    callback = undefined;
+  if (typeof callback !== 'function') { callback = undefined }
 
   if (typeof address === 'function') {
-    callback = address;
-    address = undefined;
+    callback = address
+    address = undefined
   } else if (address != null) {
-    validateString(address, 'address');
+    validateString(address, 'address')
   }
 
-  healthCheck(this);
+  healthCheck(this)
 
-  if (state.bindState === BIND_STATE_UNBOUND)
-    this.bind({ port: 0, exclusive: true }, null);
+  if (state.bindState === BIND_STATE_UNBOUND) { this.bind({ port: 0, exclusive: true }, null) }
 
-  if (list.length === 0)
-    list.push(Buffer.alloc(0));
+  if (list.length === 0) { list.push(Buffer.alloc(0)) }
 
   // If the socket hasn't been bound yet, push the outbound packet onto the
   // send queue and send after binding is complete.
   if (state.bindState !== BIND_STATE_BOUND) {
-    enqueue(this, control ?
-      this.send.bind(this, list, control.options, callback) :
-      this.send.bind(this, list, port, address, callback));
-    return;
+    enqueue(this, control
+      ? this.send.bind(this, list, control.options, callback)
+      : this.send.bind(this, list, port, address, callback))
+    return
   }
 
   // Lookups still to answer: the last one of a tick flushes the sends gathered meanwhile
   // (see gatherSend).
-  state.lookups++;
+  state.lookups++
   const afterDns = (ex, ip) => {
-    state.lookups--;
-    doSend(ex, this, ip, list, address, port, callback, control);
-    if (state.lookups === 0 && state.gathered.size !== 0)
-      flushSends(this);
-  };
+    state.lookups--
+    doSend(ex, this, ip, list, address, port, callback, control)
+    if (state.lookups === 0 && state.gathered.size !== 0) { flushSends(this) }
+  }
 
   if (!connected) {
     try {
-      state.handle.lookup(address, afterDns);
+      state.handle.lookup(address, afterDns)
     } catch (err) {
       // A custom lookup that throws never answers: it must not hold back
       // the sends gathered after it.
-      state.lookups--;
-      throw err;
+      state.lookups--
+      throw err
     }
   } else {
-    afterDns(null, null);
+    afterDns(null, null)
   }
-};
+}
 
-function doSend(ex, self, ip, list, address, port, callback, control) {
-  const state = self[kStateSymbol];
+function doSend (ex, self, ip, list, address, port, callback, control) {
+  const state = self[kStateSymbol]
 
   if (ex) {
     if (typeof callback === 'function') {
-      process.nextTick(callback, ex);
-      return;
+      process.nextTick(callback, ex)
+      return
     }
 
-    process.nextTick(() => self.emit('error', ex));
-    return;
+    process.nextTick(() => self.emit('error', ex))
+    return
   } else if (!state.handle) {
-    return;
+    return
   }
 
   // Node 22.13+ / 23.4+: a blocked destination fails the send, but (like
   // every other send error) is only reported to a callback.
   if (ip && isBlocked(state.sendBlockList, ip)) {
     if (callback) {
-      process.nextTick(callback, new ERR_IP_BLOCKED(ip));
+      process.nextTick(callback, new ERR_IP_BLOCKED(ip))
     }
-    return;
+    return
   }
 
   // Node's SendWrap: what the completion of a queued send needs.
-  const req = { id: state.nextSendId, list, address, port, callback };
-  state.nextSendId = (state.nextSendId + 1) >>> 0;
+  const req = { id: state.nextSendId, list, address, port, callback }
+  state.nextSendId = (state.nextSendId + 1) >>> 0
 
   // Node 20 aborts the process (CHECK(args[4]->IsString())) when a custom
   // lookup yields a non-string address; fail the send as libuv does for an
   // address it cannot parse instead.
   if (port && typeof ip !== 'string') {
-    completeSend(state, req, UV_EINVAL);
-    return;
+    completeSend(state, req, UV_EINVAL)
+    return
   }
-  if (port === null || port === undefined || port === 0) ip = null;
+  if (port === null || port === undefined || port === 0) ip = null
 
   // dgram-rs: per-send control leaves at once, after what was gathered before
   // it (lib/control.js).
   if (control) {
-    flushSends(self);
+    flushSends(self)
     completeSend(state, req, state.handle.sendWithControl(
-      list, port || 0, ip, req.id, control.tos, control.sourceAddress));
-    return;
+      list, port || 0, ip, req.id, control.tos, control.sourceAddress))
+    return
   }
 
   // More sends of this tick are on their way: gather this one, so that they
   // leave together (coalesced into GSO sends by the handle).
   if (state.lookups !== 0 || state.gathered.size !== 0) {
-    gatherSend(self, req, ip);
-    return;
+    gatherSend(self, req, ip)
+    return
   }
-  completeSend(state, req, state.handle.send(list, port || 0, ip, req.id));
+  completeSend(state, req, state.handle.send(list, port || 0, ip, req.id))
 }
 
 // A send's outcome, from the handle, in Node's encoding: bytes + 1 when sent
 // at once, 0 when queued (completed later by onsend), or a negative errno.
-function completeSend(state, req, err) {
-  const { callback } = req;
+function completeSend (state, req, err) {
+  const { callback } = req
 
   if (err >= 1) {
     // Synchronous finish. The return code is msg_length + 1 so that we can
     // distinguish between synchronous success and asynchronous success.
-    if (callback)
-      process.nextTick(callback, null, err - 1);
-    return;
+    if (callback) { process.nextTick(callback, null, err - 1) }
+    return
   }
 
   if (err === 0) {
     // Queued: the handle calls onsend with this id when it is done.
-    state.sendReqs.set(req.id, req);
-    return;
+    state.sendReqs.set(req.id, req)
+    return
   }
 
   if (callback) {
     // Don't emit as error, dgram_legacy.js compatibility
-    const ex = new ExceptionWithHostPort(err, 'send', req.address, req.port);
-    process.nextTick(callback, ex);
+    const ex = new ExceptionWithHostPort(err, 'send', req.address, req.port)
+    process.nextTick(callback, ex)
   }
 }
 
@@ -911,45 +857,44 @@ function completeSend(state, req, err) {
 // once, as an immediate send would. The last lookup of the tick flushes; a
 // microtask flushes anyway, so that a slow lookup (a real DNS query) never
 // holds back the sends gathered before it answers.
-function gatherSend(self, req, ip) {
-  const state = self[kStateSymbol];
-  const err = state.handle.sendLater(req.list, req.port || 0, ip, req.id);
+function gatherSend (self, req, ip) {
+  const state = self[kStateSymbol]
+  const err = state.handle.sendLater(req.list, req.port || 0, ip, req.id)
   if (err < 0) {
-    completeSend(state, req, err);
-    return;
+    completeSend(state, req, err)
+    return
   }
-  state.gathered.set(req.id, req);
-  scheduleFlush(self);
+  state.gathered.set(req.id, req)
+  scheduleFlush(self)
 }
 
-function scheduleFlush(self) {
-  const state = self[kStateSymbol];
+function scheduleFlush (self) {
+  const state = self[kStateSymbol]
   if (!state.flushScheduled) {
-    state.flushScheduled = true;
+    state.flushScheduled = true
     queueMicrotask(() => {
-      state.flushScheduled = false;
-      flushSends(self);
-    });
+      state.flushScheduled = false
+      flushSends(self)
+    })
   }
 }
 
 // Hands the gathered sends to the kernel, in order, and completes each
 // request with its datagrams' results: [id, result, id, result, ...].
-function flushSends(self) {
-  const state = self[kStateSymbol];
-  const reqs = state.gathered;
-  if (reqs.size === 0 || !state.handle)
-    return;
-  state.gathered = new Map();
-  const results = state.handle.flushSends();
+function flushSends (self) {
+  const state = self[kStateSymbol]
+  const reqs = state.gathered
+  if (reqs.size === 0 || !state.handle) { return }
+  state.gathered = new Map()
+  const results = state.handle.flushSends()
   for (let i = 0; i < results.length; i += 2) {
-    const req = reqs.get(results[i]);
+    const req = reqs.get(results[i])
     if (!req.batch) {
-      completeSend(state, req, results[i + 1]);
-      continue;
+      completeSend(state, req, results[i + 1])
+      continue
     }
-    settleBatch(state, req, results[i + 1]);
-    if (req.pending === 0) finishBatch(req, true);
+    settleBatch(state, req, results[i + 1])
+    if (req.pending === 0) finishBatch(req, true)
   }
 }
 
@@ -957,416 +902,383 @@ function flushSends(self) {
 // or a negative errno). The callback runs once every datagram is sent or
 // refused: (null, count) when all were sent, else (the first error, count),
 // count being the datagrams sent.
-function settleBatch(state, req, result) {
+function settleBatch (state, req, result) {
   if (result === 0) {
-    state.sendReqs.set(req.id, req);
-    return;
+    state.sendReqs.set(req.id, req)
+    return
   }
-  if (result > 0) req.sent++;
-  else req.errno ||= result;
-  req.pending--;
+  if (result > 0) req.sent++
+  else req.errno ||= result
+  req.pending--
 }
 
 // The batch's last datagram is done: its callback, on a later tick.
-function finishBatch(req, sync) {
-  if (req.done || !req.callback) return;
-  req.done = true;
-  const err = req.errno ?
-    new ExceptionWithHostPort(req.errno, 'send', req.address, req.port) :
-    null;
-  if (sync) process.nextTick(req.callback, err, req.sent);
-  else req.callback(err, req.sent);
+function finishBatch (req, sync) {
+  if (req.done || !req.callback) return
+  req.done = true
+  const err = req.errno
+    ? new ExceptionWithHostPort(req.errno, 'send', req.address, req.port)
+    : null
+  if (sync) process.nextTick(req.callback, err, req.sent)
+  else req.callback(err, req.sent)
 }
 
-function afterSend(err, sent) {
+function afterSend (err, sent) {
   if (err) {
-    err = new ExceptionWithHostPort(err, 'send', this.address, this.port);
+    err = new ExceptionWithHostPort(err, 'send', this.address, this.port)
   } else {
-    err = null;
+    err = null
   }
 
-  this.callback(err, sent);
+  this.callback(err, sent)
 }
 
 // handle.onsend: a queued datagram of request `id` is done.
-function onSend(id, status, bytes) {
-  const state = this[kOwner][kStateSymbol];
-  const req = state.sendReqs.get(id);
-  if (req === undefined) return;
+function onSend (id, status, bytes) {
+  const state = this[kOwner][kStateSymbol]
+  const req = state.sendReqs.get(id)
+  if (req === undefined) return
   if (req.batch) {
-    settleBatch(state, req, status < 0 ? status : bytes + 1);
-    if (req.pending !== 0) return;
-    state.sendReqs.delete(id);
-    finishBatch(req, false);
-    emitDrain(this[kOwner]);
-    return;
+    settleBatch(state, req, status < 0 ? status : bytes + 1)
+    if (req.pending !== 0) return
+    state.sendReqs.delete(id)
+    finishBatch(req, false)
+    emitDrain(this[kOwner])
+    return
   }
-  state.sendReqs.delete(id);
-  if (req.callback)
-    afterSend.call(req, status, bytes);
-  emitDrain(this[kOwner]);
+  state.sendReqs.delete(id)
+  if (req.callback) { afterSend.call(req, status, bytes) }
+  emitDrain(this[kOwner])
 }
 
 // 'drain' (dgram-rs): the send queue that filled when the socket buffer was
 // full has emptied; emitted after the last queued send's callback.
-function emitDrain(self) {
-  const { handle } = self[kStateSymbol];
-  if (handle && handle.getSendQueueCount() === 0)
-    self.emit('drain');
+function emitDrain (self) {
+  const { handle } = self[kStateSymbol]
+  if (handle && handle.getSendQueueCount() === 0) { self.emit('drain') }
 }
 
-function isBlocked(blockList, ip) {
-  if (blockList === undefined)
-    return false;
-  isIP ??= require('net').isIP;
-  return blockList.check(ip, `ipv${isIP(ip)}`);
+function isBlocked (blockList, ip) {
+  if (blockList === undefined) { return false }
+  isIP ??= require('net').isIP
+  return blockList.check(ip, `ipv${isIP(ip)}`)
 }
 
-Socket.prototype.close = function(callback) {
-  const state = this[kStateSymbol];
-  const queue = state.queue;
+Socket.prototype.close = function (callback) {
+  const state = this[kStateSymbol]
+  const queue = state.queue
 
-  if (typeof callback === 'function')
-    this.on('close', callback);
+  if (typeof callback === 'function') { this.on('close', callback) }
 
   if (queue !== undefined) {
-    queue.push(this.close.bind(this));
-    return this;
+    queue.push(this.close.bind(this))
+    return this
   }
 
-  healthCheck(this);
+  healthCheck(this)
   // Sends this tick already made leave before the socket closes, as with
   // node:dgram, where each was sent when it was made.
-  flushSends(this);
-  stopReceiving(this);
-  state.finalStats = state.handle.getStats();
-  const cancelled = state.handle.close();
-  state.handle = null;
+  flushSends(this)
+  stopReceiving(this)
+  state.finalStats = state.handle.getStats()
+  const cancelled = state.handle.close()
+  state.handle = null
   // A cluster worker's shared socket: closing the primary's handle tells it.
   if (state.clusterHandle !== undefined) {
-    state.clusterHandle.close();
-    state.clusterHandle = undefined;
+    state.clusterHandle.close()
+    state.clusterHandle = undefined
   }
-  process.nextTick(socketCloseNT, this);
-  cancelSends(state, cancelled);
+  process.nextTick(socketCloseNT, this)
+  cancelSends(state, cancelled)
 
-  return this;
-};
+  return this
+}
 
 // How the handle's close() ended its queued datagrams: [id, status, bytes,
 // ...], first those it had sent but not yet reported, then the cancelled
 // (ECANCELED). libuv completes them in the loop's close phase, after the
 // 'close' event's tick: setImmediate is the nearest userland equivalent.
-function cancelSends(state, ended) {
-  const reqs = state.sendReqs;
-  state.sendReqs = new Map();
-  if (ended.length === 0)
-    return;
+function cancelSends (state, ended) {
+  const reqs = state.sendReqs
+  state.sendReqs = new Map()
+  if (ended.length === 0) { return }
   setImmediate(() => {
     for (let i = 0; i < ended.length; i += 3) {
-      const req = reqs.get(ended[i]);
-      if (req === undefined) continue;
-      const status = ended[i + 1];
-      const bytes = ended[i + 2];
+      const req = reqs.get(ended[i])
+      if (req === undefined) continue
+      const status = ended[i + 1]
+      const bytes = ended[i + 2]
       if (req.batch) {
-        settleBatch(state, req, status < 0 ? status : bytes + 1);
-        if (req.pending === 0) finishBatch(req, false);
+        settleBatch(state, req, status < 0 ? status : bytes + 1)
+        if (req.pending === 0) finishBatch(req, false)
       } else if (req.callback) {
-        afterSend.call(req, status, bytes);
+        afterSend.call(req, status, bytes)
       }
     }
-  });
+  })
 }
 
-Socket.prototype[SymbolAsyncDispose] = async function() {
+Socket.prototype[SymbolAsyncDispose] = async function () {
   if (!this[kStateSymbol].handle) {
-    return;
+    return
   }
-  return promisify(this.close).call(this);
-};
-
-
-function socketCloseNT(self) {
-  self.emit('close');
+  return promisify(this.close).call(this)
 }
 
+function socketCloseNT (self) {
+  self.emit('close')
+}
 
-Socket.prototype.address = function() {
-  healthCheck(this);
+Socket.prototype.address = function () {
+  healthCheck(this)
 
   // Pre-seeded so that the keys come in Node's order whatever order the
   // native side fills them in.
-  const out = { address: undefined, family: undefined, port: undefined };
-  const err = this[kStateSymbol].handle.getsockname(out);
+  const out = { address: undefined, family: undefined, port: undefined }
+  const err = this[kStateSymbol].handle.getsockname(out)
   if (err) {
-    throw new ErrnoException(err, 'getsockname');
+    throw new ErrnoException(err, 'getsockname')
   }
 
-  return out;
-};
+  return out
+}
 
-Socket.prototype.remoteAddress = function() {
-  healthCheck(this);
+Socket.prototype.remoteAddress = function () {
+  healthCheck(this)
 
-  const state = this[kStateSymbol];
-  if (state.connectState !== CONNECT_STATE_CONNECTED)
-    throw new ERR_SOCKET_DGRAM_NOT_CONNECTED();
+  const state = this[kStateSymbol]
+  if (state.connectState !== CONNECT_STATE_CONNECTED) { throw new ERR_SOCKET_DGRAM_NOT_CONNECTED() }
 
-  const out = { address: undefined, family: undefined, port: undefined };
-  const err = state.handle.getpeername(out);
-  if (err)
-    throw new ErrnoException(err, 'getpeername');
+  const out = { address: undefined, family: undefined, port: undefined }
+  const err = state.handle.getpeername(out)
+  if (err) { throw new ErrnoException(err, 'getpeername') }
 
-  return out;
-};
+  return out
+}
 
-
-Socket.prototype.setBroadcast = function(arg) {
-  const err = this[kStateSymbol].handle.setBroadcast(!!arg);
+Socket.prototype.setBroadcast = function (arg) {
+  const err = this[kStateSymbol].handle.setBroadcast(!!arg)
   if (err) {
-    throw new ErrnoException(err, 'setBroadcast');
+    throw new ErrnoException(err, 'setBroadcast')
   }
-};
-
+}
 
 // dgram-rs: setTOS, getTOS, setDontFragment, getPathMTU (lib/control.js).
-installControlMethods(Socket.prototype);
-
+installControlMethods(Socket.prototype)
 
 // Node's C++ takes the TTL with ToInt32 (`| 0`): 1.5 is 1, NaN is 0.
-Socket.prototype.setTTL = function(ttl) {
-  validateNumber(ttl, 'ttl');
+Socket.prototype.setTTL = function (ttl) {
+  validateNumber(ttl, 'ttl')
 
-  const err = this[kStateSymbol].handle.setTTL(ttl | 0);
+  const err = this[kStateSymbol].handle.setTTL(ttl | 0)
   if (err) {
-    throw new ErrnoException(err, 'setTTL');
+    throw new ErrnoException(err, 'setTTL')
   }
 
-  return ttl;
-};
+  return ttl
+}
 
+Socket.prototype.setMulticastTTL = function (ttl) {
+  validateNumber(ttl, 'ttl')
 
-Socket.prototype.setMulticastTTL = function(ttl) {
-  validateNumber(ttl, 'ttl');
-
-  const err = this[kStateSymbol].handle.setMulticastTTL(ttl | 0);
+  const err = this[kStateSymbol].handle.setMulticastTTL(ttl | 0)
   if (err) {
-    throw new ErrnoException(err, 'setMulticastTTL');
+    throw new ErrnoException(err, 'setMulticastTTL')
   }
 
-  return ttl;
-};
+  return ttl
+}
 
-
-Socket.prototype.setMulticastLoopback = function(arg) {
-  const err = this[kStateSymbol].handle.setMulticastLoopback(!!arg);
+Socket.prototype.setMulticastLoopback = function (arg) {
+  const err = this[kStateSymbol].handle.setMulticastLoopback(!!arg)
   if (err) {
-    throw new ErrnoException(err, 'setMulticastLoopback');
+    throw new ErrnoException(err, 'setMulticastLoopback')
   }
 
-  return arg; // 0.4 compatibility
-};
+  return arg // 0.4 compatibility
+}
 
+Socket.prototype.setMulticastInterface = function (interfaceAddress) {
+  healthCheck(this)
+  validateString(interfaceAddress, 'interfaceAddress')
 
-Socket.prototype.setMulticastInterface = function(interfaceAddress) {
-  healthCheck(this);
-  validateString(interfaceAddress, 'interfaceAddress');
-
-  const err = this[kStateSymbol].handle.setMulticastInterface(interfaceAddress);
+  const err = this[kStateSymbol].handle.setMulticastInterface(interfaceAddress)
   if (err) {
-    throw new ErrnoException(err, 'setMulticastInterface');
+    throw new ErrnoException(err, 'setMulticastInterface')
   }
-};
+}
 
 // Node's C++ converts addresses with ToString (a Symbol throws a TypeError)
 // and takes an undefined or null interface as "any".
-function toAddress(value) {
-  return `${value}`;
+function toAddress (value) {
+  return `${value}`
 }
 
-function toInterface(value) {
-  return value === undefined || value === null ? null : `${value}`;
+function toInterface (value) {
+  return value === undefined || value === null ? null : `${value}`
 }
 
 // The membership calls: the handle method is named like the socket's, and so is
 // the syscall of the error it reports.
-function membership(self, method, multicastAddress, interfaceAddress) {
-  healthCheck(self);
+function membership (self, method, multicastAddress, interfaceAddress) {
+  healthCheck(self)
 
   if (!multicastAddress) {
-    throw new ERR_MISSING_ARGS('multicastAddress');
+    throw new ERR_MISSING_ARGS('multicastAddress')
   }
 
   const err = self[kStateSymbol].handle[method](toAddress(multicastAddress),
-                                                toInterface(interfaceAddress));
+    toInterface(interfaceAddress))
   if (err) {
-    throw new ErrnoException(err, method);
+    throw new ErrnoException(err, method)
   }
 }
 
-function sourceSpecificMembership(self, method, sourceAddress, groupAddress,
-                                  interfaceAddress) {
-  healthCheck(self);
+function sourceSpecificMembership (self, method, sourceAddress, groupAddress,
+  interfaceAddress) {
+  healthCheck(self)
 
-  validateString(sourceAddress, 'sourceAddress');
-  validateString(groupAddress, 'groupAddress');
+  validateString(sourceAddress, 'sourceAddress')
+  validateString(groupAddress, 'groupAddress')
 
   const err = self[kStateSymbol].handle[method](sourceAddress, groupAddress,
-                                                toInterface(interfaceAddress));
+    toInterface(interfaceAddress))
   if (err) {
-    throw new ErrnoException(err, method);
+    throw new ErrnoException(err, method)
   }
 }
 
-Socket.prototype.addMembership = function(multicastAddress, interfaceAddress) {
-  membership(this, 'addMembership', multicastAddress, interfaceAddress);
-};
+Socket.prototype.addMembership = function (multicastAddress, interfaceAddress) {
+  membership(this, 'addMembership', multicastAddress, interfaceAddress)
+}
 
-Socket.prototype.dropMembership = function(multicastAddress, interfaceAddress) {
-  membership(this, 'dropMembership', multicastAddress, interfaceAddress);
-};
+Socket.prototype.dropMembership = function (multicastAddress, interfaceAddress) {
+  membership(this, 'dropMembership', multicastAddress, interfaceAddress)
+}
 
-Socket.prototype.addSourceSpecificMembership = function(sourceAddress,
-                                                        groupAddress,
-                                                        interfaceAddress) {
+Socket.prototype.addSourceSpecificMembership = function (sourceAddress,
+  groupAddress,
+  interfaceAddress) {
   sourceSpecificMembership(this, 'addSourceSpecificMembership', sourceAddress,
-                           groupAddress, interfaceAddress);
-};
+    groupAddress, interfaceAddress)
+}
 
-Socket.prototype.dropSourceSpecificMembership = function(sourceAddress,
-                                                         groupAddress,
-                                                         interfaceAddress) {
+Socket.prototype.dropSourceSpecificMembership = function (sourceAddress,
+  groupAddress,
+  interfaceAddress) {
   sourceSpecificMembership(this, 'dropSourceSpecificMembership', sourceAddress,
-                           groupAddress, interfaceAddress);
-};
+    groupAddress, interfaceAddress)
+}
 
-
-function healthCheck(socket) {
+function healthCheck (socket) {
   if (!socket[kStateSymbol].handle) {
     // Error message from dgram_legacy.js.
-    throw new ERR_SOCKET_DGRAM_NOT_RUNNING();
+    throw new ERR_SOCKET_DGRAM_NOT_RUNNING()
   }
 }
 
+function stopReceiving (socket) {
+  const state = socket[kStateSymbol]
 
-function stopReceiving(socket) {
-  const state = socket[kStateSymbol];
+  if (!state.receiving) { return }
 
-  if (!state.receiving)
-    return;
-
-  state.handle.recvStop();
-  state.receiving = false;
+  state.handle.recvStop()
+  state.receiving = false
 }
-
 
 // handle.onmessage: one received datagram; rinfo is built by lib/handle.js.
-function onMessage(buf, rinfo) {
-  const self = this[kOwner];
-  if (!fromBlockedSender(self, rinfo))
-    self.emit('message', buf, rinfo);
+function onMessage (buf, rinfo) {
+  const self = this[kOwner]
+  if (!fromBlockedSender(self, rinfo)) { self.emit('message', buf, rinfo) }
 }
 
-
 // handle.onbatch: what one read gave, in batch mode (lib/batch.js).
-function onBatch(buf, segment, rinfo) {
-  const self = this[kOwner];
-  if (!fromBlockedSender(self, rinfo))
-    self.emit('messages', splitBatch(buf, segment), rinfo);
+function onBatch (buf, segment, rinfo) {
+  const self = this[kOwner]
+  if (!fromBlockedSender(self, rinfo)) { self.emit('messages', splitBatch(buf, segment), rinfo) }
 }
 
 // Node 22.13+ / 23.4+: datagrams from blocked senders are dropped silently.
-function fromBlockedSender(self, rinfo) {
-  const blockList = self[kStateSymbol].receiveBlockList;
+function fromBlockedSender (self, rinfo) {
+  const blockList = self[kStateSymbol].receiveBlockList
   return blockList !== undefined &&
-    blockList.check(rinfo.address, rinfo.family.toLowerCase());
+    blockList.check(rinfo.address, rinfo.family.toLowerCase())
 }
-
 
 // handle.onerror: a failed receive (negative errno).
-function onError(errno) {
-  const self = this[kOwner];
-  return self.emit('error', new ErrnoException(errno, 'recvmsg'));
+function onError (errno) {
+  const self = this[kOwner]
+  return self.emit('error', new ErrnoException(errno, 'recvmsg'))
 }
 
+Socket.prototype.ref = function () {
+  const handle = this[kStateSymbol].handle
 
-Socket.prototype.ref = function() {
-  const handle = this[kStateSymbol].handle;
+  if (handle) { handle.ref() }
 
-  if (handle)
-    handle.ref();
+  return this
+}
 
-  return this;
-};
+Socket.prototype.unref = function () {
+  const handle = this[kStateSymbol].handle
 
+  if (handle) { handle.unref() }
 
-Socket.prototype.unref = function() {
-  const handle = this[kStateSymbol].handle;
+  return this
+}
 
-  if (handle)
-    handle.unref();
+Socket.prototype.setRecvBufferSize = function (size) {
+  bufferSize(this, size, RECV_BUFFER)
+}
 
-  return this;
-};
+Socket.prototype.setSendBufferSize = function (size) {
+  bufferSize(this, size, SEND_BUFFER)
+}
 
+Socket.prototype.getRecvBufferSize = function () {
+  return bufferSize(this, 0, RECV_BUFFER)
+}
 
-Socket.prototype.setRecvBufferSize = function(size) {
-  bufferSize(this, size, RECV_BUFFER);
-};
-
-
-Socket.prototype.setSendBufferSize = function(size) {
-  bufferSize(this, size, SEND_BUFFER);
-};
-
-
-Socket.prototype.getRecvBufferSize = function() {
-  return bufferSize(this, 0, RECV_BUFFER);
-};
-
-
-Socket.prototype.getSendBufferSize = function() {
-  return bufferSize(this, 0, SEND_BUFFER);
-};
+Socket.prototype.getSendBufferSize = function () {
+  return bufferSize(this, 0, SEND_BUFFER)
+}
 
 // dgram-rs: what the socket has received, sent and lost. droppedByKernel is
 // the kernel's own count for the socket (a full receive buffer, mostly);
 // droppedByQueue counts what a full backgroundReceive inbox dropped. After
 // close(), the figures at the moment of closing.
 const STATS = ['datagramsReceived', 'bytesReceived', 'datagramsSent', 'bytesSent',
-               'droppedByKernel', 'droppedByQueue'];
+  'droppedByKernel', 'droppedByQueue']
 
-Socket.prototype.getStats = function() {
-  const state = this[kStateSymbol];
-  const values = state.handle ? state.handle.getStats() : state.finalStats;
-  const stats = {};
-  for (let i = 0; i < STATS.length; i++)
-    stats[STATS[i]] = values === undefined ? 0 : values[i];
-  return stats;
-};
-
-// dgram-rs: the datagrams as an async iterator (lib/messages.js).
-Socket.prototype.messages = function(options) {
-  return createMessages(this, options, setPaused);
-};
-
-Socket.prototype[Symbol.asyncIterator] = function() {
-  return createMessages(this, undefined, setPaused);
-};
-
-function setPaused(self, paused) {
-  const { handle } = self[kStateSymbol];
-  if (handle)
-    handle.setPaused(paused);
+Socket.prototype.getStats = function () {
+  const state = this[kStateSymbol]
+  const values = state.handle ? state.handle.getStats() : state.finalStats
+  const stats = {}
+  for (let i = 0; i < STATS.length; i++) { stats[STATS[i]] = values === undefined ? 0 : values[i] }
+  return stats
 }
 
-Socket.prototype.getSendQueueSize = function() {
-  return this[kStateSymbol].handle.getSendQueueSize();
-};
+// dgram-rs: the datagrams as an async iterator (lib/messages.js).
+Socket.prototype.messages = function (options) {
+  return createMessages(this, options, setPaused)
+}
 
-Socket.prototype.getSendQueueCount = function() {
-  return this[kStateSymbol].handle.getSendQueueCount();
-};
+Socket.prototype[Symbol.asyncIterator] = function () {
+  return createMessages(this, undefined, setPaused)
+}
+
+function setPaused (self, paused) {
+  const { handle } = self[kStateSymbol]
+  if (handle) { handle.setPaused(paused) }
+}
+
+Socket.prototype.getSendQueueSize = function () {
+  return this[kStateSymbol].handle.getSendQueueSize()
+}
+
+Socket.prototype.getSendQueueCount = function () {
+  return this[kStateSymbol].handle.getSendQueueCount()
+}
 
 // Deprecated private APIs: accessors of the socket's state (DEP0112).
 for (const [name, key] of [
@@ -1374,29 +1286,26 @@ for (const [name, key] of [
   ['_receiving', 'receiving'],
   ['_bindState', 'bindState'],
   ['_queue', 'queue'],
-  ['_reuseAddr', 'reuseAddr'],
+  ['_reuseAddr', 'reuseAddr']
 ]) {
   Object.defineProperty(Socket.prototype, name, {
     __proto__: null,
-    get: deprecate(function() {
-      return this[kStateSymbol][key];
+    get: deprecate(function () {
+      return this[kStateSymbol][key]
     }, `Socket.prototype.${name} is deprecated`, 'DEP0112'),
-    set: deprecate(function(val) {
-      this[kStateSymbol][key] = val;
-    }, `Socket.prototype.${name} is deprecated`, 'DEP0112'),
-  });
+    set: deprecate(function (val) {
+      this[kStateSymbol][key] = val
+    }, `Socket.prototype.${name} is deprecated`, 'DEP0112')
+  })
 }
 
+Socket.prototype._healthCheck = deprecate(function () {
+  healthCheck(this)
+}, 'Socket.prototype._healthCheck() is deprecated', 'DEP0112')
 
-Socket.prototype._healthCheck = deprecate(function() {
-  healthCheck(this);
-}, 'Socket.prototype._healthCheck() is deprecated', 'DEP0112');
-
-
-Socket.prototype._stopReceiving = deprecate(function() {
-  stopReceiving(this);
-}, 'Socket.prototype._stopReceiving() is deprecated', 'DEP0112');
-
+Socket.prototype._stopReceiving = deprecate(function () {
+  stopReceiving(this)
+}, 'Socket.prototype._stopReceiving() is deprecated', 'DEP0112')
 
 batch.install(Socket, {
   kStateSymbol,
@@ -1408,10 +1317,10 @@ batch.install(Socket, {
   healthCheck,
   flushSends,
   settleBatch,
-  finishBatch,
-});
+  finishBatch
+})
 
 module.exports = {
   createSocket,
-  Socket,
-};
+  Socket
+}

@@ -18,7 +18,7 @@
 // FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS
 // IN THE SOFTWARE.
 
-'use strict';
+'use strict'
 
 // The argument validators dgram uses, ported from Node 20's
 // lib/internal/validators.js with the same names, codes and messages.
@@ -28,59 +28,54 @@ const {
   codes: {
     ERR_INVALID_ARG_TYPE,
     ERR_OUT_OF_RANGE,
-    ERR_SOCKET_BAD_PORT,
-  },
-} = require('./errors');
+    ERR_SOCKET_BAD_PORT
+  }
+} = require('./errors')
 
 /**
  * @param {*} value
  * @returns {boolean}
  */
-function isInt32(value) {
-  return value === (value | 0);
+function isInt32 (value) {
+  return value === (value | 0)
 }
 
 const validateUint32 = hideStackFrames((value, name, positive = false) => {
   if (typeof value !== 'number') {
-    throw new ERR_INVALID_ARG_TYPE(name, 'number', value);
+    throw new ERR_INVALID_ARG_TYPE(name, 'number', value)
   }
   if (!Number.isInteger(value)) {
-    throw new ERR_OUT_OF_RANGE(name, 'an integer', value);
+    throw new ERR_OUT_OF_RANGE(name, 'an integer', value)
   }
-  const min = positive ? 1 : 0;
+  const min = positive ? 1 : 0
   // 2 ** 32 === 4294967296
-  const max = 4_294_967_295;
+  const max = 4_294_967_295
   if (value < min || value > max) {
-    throw new ERR_OUT_OF_RANGE(name, `>= ${min} && <= ${max}`, value);
+    throw new ERR_OUT_OF_RANGE(name, `>= ${min} && <= ${max}`, value)
   }
-});
+})
 
 const validateInteger = hideStackFrames((value, name, min, max) => {
-  if (typeof value !== 'number')
-    throw new ERR_INVALID_ARG_TYPE(name, 'number', value);
-  if (!Number.isInteger(value))
-    throw new ERR_OUT_OF_RANGE(name, 'an integer', value);
-  if (value < min || value > max)
-    throw new ERR_OUT_OF_RANGE(name, `>= ${min} && <= ${max}`, value);
-});
+  if (typeof value !== 'number') { throw new ERR_INVALID_ARG_TYPE(name, 'number', value) }
+  if (!Number.isInteger(value)) { throw new ERR_OUT_OF_RANGE(name, 'an integer', value) }
+  if (value < min || value > max) { throw new ERR_OUT_OF_RANGE(name, `>= ${min} && <= ${max}`, value) }
+})
 
 const validateString = hideStackFrames((value, name) => {
-  if (typeof value !== 'string')
-    throw new ERR_INVALID_ARG_TYPE(name, 'string', value);
-});
+  if (typeof value !== 'string') { throw new ERR_INVALID_ARG_TYPE(name, 'string', value) }
+})
 
 const validateNumber = hideStackFrames((value, name, min = undefined, max) => {
-  if (typeof value !== 'number')
-    throw new ERR_INVALID_ARG_TYPE(name, 'number', value);
+  if (typeof value !== 'number') { throw new ERR_INVALID_ARG_TYPE(name, 'number', value) }
 
   if ((min != null && value < min) || (max != null && value > max) ||
     ((min != null || max != null) && Number.isNaN(value))) {
     throw new ERR_OUT_OF_RANGE(
       name,
       `${min != null ? `>= ${min}` : ''}${min != null && max != null ? ' && ' : ''}${max != null ? `<= ${max}` : ''}`,
-      value);
+      value)
   }
-});
+})
 
 /**
  * Check that the port number is not NaN when coerced to a number,
@@ -96,37 +91,35 @@ const validatePort = hideStackFrames((port, name = 'Port', allowZero = true) => 
       +port !== (+port >>> 0) ||
       port > 0xFFFF ||
       (port === 0 && !allowZero)) {
-    throw new ERR_SOCKET_BAD_PORT(name, port, allowZero);
+    throw new ERR_SOCKET_BAD_PORT(name, port, allowZero)
   }
-  return port | 0;
-});
+  return port | 0
+})
 
 const validateAbortSignal = hideStackFrames((signal, name) => {
   if (signal !== undefined &&
       (signal === null ||
        typeof signal !== 'object' ||
        !('aborted' in signal))) {
-    throw new ERR_INVALID_ARG_TYPE(name, 'AbortSignal', signal);
+    throw new ERR_INVALID_ARG_TYPE(name, 'AbortSignal', signal)
   }
-});
+})
 
 const validateFunction = hideStackFrames((value, name) => {
-  if (typeof value !== 'function')
-    throw new ERR_INVALID_ARG_TYPE(name, 'Function', value);
-});
+  if (typeof value !== 'function') { throw new ERR_INVALID_ARG_TYPE(name, 'Function', value) }
+})
 
-let BlockList; // Lazily loaded: most sockets have no block list.
+let BlockList // Lazily loaded: most sockets have no block list.
 
 // Node 22.13+/23.4+ check with BlockList.isBlockList(), which Node 20 lacks;
 // `instanceof` is the same test for lists made in this realm.
 const validateBlockList = hideStackFrames((value, name) => {
-  BlockList ??= require('net').BlockList;
-  const ok = typeof BlockList.isBlockList === 'function' ?
-    BlockList.isBlockList(value) :
-    value instanceof BlockList;
-  if (!ok)
-    throw new ERR_INVALID_ARG_TYPE(name, 'net.BlockList', value);
-});
+  BlockList ??= require('net').BlockList
+  const ok = typeof BlockList.isBlockList === 'function'
+    ? BlockList.isBlockList(value)
+    : value instanceof BlockList
+  if (!ok) { throw new ERR_INVALID_ARG_TYPE(name, 'net.BlockList', value) }
+})
 
 module.exports = {
   isInt32,
@@ -137,5 +130,5 @@ module.exports = {
   validateNumber,
   validatePort,
   validateString,
-  validateUint32,
-};
+  validateUint32
+}

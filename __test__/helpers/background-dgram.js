@@ -11,5 +11,5 @@ function withBackground (type) {
 
 module.exports = {
   ...dgram,
-  createSocket: (type, listener) => dgram.createSocket(withBackground(type), listener),
+  createSocket: (type, listener) => dgram.createSocket(withBackground(type), listener)
 }

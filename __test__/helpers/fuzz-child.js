@@ -22,7 +22,7 @@ const METHODS = [
   'setBroadcast', 'setTTL', 'setMulticastTTL', 'setMulticastLoopback', 'setMulticastInterface',
   'addMembership', 'dropMembership', 'addSourceSpecificMembership', 'dropSourceSpecificMembership',
   'setRecvBufferSize', 'setSendBufferSize', 'getRecvBufferSize', 'getSendBufferSize',
-  'getSendQueueSize', 'getSendQueueCount', 'ref', 'unref',
+  'getSendQueueSize', 'getSendQueueCount', 'ref', 'unref'
 ]
 
 // Values for every argument position. Ports that a bind could use are all ones that coerce to 0
@@ -33,7 +33,7 @@ function pool (log) {
     '', 'abc', '127.0.0.1', '::1', '239.255.0.1', '232.1.1.1', '0', ' ', 'localhost',
     Buffer.from('hi'), new Uint8Array(3), new Uint16Array(2), new DataView(new ArrayBuffer(2)), new ArrayBuffer(2),
     [], ['a', Buffer.from('b')], [1], {}, { port: 0, address: '127.0.0.1' }, { port: 'x' },
-    Symbol('s'), 10n, () => log('callback'), function named () { log('callback named', arguments.length) },
+    Symbol('s'), 10n, () => log('callback'), function named () { log('callback named', arguments.length) }
   ]
 }
 

@@ -19,7 +19,7 @@ const RS_MODULE = process.env.DGRAM_TEST_BACKGROUND === '1' ? require.resolve('.
 const IMPLS = [
   // `module` is what a child process's script requires for this implementation.
   { name: 'node:dgram', module: 'node:dgram', load: () => nodeDgram },
-  { name: 'dgram-rs', module: SELFCHECK ? 'node:dgram' : RS_MODULE, load: () => SELFCHECK ? nodeDgram : require(RS_MODULE) },
+  { name: 'dgram-rs', module: SELFCHECK ? 'node:dgram' : RS_MODULE, load: () => SELFCHECK ? nodeDgram : require(RS_MODULE) }
 ]
 const REPO_ROOT = require('node:path').resolve(__dirname, '..', '..')
 
@@ -48,7 +48,7 @@ function describeError (e, ports) {
     ctor: e.constructor && e.constructor.name,
     string: String(e),
     keys: Object.keys(e).sort(),
-    instanceOf: ['Error', 'TypeError', 'RangeError', 'SyntaxError'].filter((n) => e instanceof globalThis[n]),
+    instanceOf: ['Error', 'TypeError', 'RangeError', 'SyntaxError'].filter((n) => e instanceof globalThis[n])
   }
   for (const k of ['errno', 'syscall', 'address', 'port', 'info', 'dest']) {
     if (k in e) d[k] = e[k]
@@ -101,6 +101,7 @@ class Transcript {
     Promise.resolve().then(() => this.log(`${label}:promise`))
     setImmediate(() => this.log(`${label}:immediate`))
   }
+
   has (entry) { return this.entries.some((e) => JSON.stringify(e) === JSON.stringify(entry)) }
   count (pred) { return this.entries.filter(pred).length }
 }
@@ -127,7 +128,7 @@ async function runScenario (impl, scenario, { timeout = DEFAULT_TIMEOUT } = {}) 
       return new Promise((resolve, reject) => setImmediate(() => {
         try { resolve(fn()) } catch (e) { reject(e) }
       }))
-    },
+    }
   }
   try {
     return await withTimeout(Promise.resolve().then(() => scenario(ctx)), timeout, `${impl.name} scenario`)
@@ -170,5 +171,5 @@ module.exports = {
   Transcript,
   runScenario,
   parity,
-  bindLoopback,
+  bindLoopback
 }
