@@ -100,10 +100,10 @@ export interface SocketOptions extends Abortable {
   /** Sending or connecting to these addresses fails with ERR_IP_BLOCKED (Node 23.4+). */
   sendBlockList?: BlockList | undefined;
   /**
-   * dgram-rs only: emit `'messages'` once per read (up to 64 datagrams of one sender, as views
-   * into one Buffer) instead of `'message'` per datagram. With `'zero-copy'`, the views are of
-   * the socket's read buffer itself, valid while the `'messages'` listeners run: afterwards they
-   * are empty (length 0). Copy what you keep.
+   * dgram-rs only: emit `'messages'` once per read and sender (what one wakeup's read took from
+   * one sender, as Buffer views) instead of `'message'` per datagram. With `'zero-copy'`, the
+   * views are of the socket's read buffers themselves, valid while the `'messages'` listeners
+   * run: afterwards they are empty (length 0). Copy what you keep.
    */
   receiveBatches?: boolean | 'zero-copy' | undefined;
   /**
@@ -115,6 +115,12 @@ export interface SocketOptions extends Abortable {
    * spread over sockets. Applied when the socket binds (a failure is a `'setsockopt'` error).
    */
   reusePortBalance?: ReusePortBalance | undefined;
+  /**
+   * dgram-rs only: a runtime thread reads the socket, even while JavaScript is busy, into an
+   * inbox of at most `maxQueueBytes` (default 8 MiB; datagrams that do not fit are dropped and
+   * counted in `getStats().droppedByQueue`). Delivery is as on the default path.
+   */
+  backgroundReceive?: boolean | { maxQueueBytes?: number | undefined } | undefined;
   /** dgram-rs only: add the receive information to every rinfo (see `RemoteInfo`). */
   receiveInfo?: boolean | undefined;
   /**
@@ -127,6 +133,24 @@ export interface SocketOptions extends Abortable {
    * pending one never fails a later send.
    */
   receiveErrors?: boolean | undefined;
+}
+
+/** dgram-rs only: what a socket has received, sent and lost (`socket.getStats()`). */
+export interface SocketStats {
+  datagramsReceived: number;
+  bytesReceived: number;
+  datagramsSent: number;
+  bytesSent: number;
+  /** The kernel's drop count for the socket (a full receive buffer, mostly). */
+  droppedByKernel: number;
+  /** Datagrams a full `backgroundReceive` inbox dropped. */
+  droppedByQueue: number;
+}
+
+/** dgram-rs only: options of `socket.messages()`. */
+export interface MessagesOptions {
+  /** Datagrams held before reading pauses (default 1024). */
+  highWaterMark?: number | undefined;
 }
 
 /** How a `reusePort` group spreads its datagrams (see `SocketOptions.reusePortBalance`). */
@@ -292,6 +316,15 @@ export class Socket extends EventEmitter {
   setDontFragment(flag: boolean): void;
   /** dgram-rs only, connected sockets: the kernel's path MTU to the peer. */
   getPathMTU(): number;
+  /** dgram-rs only: received, sent and dropped datagrams (after `close()`, as at closing). */
+  getStats(): SocketStats;
+  /**
+   * dgram-rs only: the datagrams as `[msg, rinfo]` pairs; holds at most `highWaterMark` (plus
+   * one read) and pauses reading meanwhile; ends at `close()`, throws the socket's error.
+   */
+  messages(options?: MessagesOptions): AsyncIterableIterator<[NonSharedBuffer, RemoteInfo]>;
+  /** dgram-rs only: `for await (const [msg, rinfo] of socket)`, as `messages()`. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<[NonSharedBuffer, RemoteInfo]>;
   unref(): this;
   addSourceSpecificMembership(sourceAddress: string, groupAddress: string, multicastInterface?: string): void;
   dropSourceSpecificMembership(sourceAddress: string, groupAddress: string, multicastInterface?: string): void;
@@ -328,6 +361,8 @@ export class Socket extends EventEmitter {
   on(event: 'messages', listener: (messages: NonSharedBuffer[], rinfo: RemoteInfo) => void): this;
   /** dgram-rs only, with `receiveErrors`: one ICMP error. */
   on(event: 'icmp', listener: (error: IcmpError) => void): this;
+  /** dgram-rs only: the send queue that filled when the socket buffer was full has emptied. */
+  on(event: 'drain', listener: () => void): this;
   once(event: string, listener: (...args: any[]) => void): this;
   once(event: 'close', listener: () => void): this;
   once(event: 'connect', listener: () => void): this;
@@ -338,6 +373,8 @@ export class Socket extends EventEmitter {
   once(event: 'messages', listener: (messages: NonSharedBuffer[], rinfo: RemoteInfo) => void): this;
   /** dgram-rs only, with `receiveErrors`: one ICMP error. */
   once(event: 'icmp', listener: (error: IcmpError) => void): this;
+  /** dgram-rs only: the send queue that filled when the socket buffer was full has emptied. */
+  once(event: 'drain', listener: () => void): this;
   prependListener(event: string, listener: (...args: any[]) => void): this;
   prependListener(event: 'close', listener: () => void): this;
   prependListener(event: 'connect', listener: () => void): this;

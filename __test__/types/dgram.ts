@@ -157,3 +157,17 @@ void [tos, mtu];
 meta.send('x', { tos: 'high' });
 // @ts-expect-error: receiveInfo is a boolean
 dgram.createSocket({ type: 'udp4', receiveInfo: 'yes' });
+
+// dgram-rs: background receive, statistics, 'drain', the async iterator.
+{
+    const bg = dgram.createSocket({ type: 'udp4', backgroundReceive: { maxQueueBytes: 1 << 20 } });
+    const stats = bg.getStats();
+    const lost: number = stats.droppedByKernel + stats.droppedByQueue;
+    bg.on('drain', () => { void lost; });
+    (async () => {
+        for await (const [msg, rinfo] of bg) { void msg.length; void rinfo.port; }
+        for await (const [msg] of bg.messages({ highWaterMark: 16 })) { void msg; }
+    })();
+    // @ts-expect-error: backgroundReceive takes a boolean or { maxQueueBytes }
+    dgram.createSocket({ type: 'udp4', backgroundReceive: 'yes' });
+}
