@@ -20,6 +20,8 @@
 //   receive does.
 
 const dgram = require('dgram')
+const fs = require('fs')
+const { createMessages } = require('./messages')
 const EventEmitter = require('events')
 const { isIP } = require('net')
 const { Buffer } = require('buffer')
@@ -90,7 +92,7 @@ function emitLent (event, ...args) {
 }
 
 function closeBatches (...args) {
-  const result = Reflect.apply(dgram.Socket.prototype.close, this, args)
+  const result = Reflect.apply(Socket.prototype.close, this, args)
   // No 'messages' after close(), not even of datagrams already read.
   this[kClosing] = true
   this[kPending] = undefined
@@ -247,6 +249,80 @@ function sendMany (socket, list, port, address, callback) {
     const step = (i) => sendOne(i, i + 1 < list.length ? () => step(i + 1) : null)
     step(0)
   }
+}
+
+// socket.messages() / for await: the iterator of lib/messages.js, pausing
+// node:dgram's reading through its handle (found by node's own state symbol;
+// where it cannot be found, the iterator does not pause).
+function nodeHandle (socket) {
+  const key = Object.getOwnPropertySymbols(socket).find((k) => k.description === 'state symbol')
+  const state = key === undefined ? undefined : socket[key]
+  return state && state.handle
+}
+
+function setPaused (socket, paused) {
+  const handle = nodeHandle(socket)
+  if (!handle) return
+  if (paused) handle.recvStop()
+  else handle.recvStart()
+}
+
+Socket.prototype.messages = function messages (options) {
+  return createMessages(this, options, setPaused)
+}
+
+Socket.prototype[Symbol.asyncIterator] = function () {
+  return createMessages(this, undefined, setPaused)
+}
+
+// getStats(): what JavaScript can see on node:dgram. Received datagrams and
+// bytes are counted as 'message' is emitted; the kernel's drops are read from
+// /proc/net/udp(6) (Linux). Sends and queue drops are not visible there: 0.
+const kReceived = Symbol('received')
+
+Socket.prototype.emit = function (event, ...args) {
+  if (event === 'message') {
+    const counts = this[kReceived] || (this[kReceived] = [0, 0])
+    counts[0]++
+    counts[1] += args[0].length
+  }
+  return Reflect.apply(emit, this, [event, ...args])
+}
+
+const kFinalDrops = Symbol('finalDrops')
+
+// close() keeps the kernel's last drop count for getStats().
+Socket.prototype.close = function close (...args) {
+  if (this[kFinalDrops] === undefined) this[kFinalDrops] = kernelDrops(this)
+  return Reflect.apply(dgram.Socket.prototype.close, this, args)
+}
+
+Socket.prototype.getStats = function getStats () {
+  const [datagramsReceived, bytesReceived] = this[kReceived] || [0, 0]
+  return {
+    datagramsReceived,
+    bytesReceived,
+    datagramsSent: 0,
+    bytesSent: 0,
+    droppedByKernel: this[kFinalDrops] === undefined ? kernelDrops(this) : this[kFinalDrops],
+    droppedByQueue: 0
+  }
+}
+
+// The `drops` column of the socket's line in /proc/net/udp or udp6 (by the
+// inode of its descriptor), or 0 where that cannot be read.
+function kernelDrops (socket) {
+  try {
+    const handle = nodeHandle(socket)
+    const link = fs.readlinkSync(`/proc/self/fd/${handle.fd}`)
+    const inode = /^socket:\[(\d+)\]$/.exec(link)[1]
+    for (const table of ['udp', 'udp6']) {
+      const line = fs.readFileSync(`/proc/self/net/${table}`, 'latin1').split('\n')
+        .map((l) => l.trim().split(/\s+/)).find((f) => f[9] === inode)
+      if (line) return Number(line[line.length - 1])
+    }
+  } catch {}
+  return 0
 }
 
 module.exports = {
