@@ -468,7 +468,6 @@ pub fn send_with_control(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recv::{read_with, Datagrams};
     use crate::sys::mmsg::{ReadMode, Reader};
     use socket2::{Domain, Type};
     use std::time::{Duration, Instant};
@@ -487,9 +486,9 @@ mod tests {
         let mut reader = Reader::new().unwrap();
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
-            if read_with(r.as_raw_fd(), &mut reader, mode).is_ok() {
-                if let Some(d) = Datagrams::new(&reader).next() {
-                    return (d.bytes.to_vec(), d.info);
+            if reader.recv_with(r.as_raw_fd(), mode).is_ok() {
+                if let Some(slot) = reader.slot(0) {
+                    return (slot.payload.to_vec(), slot.info);
                 }
             }
             assert!(Instant::now() < deadline, "nothing came");
