@@ -224,3 +224,27 @@ both('for await: the socket\'s error ends the loop by throwing it', async () => 
     await assert.rejects(async () => { for await (const m of r) assert.fail(`no datagram was sent: ${m}`) }, failure)
   } finally { closeAll(r) }
 })
+
+test('backgroundReceive with receiveInfo and receiveErrors: rinfo carries the information, an ICMP error is an \'icmp\' event', async () => {
+  const r = rs().createSocket({ type: 'udp4', backgroundReceive: true, receiveInfo: true })
+  const s = rs().createSocket({ type: 'udp4', backgroundReceive: true, receiveErrors: true })
+  try {
+    const port = await bindLoopback(r, '0.0.0.0')
+    await bindLoopback(s)
+    const got = new Promise((resolve) => r.once('message', (m, rinfo) => resolve(rinfo)))
+    s.send('hi', port, '127.0.0.2')
+    const rinfo = await got
+    assert.strictEqual(rinfo.localAddress, '127.0.0.2')
+    assert.strictEqual(typeof rinfo.timestamp, 'bigint')
+    const events = []
+    s.on('icmp', (e) => events.push(['icmp', e.code]))
+    s.on('error', (e) => events.push(['error', e.code]))
+    const closed = rs().createSocket('udp4')
+    const closedPort = await bindLoopback(closed)
+    closed.close()
+    s.send('x', closedPort, '127.0.0.1')
+    await until(() => events.length === 1)
+    await delay(20)
+    assert.deepStrictEqual(events, [['icmp', 'ECONNREFUSED']])
+  } finally { closeAll(r, s) }
+})

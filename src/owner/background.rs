@@ -17,6 +17,7 @@ use std::rc::{Rc, Weak};
 
 use napi::sys::napi_value;
 
+use super::control::InfoValues;
 use super::deliver::Sender;
 use super::{borrow_mut, Callbacks, Delivery, Owner};
 use crate::recv::background::{Background, Counts, Entry, Inbound, Item};
@@ -66,8 +67,9 @@ impl Owner {
         wake.set_ref(self.referenced.get());
         deliver.set_ref(self.referenced.get());
         let sender = wake.sender();
+        let mode = self.control.read_mode.get();
         let reader = self.with_socket(|socket| {
-            Background::start(socket.as_fd(), budget, move || sender.send())
+            Background::start(socket.as_fd(), budget, mode, move || sender.send())
         })?;
         *borrow_mut(&self.background)? = Some(Receiver {
             reader,
@@ -161,6 +163,9 @@ impl Owner {
                 return;
             };
             match item {
+                // receiveErrors: an ICMP error the reader met is reported from the error queue,
+                // as 'icmp', never as 'error' (as on the default path).
+                Item::Error(_) if self.receives_errors() => self.report_errors(),
                 Item::Error(errno) => {
                     if let Some(scope) = CallScope::open(self.env) {
                         if let Some(code) = scope.int(errno) {
@@ -194,11 +199,19 @@ impl Owner {
                 });
             }
             // In batch mode, one call per run of one sender's datagrams; else one per datagram.
-            let from = &read.entries[i].from;
+            // A batch holds datagrams of one sender whose information matches but for the time,
+            // as on the default path.
+            let first = &read.entries[i];
             let end = if batch {
                 i + read.entries[i..]
                     .iter()
-                    .take_while(|e| &e.from == from)
+                    .take_while(|e| {
+                        e.from == first.from
+                            && match (&e.info, &first.info) {
+                                (Some(a), Some(b)) => a.same_but_time(b),
+                                (a, b) => a == b,
+                            }
+                    })
                     .count()
             } else {
                 i + 1
@@ -236,9 +249,31 @@ impl Owner {
         ) else {
             return false;
         };
+        // receiveInfo: six more arguments (a batch reports its first datagram's).
+        let info = match &first.info {
+            Some(info) => match InfoValues::default().values(&scope, self.family, info) {
+                Some(values) => Some(values),
+                None => return false,
+            },
+            None => None,
+        };
+        let call = |sizes: Option<napi_value>| {
+            let mut args = [std::ptr::null_mut(); 10];
+            args[..3].copy_from_slice(&[buf, address, port]);
+            let mut argc = 3;
+            if let Some(values) = info {
+                args[3] = sizes.or_else(|| scope.undefined())?;
+                args[4..].copy_from_slice(&values);
+                argc = 10;
+            } else if let Some(sizes) = sizes {
+                args[3] = sizes;
+                argc = 4;
+            }
+            scope.call_callee(&callbacks.context, &onmessage, &args[..argc]);
+            Some(())
+        };
         if !batch {
-            scope.call_callee(&callbacks.context, &onmessage, &[buf, address, port]);
-            return true;
+            return call(None).is_some();
         }
         let size = |n: usize| scope.int(i32::try_from(n).unwrap_or(i32::MAX));
         let common = first.len;
@@ -254,7 +289,6 @@ impl Owner {
         let Some(sizes) = sizes else {
             return false;
         };
-        scope.call_callee(&callbacks.context, &onmessage, &[buf, address, port, sizes]);
-        true
+        call(Some(sizes)).is_some()
     }
 }

@@ -29,9 +29,10 @@ use tokio::io::Interest;
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 
-use super::{read, Datagrams};
+use super::{read_with, Datagrams};
 use crate::sys::addr::OwnedAddr;
-use crate::sys::mmsg::Reader;
+use crate::sys::control::RecvInfo;
+use crate::sys::mmsg::{ReadMode, Reader};
 
 /// What each queued datagram costs the budget beyond its bytes (its entry, the read's buffer
 /// header), so that a flood of empty datagrams is bounded too.
@@ -39,6 +40,10 @@ const ENTRY_COST: usize = 64;
 
 /// The default inbox budget: 100 ms of 200-byte datagrams at 40,000 a second, with room to spare.
 pub const DEFAULT_MAX_BYTES: usize = 8 << 20;
+
+/// What the task waits for: datagrams, and errors (a connected socket's ICMP error, or one the
+/// error queue holds with `receiveErrors`), which the next read reports.
+const WATCHED: Interest = Interest::READABLE.add(Interest::ERROR);
 
 /// How long [`Background::stop`] waits for the task to let go of the socket.
 const STOP_TIMEOUT: Duration = Duration::from_secs(2);
@@ -50,6 +55,8 @@ pub struct Entry {
     pub from: OwnedAddr,
     /// Its length; datagrams follow each other in [`Inbound::data`].
     pub len: usize,
+    /// What the kernel reported about it, when the read asked (`receiveInfo`).
+    pub info: Option<RecvInfo>,
 }
 
 /// What one read put in the inbox: datagrams back to back, in arrival order.
@@ -118,8 +125,8 @@ fn runtime() -> io::Result<&'static Runtime> {
 }
 
 impl Background {
-    /// Starts reading `socket` (non-blocking) into an inbox of at most `max_bytes`; `wake` is
-    /// called (from the runtime's thread) after each read that put something in it.
+    /// Starts reading `socket` (non-blocking) in `mode` into an inbox of at most `max_bytes`;
+    /// `wake` is called (from the runtime's thread) after each read that put something in it.
     ///
     /// # Errors
     /// The runtime cannot start, the descriptor cannot be duplicated, or the kernel refuses to
@@ -127,6 +134,7 @@ impl Background {
     pub fn start(
         socket: BorrowedFd<'_>,
         max_bytes: usize,
+        mode: ReadMode,
         wake: impl Fn() + Send + Sync + 'static,
     ) -> io::Result<Self> {
         let runtime = runtime()?;
@@ -136,12 +144,17 @@ impl Background {
             let _context = runtime.enter();
             // SAFETY: `fd` is an open descriptor that the AsyncFd owns from here on (an OwnedFd
             // always answers the same descriptor, and only its drop closes it).
-            unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
-                .map_err(|e| e.into_parts().1)?
+            unsafe { AsyncFd::register_with_interest(fd, WATCHED) }.map_err(|e| e.into_parts().1)?
         };
         let shared = Arc::new(Shared::default());
         let (done, stopped) = mpsc::channel();
-        let task = runtime.spawn(run(watched, Arc::clone(&shared), max_bytes, wake, done));
+        let task = runtime.spawn(run(
+            watched,
+            Arc::clone(&shared),
+            (max_bytes, mode),
+            wake,
+            done,
+        ));
         Ok(Background {
             shared,
             task,
@@ -204,7 +217,7 @@ impl Drop for Done {
 async fn run(
     watched: AsyncFd<OwnedFd>,
     shared: Arc<Shared>,
-    max_bytes: usize,
+    (max_bytes, mode): (usize, ReadMode),
     wake: impl Fn() + Send + Sync + 'static,
     done: mpsc::Sender<()>,
 ) {
@@ -218,7 +231,7 @@ async fn run(
         }
     };
     loop {
-        let mut ready = match watched.readable().await {
+        let mut ready = match watched.ready(WATCHED).await {
             Ok(ready) => ready,
             Err(e) => {
                 shared.push(Item::Error(crate::sys::error::errno(&e)), 0);
@@ -226,7 +239,7 @@ async fn run(
                 return;
             }
         };
-        match read(watched.get_ref().as_raw_fd(), &mut reader) {
+        match read_with(watched.get_ref().as_raw_fd(), &mut reader, mode) {
             Ok(_) => {
                 shared.queue_read(&reader, max_bytes);
                 wake();
@@ -271,6 +284,7 @@ impl Shared {
             read.entries.push(Entry {
                 from: datagram.from.to_owned(),
                 len: datagram.bytes.len(),
+                info: datagram.info,
             });
         }
         self.dropped.fetch_add(dropped, Ordering::Relaxed);

@@ -45,9 +45,14 @@ fn reads_in_order_and_wakes() {
     let (r, s, addr) = pair();
     let wakes = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&wakes);
-    let bg = Background::start(r.as_fd(), DEFAULT_MAX_BYTES, move || {
-        counter.fetch_add(1, Ordering::Relaxed);
-    })
+    let bg = Background::start(
+        r.as_fd(),
+        DEFAULT_MAX_BYTES,
+        ReadMode::default(),
+        move || {
+            counter.fetch_add(1, Ordering::Relaxed);
+        },
+    )
     .unwrap();
     for i in 0..100u8 {
         s.send_to(&[i; 10], addr).unwrap();
@@ -73,7 +78,13 @@ fn reads_in_order_and_wakes() {
 fn a_full_inbox_drops_and_counts() {
     let (r, s, addr) = pair();
     // Room for 10 datagrams of 100 bytes.
-    let bg = Background::start(r.as_fd(), 10 * (100 + ENTRY_COST), || {}).unwrap();
+    let bg = Background::start(
+        r.as_fd(),
+        10 * (100 + ENTRY_COST),
+        ReadMode::default(),
+        || {},
+    )
+    .unwrap();
     for _ in 0..50 {
         s.send_to(&[7; 100], addr).unwrap();
     }
@@ -96,7 +107,7 @@ fn a_full_inbox_drops_and_counts() {
 #[test]
 fn stopping_lets_go_of_the_socket() {
     let (r, _s, addr) = pair();
-    let bg = Background::start(r.as_fd(), DEFAULT_MAX_BYTES, || {}).unwrap();
+    let bg = Background::start(r.as_fd(), DEFAULT_MAX_BYTES, ReadMode::default(), || {}).unwrap();
     bg.stop();
     drop(r);
     // The task's duplicate is closed too: the port can be bound again at once.
@@ -106,7 +117,13 @@ fn stopping_lets_go_of_the_socket() {
 #[test]
 fn what_is_put_back_comes_first_and_counts_against_the_budget() {
     let (r, s, addr) = pair();
-    let bg = Background::start(r.as_fd(), 2 * (100 + ENTRY_COST), || {}).unwrap();
+    let bg = Background::start(
+        r.as_fd(),
+        2 * (100 + ENTRY_COST),
+        ReadMode::default(),
+        || {},
+    )
+    .unwrap();
     s.send_to(&[1; 100], addr).unwrap();
     let deadline = Instant::now() + Duration::from_secs(2);
     let first = loop {
