@@ -6,6 +6,7 @@
 //
 //   node bench/run.js [--quick] [--only=<regex on row names>] [--out=<path prefix>]
 //   node bench/run.js --scale [...]: the scale-out benchmark, see bench/scale.js
+//   node bench/run.js --stalls [...]: loss under event-loop stalls, see bench/stalls.js
 //   (--only keeps the baseline rows, node→node and node↔node, so ratios still have a base)
 //
 // Environment:
@@ -36,8 +37,13 @@ const ROOT = path.resolve(__dirname, '..')
 const WORKER = path.join(__dirname, 'worker.js')
 
 const argv = process.argv.slice(2)
+// `--stalls`: loss under event-loop stalls instead (bench/stalls.js, with its own arguments).
+if (argv.includes('--stalls')) {
+  require('./stalls').main(argv.filter((a) => a !== '--stalls')).then(
+    () => process.exit(0),
+    (err) => { console.error(err.message); process.exit(1) })
 // `--scale`: the scale-out benchmark instead (bench/scale.js, with its own arguments).
-if (argv.includes('--scale')) {
+} else if (argv.includes('--scale')) {
   require('./scale').main(argv.filter((a) => a !== '--scale')).then(
     () => process.exit(0),
     (err) => { console.error(err.message); process.exit(1) })
