@@ -111,14 +111,7 @@ impl<T: PollHandler> Poll<T> {
 
     /// `uv_ref` / `uv_unref`: whether this handle keeps the process alive while active.
     pub fn set_ref(&self, on: bool) {
-        // SAFETY: `raw` is an initialised, not yet closed handle.
-        unsafe {
-            if on {
-                uv_ref(self.raw)
-            } else {
-                uv_unref(self.raw)
-            }
-        }
+        set_handle_ref(self.raw, on);
     }
 }
 
@@ -139,6 +132,19 @@ unsafe extern "C" fn on_poll<T: PollHandler>(handle: *mut c_void, status: c_int,
     // A panic must not unwind into libuv (and none is expected: the crate denies them); if one
     // happens anyway, this wakeup is dropped rather than the process aborted.
     let _ = catch_unwind(AssertUnwindSafe(|| target.on_poll(status, events)));
+}
+
+/// `uv_ref` / `uv_unref` on `raw`, an initialised handle that is not closed yet (every handle
+/// type here keeps its `raw` so until its drop closes it).
+fn set_handle_ref(raw: *mut c_void, on: bool) {
+    // SAFETY: the callers pass their own `raw`, initialised and not yet closed.
+    unsafe {
+        if on {
+            uv_ref(raw)
+        } else {
+            uv_unref(raw)
+        }
+    }
 }
 
 /// Allocates and initialises a handle of `kind` on `env`'s loop with `init`, and stores a strong
@@ -215,14 +221,7 @@ impl<T: PrepareHandler> Prepare<T> {
 
     /// `uv_ref` / `uv_unref`: whether this handle keeps the process alive while started.
     pub fn set_ref(&self, on: bool) {
-        // SAFETY: `raw` is an initialised, not yet closed handle.
-        unsafe {
-            if on {
-                uv_ref(self.raw)
-            } else {
-                uv_unref(self.raw)
-            }
-        }
+        set_handle_ref(self.raw, on);
     }
 }
 
@@ -309,14 +308,7 @@ impl<T: AsyncHandler> Async<T> {
 
     /// `uv_ref` / `uv_unref`: whether this handle keeps the process alive.
     pub fn set_ref(&self, on: bool) {
-        // SAFETY: `raw` is an initialised, not yet closed handle.
-        unsafe {
-            if on {
-                uv_ref(self.raw)
-            } else {
-                uv_unref(self.raw)
-            }
-        }
+        set_handle_ref(self.raw, on);
     }
 }
 
