@@ -15,9 +15,9 @@ use super::control::InfoValues;
 use super::{Callbacks, Delivery, Owner};
 use crate::recv::{self, pacing, Batches, Datagrams, ReadSize};
 use crate::sys::addr::Addr;
-use crate::sys::error;
 use crate::sys::mmsg::Reader;
 use crate::sys::socket::format_ip;
+use crate::sys::{error, gso};
 use crate::uv::{CallScope, Callee};
 
 thread_local! {
@@ -81,6 +81,12 @@ impl Owner {
             };
             match (read, slot.as_ref()) {
                 (Ok(size), Some(reader)) => {
+                    if recv::wants_offload(size) && !self.offload.replace(true) {
+                        let _ = self.with_socket(|s| {
+                            gso::enable_gro(s);
+                            Ok(())
+                        });
+                    }
                     let (datagrams, bytes) = self.received.get();
                     self.received
                         .set((datagrams + size.datagrams as u64, bytes + size.bytes as u64));

@@ -100,6 +100,9 @@ pub struct Owner {
     writable_wanted: Cell<bool>,
     referenced: Cell<bool>,
     closed: Cell<bool>,
+    /// Whether receive offload is on: turned on by the first full read
+    /// ([`recv::wants_offload`]).
+    offload: Cell<bool>,
 }
 
 fn busy() -> io::Error {
@@ -137,6 +140,7 @@ impl Owner {
             writable_wanted: Cell::new(false),
             referenced: Cell::new(true),
             closed: Cell::new(false),
+            offload: Cell::new(false),
         })
     }
 
@@ -197,9 +201,6 @@ impl Owner {
     /// # Errors
     /// The socket is in use (`EBUSY`).
     pub fn install(&self, socket: Socket) -> io::Result<()> {
-        if self.family != Family::Unix {
-            gso::enable_gro(&socket);
-        }
         *borrow_mut(&self.socket)? = Some(socket);
         Ok(())
     }

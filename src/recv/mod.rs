@@ -19,7 +19,7 @@ use std::os::fd::RawFd;
 
 use crate::sys::addr::Addr;
 use crate::sys::control::RecvInfo;
-use crate::sys::mmsg::{ReadMode, Reader};
+use crate::sys::mmsg::{ReadMode, Reader, SLOTS};
 
 /// What one `recvmmsg` took from the kernel: what pacing decides by, and what the statistics
 /// count.
@@ -31,6 +31,16 @@ pub struct ReadSize {
     pub datagrams: usize,
     /// Payload bytes.
     pub bytes: usize,
+}
+
+/// Whether a read shows a socket busy enough to turn receive offload (`UDP_GRO`) on: it came
+/// back full, so datagrams arrive faster than they are read. Offload is not turned on when a
+/// socket is made: the kernel's first offload socket (in a network namespace) turns a static
+/// key on, and its last one turns it off, each time rewriting kernel code on every CPU (tens
+/// of µs, more with more CPUs), which a program opening a socket per query would pay twice
+/// per socket. Datagrams already queued are read as they are either way.
+pub fn wants_offload(read: ReadSize) -> bool {
+    read.reads == SLOTS
 }
 
 /// One non-blocking `recvmmsg` on `fd` into `reader`.

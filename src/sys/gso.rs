@@ -7,7 +7,7 @@
 
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 
 use nix::errno::Errno;
 use nix::sys::socket::{sendmsg, setsockopt, sockopt, ControlMessage, MsgFlags, SockaddrStorage};
@@ -88,8 +88,8 @@ pub fn send_segments(
 }
 
 /// Enables receive offload (`UDP_GRO`) where the kernel has it: a GSO sender's batch then arrives
-/// in one read, which the receive engine splits into its datagrams. Kernels without it deliver
-/// datagram by datagram, which is just as correct.
-pub fn enable_gro(socket: &Socket) {
+/// in one read, which the receive engine splits into its datagrams. Kernels without it (and
+/// Unix sockets) deliver datagram by datagram, which is just as correct.
+pub fn enable_gro(socket: &impl AsFd) {
     let _ = setsockopt(socket, sockopt::UdpGroSegment, &true);
 }

@@ -29,9 +29,10 @@ use tokio::io::Interest;
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 
-use super::{read_with, Datagrams};
+use super::{read_with, wants_offload, Datagrams};
 use crate::sys::addr::OwnedAddr;
 use crate::sys::control::RecvInfo;
+use crate::sys::gso;
 use crate::sys::mmsg::{ReadMode, Reader};
 
 /// What each queued datagram costs the budget beyond its bytes (its entry, the read's buffer
@@ -230,6 +231,7 @@ async fn run(
             return;
         }
     };
+    let mut offload = false;
     loop {
         let mut ready = match watched.ready(WATCHED).await {
             Ok(ready) => ready,
@@ -240,7 +242,11 @@ async fn run(
             }
         };
         match read_with(watched.get_ref().as_raw_fd(), &mut reader, mode) {
-            Ok(_) => {
+            Ok(size) => {
+                if wants_offload(size) && !offload {
+                    offload = true;
+                    gso::enable_gro(watched.get_ref());
+                }
                 shared.queue_read(&reader, max_bytes);
                 wake();
             }

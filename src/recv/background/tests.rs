@@ -146,3 +146,30 @@ fn what_is_put_back_comes_first_and_counts_against_the_budget() {
     assert_eq!(bg.counts().dropped, 1);
     bg.stop();
 }
+
+#[test]
+fn offload_turns_on_only_once_a_read_comes_back_full() {
+    use nix::sys::socket::{getsockopt, sockopt::UdpGroSegment};
+    let start = |r: &UdpSocket| {
+        Background::start(r.as_fd(), DEFAULT_MAX_BYTES, ReadMode::default(), || {}).unwrap()
+    };
+    // A few datagrams at a time: read as they come, offload stays off.
+    let (quiet, s, addr) = pair();
+    let bg = start(&quiet);
+    for i in 0..5u8 {
+        s.send_to(&[i; 10], addr).unwrap();
+    }
+    assert_eq!(take_datagrams(&bg, 5).len(), 5);
+    assert!(!getsockopt(&quiet, UdpGroSegment).unwrap());
+    bg.stop();
+    // A backlog: the first read comes back full (32 reads) and turns offload on.
+    let (busy, s, addr) = pair();
+    for i in 0..100u8 {
+        s.send_to(&[i; 10], addr).unwrap();
+    }
+    assert!(!getsockopt(&busy, UdpGroSegment).unwrap());
+    let bg = start(&busy);
+    assert_eq!(take_datagrams(&bg, 100).len(), 100);
+    assert!(getsockopt(&busy, UdpGroSegment).unwrap());
+    bg.stop();
+}
