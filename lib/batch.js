@@ -140,7 +140,7 @@ function install (Socket, internals) {
     for (const message of list) {
       const err = handle.sendLater([message], req.port, ip, req.id)
       if (err < 0) settleBatch(state, req, err)
-      else state.gathered.set(req.id, req)
+      else (state.gathered ??= new Map()).set(req.id, req)
     }
     flushSends(self)
   }
@@ -155,7 +155,7 @@ function install (Socket, internals) {
     req.sent += sent
     req.pending -= sent + failed
     if (failed !== 0) req.errno ||= errno
-    if (queued !== 0) state.sendReqs.set(req.id, req)
+    if (queued !== 0) (state.sendReqs ??= new Map()).set(req.id, req)
   }
 }
 

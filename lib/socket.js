@@ -186,8 +186,8 @@ function Socket (type, listener) {
     reusePort: options && options.reusePort, // Node 22.12+ / 23.1+.
     reusePortBalance,
     backgroundReceive,
-    // getStats() after close(): the figures at the moment of closing.
-    finalStats: undefined,
+    // getStats() after close(): the closed handle keeps the figures it had at closing.
+    closedHandle: undefined,
     control,
     ipv6Only: options && options.ipv6Only,
     recvBufferSize,
@@ -202,12 +202,14 @@ function Socket (type, listener) {
     // Every send is a request with an id the handle gives back with its
     // result. Requests with datagrams still queued in the handle, by id: the
     // handle completes each datagram through onsend(id, status, bytes).
+    // Made on first use, as is `gathered`: a socket per query never needs them.
     nextSendId: 0,
-    sendReqs: new Map(),
+    sendReqs: undefined,
     // Lookups of send() not answered yet, and the requests gathered in the
-    // handle while they are outstanding, by id (see gatherSend).
+    // handle while they are outstanding, by id (see gatherSend): undefined
+    // when none are.
     lookups: 0,
-    gathered: new Map(),
+    gathered: undefined,
     flushScheduled: false
   }
 
@@ -756,7 +758,7 @@ Socket.prototype.send = function (buffer,
   const afterDns = (ex, ip) => {
     state.lookups--
     doSend(ex, this, ip, list, address, port, callback, control)
-    if (state.lookups === 0 && state.gathered.size !== 0) { flushSends(this) }
+    if (state.lookups === 0 && state.gathered !== undefined) { flushSends(this) }
   }
 
   if (!connected) {
@@ -821,7 +823,7 @@ function doSend (ex, self, ip, list, address, port, callback, control) {
 
   // More sends of this tick are on their way: gather this one, so that they
   // leave together (coalesced into GSO sends by the handle).
-  if (state.lookups !== 0 || state.gathered.size !== 0) {
+  if (state.lookups !== 0 || state.gathered !== undefined) {
     gatherSend(self, req, ip)
     return
   }
@@ -842,7 +844,7 @@ function completeSend (state, req, err) {
 
   if (err === 0) {
     // Queued: the handle calls onsend with this id when it is done.
-    state.sendReqs.set(req.id, req)
+    queuedReqs(state).set(req.id, req)
     return
   }
 
@@ -864,7 +866,7 @@ function gatherSend (self, req, ip) {
     completeSend(state, req, err)
     return
   }
-  state.gathered.set(req.id, req)
+  (state.gathered ??= new Map()).set(req.id, req)
   scheduleFlush(self)
 }
 
@@ -884,8 +886,8 @@ function scheduleFlush (self) {
 function flushSends (self) {
   const state = self[kStateSymbol]
   const reqs = state.gathered
-  if (reqs.size === 0 || !state.handle) { return }
-  state.gathered = new Map()
+  if (reqs === undefined || !state.handle) { return }
+  state.gathered = undefined
   const results = state.handle.flushSends()
   for (let i = 0; i < results.length; i += 2) {
     const req = reqs.get(results[i])
@@ -904,7 +906,7 @@ function flushSends (self) {
 // count being the datagrams sent.
 function settleBatch (state, req, result) {
   if (result === 0) {
-    state.sendReqs.set(req.id, req)
+    queuedReqs(state).set(req.id, req)
     return
   }
   if (result > 0) req.sent++
@@ -933,10 +935,15 @@ function afterSend (err, sent) {
   this.callback(err, sent)
 }
 
+// The requests with datagrams queued in the handle, by id.
+function queuedReqs (state) {
+  return (state.sendReqs ??= new Map())
+}
+
 // handle.onsend: a queued datagram of request `id` is done.
 function onSend (id, status, bytes) {
   const state = this[kOwner][kStateSymbol]
-  const req = state.sendReqs.get(id)
+  const req = state.sendReqs?.get(id)
   if (req === undefined) return
   if (req.batch) {
     settleBatch(state, req, status < 0 ? status : bytes + 1)
@@ -979,9 +986,10 @@ Socket.prototype.close = function (callback) {
   // Sends this tick already made leave before the socket closes, as with
   // node:dgram, where each was sent when it was made.
   flushSends(this)
-  stopReceiving(this)
-  state.finalStats = state.handle.getStats()
+  // Closing the handle stops its reading and keeps its final statistics.
+  state.receiving = false
   const cancelled = state.handle.close()
+  state.closedHandle = state.handle
   state.handle = null
   // A cluster worker's shared socket: closing the primary's handle tells it.
   if (state.clusterHandle !== undefined) {
@@ -1000,8 +1008,8 @@ Socket.prototype.close = function (callback) {
 // 'close' event's tick: setImmediate is the nearest userland equivalent.
 function cancelSends (state, ended) {
   const reqs = state.sendReqs
-  state.sendReqs = new Map()
-  if (ended.length === 0) { return }
+  state.sendReqs = undefined
+  if (ended.length === 0 || reqs === undefined) { return }
   setImmediate(() => {
     for (let i = 0; i < ended.length; i += 3) {
       const req = reqs.get(ended[i])
@@ -1252,7 +1260,8 @@ const STATS = ['datagramsReceived', 'bytesReceived', 'datagramsSent', 'bytesSent
 
 Socket.prototype.getStats = function () {
   const state = this[kStateSymbol]
-  const values = state.handle ? state.handle.getStats() : state.finalStats
+  const handle = state.handle || state.closedHandle
+  const values = handle ? handle.getStats() : undefined
   const stats = {}
   for (let i = 0; i < STATS.length; i++) { stats[STATS[i]] = values === undefined ? 0 : values[i] }
   return stats

@@ -11,6 +11,7 @@
 //!
 //! libuv's symbols are exported by the `node` binary and resolve when the addon is loaded.
 
+use std::cell::Cell;
 use std::ffi::{c_int, c_void};
 use std::io;
 use std::marker::PhantomData;
@@ -43,6 +44,7 @@ extern "C" {
     fn uv_poll_init(event_loop: *mut sys::uv_loop_s, handle: *mut c_void, fd: c_int) -> c_int;
     fn uv_poll_start(handle: *mut c_void, events: c_int, cb: UvPollCb) -> c_int;
     fn uv_poll_stop(handle: *mut c_void) -> c_int;
+    fn uv_is_active(handle: *const c_void) -> c_int;
     fn uv_prepare_init(event_loop: *mut sys::uv_loop_s, handle: *mut c_void) -> c_int;
     fn uv_prepare_start(handle: *mut c_void, cb: UvPrepareCb) -> c_int;
     fn uv_prepare_stop(handle: *mut c_void) -> c_int;
@@ -77,6 +79,8 @@ pub trait PollHandler {
 /// its memory is freed in libuv's close callback, never before.
 pub struct Poll<T: PollHandler> {
     raw: *mut c_void,
+    /// What the handle was last asked to watch.
+    events: Cell<i32>,
     _target: PhantomData<T>,
 }
 
@@ -92,21 +96,33 @@ impl<T: PollHandler> Poll<T> {
         })?;
         Ok(Poll {
             raw,
+            events: Cell::new(0),
             _target: PhantomData,
         })
     }
 
     /// Watches for `events` (starting, or changing what a started handle watches); with no
-    /// events, stops watching, which also stops keeping the loop alive.
+    /// events, stops watching, which also stops keeping the loop alive. Asking for what is
+    /// already watched costs nothing (a stop is a system call): the handle is left alone unless
+    /// libuv stopped it meanwhile (it does on a socket error).
     pub fn watch(&self, events: i32) -> i32 {
         // SAFETY: `raw` is an initialised, not yet closed poll handle.
-        unsafe {
+        let active = unsafe { uv_is_active(self.raw) } != 0;
+        if events == self.events.get() && active == (events != 0) {
+            return 0;
+        }
+        // SAFETY: as above.
+        let status = unsafe {
             if events == 0 {
                 uv_poll_stop(self.raw)
             } else {
                 uv_poll_start(self.raw, events, on_poll::<T>)
             }
+        };
+        if status == 0 {
+            self.events.set(events);
         }
+        status
     }
 
     /// `uv_ref` / `uv_unref`: whether this handle keeps the process alive while active.
@@ -117,12 +133,9 @@ impl<T: PollHandler> Poll<T> {
 
 impl<T: PollHandler> Drop for Poll<T> {
     fn drop(&mut self) {
-        // SAFETY: `raw` is initialised and closed exactly once, here; libuv frees nothing itself,
-        // on_close does, after the loop has let go of the handle.
-        unsafe {
-            uv_poll_stop(self.raw);
-            uv_close(self.raw, on_close::<T>);
-        }
+        // SAFETY: `raw` is initialised and closed exactly once, here (closing a poll handle stops
+        // it); libuv frees nothing itself, on_close does, after the loop has let go of the handle.
+        unsafe { uv_close(self.raw, on_close::<T>) }
     }
 }
 

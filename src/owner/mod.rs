@@ -103,6 +103,8 @@ pub struct Owner {
     /// Whether receive offload is on: turned on by the first full read
     /// ([`recv::wants_offload`]).
     offload: Cell<bool>,
+    /// The statistics at close, for `getStats()` after it.
+    final_stats: Cell<Option<[u64; 6]>>,
 }
 
 fn busy() -> io::Error {
@@ -141,6 +143,7 @@ impl Owner {
             referenced: Cell::new(true),
             closed: Cell::new(false),
             offload: Cell::new(false),
+            final_stats: Cell::new(None),
         })
     }
 
@@ -311,8 +314,11 @@ impl Owner {
     }
 
     /// `[datagramsReceived, bytesReceived, datagramsSent, bytesSent, droppedByKernel,
-    /// droppedByQueue]`.
+    /// droppedByQueue]`; after close, as they were at close.
     pub fn stats(&self) -> [u64; 6] {
+        if let Some(at_close) = self.final_stats.get() {
+            return at_close;
+        }
         let (received, received_bytes) = self.received.get();
         let background = self.background_counts();
         let (sent, sent_bytes) = self
@@ -596,9 +602,11 @@ impl Owner {
     /// first the completions not reported yet, then every datagram still queued, cancelled
     /// (`ECANCELED`).
     pub fn close(&self) -> Vec<i64> {
-        if self.closed.replace(true) {
+        if self.closed.get() {
             return Vec::new();
         }
+        self.final_stats.set(Some(self.stats()));
+        self.closed.set(true);
         self.receiving.set(false);
         if let Some(hook) = self.hook.try_borrow_mut().ok().and_then(|mut h| h.take()) {
             hook.remove();
