@@ -72,11 +72,16 @@ export declare class UdpHandle {
   /** Stops delivering datagrams. */
   recvStop(): number
   /**
-   * Sends what `sendLater` gathered, in order, as GSO runs where they form. Returns
-   * `[id, result, id, result, ...]`, one pair per datagram: bytes + 1 when sent, 0 when queued
-   * (completed by `onsend`), or a negative errno.
+   * Sends what `sendLater` gathered, in order, as GSO runs where they form. Writes
+   * `[id, result, id, result, ...]` into `out`, one pair per datagram (result: bytes + 1 when
+   * sent, 0 when queued and completed by `onsend` later, or a negative errno), and returns the
+   * number of pairs. A typed array the caller keeps: building a JavaScript array element by
+   * element cost more than the sends themselves.
+   *
+   * # Errors
+   * `out` has no room for two numbers per gathered datagram (nothing is sent then).
    */
-  flushSends(): Array<number>
+  flushSends(out: Float64Array): number
   /**
    * Sends `data` as datagrams of `segment` bytes each (the last may be shorter) to `ip:port`,
    * or to the connected peer when `ip` is null, for request `id`. Returns `[sent, queued,

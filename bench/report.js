@@ -54,7 +54,7 @@ function throughputTable (results) {
   ]
   for (const cfg of results.throughput) {
     const base = results.throughput.find(
-      (c) => c.size === cfg.size && c.placement === cfg.placement && c.baseline
+      (c) => c.size === cfg.size && c.placement === cfg.placement && (cfg.versus ? c.name === cfg.versus : c.baseline)
     )
     const b = base && base.median
     const m = cfg.median
@@ -181,8 +181,9 @@ function svg (results) {
           const bx = barX + w - 30
           parts.push(`<path d="M${bx} ${y - 1} l6 ${barH + 2} M${bx + 6} ${y - 1} l6 ${barH + 2}" stroke="#fff" stroke-width="3"/>`)
         }
-        const b = base && base.median && base.median.rate
-        const r = b && !cfg.baseline ? ` · ${(v / b).toFixed(2)}× node` : ''
+        const versus = cfg.versus ? g.rows.find((c) => c.name === cfg.versus) : base
+        const b = versus && versus.median && versus.median.rate
+        const r = b && !cfg.baseline && versus !== cfg ? ` · ${(v / b).toFixed(2)}× node` : ''
         text(barX + w + 6, y + barH - 4, `${fmtRate(v)}/s · loss ${fmtPct(cfg.median.loss)}${r}`)
       }
       y += barH + gap

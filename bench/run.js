@@ -464,7 +464,8 @@ function runBench () {
     for (const size of workloads.sizes) {
       for (const place of placements) {
         for (const [i, row] of workloads.throughput.entries()) {
-          if (!selected(row) && i !== 0) continue
+          const isVersus = workloads.throughput.some((r) => selected(r) && r.versus === row.name)
+          if (!selected(row) && i !== 0 && !isVersus) continue
           tp.push({ kind: 'throughput', row, size, place, na: naFor(row, place), trials: [] })
         }
       }
@@ -595,6 +596,7 @@ function runBench () {
       placement: c.place.name,
       name: c.row.name,
       baseline: c.row === baselineRow,
+      versus: c.row.versus || null,
       reference: Boolean(c.row.reference),
       color: c.row.color,
       na: c.na || (median ? null : c.failed || null),

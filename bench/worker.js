@@ -22,6 +22,8 @@
 //          burst have all reached the socket before the next burst starts, so nothing queues up in
 //          JS without bound, and the loop still yields to I/O between bursts. (If the socket has
 //          getSendQueueCount(), a burst is skipped while more than 4 bursts wait there.)
+//   send-paced  as send, paced by the callbacks: `--window` sends (default 256) in flight, each
+//               send's callback issues the next one, until the deadline.
 //   echo   send every datagram back to its sender.
 //   ping   one datagram in flight to the echo at `--port`; round-trip times after `--warmup` s.
 //
@@ -196,6 +198,34 @@ const roles = {
     flood((sock, buf) => {
       for (let i = 0; i < burst; i++) sock.send(buf, port, HOST)
       return burst
+    })
+  },
+
+  'send-paced' () {
+    const sock = socket()
+    const buf = Buffer.alloc(size, 0x61)
+    const window = Number(opts.window || 256)
+    sock.bind(0, HOST, () => {
+      let sent = 0
+      let inFlight = 0
+      const cpu0 = process.cpuUsage()
+      const t0 = performance.now()
+      const deadline = t0 + seconds * 1000
+      const next = (err) => {
+        if (err) fail(err)
+        inFlight--
+        sent++
+        if (performance.now() < deadline) {
+          inFlight++
+          sock.send(buf, port, HOST, next)
+        } else if (inFlight === 0) {
+          finish(sock, { sent, errors: 0, elapsed_s: (performance.now() - t0) / 1000, cpu_us: cpuSince(cpu0) })
+        }
+      }
+      for (let i = 0; i < window; i++) {
+        inFlight++
+        sock.send(buf, port, HOST, next)
+      }
     })
   },
 

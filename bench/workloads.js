@@ -13,7 +13,8 @@ const js = (impl, role) => ({ kind: 'js', impl, role })
 const ref = (mode) => ({ kind: 'ref', mode })
 
 // One-way throughput: the receiver starts first and reports its port, then the sender floods it
-// for BENCH_SECONDS. The first row is the baseline the ratios are taken against.
+// for BENCH_SECONDS. The first row is the baseline the ratios are taken against, unless a row
+// names another in `versus`.
 const throughput = [
   { name: 'node→node', sender: js('node', 'send'), receiver: js('node', 'recv'), needs: [], color: '#3c873a' },
   { name: 'rs→rs', sender: js('rs', 'send'), receiver: js('rs', 'recv'), needs: ['rs'], color: '#c8551b' },
@@ -25,6 +26,18 @@ const throughput = [
     receiver: js('rs', 'recv-batch'),
     needs: ['rs'],
     color: '#8b1e1e'
+  },
+  // A sender paced by its callbacks: 256 sends in flight, each send's callback issues the next
+  // (as fast as the receiver allows, without flooding). `versus`: the row its ratios are taken
+  // against.
+  { name: 'node→node callback-paced', sender: js('node', 'send-paced'), receiver: js('node', 'recv'), needs: [], color: '#6fae6d' },
+  {
+    name: 'rs→rs callback-paced',
+    sender: js('rs', 'send-paced'),
+    receiver: js('rs', 'recv'),
+    needs: ['rs'],
+    color: '#d9774a',
+    versus: 'node→node callback-paced'
   },
   { name: 'Rust sendmmsg→recvmmsg', sender: ref('send-mmsg'), receiver: ref('recv-mmsg'), needs: ['ref'], color: '#666666', reference: true },
   { name: 'Rust GSO→GRO', sender: ref('send-gso'), receiver: ref('recv-gro'), needs: ['ref'], color: '#a0a0a0', reference: true }

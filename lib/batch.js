@@ -140,7 +140,7 @@ function install (Socket, internals) {
     for (const message of list) {
       const err = handle.sendLater([message], req.port, ip, req.id)
       if (err < 0) settleBatch(state, req, err)
-      else (state.gathered ??= new Map()).set(req.id, req)
+      else (state.gathered ??= []).push(req)
     }
     flushSends(self)
   }

@@ -22,6 +22,8 @@ const UV_UDP_REUSEPORT = 8
 const UV_EINVAL = -22
 
 let dns // Lazy load for startup performance.
+let dnsLookup // dns.lookup as it was when first needed.
+let isIP // Lazily loaded, with dns.
 let tty // Only bind({ fd }) needs it.
 
 function lookup4 (lookup, address, callback) {
@@ -74,26 +76,50 @@ function recvStart (handle) {
   return handle.recvStart(onmessage, onerror, onsend)
 }
 
+// dns.lookup answers an IP literal itself: callback(null, address, family)
+// on the next tick. The default lookup does the same here, and remembers
+// the last literal it saw, so that a socket sending to one address does not
+// test the address again for every datagram. Anything else, and every
+// lookup where dns.lookup was replaced, goes to dns.lookup.
+function literalLookup (byFamily, lookup) {
+  let known
+  let knownFamily = 0
+  return (address, callback) => {
+    if (address !== known || !address) {
+      isIP ??= require('net').isIP
+      const family = address ? isIP(address) : 0
+      if (family === 0) return byFamily(lookup, address, callback)
+      known = address
+      knownFamily = family
+    }
+    process.nextTick(callback, null, address, knownFamily)
+    return {}
+  }
+}
+
 function newHandle (type, lookup) {
+  let custom = true
   if (lookup === undefined) {
     if (dns === undefined) {
       dns = require('dns')
+      dnsLookup = dns.lookup
     }
 
     lookup = dns.lookup
+    custom = lookup !== dnsLookup
   } else {
     validateFunction(lookup, 'lookup')
   }
 
   if (type === 'udp4') {
     const handle = createNativeHandle(4)
-    handle.lookup = lookup4.bind(handle, lookup)
+    handle.lookup = custom ? lookup4.bind(handle, lookup) : literalLookup(lookup4, lookup)
     return handle
   }
 
   if (type === 'udp6') {
     const handle = createNativeHandle(6)
-    handle.lookup = lookup6.bind(handle, lookup)
+    handle.lookup = custom ? lookup6.bind(handle, lookup) : literalLookup(lookup6, lookup)
     return handle
   }
 

@@ -205,9 +205,9 @@ function Socket (type, listener) {
     // Made on first use, as is `gathered`: a socket per query never needs them.
     nextSendId: 0,
     sendReqs: undefined,
-    // Lookups of send() not answered yet, and the requests gathered in the
-    // handle while they are outstanding, by id (see gatherSend): undefined
-    // when none are.
+    // Lookups of send() not answered yet, and the request of each datagram
+    // gathered in the handle while they are outstanding, in order (see
+    // gatherSend): undefined when none are.
     lookups: 0,
     gathered: undefined,
     flushScheduled: false
@@ -827,7 +827,7 @@ function doSend (ex, self, ip, list, address, port, callback, control) {
     gatherSend(self, req, ip)
     return
   }
-  completeSend(state, req, state.handle.send(list, port || 0, ip, req.id))
+  completeSend(state, req, state.handle.send(list.length === 1 ? list[0] : list, port || 0, ip, req.id))
 }
 
 // A send's outcome, from the handle, in Node's encoding: bytes + 1 when sent
@@ -861,12 +861,13 @@ function completeSend (state, req, err) {
 // holds back the sends gathered before it answers.
 function gatherSend (self, req, ip) {
   const state = self[kStateSymbol]
-  const err = state.handle.sendLater(req.list, req.port || 0, ip, req.id)
+  const { list } = req
+  const err = state.handle.sendLater(list.length === 1 ? list[0] : list, req.port || 0, ip, req.id)
   if (err < 0) {
     completeSend(state, req, err)
     return
   }
-  (state.gathered ??= new Map()).set(req.id, req)
+  (state.gathered ??= []).push(req)
   scheduleFlush(self)
 }
 
@@ -881,21 +882,31 @@ function scheduleFlush (self) {
   }
 }
 
+// Where the handle writes the results of a flush: [id, result, id, result,
+// ...], one pair per gathered datagram. Flushes never overlap, so one
+// array serves every socket; it grows to the largest flush.
+let flushResults = new Float64Array(512)
+
 // Hands the gathered sends to the kernel, in order, and completes each
-// request with its datagrams' results: [id, result, id, result, ...].
+// request with its datagrams' results. `state.gathered` holds the request of
+// each gathered datagram, in the order they were gathered, which is the
+// order of the results.
 function flushSends (self) {
   const state = self[kStateSymbol]
   const reqs = state.gathered
   if (reqs === undefined || !state.handle) { return }
   state.gathered = undefined
-  const results = state.handle.flushSends()
-  for (let i = 0; i < results.length; i += 2) {
-    const req = reqs.get(results[i])
+  if (flushResults.length < 2 * reqs.length) { flushResults = new Float64Array(4 * reqs.length) }
+  const results = flushResults
+  const count = state.handle.flushSends(results)
+  for (let i = 0; i < count; i++) {
+    const req = reqs[i]
+    const result = results[2 * i + 1]
     if (!req.batch) {
-      completeSend(state, req, results[i + 1])
+      completeSend(state, req, result)
       continue
     }
-    settleBatch(state, req, results[i + 1])
+    settleBatch(state, req, result)
     if (req.pending === 0) finishBatch(req, true)
   }
 }

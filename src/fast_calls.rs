@@ -91,7 +91,7 @@ unsafe fn with_send_args(
     let mut heap = Vec::new();
     // SAFETY: argv[0] is a live value of this call; the slices stay valid during it.
     let Some(parts) = (unsafe { buffers(env, argv[0], &mut stack, &mut heap) }) else {
-        return throw(env, c"send: the first argument must be an array of Buffers");
+        return throw(env, c"send: the first argument must be a Buffer or an array of Buffers");
     };
     let mut port = 0u32;
     // SAFETY: argv[1] is a live value of this call.
@@ -135,7 +135,8 @@ unsafe fn unwrap_handle<'a>(env: sys::napi_env, this: sys::napi_value) -> Option
     Some(unsafe { &*(wrapped as *const UdpHandle) })
 }
 
-/// The bytes of each Buffer of the array `list`, as the `sendmsg` parts of one datagram.
+/// The bytes of `list`, a Buffer (the common case: one read, no array to walk) or an array of
+/// Buffers, as the `sendmsg` parts of one datagram.
 ///
 /// # Safety
 /// `list` is a live value of the running call on `env`'s thread; the slices must not outlive
@@ -146,23 +147,13 @@ unsafe fn buffers<'a>(
     stack: &'a mut [IoSlice<'a>; STACK_PARTS],
     heap: &'a mut Vec<IoSlice<'a>>,
 ) -> Option<&'a [IoSlice<'a>]> {
-    let mut len = 0u32;
-    // SAFETY: `list` is a live value of this call.
-    if unsafe { sys::napi_get_array_length(env, list, &mut len) } != sys::Status::napi_ok {
-        return None;
-    }
-    let len = len as usize;
-    let part = |i: usize| -> Option<IoSlice<'a>> {
-        let mut element = ptr::null_mut();
+    let bytes = |value: sys::napi_value| -> Option<IoSlice<'a>> {
         let mut data: *mut c_void = ptr::null_mut();
         let mut size = 0usize;
-        // SAFETY: `list` is a live array; the element is a value of this call's scope, and a
-        // Buffer's memory stays put while it is alive.
+        // SAFETY: `value` is a value of this call's scope, and a Buffer's memory stays put while
+        // it is alive.
         unsafe {
-            if sys::napi_get_element(env, list, i as u32, &mut element) != sys::Status::napi_ok
-                || sys::napi_get_buffer_info(env, element, &mut data, &mut size)
-                    != sys::Status::napi_ok
-            {
+            if sys::napi_get_buffer_info(env, value, &mut data, &mut size) != sys::Status::napi_ok {
                 return None;
             }
             Some(IoSlice::new(if size == 0 || data.is_null() {
@@ -171,6 +162,26 @@ unsafe fn buffers<'a>(
                 std::slice::from_raw_parts(data as *const u8, size)
             }))
         }
+    };
+    if let Some(one) = bytes(list) {
+        stack[0] = one;
+        return Some(&stack[..1]);
+    }
+    let mut len = 0u32;
+    // SAFETY: `list` is a live value of this call.
+    if unsafe { sys::napi_get_array_length(env, list, &mut len) } != sys::Status::napi_ok {
+        return None;
+    }
+    let len = len as usize;
+    let part = |i: usize| -> Option<IoSlice<'a>> {
+        let mut element = ptr::null_mut();
+        // SAFETY: `list` is a live array; the element is a value of this call's scope.
+        if unsafe { sys::napi_get_element(env, list, i as u32, &mut element) }
+            != sys::Status::napi_ok
+        {
+            return None;
+        }
+        bytes(element)
     };
     if len <= STACK_PARTS {
         for (i, slot) in stack.iter_mut().take(len).enumerate() {

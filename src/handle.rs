@@ -15,7 +15,7 @@ use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use napi::bindgen_prelude::{BufferSlice, Function, JsValue, Object, Unknown};
+use napi::bindgen_prelude::{BufferSlice, Float64ArraySlice, Function, JsValue, Object, Unknown};
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
 use socket2::SockAddr;
@@ -145,12 +145,31 @@ impl UdpHandle {
         self.core.recv_stop()
     }
 
-    /// Sends what `sendLater` gathered, in order, as GSO runs where they form. Returns
-    /// `[id, result, id, result, ...]`, one pair per datagram: bytes + 1 when sent, 0 when queued
-    /// (completed by `onsend`), or a negative errno.
+    /// Sends what `sendLater` gathered, in order, as GSO runs where they form. Writes
+    /// `[id, result, id, result, ...]` into `out`, one pair per datagram (result: bytes + 1 when
+    /// sent, 0 when queued and completed by `onsend` later, or a negative errno), and returns the
+    /// number of pairs. A typed array the caller keeps: building a JavaScript array element by
+    /// element cost more than the sends themselves.
+    ///
+    /// # Errors
+    /// `out` has no room for two numbers per gathered datagram (nothing is sent then).
     #[napi]
-    pub fn flush_sends(&self) -> Vec<i64> {
-        self.core.flush_gathered()
+    pub fn flush_sends(&self, mut out: Float64ArraySlice<'_>) -> Result<u32> {
+        // SAFETY: `out` is an argument of this call: its memory stays in place during it, and
+        // nothing else here refers to it.
+        let out = unsafe { out.as_mut() };
+        if out.len() < 2 * self.core.gathered_count() {
+            return Err(Error::new(
+                Status::InvalidArg,
+                "flushSends: no room for the results",
+            ));
+        }
+        let results = self.core.flush_gathered();
+        for (slot, &result) in out.iter_mut().zip(&results) {
+            // Ids are u32, results within ±65,508: exact as f64.
+            *slot = result as f64;
+        }
+        Ok((results.len() / 2) as u32)
     }
 
     /// Sends `data` as datagrams of `segment` bytes each (the last may be shorter) to `ip:port`,

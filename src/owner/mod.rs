@@ -455,6 +455,14 @@ impl Owner {
         }
     }
 
+    /// How many datagrams wait for the next [`Owner::flush_gathered`].
+    pub fn gathered_count(&self) -> usize {
+        self.sender
+            .try_borrow()
+            .map(|s| s.gathered_count())
+            .unwrap_or(0)
+    }
+
     /// Gathers one datagram of request `id` for the next [`Owner::flush_gathered`]. Returns 0 or
     /// a negative errno.
     pub fn gather(&self, parts: &[IoSlice<'_>], to: Option<Addr<'_>>, id: u32) -> i32 {

@@ -291,6 +291,11 @@ impl SendEngine {
         });
     }
 
+    /// How many datagrams are gathered.
+    pub fn gathered_count(&self) -> usize {
+        self.gathered.len()
+    }
+
     /// Sends everything gathered, in order, and reports each datagram's [`Outcome`] with its
     /// request's id.
     pub fn flush_gathered(&mut self, socket: &Socket, mut report: impl FnMut(u32, Outcome)) {

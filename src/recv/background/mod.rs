@@ -223,6 +223,11 @@ async fn run(
     done: mpsc::Sender<()>,
 ) {
     let _done = Done(done);
+    // Moved into the body, so that it drops before `_done` says the task let go of it: an async
+    // fn's parameters drop after its body's locals, and a duplicate descriptor still open keeps
+    // the port bound (a close() followed at once by a bind of the same port failed with
+    // EADDRINUSE now and then).
+    let watched = watched;
     let mut reader = match Reader::new() {
         Ok(reader) => reader,
         Err(e) => {
