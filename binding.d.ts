@@ -246,3 +246,13 @@ export declare class UnixHandle {
   /** The OS descriptor, or -1 before the socket exists and after close. */
   get fd(): number
 }
+
+/**
+ * Takes `area` (a `Uint8Array` of at least 1,024 bytes that the caller keeps) as this thread's
+ * staging area for small received datagrams: see `owner::staging`. `lib/handle.js` calls it
+ * once, when it loads.
+ *
+ * # Errors
+ * `area` is not a `Uint8Array`, or is too short.
+ */
+export declare function setStagingArea(area: unknown): void

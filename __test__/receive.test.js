@@ -175,3 +175,32 @@ parity('receive: udp6 rinfo.address after a udp4 socket received first', async (
     ['udp4', '127.0.0.1', 'IPv4'], ['udp4', '127.0.0.1', 'IPv4'], ['udp6', '::1', 'IPv6'], ['udp6', '::1', 'IPv6']
   ])
 })
+
+// Small datagrams (up to 64 bytes) reach JavaScript another way than larger ones in dgram-rs
+// (through a staging area, copied into a Buffer made in JavaScript): a burst of sizes around
+// that limit, more than one group of calls long, must arrive byte for byte, each in its own
+// memory, as from node:dgram, even when a handler writes into the Buffer it was given.
+parity('receive: bursts of datagrams around 64 bytes keep their bytes and their own memory', async (ctx) => {
+  const t = ctx.transcript()
+  const r = ctx.socket('udp4')
+  const s = ctx.socket('udp4')
+  const rp = await bindLoopback(r)
+  await bindLoopback(s)
+  const sizes = [0, 1, 63, 64, 65, 128]
+  const count = 60
+  const seen = new Set()
+  r.on('message', (msg, rinfo) => {
+    t.log(msg.toString('hex'), rinfo.size, msg.byteOffset, msg.buffer.byteLength === msg.length, seen.has(msg.buffer))
+    seen.add(msg.buffer)
+    msg.fill(0xee) // must not reach any other datagram
+  })
+  for (let i = 0; i < count; i++) {
+    const size = sizes[i % sizes.length]
+    s.send(Buffer.alloc(size, i + 1), rp, '127.0.0.1')
+  }
+  await until(() => t.entries.length === count)
+  return t.entries
+}, (entries) => {
+  assert.strictEqual(entries.length, 60)
+  assert.deepStrictEqual(entries[3], [Buffer.alloc(64, 4).toString('hex'), 64, 0, true, false])
+})

@@ -6,6 +6,7 @@
 
 const fs = require('fs')
 const { UdpHandle } = require('./native')
+const { unstage } = require('./staging')
 const { codes: { ERR_SOCKET_BAD_TYPE } } = require('./errors')
 const { isInt32, validateFunction } = require('./validators')
 const { batchSize } = require('./batch')
@@ -48,6 +49,8 @@ function createNativeHandle (family) {
     // A fourth argument, the datagrams' sizes, comes only in batch mode; six
     // more, the receive information, only with receiveInfo (lib/control.js).
     (buf, address, port, sizes, localAddress, interfaceIndex, tos, ttl, timestamp, truncated) => {
+      // A small datagram comes as a number (lib/staging.js).
+      if (typeof buf === 'number') buf = unstage(buf)
       const rinfo = sizes === undefined
         ? { address, family: familyName, port, size: buf.length }
         : { address, family: familyName, port, size: batchSize(buf) }

@@ -16,6 +16,7 @@
 const events = require('events')
 const util = require('util')
 const { UnixHandle } = require('./native')
+const { unstage } = require('./staging')
 
 const UV_EAGAIN = -11
 
@@ -44,11 +45,15 @@ function Socket (type, listener) {
   if (type != 'unix_dgram') { throw new Error('Unsupported socket type: ' + type) }
   const handle = new UnixHandle()
   const err = handle.open() || handle.recvStart(
-    (buf, name) => this.emit('message', buf, {
-      size: buf.length,
-      address: {},
-      path: name === '' || name[0] === '\0' ? null : name
-    }),
+    (buf, name) => {
+      // A small datagram comes as a number (lib/staging.js).
+      if (typeof buf === 'number') buf = unstage(buf)
+      this.emit('message', buf, {
+        size: buf.length,
+        address: {},
+        path: name === '' || name[0] === '\0' ? null : name
+      })
+    },
     (errno) => this.emit('error', errnoException(errno, 'recv')),
     () => {},
     () => this.emit('writable')

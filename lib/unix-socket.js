@@ -13,6 +13,7 @@ const EventEmitter = require('events')
 const { Buffer } = require('buffer')
 const { isArrayBufferView } = require('util').types
 const { UnixHandle } = require('./native')
+const { unstage } = require('./staging')
 const {
   ErrnoException,
   ExceptionWithHostPort,
@@ -85,7 +86,11 @@ function start (self) {
   if (state.recvBufferSize) handle.bufferSize(state.recvBufferSize, true)
   if (state.sendBufferSize) handle.bufferSize(state.sendBufferSize, false)
   return handle.recvStart(
-    (buf, address) => self.emit('message', buf, { address, family: 'unix', size: buf.length }),
+    (buf, address) => {
+      // A small datagram comes as a number (lib/staging.js).
+      if (typeof buf === 'number') buf = unstage(buf)
+      self.emit('message', buf, { address, family: 'unix', size: buf.length })
+    },
     (errno) => self.emit('error', new ErrnoException(errno, 'recvmsg')),
     (id, status, bytes) => onSend(self, id, status, bytes),
     () => {}

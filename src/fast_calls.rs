@@ -91,7 +91,10 @@ unsafe fn with_send_args(
     let mut heap = Vec::new();
     // SAFETY: argv[0] is a live value of this call; the slices stay valid during it.
     let Some(parts) = (unsafe { buffers(env, argv[0], &mut stack, &mut heap) }) else {
-        return throw(env, c"send: the first argument must be a Buffer or an array of Buffers");
+        return throw(
+            env,
+            c"send: the first argument must be a Buffer or an array of Buffers",
+        );
     };
     let mut port = 0u32;
     // SAFETY: argv[1] is a live value of this call.

@@ -500,3 +500,15 @@ impl UdpHandle {
         }
     }
 }
+
+/// Takes `area` (a `Uint8Array` of at least 1,024 bytes that the caller keeps) as this thread's
+/// staging area for small received datagrams: see `owner::staging`. `lib/handle.js` calls it
+/// once, when it loads.
+///
+/// # Errors
+/// `area` is not a `Uint8Array`, or is too short.
+#[napi]
+pub fn set_staging_area(env: Env, area: Unknown<'_>) -> Result<()> {
+    // SAFETY: `area` is an argument of this call, on its env's thread.
+    unsafe { crate::owner::staging::register(RawEnv::from(&env), area.raw()) }
+}

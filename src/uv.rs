@@ -60,6 +60,13 @@ extern "C" {
 #[derive(Clone, Copy)]
 pub struct RawEnv(sys::napi_env);
 
+impl RawEnv {
+    /// The `napi_env` itself.
+    pub fn raw(self) -> sys::napi_env {
+        self.0
+    }
+}
+
 impl From<&napi::Env> for RawEnv {
     fn from(env: &napi::Env) -> Self {
         RawEnv(env.raw())

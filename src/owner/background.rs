@@ -19,7 +19,7 @@ use napi::sys::napi_value;
 
 use super::control::InfoValues;
 use super::deliver::Sender;
-use super::{borrow_mut, Callbacks, Delivery, Owner};
+use super::{borrow_mut, staging, Callbacks, Delivery, Owner};
 use crate::recv::background::{Background, Counts, Entry, Inbound, Item};
 use crate::uv::{Async, AsyncHandler, CallScope, Prepare, PrepareHandler};
 
@@ -243,8 +243,15 @@ impl Owner {
         let Some(onmessage) = scope.callee(&callbacks.onmessage) else {
             return false;
         };
+        // A small datagram goes through the staging area (see `staging`); each call here stages
+        // its own, just before it is made.
+        let staged = if batch {
+            None
+        } else {
+            staging::stage(self.env, 0, bytes).and_then(|code| scope.int(code))
+        };
         let (Some(buf), Some((address, port))) = (
-            scope.buffer_copy(bytes),
+            staged.or_else(|| scope.buffer_copy(bytes)),
             Sender::default().values(&scope, first.from.as_addr()),
         ) else {
             return false;

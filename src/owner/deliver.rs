@@ -12,7 +12,7 @@ use std::io;
 use napi::sys::napi_value;
 
 use super::control::InfoValues;
-use super::{Callbacks, Delivery, Owner};
+use super::{staging, Callbacks, Delivery, Owner};
 use crate::recv::{self, pacing, Batches, Datagrams, ReadSize};
 use crate::sys::addr::Addr;
 use crate::sys::mmsg::Reader;
@@ -27,11 +27,12 @@ thread_local! {
     static READER: RefCell<Option<Reader>> = const { RefCell::new(None) };
 }
 
-/// How many datagrams get their Buffers made ahead of their calls, in one handle scope. Few,
-/// because a young-generation GC during the calls finds them all alive: a whole GRO read (up to
-/// 2,048 datagrams) made ahead made V8 grow its young generation, and the peak RSS by several MB.
-/// More than one, because a scope per datagram cost more CPU than it saved.
-const AHEAD: usize = 16;
+/// How many datagrams get their Buffers made (or their bytes staged) ahead of their calls, in
+/// one handle scope. Few, because a young-generation GC during the calls finds them all alive:
+/// a whole GRO read (up to 2,048 datagrams) made ahead made V8 grow its young generation, and
+/// the peak RSS by several MB. More than one, because a scope per datagram cost more CPU than it
+/// saved.
+const AHEAD: usize = staging::SLOTS;
 
 /// `onmessage`'s arguments at most: `buf, address, port, sizes` and the six of the receive
 /// information.
@@ -142,11 +143,21 @@ impl Owner {
             let mut local = InfoValues::default();
             let mut calls = [([std::ptr::null_mut(); ARGS], 3); AHEAD];
             let mut count = 0;
-            for (datagram, call) in datagrams.by_ref().take(AHEAD).zip(calls.iter_mut()) {
-                let (Some((address, port)), Some(buf)) = (
-                    sender.values(&scope, datagram.from),
-                    scope.buffer_copy(datagram.bytes),
-                ) else {
+            for (slot, (datagram, call)) in datagrams
+                .by_ref()
+                .take(AHEAD)
+                .zip(calls.iter_mut())
+                .enumerate()
+            {
+                // A small datagram goes through the staging area (see `staging`), a number in
+                // place of its Buffer.
+                let buf = match staging::stage(self.env, slot, datagram.bytes) {
+                    Some(code) => scope.int(code),
+                    None => scope.buffer_copy(datagram.bytes),
+                };
+                let (Some((address, port)), Some(buf)) =
+                    (sender.values(&scope, datagram.from), buf)
+                else {
                     return;
                 };
                 call.0[..3].copy_from_slice(&[buf, address, port]);

@@ -23,6 +23,7 @@ mod background;
 mod control;
 mod deliver;
 mod pacer;
+pub mod staging;
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::io::{self, IoSlice};

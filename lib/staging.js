@@ -1,0 +1,23 @@
+'use strict'
+
+// Datagrams of up to 64 bytes come from the native handle as a number instead
+// of a Buffer: their bytes wait in `staging` (offset * 128 + length; see
+// src/owner/staging.rs), and unstage() copies them out into a Buffer made
+// here, which V8 keeps in its own heap (a Buffer made natively costs a malloc,
+// and a free on another thread). It is a Buffer like node:dgram's: its own
+// ArrayBuffer of its length, at offset 0.
+
+const { setStagingArea } = require('./native')
+
+const staging = new Uint8Array(16 * 64)
+setStagingArea(staging)
+
+function unstage (code) {
+  const length = code & 127
+  const offset = code >>> 7
+  const buf = Buffer.alloc(length)
+  for (let i = 0; i < length; i++) buf[i] = staging[offset + i]
+  return buf
+}
+
+module.exports = { unstage }

@@ -1,0 +1,97 @@
+//! Small datagrams reach JavaScript through a staging area instead of a Buffer made here.
+//!
+//! A Buffer made through Node-API has its bytes in memory of its own (`malloc`), which V8 frees
+//! on another thread after a young-generation collection; for a 64-byte datagram that costs
+//! several times the rest of its delivery. A Buffer of up to [`SMALL`] bytes made by JavaScript
+//! (`Buffer.alloc`) lives in V8's heap instead, and is the same to its user: its own
+//! `ArrayBuffer` of exactly its length, at offset 0, as node:dgram's. So a small datagram is
+//! copied into a slot of a per-thread `Uint8Array` that `lib/handle.js` registers once, and
+//! `onmessage` gets a number in place of the Buffer (`offset * 128 + length`); the JavaScript
+//! side copies the bytes out into a Buffer of its own before anything else runs.
+//!
+//! The slots are written only just before the calls that read them: a group of at most
+//! [`SLOTS`] datagrams is staged, then delivered, and deliveries never nest (one reader per
+//! thread, borrowed for the whole delivery).
+
+use std::cell::Cell;
+use std::ptr;
+
+use napi::sys;
+
+use crate::uv::RawEnv;
+
+/// The largest datagram staged: V8 keeps typed arrays up to this size in its heap.
+pub const SMALL: usize = 64;
+/// Datagrams staged at once (one group of calls).
+pub const SLOTS: usize = 16;
+
+thread_local! {
+    /// This thread's staging area: the env that registered it, and its bytes.
+    static AREA: Cell<Option<(sys::napi_env, *mut u8)>> = const { Cell::new(None) };
+}
+
+/// Takes `array`, a `Uint8Array` of at least `SLOTS * SMALL` bytes, as the staging area of
+/// `env` on this thread. It is kept alive (a reference never deleted: the environment frees it
+/// at its teardown, and it lives as long as the module that made it anyway).
+///
+/// # Errors
+/// `array` is not a `Uint8Array`, or is too short.
+///
+/// # Safety
+/// `array` is a live value of the running call on `env`'s thread.
+pub unsafe fn register(env: RawEnv, array: sys::napi_value) -> napi::Result<()> {
+    let env = env.raw();
+    let mut kind = 0;
+    let mut length = 0usize;
+    let mut data: *mut std::ffi::c_void = ptr::null_mut();
+    let mut buffer = ptr::null_mut();
+    let mut offset = 0usize;
+    // SAFETY: the caller's promise.
+    let status = unsafe {
+        sys::napi_get_typedarray_info(
+            env,
+            array,
+            &mut kind,
+            &mut length,
+            &mut data,
+            &mut buffer,
+            &mut offset,
+        )
+    };
+    if status != sys::Status::napi_ok
+        || kind != sys::TypedarrayType::uint8_array
+        || length < SLOTS * SMALL
+        || data.is_null()
+    {
+        return Err(napi::Error::from_reason(
+            "the staging area must be a Uint8Array of at least 1,024 bytes",
+        ));
+    }
+    let mut reference = ptr::null_mut();
+    // SAFETY: as above; the reference keeps the array (and so its bytes, which V8 never moves
+    // once they are outside its heap, as they are at this size) alive.
+    let status = unsafe { sys::napi_create_reference(env, array, 1, &mut reference) };
+    napi::check_status!(status, "cannot keep the staging area")?;
+    AREA.with(|area| area.set(Some((env, data.cast()))));
+    Ok(())
+}
+
+/// Copies `bytes` into staging slot `slot` for `env`, and returns the number that tells
+/// JavaScript where they are; `None` when they are too long, the slot does not exist, or `env`
+/// has no staging area on this thread.
+pub fn stage(env: RawEnv, slot: usize, bytes: &[u8]) -> Option<i32> {
+    if bytes.len() > SMALL || slot >= SLOTS {
+        return None;
+    }
+    let (owner, area) = AREA.with(Cell::get)?;
+    if owner != env.raw() {
+        return None;
+    }
+    let offset = slot * SMALL;
+    // SAFETY: the area has SLOTS * SMALL bytes (checked at registration) and is kept alive by
+    // its reference; nothing reads it while this runs (JavaScript is not running), and
+    // `offset + bytes.len()` stays within it.
+    unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), area.add(offset), bytes.len()) };
+    // At most 15 * 64 * 128 + 64: well within an i32.
+    Some((offset * 128 + bytes.len()) as i32)
+}
