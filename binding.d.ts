@@ -37,10 +37,12 @@ export declare class UdpHandle {
   /**
    * A handle for `family` (4 or 6); the OS socket is created by the first bind, connect or open.
    *
+   * With `id`, the per-datagram calls find it by that number (see [`registry`]).
+   *
    * # Errors
-   * `family` is neither 4 nor 6.
+   * `family` is neither 4 nor 6, or a live handle has `id` already.
    */
-  constructor(family: number)
+  constructor(family: number, id?: number | undefined | null)
   /**
    * Binds to `ip:port` with libuv's flags (1 ipv6Only, 4 reuseAddr, 8 reusePort). Returns 0 or
    * a negative errno.

@@ -4,7 +4,7 @@
 const assert = require('node:assert')
 const { test } = require('node:test')
 const path = require('node:path')
-const { UdpHandle } = require(path.join(__dirname, '..', 'lib', 'native.js'))
+const { UdpHandle, udpSend, udpSendLater } = require(path.join(__dirname, '..', 'lib', 'native.js'))
 
 const EBADF = -9
 const EINVAL = -22
@@ -40,6 +40,17 @@ test('native: the raw send calls check their arguments and their receiver', () =
   const parts = Array.from({ length: 20 }, (_, i) => Buffer.from([i]))
   assert.strictEqual(h.send(parts, out.port, '127.0.0.1', 0), 21, 'bytes + 1: sent at once')
   h.close()
+  // The raw calls find their handle by the number it was made with: a number no live handle
+  // has is a thrown error, and no two live handles can share one.
+  for (const raw of [udpSend, udpSendLater]) {
+    assert.throws(() => raw(0xfffffff0, Buffer.alloc(1), out.port, '127.0.0.1', 0), /no such UdpHandle/)
+    assert.throws(() => raw('1', Buffer.alloc(1), out.port, '127.0.0.1', 0), /no such UdpHandle/)
+  }
+  const NativeUdpHandle = Object.getPrototypeOf(UdpHandle)
+  const first = new NativeUdpHandle(4, 0xfffffff1)
+  assert.throws(() => new NativeUdpHandle(4, 0xfffffff1), /the handle id is in use/)
+  assert.strictEqual(udpSend(0xfffffff1, Buffer.alloc(1), out.port, '127.0.0.1', 0), EBADF, 'found: not bound yet')
+  first.close()
 })
 
 test('native: system errors come back as negative errno numbers', () => {

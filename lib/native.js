@@ -106,11 +106,31 @@ function load () {
     throw new Error(`dgram-rs: the native addon ${file} did not load: ${e.message} ` +
       '(DGRAM_RS_FALLBACK=1 uses node:dgram instead)', { cause: e })
   }
-  // The two calls made once per datagram sent are raw Node-API callbacks (src/fast_calls.rs),
-  // exported beside the class: they become its methods here.
-  binding.UdpHandle.prototype.send = binding.udpSend
-  binding.UdpHandle.prototype.sendLater = binding.udpSendLater
-  return binding
+  return { ...binding, UdpHandle: withFastSends(binding) }
+}
+
+// The two calls made once per datagram sent are raw Node-API callbacks (src/fast_calls.rs),
+// exported beside the class, which find their handle by a number given here when it is made
+// (cheaper than unwrapping `this`): they become the handle's send and sendLater methods.
+function withFastSends ({ UdpHandle: NativeUdpHandle, udpSend, udpSendLater }) {
+  const kId = Symbol('handle id')
+  let nextId = 1
+  return class UdpHandle extends NativeUdpHandle {
+    constructor (family) {
+      const id = nextId
+      nextId = (nextId + 1) >>> 0 || 1
+      super(family, id)
+      this[kId] = id
+    }
+
+    send (list, port, ip, id) {
+      return udpSend(this[kId], list, port, ip, id)
+    }
+
+    sendLater (list, port, ip, id) {
+      return udpSendLater(this[kId], list, port, ip, id)
+    }
+  }
 }
 
 module.exports = load()

@@ -1,30 +1,28 @@
-//! The two methods called once per datagram sent, `send` and `sendLater`, as raw Node-API
-//! callbacks that `lib/native.js` puts on `UdpHandle.prototype`.
+//! The two calls made once per datagram sent, `udpSend` and `udpSendLater`, as raw Node-API
+//! callbacks that `lib/native.js` wraps as the handle's `send` and `sendLater` methods.
 //!
 //! Why not `#[napi]` methods: napi-rs 3 records every `&self` borrow of a class method in a
-//! process-wide, mutex-guarded map, and converts the arguments into a `Vec` and a `String`.
-//! Callgrind counted about 2,500 more user-space instructions per send than node:dgram's
-//! (34.5 k against 32.0 k), most of them there. These read their arguments straight from
-//! Node-API, into the stack.
-//!
-//! `UdpHandle` has no `&mut self` method and keeps its state in cells, so the shared reference
-//! made here needs no borrow tracking.
+//! process-wide, mutex-guarded map (about 0.7 µs a call here), and converts the arguments into a
+//! `Vec` and a `String`. These read their arguments straight from Node-API, into the stack, and
+//! find their handle by the number `lib/native.js` gave it ([`crate::handle::registry`]), not by
+//! unwrapping `this`.
 
 use std::ffi::{c_char, c_void};
 use std::io::IoSlice;
 use std::ptr;
 
-use napi::bindgen_prelude::{validate_type_tag, JsValue, TypeTag};
+use napi::bindgen_prelude::JsValue;
 use napi::sys;
 
-use crate::handle::UdpHandle;
+use crate::handle::{self, registry};
+use crate::owner::Owner;
 
 /// Buffers of one datagram read onto the stack; more go to the heap.
 const STACK_PARTS: usize = 8;
 /// Room for any IP literal JavaScript passes (the longest IPv6 with a zone is 61 bytes).
 const IP_ROOM: usize = 64;
 
-/// `handle.send(list, port, ip, id)`: see [`UdpHandle::send`].
+/// `udpSend(handleId, list, port, ip, id)`: see [`handle::send`].
 ///
 /// # Safety
 /// Called by Node-API with a live `env` and `info`, on the env's thread.
@@ -34,13 +32,13 @@ pub unsafe extern "C" fn send(
 ) -> sys::napi_value {
     // SAFETY: as promised by the caller.
     unsafe {
-        with_send_args(env, info, |handle, parts, port, ip, id| {
-            handle.send(parts, port, ip, id)
+        with_send_args(env, info, |core, parts, port, ip, id| {
+            handle::send(core, parts, port, ip, id)
         })
     }
 }
 
-/// `handle.sendLater(list, port, ip, id)`: see [`UdpHandle::send_later`].
+/// `udpSendLater(handleId, list, port, ip, id)`: see [`handle::send_later`].
 ///
 /// # Safety
 /// Called by Node-API with a live `env` and `info`, on the env's thread.
@@ -50,25 +48,25 @@ pub unsafe extern "C" fn send_later(
 ) -> sys::napi_value {
     // SAFETY: as promised by the caller.
     unsafe {
-        with_send_args(env, info, |handle, parts, port, ip, id| {
-            handle.send_later(parts, port, ip, id)
+        with_send_args(env, info, |core, parts, port, ip, id| {
+            handle::send_later(core, parts, port, ip, id)
         })
     }
 }
 
-/// Reads `this` and `(list, port, ip, id)`, runs `f`, and returns its number; a wrong argument
-/// is a thrown `TypeError` (as the `#[napi]` conversions threw), never a crash.
+/// Reads `(handleId, list, port, ip, id)`, runs `f` with the handle's owner, and returns its
+/// number; a wrong argument is a thrown `TypeError` (as the `#[napi]` conversions threw), never
+/// a crash.
 ///
 /// # Safety
 /// Called with a live `env` and `info` of a Node-API callback, on the env's thread.
 unsafe fn with_send_args(
     env: sys::napi_env,
     info: sys::napi_callback_info,
-    f: impl FnOnce(&UdpHandle, &[IoSlice<'_>], u32, Option<&str>, u32) -> i64,
+    f: impl FnOnce(&Owner, &[IoSlice<'_>], u32, Option<&str>, u32) -> i64,
 ) -> sys::napi_value {
-    let mut argc = 4usize;
-    let mut argv = [ptr::null_mut(); 4];
-    let mut this = ptr::null_mut();
+    let mut argc = 5usize;
+    let mut argv = [ptr::null_mut(); 5];
     // SAFETY: `argv` has room for `argc` values; the call only writes what it reports.
     let ok = unsafe {
         sys::napi_get_cb_info(
@@ -76,66 +74,51 @@ unsafe fn with_send_args(
             info,
             &mut argc,
             argv.as_mut_ptr(),
-            &mut this,
+            ptr::null_mut(),
             ptr::null_mut(),
         )
     } == sys::Status::napi_ok;
     if !ok {
         return throw(env, c"cannot read the arguments");
     }
-    // SAFETY: `this` is a live value of this call.
-    let Some(handle) = (unsafe { unwrap_handle(env, this) }) else {
-        return throw(env, c"send: `this` is not a UdpHandle");
+    let mut handle_id = 0u32;
+    // SAFETY: argv[0] is a live value of this call (`undefined` when not passed).
+    let core = match unsafe { sys::napi_get_value_uint32(env, argv[0], &mut handle_id) } {
+        sys::Status::napi_ok => registry::find(handle_id),
+        _ => None,
+    };
+    let Some(core) = core else {
+        return throw(env, c"send: no such UdpHandle");
     };
     let mut stack = [IoSlice::new(&[]); STACK_PARTS];
     let mut heap = Vec::new();
-    // SAFETY: argv[0] is a live value of this call; the slices stay valid during it.
-    let Some(parts) = (unsafe { buffers(env, argv[0], &mut stack, &mut heap) }) else {
+    // SAFETY: argv[1] is a live value of this call; the slices stay valid during it.
+    let Some(parts) = (unsafe { buffers(env, argv[1], &mut stack, &mut heap) }) else {
         return throw(
             env,
             c"send: the first argument must be a Buffer or an array of Buffers",
         );
     };
     let mut port = 0u32;
-    // SAFETY: argv[1] is a live value of this call.
-    if unsafe { sys::napi_get_value_uint32(env, argv[1], &mut port) } != sys::Status::napi_ok {
+    // SAFETY: argv[2] is a live value of this call.
+    if unsafe { sys::napi_get_value_uint32(env, argv[2], &mut port) } != sys::Status::napi_ok {
         return throw(env, c"send: the port must be a number");
     }
     let mut room = [0u8; IP_ROOM];
-    // SAFETY: argv[2] is a live value of this call.
-    let Ok(ip) = (unsafe { ip_literal(env, argv[2], &mut room) }) else {
+    // SAFETY: argv[3] is a live value of this call.
+    let Ok(ip) = (unsafe { ip_literal(env, argv[3], &mut room) }) else {
         return throw(env, c"send: the address must be a string or null");
     };
     let mut id = 0u32;
-    // SAFETY: argv[3] is a live value of this call (`undefined` when not passed).
-    if unsafe { sys::napi_get_value_uint32(env, argv[3], &mut id) } != sys::Status::napi_ok {
+    // SAFETY: argv[4] is a live value of this call (`undefined` when not passed).
+    if unsafe { sys::napi_get_value_uint32(env, argv[4], &mut id) } != sys::Status::napi_ok {
         return throw(env, c"send: the request id must be a number");
     }
-    let result = f(handle, parts, port, ip, id);
+    let result = f(&core, parts, port, ip, id);
     let mut value = ptr::null_mut();
     // SAFETY: a number of this call's scope.
     unsafe { sys::napi_create_int64(env, result, &mut value) };
     value
-}
-
-/// The `UdpHandle` wrapped in `this`, checked by its napi-rs type tag.
-///
-/// # Safety
-/// `this` is a live value of the running call on `env`'s thread; the reference returned must not
-/// outlive that call.
-unsafe fn unwrap_handle<'a>(env: sys::napi_env, this: sys::napi_value) -> Option<&'a UdpHandle> {
-    let mut wrapped: *mut c_void = ptr::null_mut();
-    // SAFETY: `this` is a live value; napi_unwrap only reads it.
-    let status = unsafe { sys::napi_unwrap(env, this, &mut wrapped) };
-    if status != sys::Status::napi_ok || wrapped.is_null() {
-        return None;
-    }
-    // SAFETY: as above; the tag check rejects an object wrapped by another class.
-    unsafe { validate_type_tag(env, this, &<UdpHandle as TypeTag>::type_tag(), "UdpHandle") }
-        .ok()?;
-    // SAFETY: napi-rs wrapped a `UdpHandle` here (the tag says so); it lives as long as `this`,
-    // which outlives this call.
-    Some(unsafe { &*(wrapped as *const UdpHandle) })
 }
 
 /// The bytes of `list`, a Buffer (the common case: one read, no array to walk) or an array of

@@ -10,6 +10,7 @@
 //! finds its request by identity, never by position.
 
 mod control;
+pub mod registry;
 
 use std::io::IoSlice;
 use std::net::SocketAddr;
@@ -30,6 +31,16 @@ use crate::uv::RawEnv;
 #[napi]
 pub struct UdpHandle {
     core: Rc<Owner>,
+    /// The number `fast_calls` finds this handle by (see [`registry`]).
+    id: Option<u32>,
+}
+
+impl Drop for UdpHandle {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            registry::unregister(id, &self.core);
+        }
+    }
 }
 
 /// Ports arrive validated from JS; anything else is the kernel's `EINVAL`.
@@ -53,15 +64,21 @@ fn fill_address(out: &mut Object<'_>, addr: SocketAddr) -> Result<()> {
 impl UdpHandle {
     /// A handle for `family` (4 or 6); the OS socket is created by the first bind, connect or open.
     ///
+    /// With `id`, the per-datagram calls find it by that number (see [`registry`]).
+    ///
     /// # Errors
-    /// `family` is neither 4 nor 6.
+    /// `family` is neither 4 nor 6, or a live handle has `id` already.
     #[napi(constructor)]
-    pub fn new(env: Env, family: u32) -> Result<Self> {
+    pub fn new(env: Env, family: u32, id: Option<u32>) -> Result<Self> {
         let family = Family::from_number(family)
             .ok_or_else(|| Error::new(Status::InvalidArg, "family must be 4 or 6"))?;
-        Ok(UdpHandle {
-            core: Owner::new(RawEnv::from(&env), family),
-        })
+        let core = Owner::new(RawEnv::from(&env), family);
+        if let Some(id) = id {
+            if !registry::register(id, &core) {
+                return Err(Error::new(Status::InvalidArg, "the handle id is in use"));
+            }
+        }
+        Ok(UdpHandle { core, id })
     }
 
     /// Binds to `ip:port` with libuv's flags (1 ipv6Only, 4 reuseAddr, 8 reusePort). Returns 0 or
@@ -379,60 +396,80 @@ impl UdpHandle {
     }
 }
 
+/// Sends one datagram made of `parts` to `ip:port`, or to the connected peer when `ip` is
+/// `None`, for request `id`. Returns bytes + 1 when sent at once, 0 when queued (completed by
+/// `onsend`), or a negative errno. JavaScript calls it as `handle.send(list, port, ip, id)` (see
+/// `fast_calls.rs`).
+pub(crate) fn send(
+    core: &Owner,
+    parts: &[IoSlice<'_>],
+    port: u32,
+    ip: Option<&str>,
+    id: u32,
+) -> i64 {
+    match destination(core, port, ip) {
+        Ok(to) => core.send(parts, to.map(Addr::Ip), id),
+        Err(errno) => i64::from(errno),
+    }
+}
+
+/// Gathers one datagram of request `id` for the next `flushSends()`: `parts` to `ip:port`, or to
+/// the connected peer when `ip` is `None`. Returns 0, or a negative errno for a destination the
+/// socket cannot send to (reported at once, as `send` would). JavaScript calls it as
+/// `handle.sendLater(list, port, ip, id)` (see `fast_calls.rs`).
+pub(crate) fn send_later(
+    core: &Owner,
+    parts: &[IoSlice<'_>],
+    port: u32,
+    ip: Option<&str>,
+    id: u32,
+) -> i64 {
+    match destination(core, port, ip) {
+        Ok(to) => i64::from(core.gather(parts, to.map(Addr::Ip), id)),
+        Err(errno) => i64::from(errno),
+    }
+}
+
+/// A send's destination: `ip:port`, or `None` (the connected peer) when `ip` is null; a negative
+/// errno for an address this socket cannot send to.
+fn destination(
+    core: &Owner,
+    port: u32,
+    ip: Option<&str>,
+) -> std::result::Result<Option<SocketAddr>, i32> {
+    let connected = core.is_connected();
+    let Some(ip) = ip else {
+        return if connected {
+            Ok(None)
+        } else {
+            Err(-libc::EDESTADDRREQ)
+        };
+    };
+    if connected {
+        return Err(-libc::EISCONN);
+    }
+    address(core, ip, port).map(Some)
+}
+
+/// `ip:port` for the handle's family, or a negative errno (`EINVAL`, as libuv).
+fn address(core: &Owner, ip: &str, port: u32) -> std::result::Result<SocketAddr, i32> {
+    let port = port16(port)?;
+    socket::parse_addr(core.family(), ip, port).map_err(|e| error::errno(&e))
+}
+
 impl UdpHandle {
-    /// Sends one datagram made of `parts` to `ip:port`, or to the connected peer when `ip` is
-    /// `None`, for request `id`. Returns bytes + 1 when sent at once, 0 when queued (completed
-    /// by `onsend`), or a negative errno. JavaScript calls it as `send(list, port, ip, id)` (see
-    /// `fast_calls.rs`).
-    pub(crate) fn send(&self, parts: &[IoSlice<'_>], port: u32, ip: Option<&str>, id: u32) -> i64 {
-        match self.destination(port, ip) {
-            Ok(to) => self.core.send(parts, to.map(Addr::Ip), id),
-            Err(errno) => i64::from(errno),
-        }
-    }
-
-    /// Gathers one datagram of request `id` for the next `flushSends()`: `parts` to `ip:port`,
-    /// or to the connected peer when `ip` is `None`. Returns 0, or a negative errno for a
-    /// destination the socket cannot send to (reported at once, as `send` would). JavaScript
-    /// calls it as `sendLater(list, port, ip, id)` (see `fast_calls.rs`).
-    pub(crate) fn send_later(
-        &self,
-        parts: &[IoSlice<'_>],
-        port: u32,
-        ip: Option<&str>,
-        id: u32,
-    ) -> i64 {
-        match self.destination(port, ip) {
-            Ok(to) => i64::from(self.core.gather(parts, to.map(Addr::Ip), id)),
-            Err(errno) => i64::from(errno),
-        }
-    }
-
-    /// A send's destination: `ip:port`, or `None` (the connected peer) when `ip` is null; a
-    /// negative errno for an address this socket cannot send to.
+    /// See [`destination`].
     fn destination(
         &self,
         port: u32,
         ip: Option<&str>,
     ) -> std::result::Result<Option<SocketAddr>, i32> {
-        let connected = self.core.is_connected();
-        let Some(ip) = ip else {
-            return if connected {
-                Ok(None)
-            } else {
-                Err(-libc::EDESTADDRREQ)
-            };
-        };
-        if connected {
-            return Err(-libc::EISCONN);
-        }
-        self.address(ip, port).map(Some)
+        destination(&self.core, port, ip)
     }
 
-    /// `ip:port` for this handle's family, or a negative errno (`EINVAL`, as libuv).
+    /// See [`address`].
     fn address(&self, ip: &str, port: u32) -> std::result::Result<SocketAddr, i32> {
-        let port = port16(port)?;
-        socket::parse_addr(self.core.family(), ip, port).map_err(|e| error::errno(&e))
+        address(&self.core, ip, port)
     }
 
     /// Runs `f` (bind, connect) on `ip:port` with the OS socket, created first if need be.
