@@ -7,6 +7,7 @@
 //   node bench/run.js [--quick] [--only=<regex on row names>] [--out=<path prefix>]
 //   node bench/run.js --scale [...]: the scale-out benchmark, see bench/scale.js
 //   node bench/run.js --stalls [...]: loss under event-loop stalls, see bench/stalls.js
+//   node bench/run.js --churn [...]: socket churn beside node:dgram, see bench/churn.js
 //   (--only keeps the baseline rows, node→node and node↔node, so ratios still have a base)
 //
 // Environment:
@@ -37,14 +38,12 @@ const ROOT = path.resolve(__dirname, '..')
 const WORKER = path.join(__dirname, 'worker.js')
 
 const argv = process.argv.slice(2)
-// `--stalls`: loss under event-loop stalls instead (bench/stalls.js, with its own arguments).
-if (argv.includes('--stalls')) {
-  require('./stalls').main(argv.filter((a) => a !== '--stalls')).then(
-    () => process.exit(0),
-    (err) => { console.error(err.message); process.exit(1) })
-// `--scale`: the scale-out benchmark instead (bench/scale.js, with its own arguments).
-} else if (argv.includes('--scale')) {
-  require('./scale').main(argv.filter((a) => a !== '--scale')).then(
+// Other benchmarks, each with its own arguments: `--stalls` loss under event-loop stalls
+// (bench/stalls.js), `--scale` one port over many receivers (bench/scale.js), `--churn` socket
+// churn (bench/churn.js).
+const other = ['stalls', 'scale', 'churn'].find((name) => argv.includes(`--${name}`))
+if (other) {
+  require(`./${other}`).main(argv.filter((a) => a !== `--${other}`)).then(
     () => process.exit(0),
     (err) => { console.error(err.message); process.exit(1) })
 } else {
