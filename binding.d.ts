@@ -44,11 +44,6 @@ export declare class UdpHandle {
    */
   constructor(family: number, id?: number | undefined | null)
   /**
-   * Binds to `ip:port` with libuv's flags (1 ipv6Only, 4 reuseAddr, 8 reusePort). Returns 0 or
-   * a negative errno.
-   */
-  bind(ip: string, port: number, flags: number): number
-  /**
    * Adopts an open UDP descriptor of this handle's family (`bind({ fd })`), or a duplicate
    * of it when `duplicate` is true (a cluster worker's shared socket, whose original stays
    * with Node's handle).
@@ -123,11 +118,6 @@ export declare class UdpHandle {
    * `--test-udp-no-try-send` flag (for Node's own tests of the queue-info methods).
    */
   setQueueEverySend(on: boolean): void
-  /**
-   * Closes the handle; returns how its queued datagrams end: `[id, status, bytes, ...]`
-   * (completions not reported yet, then the cancelled, with `ECANCELED`).
-   */
-  close(): Array<number>
   /** Lets the socket keep the process alive (the default). */
   ref(): void
   /** Stops the socket from keeping the process alive. */

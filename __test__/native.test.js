@@ -4,7 +4,7 @@
 const assert = require('node:assert')
 const { test } = require('node:test')
 const path = require('node:path')
-const { UdpHandle, udpSend, udpSendLater } = require(path.join(__dirname, '..', 'lib', 'native.js'))
+const { UdpHandle, udpSend, udpSendLater, udpBind, udpClose } = require(path.join(__dirname, '..', 'lib', 'native.js'))
 
 const EBADF = -9
 const EINVAL = -22
@@ -42,7 +42,7 @@ test('native: the raw send calls check their arguments and their receiver', () =
   h.close()
   // The raw calls find their handle by the number it was made with: a number no live handle
   // has is a thrown error, and no two live handles can share one.
-  for (const raw of [udpSend, udpSendLater]) {
+  for (const raw of [udpSend, udpSendLater, udpBind, udpClose]) {
     assert.throws(() => raw(0xfffffff0, Buffer.alloc(1), out.port, '127.0.0.1', 0), /no such UdpHandle/)
     assert.throws(() => raw('1', Buffer.alloc(1), out.port, '127.0.0.1', 0), /no such UdpHandle/)
   }
@@ -50,7 +50,10 @@ test('native: the raw send calls check their arguments and their receiver', () =
   const first = new NativeUdpHandle(4, 0xfffffff1)
   assert.throws(() => new NativeUdpHandle(4, 0xfffffff1), /the handle id is in use/)
   assert.strictEqual(udpSend(0xfffffff1, Buffer.alloc(1), out.port, '127.0.0.1', 0), EBADF, 'found: not bound yet')
-  first.close()
+  assert.throws(() => udpBind(0xfffffff1, 42, 0, 0), /expected \(handleId, ip string, port, flags\)/)
+  assert.strictEqual(udpBind(0xfffffff1, '127.0.0.1', 0, 0), 0)
+  assert.deepStrictEqual(udpClose(0xfffffff1), [])
+  assert.notStrictEqual(first, undefined)
 })
 
 test('native: system errors come back as negative errno numbers', () => {

@@ -109,10 +109,10 @@ function load () {
   return { ...binding, UdpHandle: withFastSends(binding) }
 }
 
-// The two calls made once per datagram sent are raw Node-API callbacks (src/fast_calls.rs),
-// exported beside the class, which find their handle by a number given here when it is made
-// (cheaper than unwrapping `this`): they become the handle's send and sendLater methods.
-function withFastSends ({ UdpHandle: NativeUdpHandle, udpSend, udpSendLater }) {
+// The calls made once per datagram sent, and bind and close, are raw Node-API callbacks
+// (src/fast_calls.rs), exported beside the class, which find their handle by a number given here
+// when it is made (cheaper than unwrapping `this`): they become the handle's methods.
+function withFastSends ({ UdpHandle: NativeUdpHandle, udpSend, udpSendLater, udpBind, udpClose }) {
   const kId = Symbol('handle id')
   let nextId = 1
   return class UdpHandle extends NativeUdpHandle {
@@ -129,6 +129,15 @@ function withFastSends ({ UdpHandle: NativeUdpHandle, udpSend, udpSendLater }) {
 
     sendLater (list, port, ip, id) {
       return udpSendLater(this[kId], list, port, ip, id)
+    }
+
+    // Once per socket, but a socket per query makes them once per query.
+    bind (ip, port, flags) {
+      return udpBind(this[kId], ip, port, flags)
+    }
+
+    close () {
+      return udpClose(this[kId])
     }
   }
 }

@@ -10,6 +10,7 @@
 use std::ffi::{c_char, c_void};
 use std::io::IoSlice;
 use std::ptr;
+use std::rc::Rc;
 
 use napi::bindgen_prelude::JsValue;
 use napi::sys;
@@ -54,6 +55,116 @@ pub unsafe extern "C" fn send_later(
     }
 }
 
+/// `udpBind(handleId, ip, port, flags)`: see [`handle::bind`]. Made once per socket, but a
+/// socket per query makes it once per query.
+///
+/// # Safety
+/// Called by Node-API with a live `env` and `info`, on the env's thread.
+pub unsafe extern "C" fn bind(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: as promised by the caller.
+    let Some(argv) = (unsafe { arguments::<4>(env, info) }) else {
+        return throw(env, c"cannot read the arguments");
+    };
+    // SAFETY: argv[0] is a live value of this call.
+    let Some(core) = (unsafe { owner_of(env, argv[0]) }) else {
+        return throw(env, c"bind: no such UdpHandle");
+    };
+    let mut room = [0u8; IP_ROOM];
+    let (mut port, mut flags) = (0u32, 0u32);
+    // SAFETY: argv[1..4] are live values of this call.
+    let (ip, port_ok, flags_ok) = unsafe {
+        (
+            ip_literal(env, argv[1], &mut room),
+            sys::napi_get_value_uint32(env, argv[2], &mut port),
+            sys::napi_get_value_uint32(env, argv[3], &mut flags),
+        )
+    };
+    let (Ok(Some(ip)), sys::Status::napi_ok, sys::Status::napi_ok) = (ip, port_ok, flags_ok) else {
+        return throw(env, c"bind: expected (handleId, ip string, port, flags)");
+    };
+    number(env, i64::from(handle::bind(&core, ip, port, flags)))
+}
+
+/// `udpClose(handleId)`: see [`crate::owner::Owner::close`]; returns its `[id, status, bytes,
+/// ...]` as an array.
+///
+/// # Safety
+/// Called by Node-API with a live `env` and `info`, on the env's thread.
+pub unsafe extern "C" fn close(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: as promised by the caller.
+    let Some([id]) = (unsafe { arguments::<1>(env, info) }) else {
+        return throw(env, c"cannot read the arguments");
+    };
+    // SAFETY: `id` is a live value of this call.
+    let Some(core) = (unsafe { owner_of(env, id) }) else {
+        return throw(env, c"close: no such UdpHandle");
+    };
+    let ended = core.close();
+    let mut array = ptr::null_mut();
+    // SAFETY: a live env on its thread; every value made here belongs to this call's scope.
+    unsafe {
+        if sys::napi_create_array_with_length(env, ended.len(), &mut array) != sys::Status::napi_ok
+        {
+            return throw(env, c"close: cannot make the result");
+        }
+        for (i, &n) in ended.iter().enumerate() {
+            sys::napi_set_element(env, array, i as u32, number(env, n));
+        }
+    }
+    array
+}
+
+/// The first `N` arguments of the running call (`undefined` where fewer were passed).
+///
+/// # Safety
+/// `env` and `info` are those of the running Node-API callback, on the env's thread.
+unsafe fn arguments<const N: usize>(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> Option<[sys::napi_value; N]> {
+    let mut argc = N;
+    let mut argv = [ptr::null_mut(); N];
+    // SAFETY: `argv` has room for `argc` values; the call only writes what it reports.
+    let status = unsafe {
+        sys::napi_get_cb_info(
+            env,
+            info,
+            &mut argc,
+            argv.as_mut_ptr(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
+    };
+    (status == sys::Status::napi_ok).then_some(argv)
+}
+
+/// The owner of the live handle whose number `id` is.
+///
+/// # Safety
+/// `id` is a live value of the running call on `env`'s thread.
+unsafe fn owner_of(env: sys::napi_env, id: sys::napi_value) -> Option<Rc<Owner>> {
+    let mut number = 0u32;
+    // SAFETY: the caller's promise.
+    match unsafe { sys::napi_get_value_uint32(env, id, &mut number) } {
+        sys::Status::napi_ok => registry::find(number),
+        _ => None,
+    }
+}
+
+/// `n` as a JavaScript number of the running call's scope (null if it cannot be made).
+fn number(env: sys::napi_env, n: i64) -> sys::napi_value {
+    let mut value = ptr::null_mut();
+    // SAFETY: a live env on its thread, inside a call.
+    unsafe { sys::napi_create_int64(env, n, &mut value) };
+    value
+}
+
 /// Reads `(handleId, list, port, ip, id)`, runs `f` with the handle's owner, and returns its
 /// number; a wrong argument is a thrown `TypeError` (as the `#[napi]` conversions threw), never
 /// a crash.
@@ -65,29 +176,12 @@ unsafe fn with_send_args(
     info: sys::napi_callback_info,
     f: impl FnOnce(&Owner, &[IoSlice<'_>], u32, Option<&str>, u32) -> i64,
 ) -> sys::napi_value {
-    let mut argc = 5usize;
-    let mut argv = [ptr::null_mut(); 5];
-    // SAFETY: `argv` has room for `argc` values; the call only writes what it reports.
-    let ok = unsafe {
-        sys::napi_get_cb_info(
-            env,
-            info,
-            &mut argc,
-            argv.as_mut_ptr(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-        )
-    } == sys::Status::napi_ok;
-    if !ok {
+    // SAFETY: as promised by the caller.
+    let Some(argv) = (unsafe { arguments::<5>(env, info) }) else {
         return throw(env, c"cannot read the arguments");
-    }
-    let mut handle_id = 0u32;
-    // SAFETY: argv[0] is a live value of this call (`undefined` when not passed).
-    let core = match unsafe { sys::napi_get_value_uint32(env, argv[0], &mut handle_id) } {
-        sys::Status::napi_ok => registry::find(handle_id),
-        _ => None,
     };
-    let Some(core) = core else {
+    // SAFETY: argv[0] is a live value of this call (`undefined` when not passed).
+    let Some(core) = (unsafe { owner_of(env, argv[0]) }) else {
         return throw(env, c"send: no such UdpHandle");
     };
     let mut stack = [IoSlice::new(&[]); STACK_PARTS];
@@ -114,11 +208,7 @@ unsafe fn with_send_args(
     if unsafe { sys::napi_get_value_uint32(env, argv[4], &mut id) } != sys::Status::napi_ok {
         return throw(env, c"send: the request id must be a number");
     }
-    let result = f(&core, parts, port, ip, id);
-    let mut value = ptr::null_mut();
-    // SAFETY: a number of this call's scope.
-    unsafe { sys::napi_create_int64(env, result, &mut value) };
-    value
+    number(env, f(&core, parts, port, ip, id))
 }
 
 /// The bytes of `list`, a Buffer (the common case: one read, no array to walk) or an array of
@@ -234,8 +324,12 @@ fn throw(env: sys::napi_env, message: &std::ffi::CStr) -> sys::napi_value {
 #[napi_derive::napi(module_exports)]
 pub fn fast_calls(exports: napi::bindgen_prelude::Object, env: napi::Env) -> napi::Result<()> {
     type Callback = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
-    let calls: [(&std::ffi::CStr, Callback); 2] =
-        [(c"udpSend", send), (c"udpSendLater", send_later)];
+    let calls: [(&std::ffi::CStr, Callback); 4] = [
+        (c"udpSend", send),
+        (c"udpSendLater", send_later),
+        (c"udpBind", bind),
+        (c"udpClose", close),
+    ];
     for (name, callback) in calls {
         let mut function = ptr::null_mut();
         // SAFETY: a live env during module registration; `name` is NUL-terminated.

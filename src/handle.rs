@@ -81,13 +81,6 @@ impl UdpHandle {
         Ok(UdpHandle { core, id })
     }
 
-    /// Binds to `ip:port` with libuv's flags (1 ipv6Only, 4 reuseAddr, 8 reusePort). Returns 0 or
-    /// a negative errno.
-    #[napi]
-    pub fn bind(&self, ip: String, port: u32, flags: u32) -> i32 {
-        self.on_own_socket(&ip, port, |s, addr| socket::bind(s, addr, flags))
-    }
-
     /// Adopts an open UDP descriptor of this handle's family (`bind({ fd })`), or a duplicate
     /// of it when `duplicate` is true (a cluster worker's shared socket, whose original stays
     /// with Node's handle).
@@ -275,13 +268,6 @@ impl UdpHandle {
         self.core.set_queue_every_send(on);
     }
 
-    /// Closes the handle; returns how its queued datagrams end: `[id, status, bytes, ...]`
-    /// (completions not reported yet, then the cancelled, with `ECANCELED`).
-    #[napi]
-    pub fn close(&self) -> Vec<i64> {
-        self.core.close()
-    }
-
     /// Lets the socket keep the process alive (the default).
     #[napi(js_name = "ref")]
     pub fn ref_(&self) {
@@ -396,6 +382,30 @@ impl UdpHandle {
     }
 }
 
+/// Binds `core`'s socket (created first if need be) to `ip:port` with libuv's flags (1
+/// ipv6Only, 4 reuseAddr, 8 reusePort). Returns 0 or a negative errno. JavaScript calls it as
+/// `handle.bind(ip, port, flags)` (see `fast_calls.rs`).
+pub(crate) fn bind(core: &Owner, ip: &str, port: u32, flags: u32) -> i32 {
+    on_own_socket(core, ip, port, |s, addr| socket::bind(s, addr, flags))
+}
+
+/// Runs `f` (bind, connect) on `ip:port` with `core`'s OS socket, created first if need be.
+fn on_own_socket(
+    core: &Owner,
+    ip: &str,
+    port: u32,
+    f: impl FnOnce(&socket2::Socket, SocketAddr) -> std::io::Result<()>,
+) -> i32 {
+    let addr = match address(core, ip, port) {
+        Ok(addr) => addr,
+        Err(errno) => return errno,
+    };
+    match core.ensure_socket() {
+        Ok(()) => status(core.with_socket(|s| f(s, addr))),
+        Err(e) => error::errno(&e),
+    }
+}
+
 /// Sends one datagram made of `parts` to `ip:port`, or to the connected peer when `ip` is
 /// `None`, for request `id`. Returns bytes + 1 when sent at once, 0 when queued (completed by
 /// `onsend`), or a negative errno. JavaScript calls it as `handle.send(list, port, ip, id)` (see
@@ -467,26 +477,14 @@ impl UdpHandle {
         destination(&self.core, port, ip)
     }
 
-    /// See [`address`].
-    fn address(&self, ip: &str, port: u32) -> std::result::Result<SocketAddr, i32> {
-        address(&self.core, ip, port)
-    }
-
-    /// Runs `f` (bind, connect) on `ip:port` with the OS socket, created first if need be.
+    /// See [`on_own_socket`].
     fn on_own_socket(
         &self,
         ip: &str,
         port: u32,
         f: impl FnOnce(&socket2::Socket, SocketAddr) -> std::io::Result<()>,
     ) -> i32 {
-        let addr = match self.address(ip, port) {
-            Ok(addr) => addr,
-            Err(errno) => return errno,
-        };
-        match self.core.ensure_socket() {
-            Ok(()) => status(self.core.with_socket(|s| f(s, addr))),
-            Err(e) => error::errno(&e),
-        }
+        on_own_socket(&self.core, ip, port, f)
     }
 
     /// Fills `out` with the address `which` reads off the socket; 0 or a negative errno.
@@ -520,7 +518,7 @@ impl UdpHandle {
             Family::V6 => "::",
             Family::Unix => return error::EINVAL,
         };
-        self.bind(any.to_string(), 0, socket::FLAG_REUSEADDR)
+        bind(&self.core, any, 0, socket::FLAG_REUSEADDR)
     }
 
     fn membership(&self, group: &str, interface: Option<&str>, join: bool) -> i32 {
