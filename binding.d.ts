@@ -53,10 +53,6 @@ export declare class UdpHandle {
   connect(ip: string, port: number): number
   /** Dissolves the connection. */
   disconnect(): number
-  /** Fills `out` with the local address; returns 0 or a negative errno. */
-  getsockname(out: object): number
-  /** Fills `out` with the connected peer's address; returns 0 or a negative errno. */
-  getpeername(out: object): number
   /**
    * Starts delivering datagrams to `onmessage(buf, address, port)` and receive errors to
    * `onerror(errno)`; queued datagrams complete through `onsend(id, status, bytes)`. The

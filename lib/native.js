@@ -109,10 +109,11 @@ function load () {
   return { ...binding, UdpHandle: withFastSends(binding) }
 }
 
-// The calls made once per datagram sent, and bind and close, are raw Node-API callbacks
+// The calls made once per datagram sent, and those a socket per query makes (bind, close,
+// getsockname), are raw Node-API callbacks
 // (src/fast_calls.rs), exported beside the class, which find their handle by a number given here
 // when it is made (cheaper than unwrapping `this`): they become the handle's methods.
-function withFastSends ({ UdpHandle: NativeUdpHandle, udpSend, udpSendLater, udpBind, udpClose }) {
+function withFastSends ({ UdpHandle: NativeUdpHandle, udpSend, udpSendLater, udpBind, udpClose, udpGetsockname, udpGetpeername }) {
   const kId = Symbol('handle id')
   let nextId = 1
   return class UdpHandle extends NativeUdpHandle {
@@ -138,6 +139,14 @@ function withFastSends ({ UdpHandle: NativeUdpHandle, udpSend, udpSendLater, udp
 
     close () {
       return udpClose(this[kId])
+    }
+
+    getsockname (out) {
+      return udpGetsockname(this[kId], out)
+    }
+
+    getpeername (out) {
+      return udpGetpeername(this[kId], out)
     }
   }
 }

@@ -1,5 +1,7 @@
-//! The two calls made once per datagram sent, `udpSend` and `udpSendLater`, as raw Node-API
-//! callbacks that `lib/native.js` wraps as the handle's `send` and `sendLater` methods.
+//! The calls made once per datagram sent (`udpSend`, `udpSendLater`) and those a program that
+//! opens a socket per query makes once per query (`udpBind`, `udpClose`, `udpGetsockname`,
+//! `udpGetpeername`), as raw Node-API callbacks that `lib/native.js` wraps as the handle's
+//! methods.
 //!
 //! Why not `#[napi]` methods: napi-rs 3 records every `&self` borrow of a class method in a
 //! process-wide, mutex-guarded map (about 0.7 µs a call here), and converts the arguments into a
@@ -17,6 +19,7 @@ use napi::sys;
 
 use crate::handle::{self, registry};
 use crate::owner::Owner;
+use crate::sys::socket;
 
 /// Buffers of one datagram read onto the stack; more go to the heap.
 const STACK_PARTS: usize = 8;
@@ -118,6 +121,79 @@ pub unsafe extern "C" fn close(
         }
     }
     array
+}
+
+/// `udpGetsockname(handleId, out)` / `udpGetpeername(handleId, out)`: fills `out` with
+/// `{ address, family, port }` as Node's do (see [`handle::socket_address`]); returns 0 or a
+/// negative errno.
+///
+/// # Safety
+/// Called by Node-API with a live `env` and `info`, on the env's thread.
+pub unsafe extern "C" fn getsockname(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: as promised by the caller.
+    unsafe { address_of(env, info, false) }
+}
+
+/// See [`getsockname`].
+///
+/// # Safety
+/// Called by Node-API with a live `env` and `info`, on the env's thread.
+pub unsafe extern "C" fn getpeername(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: as promised by the caller.
+    unsafe { address_of(env, info, true) }
+}
+
+/// [`getsockname`] and [`getpeername`].
+///
+/// # Safety
+/// Called with a live `env` and `info` of a Node-API callback, on the env's thread.
+unsafe fn address_of(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+    peer: bool,
+) -> sys::napi_value {
+    // SAFETY: as promised by the caller.
+    let Some([id, out]) = (unsafe { arguments::<2>(env, info) }) else {
+        return throw(env, c"cannot read the arguments");
+    };
+    // SAFETY: `id` is a live value of this call.
+    let Some(core) = (unsafe { owner_of(env, id) }) else {
+        return throw(env, c"getsockname: no such UdpHandle");
+    };
+    let addr = match handle::socket_address(&core, peer) {
+        Ok(addr) => addr,
+        Err(errno) => return number(env, i64::from(errno)),
+    };
+    let ip = socket::format_ip(&addr);
+    let family: &[u8] = if addr.is_ipv4() { b"IPv4" } else { b"IPv6" };
+    let (mut address, mut family_value, mut port) =
+        (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
+    // SAFETY: `out` is a live value of this call; the strings are valid for their lengths and
+    // the property names are NUL-terminated.
+    let ok = unsafe {
+        sys::napi_create_string_utf8(env, ip.as_ptr().cast(), ip.len() as isize, &mut address)
+            == sys::Status::napi_ok
+            && sys::napi_create_string_latin1(env, family.as_ptr().cast(), 4, &mut family_value)
+                == sys::Status::napi_ok
+            && sys::napi_create_uint32(env, u32::from(addr.port()), &mut port)
+                == sys::Status::napi_ok
+            && sys::napi_set_named_property(env, out, c"address".as_ptr(), address)
+                == sys::Status::napi_ok
+            && sys::napi_set_named_property(env, out, c"family".as_ptr(), family_value)
+                == sys::Status::napi_ok
+            && sys::napi_set_named_property(env, out, c"port".as_ptr(), port)
+                == sys::Status::napi_ok
+    };
+    if !ok {
+        return throw(env, c"getsockname: the result object cannot be filled");
+    }
+    number(env, 0)
 }
 
 /// The first `N` arguments of the running call (`undefined` where fewer were passed).
@@ -316,19 +392,21 @@ fn throw(env: sys::napi_env, message: &std::ffi::CStr) -> sys::napi_value {
     ptr::null_mut()
 }
 
-/// Adds `send` and `sendLater` to the addon's exports (as `udpSend`, `udpSendLater`), for
-/// `lib/native.js` to put on `UdpHandle.prototype`.
+/// Adds the calls above to the addon's exports, for `lib/native.js` to make them the handle's
+/// methods.
 ///
 /// # Errors
 /// Node-API refuses to make or set a function.
 #[napi_derive::napi(module_exports)]
 pub fn fast_calls(exports: napi::bindgen_prelude::Object, env: napi::Env) -> napi::Result<()> {
     type Callback = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
-    let calls: [(&std::ffi::CStr, Callback); 4] = [
+    let calls: [(&std::ffi::CStr, Callback); 6] = [
         (c"udpSend", send),
         (c"udpSendLater", send_later),
         (c"udpBind", bind),
         (c"udpClose", close),
+        (c"udpGetsockname", getsockname),
+        (c"udpGetpeername", getpeername),
     ];
     for (name, callback) in calls {
         let mut function = ptr::null_mut();

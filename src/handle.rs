@@ -16,10 +16,9 @@ use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use napi::bindgen_prelude::{BufferSlice, Float64ArraySlice, Function, JsValue, Object, Unknown};
+use napi::bindgen_prelude::{BufferSlice, Float64ArraySlice, Function, JsValue, Unknown};
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
-use socket2::SockAddr;
 
 use crate::owner::{Delivery, Owner};
 use crate::sys::addr::Addr;
@@ -50,14 +49,6 @@ fn port16(port: u32) -> std::result::Result<u16, i32> {
 
 fn truthy(value: Unknown<'_>) -> bool {
     value.coerce_to_bool().unwrap_or(false)
-}
-
-/// Fills `out` with `{ address, family, port }` as Node's `getsockname`/`getpeername` do.
-fn fill_address(out: &mut Object<'_>, addr: SocketAddr) -> Result<()> {
-    out.set("address", socket::format_ip(&addr))?;
-    out.set("family", if addr.is_ipv4() { "IPv4" } else { "IPv6" })?;
-    out.set("port", u32::from(addr.port()))?;
-    Ok(())
 }
 
 #[napi]
@@ -117,18 +108,6 @@ impl UdpHandle {
             self.core.set_connected(false);
         }
         result
-    }
-
-    /// Fills `out` with the local address; returns 0 or a negative errno.
-    #[napi]
-    pub fn getsockname(&self, mut out: Object<'_>) -> Result<i32> {
-        self.report_address(&mut out, |s| s.local_addr())
-    }
-
-    /// Fills `out` with the connected peer's address; returns 0 or a negative errno.
-    #[napi]
-    pub fn getpeername(&self, mut out: Object<'_>) -> Result<i32> {
-        self.report_address(&mut out, |s| s.peer_addr())
     }
 
     /// Starts delivering datagrams to `onmessage(buf, address, port)` and receive errors to
@@ -382,6 +361,15 @@ impl UdpHandle {
     }
 }
 
+/// The local address (`peer` false) or the connected peer's, as Node's `getsockname` /
+/// `getpeername` report them; a negative errno when there is none. JavaScript calls them as
+/// `handle.getsockname(out)` / `handle.getpeername(out)` (see `fast_calls.rs`).
+pub(crate) fn socket_address(core: &Owner, peer: bool) -> std::result::Result<SocketAddr, i32> {
+    core.with_socket(|s| if peer { s.peer_addr() } else { s.local_addr() })
+        .and_then(|a| socket::split_sockaddr(&a))
+        .map_err(|e| error::errno(&e))
+}
+
 /// Binds `core`'s socket (created first if need be) to `ip:port` with libuv's flags (1
 /// ipv6Only, 4 reuseAddr, 8 reusePort). Returns 0 or a negative errno. JavaScript calls it as
 /// `handle.bind(ip, port, flags)` (see `fast_calls.rs`).
@@ -488,21 +476,6 @@ impl UdpHandle {
     }
 
     /// Fills `out` with the address `which` reads off the socket; 0 or a negative errno.
-    fn report_address(
-        &self,
-        out: &mut Object<'_>,
-        which: impl FnOnce(&socket2::Socket) -> std::io::Result<SockAddr>,
-    ) -> Result<i32> {
-        match self
-            .core
-            .with_socket(which)
-            .and_then(|a| socket::split_sockaddr(&a))
-        {
-            Ok(addr) => fill_address(out, addr).map(|()| 0),
-            Err(e) => Ok(error::errno(&e)),
-        }
-    }
-
     fn with_options(&self, f: impl FnOnce(&Options<'_>) -> std::io::Result<()>) -> i32 {
         status(self.core.options(f))
     }
