@@ -142,10 +142,14 @@ async function main (argv) {
       if (got.node[0][key] === undefined) continue
       const node = pick('node', key)
       const rs = pick('rs', key)
-      rows.push({ workload, figure: label, node: +node.toFixed(1), rs: +rs.toFixed(1), ratio: +(rs / node).toFixed(2) })
+      const range = (impl) => {
+        const xs = got[impl].map((r) => r[key])
+        return `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}`
+      }
+      rows.push({ workload, figure: label, node: +node.toFixed(1), rs: +rs.toFixed(1), ratio: +(rs / node).toFixed(2), 'node range': range('node'), 'rs range': range('rs') })
     }
   }
-  console.log(`socket churn, median of ${trials} trials per implementation (ratio = dgram-rs / node:dgram)`)
+  console.log(`socket churn, median of ${trials} trials per implementation (ratio = dgram-rs / node:dgram; ranges: min–max over the trials)`)
   console.table(rows)
   return rows
 }
