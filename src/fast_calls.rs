@@ -19,7 +19,6 @@ use napi::sys;
 
 use crate::handle::{self, registry};
 use crate::owner::Owner;
-use crate::sys::socket;
 
 /// Buffers of one datagram read onto the stack; more go to the heap.
 const STACK_PARTS: usize = 8;
@@ -166,12 +165,10 @@ unsafe fn address_of(
     let Some(core) = (unsafe { owner_of(env, id) }) else {
         return throw(env, c"getsockname: no such UdpHandle");
     };
-    let addr = match handle::socket_address(&core, peer) {
-        Ok(addr) => addr,
+    let (ip, family, port_number) = match handle::socket_address(&core, peer) {
+        Ok(found) => found,
         Err(errno) => return number(env, i64::from(errno)),
     };
-    let ip = socket::format_ip(&addr);
-    let family: &[u8] = if addr.is_ipv4() { b"IPv4" } else { b"IPv6" };
     let (mut address, mut family_value, mut port) =
         (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
     // SAFETY: `out` is a live value of this call; the strings are valid for their lengths and
@@ -179,9 +176,13 @@ unsafe fn address_of(
     let ok = unsafe {
         sys::napi_create_string_utf8(env, ip.as_ptr().cast(), ip.len() as isize, &mut address)
             == sys::Status::napi_ok
-            && sys::napi_create_string_latin1(env, family.as_ptr().cast(), 4, &mut family_value)
-                == sys::Status::napi_ok
-            && sys::napi_create_uint32(env, u32::from(addr.port()), &mut port)
+            && sys::napi_create_string_latin1(
+                env,
+                family.as_ptr().cast(),
+                family.len() as isize,
+                &mut family_value,
+            ) == sys::Status::napi_ok
+            && sys::napi_create_uint32(env, u32::from(port_number), &mut port)
                 == sys::Status::napi_ok
             && sys::napi_set_named_property(env, out, c"address".as_ptr(), address)
                 == sys::Status::napi_ok

@@ -362,12 +362,19 @@ impl UdpHandle {
 }
 
 /// The local address (`peer` false) or the connected peer's, as Node's `getsockname` /
-/// `getpeername` report them; a negative errno when there is none. JavaScript calls them as
-/// `handle.getsockname(out)` / `handle.getpeername(out)` (see `fast_calls.rs`).
-pub(crate) fn socket_address(core: &Owner, peer: bool) -> std::result::Result<SocketAddr, i32> {
-    core.with_socket(|s| if peer { s.peer_addr() } else { s.local_addr() })
+/// `getpeername` report them: `(address, family, port)`; a negative errno when there is none.
+/// JavaScript calls them as `handle.getsockname(out)` / `handle.getpeername(out)` (see
+/// `fast_calls.rs`).
+pub(crate) fn socket_address(
+    core: &Owner,
+    peer: bool,
+) -> std::result::Result<(String, &'static str, u16), i32> {
+    let addr = core
+        .with_socket(|s| if peer { s.peer_addr() } else { s.local_addr() })
         .and_then(|a| socket::split_sockaddr(&a))
-        .map_err(|e| error::errno(&e))
+        .map_err(|e| error::errno(&e))?;
+    let family = if addr.is_ipv4() { "IPv4" } else { "IPv6" };
+    Ok((socket::format_ip(&addr), family, addr.port()))
 }
 
 /// Binds `core`'s socket (created first if need be) to `ip:port` with libuv's flags (1
