@@ -53,15 +53,6 @@ export declare class UdpHandle {
   connect(ip: string, port: number): number
   /** Dissolves the connection. */
   disconnect(): number
-  /**
-   * Starts delivering datagrams to `onmessage(buf, address, port)` and receive errors to
-   * `onerror(errno)`; queued datagrams complete through `onsend(id, status, bytes)`. The
-   * handle keeps the three functions until `close()`.
-   *
-   * # Errors
-   * A function cannot be referenced (the environment is shutting down).
-   */
-  recvStart(onmessage: (arg?: unknown) => unknown, onerror: (arg?: unknown) => unknown, onsend: (arg?: unknown) => unknown): number
   /** Stops delivering datagrams. */
   recvStop(): number
   /**

@@ -4,7 +4,7 @@
 const assert = require('node:assert')
 const { test } = require('node:test')
 const path = require('node:path')
-const { UdpHandle, udpSend, udpSendLater, udpBind, udpClose, udpGetsockname, udpGetpeername } = require(path.join(__dirname, '..', 'lib', 'native.js'))
+const { UdpHandle, udpSend, udpSendLater, udpBind, udpRecvStart, udpClose, udpGetsockname, udpGetpeername } = require(path.join(__dirname, '..', 'lib', 'native.js'))
 
 const EBADF = -9
 const EINVAL = -22
@@ -42,7 +42,7 @@ test('native: the raw send calls check their arguments and their receiver', () =
   h.close()
   // The raw calls find their handle by the number it was made with: a number no live handle
   // has is a thrown error, and no two live handles can share one.
-  for (const raw of [udpSend, udpSendLater, udpBind, udpClose, udpGetsockname, udpGetpeername]) {
+  for (const raw of [udpSend, udpSendLater, udpBind, udpRecvStart, udpClose, udpGetsockname, udpGetpeername]) {
     assert.throws(() => raw(0xfffffff0, Buffer.alloc(1), out.port, '127.0.0.1', 0), /no such UdpHandle/)
     assert.throws(() => raw('1', Buffer.alloc(1), out.port, '127.0.0.1', 0), /no such UdpHandle/)
   }

@@ -109,11 +109,12 @@ function load () {
   return { ...binding, UdpHandle: withFastSends(binding) }
 }
 
-// The calls made once per datagram sent, and those a socket per query makes (bind, close,
-// getsockname), are raw Node-API callbacks
+// The calls made once per datagram sent, and those a socket per query makes (bind, recvStart,
+// close, getsockname), are raw Node-API callbacks
 // (src/fast_calls.rs), exported beside the class, which find their handle by a number given here
 // when it is made (cheaper than unwrapping `this`): they become the handle's methods.
-function withFastSends ({ UdpHandle: NativeUdpHandle, udpSend, udpSendLater, udpBind, udpClose, udpGetsockname, udpGetpeername }) {
+function withFastSends (binding) {
+  const { UdpHandle: NativeUdpHandle, udpSend, udpSendLater, udpBind, udpRecvStart, udpClose, udpGetsockname, udpGetpeername } = binding
   const kId = Symbol('handle id')
   let nextId = 1
   return class UdpHandle extends NativeUdpHandle {
@@ -135,6 +136,10 @@ function withFastSends ({ UdpHandle: NativeUdpHandle, udpSend, udpSendLater, udp
     // Once per socket, but a socket per query makes them once per query.
     bind (ip, port, flags) {
       return udpBind(this[kId], ip, port, flags)
+    }
+
+    recvStart (onmessage, onerror, onsend) {
+      return udpRecvStart(this[kId], onmessage, onerror, onsend)
     }
 
     close () {

@@ -1,6 +1,6 @@
 //! The calls made once per datagram sent (`udpSend`, `udpSendLater`) and those a program that
-//! opens a socket per query makes once per query (`udpBind`, `udpClose`, `udpGetsockname`,
-//! `udpGetpeername`), as raw Node-API callbacks that `lib/native.js` wraps as the handle's
+//! opens a socket per query makes once per query (`udpBind`, `udpRecvStart`, `udpClose`,
+//! `udpGetsockname`, `udpGetpeername`), as raw Node-API callbacks that `lib/native.js` wraps as the handle's
 //! methods.
 //!
 //! Why not `#[napi]` methods: napi-rs 3 records every `&self` borrow of a class method in a
@@ -19,6 +19,7 @@ use napi::sys;
 
 use crate::handle::{self, registry};
 use crate::owner::Owner;
+use crate::uv::RawEnv;
 
 /// Buffers of one datagram read onto the stack; more go to the heap.
 const STACK_PARTS: usize = 8;
@@ -120,6 +121,42 @@ pub unsafe extern "C" fn close(
         }
     }
     array
+}
+
+/// `udpRecvStart(handleId, onmessage, onerror, onsend)`: starts delivering datagrams to
+/// `onmessage(buf, address, port)` and receive errors to `onerror(errno)`; queued datagrams
+/// complete through `onsend(id, status, bytes)`. The handle keeps the three functions until
+/// `close()`. Returns 0 or a negative errno.
+///
+/// # Safety
+/// Called by Node-API with a live `env` and `info`, on the env's thread.
+pub unsafe extern "C" fn recv_start(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: as promised by the caller.
+    let Some([id, onmessage, onerror, onsend]) = (unsafe { arguments::<4>(env, info) }) else {
+        return throw(env, c"cannot read the arguments");
+    };
+    // SAFETY: `id` is a live value of this call.
+    let Some(core) = (unsafe { owner_of(env, id) }) else {
+        return throw(env, c"recvStart: no such UdpHandle");
+    };
+    let callbacks = [onmessage, onerror, onsend];
+    let is_function = |value| {
+        let mut kind = 0;
+        // SAFETY: `value` is a live value of this call.
+        let status = unsafe { sys::napi_typeof(env, value, &mut kind) };
+        status == sys::Status::napi_ok && kind == sys::ValueType::napi_function
+    };
+    if !callbacks.into_iter().all(is_function) {
+        return throw(env, c"recvStart: the three callbacks must be functions");
+    }
+    // SAFETY: the functions are arguments of this call; `env` is its environment.
+    match unsafe { core.recv_start(RawEnv::from_raw(env), callbacks, None) } {
+        Ok(status) => number(env, i64::from(status)),
+        Err(_) => throw(env, c"recvStart: cannot keep the callbacks"),
+    }
 }
 
 /// `udpGetsockname(handleId, out)` / `udpGetpeername(handleId, out)`: fills `out` with
@@ -401,11 +438,12 @@ fn throw(env: sys::napi_env, message: &std::ffi::CStr) -> sys::napi_value {
 #[napi_derive::napi(module_exports)]
 pub fn fast_calls(exports: napi::bindgen_prelude::Object, env: napi::Env) -> napi::Result<()> {
     type Callback = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
-    let calls: [(&std::ffi::CStr, Callback); 6] = [
+    let calls: [(&std::ffi::CStr, Callback); 7] = [
         (c"udpSend", send),
         (c"udpSendLater", send_later),
         (c"udpBind", bind),
         (c"udpClose", close),
+        (c"udpRecvStart", recv_start),
         (c"udpGetsockname", getsockname),
         (c"udpGetpeername", getpeername),
     ];

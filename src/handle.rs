@@ -16,7 +16,7 @@ use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use napi::bindgen_prelude::{BufferSlice, Float64ArraySlice, Function, JsValue, Unknown};
+use napi::bindgen_prelude::{BufferSlice, Float64ArraySlice, JsValue, Unknown};
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
 
@@ -108,24 +108,6 @@ impl UdpHandle {
             self.core.set_connected(false);
         }
         result
-    }
-
-    /// Starts delivering datagrams to `onmessage(buf, address, port)` and receive errors to
-    /// `onerror(errno)`; queued datagrams complete through `onsend(id, status, bytes)`. The
-    /// handle keeps the three functions until `close()`.
-    ///
-    /// # Errors
-    /// A function cannot be referenced (the environment is shutting down).
-    #[napi]
-    pub fn recv_start(
-        &self,
-        env: Env,
-        onmessage: Function<'_>,
-        onerror: Function<'_>,
-        onsend: Function<'_>,
-    ) -> Result<i32> {
-        self.core
-            .recv_start(&env, &onmessage, &onerror, &onsend, None)
     }
 
     /// Stops delivering datagrams.

@@ -11,7 +11,7 @@
 use std::io::IoSlice;
 use std::rc::Rc;
 
-use napi::bindgen_prelude::{BufferSlice, Function, Object};
+use napi::bindgen_prelude::{BufferSlice, Function, JsValue, Object};
 use napi::{Env, Result};
 use napi_derive::napi;
 
@@ -105,8 +105,14 @@ impl UnixHandle {
         onsend: Function<'_>,
         onwritable: Function<'_>,
     ) -> Result<i32> {
-        self.core
-            .recv_start(&env, &onmessage, &onerror, &onsend, Some(&onwritable))
+        // SAFETY: the four functions are arguments of this call, on its env's thread.
+        unsafe {
+            self.core.recv_start(
+                RawEnv::from(&env),
+                [onmessage.raw(), onerror.raw(), onsend.raw()],
+                Some(onwritable.raw()),
+            )
+        }
     }
 
     /// Stops delivering datagrams.

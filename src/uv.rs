@@ -61,6 +61,14 @@ extern "C" {
 pub struct RawEnv(sys::napi_env);
 
 impl RawEnv {
+    /// The environment of a running raw Node-API callback.
+    ///
+    /// # Safety
+    /// `env` is the live environment of the running call, on its thread.
+    pub unsafe fn from_raw(env: sys::napi_env) -> Self {
+        RawEnv(env)
+    }
+
     /// The `napi_env` itself.
     pub fn raw(self) -> sys::napi_env {
         self.0

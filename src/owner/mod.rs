@@ -30,7 +30,7 @@ use std::io::{self, IoSlice};
 use std::os::fd::AsRawFd;
 use std::rc::{Rc, Weak};
 
-use napi::bindgen_prelude::{Function, JsValue};
+use napi::sys::napi_value;
 use socket2::Socket;
 
 use crate::send::{Datagram, SendEngine};
@@ -233,18 +233,18 @@ impl Owner {
     ///
     /// # Errors
     /// A function cannot be referenced (the environment is shutting down).
-    pub fn recv_start(
+    ///
+    /// # Safety
+    /// The functions are live values of the running call on `raw`'s thread.
+    pub unsafe fn recv_start(
         self: &Rc<Self>,
-        env: &napi::Env,
-        onmessage: &Function<'_>,
-        onerror: &Function<'_>,
-        onsend: &Function<'_>,
-        onwritable: Option<&Function<'_>>,
+        raw: RawEnv,
+        [onmessage, onerror, onsend]: [napi_value; 3],
+        onwritable: Option<napi_value>,
     ) -> napi::Result<i32> {
-        let raw = RawEnv::from(env);
-        let reference = |f: &Function<'_>| {
-            // SAFETY: `f` is an argument of the running call, live on this env's thread.
-            unsafe { JsFunction::new(raw, f.raw()) }
+        let reference = |f: napi_value| {
+            // SAFETY: the caller's promise.
+            unsafe { JsFunction::new(raw, f) }
         };
         let (Some(context), Some(onmessage), Some(onerror), Some(onsend)) = (
             AsyncContext::new(raw, "UDPWRAP"),
