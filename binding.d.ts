@@ -56,14 +56,14 @@ export declare class UdpHandle {
   /** Stops delivering datagrams. */
   recvStop(): number
   /**
-   * Sends what `sendLater` gathered, in order, as GSO runs where they form. Writes
-   * `[id, result, id, result, ...]` into `out`, one pair per datagram (result: bytes + 1 when
-   * sent, 0 when queued and completed by `onsend` later, or a negative errno), and returns the
-   * number of pairs. A typed array the caller keeps: building a JavaScript array element by
-   * element cost more than the sends themselves.
+   * Sends what `sendLater` gathered, in order, as GSO runs where they form. Writes each
+   * datagram's result into `out`, in the order they were gathered (bytes + 1 when sent, 0
+   * when queued and completed by `onsend` later, or a negative errno), and returns how many
+   * it wrote. A typed array the caller keeps: building a JavaScript array element by element
+   * cost more than the sends themselves.
    *
    * # Errors
-   * `out` has no room for two numbers per gathered datagram (nothing is sent then).
+   * `out` has no room for one number per gathered datagram (nothing is sent then).
    */
   flushSends(out: Float64Array): number
   /**

@@ -208,3 +208,44 @@ parity('send: a list of 20 buffers is one datagram of all their bytes, in order'
 }, (r) => {
   assert.deepStrictEqual(r, { sent: 40, got: Array.from({ length: 20 }, (_, i) => [i, 100 + i]).flat() })
 })
+
+// A documented difference (README, "IP literals skip dns.lookup"): without a `lookup` option,
+// dgram-rs answers an IP literal itself, as dns.lookup would, so a dns.lookup replaced before the
+// first socket is made is not called for literals; one replaced later is called, as with
+// node:dgram (which reads dns.lookup when it makes each socket).
+{
+  const nodeTest = require('node:test')
+  const { IMPLS } = require('./helpers/impls')
+  const { runChild } = require('./helpers/child')
+  const body = `
+    const dns = require('dns')
+    const original = dns.lookup
+    const spy = (calls) => function (address, ...rest) { calls.push(address); return original.call(this, address, ...rest) }
+    const before = []
+    const after = []
+    dns.lookup = spy(before)
+    const r = dgram.createSocket('udp4')
+    r.bind(0, '127.0.0.1', () => {
+      const s = dgram.createSocket('udp4')
+      s.send('x', r.address().port, '127.0.0.1', () => {
+        dns.lookup = spy(after)
+        const s2 = dgram.createSocket('udp4')
+        s2.send('y', r.address().port, '127.0.0.1', () => {
+          console.log(JSON.stringify({ before, after }))
+          for (const socket of [r, s, s2]) socket.close()
+        })
+      })
+    })`
+  nodeTest.test('send: dns.lookup replaced before the first socket: node:dgram calls it for IP literals, dgram-rs does not', {
+    skip: process.env.DGRAM_RS_FALLBACK === '1' && 'native addon only'
+  }, async () => {
+    const [node, rs] = await Promise.all(IMPLS.map((impl) => runChild(impl.module, body)))
+    const parse = (r) => { assert.strictEqual(r.code, 0, r.stderr); return JSON.parse(r.stdout) }
+    const n = parse(node)
+    const d = parse(rs)
+    assert.ok(n.before.includes('127.0.0.1'), JSON.stringify(n))
+    assert.deepStrictEqual(d.before, [], 'dgram-rs answers the literals itself')
+    assert.deepStrictEqual(d.after, n.after, 'a dns.lookup replaced later is called as by node:dgram')
+    assert.ok(n.after.length > 0)
+  })
+}

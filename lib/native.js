@@ -106,14 +106,14 @@ function load () {
     throw new Error(`dgram-rs: the native addon ${file} did not load: ${e.message} ` +
       '(DGRAM_RS_FALLBACK=1 uses node:dgram instead)', { cause: e })
   }
-  return { ...binding, UdpHandle: withFastSends(binding) }
+  return { ...binding, UdpHandle: withRawCalls(binding) }
 }
 
 // The calls made once per datagram sent, and those a socket per query makes (bind, recvStart,
-// close, getsockname), are raw Node-API callbacks
-// (src/fast_calls.rs), exported beside the class, which find their handle by a number given here
-// when it is made (cheaper than unwrapping `this`): they become the handle's methods.
-function withFastSends (binding) {
+// close, getsockname), are raw Node-API callbacks (src/fast_calls.rs), exported beside the
+// class, which find their handle by a number given here when it is made (cheaper than
+// unwrapping `this`): they become the handle's methods.
+function withRawCalls (binding) {
   const { UdpHandle: NativeUdpHandle, udpSend, udpSendLater, udpBind, udpRecvStart, udpClose, udpGetsockname, udpGetpeername } = binding
   const kId = Symbol('handle id')
   let nextId = 1

@@ -827,7 +827,13 @@ function doSend (ex, self, ip, list, address, port, callback, control) {
     gatherSend(self, req, ip)
     return
   }
-  completeSend(state, req, state.handle.send(list.length === 1 ? list[0] : list, port || 0, ip, req.id))
+  completeSend(state, req, state.handle.send(sendable(list), port || 0, ip, req.id))
+}
+
+// What the handle sends for a list of Buffers: a lone Buffer as itself (the
+// common case; the handle then walks no array).
+function sendable (list) {
+  return list.length === 1 ? list[0] : list
 }
 
 // A send's outcome, from the handle, in Node's encoding: bytes + 1 when sent
@@ -861,8 +867,7 @@ function completeSend (state, req, err) {
 // holds back the sends gathered before it answers.
 function gatherSend (self, req, ip) {
   const state = self[kStateSymbol]
-  const { list } = req
-  const err = state.handle.sendLater(list.length === 1 ? list[0] : list, req.port || 0, ip, req.id)
+  const err = state.handle.sendLater(sendable(req.list), req.port || 0, ip, req.id)
   if (err < 0) {
     completeSend(state, req, err)
     return
@@ -882,9 +887,9 @@ function scheduleFlush (self) {
   }
 }
 
-// Where the handle writes the results of a flush: [id, result, id, result,
-// ...], one pair per gathered datagram. Flushes never overlap, so one
-// array serves every socket; it grows to the largest flush.
+// Where the handle writes the results of a flush, one per gathered datagram,
+// in order. Flushes never overlap, so one array serves every socket; it
+// grows to the largest flush.
 let flushResults = new Float64Array(512)
 
 // Hands the gathered sends to the kernel, in order, and completes each
@@ -896,12 +901,12 @@ function flushSends (self) {
   const reqs = state.gathered
   if (reqs === undefined || !state.handle) { return }
   state.gathered = undefined
-  if (flushResults.length < 2 * reqs.length) { flushResults = new Float64Array(4 * reqs.length) }
+  if (flushResults.length < reqs.length) { flushResults = new Float64Array(2 * reqs.length) }
   const results = flushResults
   const count = state.handle.flushSends(results)
   for (let i = 0; i < count; i++) {
     const req = reqs[i]
-    const result = results[2 * i + 1]
+    const result = results[i]
     if (!req.batch) {
       completeSend(state, req, result)
       continue

@@ -116,31 +116,34 @@ impl UdpHandle {
         self.core.recv_stop()
     }
 
-    /// Sends what `sendLater` gathered, in order, as GSO runs where they form. Writes
-    /// `[id, result, id, result, ...]` into `out`, one pair per datagram (result: bytes + 1 when
-    /// sent, 0 when queued and completed by `onsend` later, or a negative errno), and returns the
-    /// number of pairs. A typed array the caller keeps: building a JavaScript array element by
-    /// element cost more than the sends themselves.
+    /// Sends what `sendLater` gathered, in order, as GSO runs where they form. Writes each
+    /// datagram's result into `out`, in the order they were gathered (bytes + 1 when sent, 0
+    /// when queued and completed by `onsend` later, or a negative errno), and returns how many
+    /// it wrote. A typed array the caller keeps: building a JavaScript array element by element
+    /// cost more than the sends themselves.
     ///
     /// # Errors
-    /// `out` has no room for two numbers per gathered datagram (nothing is sent then).
+    /// `out` has no room for one number per gathered datagram (nothing is sent then).
     #[napi]
     pub fn flush_sends(&self, mut out: Float64ArraySlice<'_>) -> Result<u32> {
         // SAFETY: `out` is an argument of this call: its memory stays in place during it, and
         // nothing else here refers to it.
         let out = unsafe { out.as_mut() };
-        if out.len() < 2 * self.core.gathered_count() {
+        if out.len() < self.core.gathered_count() {
             return Err(Error::new(
                 Status::InvalidArg,
                 "flushSends: no room for the results",
             ));
         }
-        let results = self.core.flush_gathered();
-        for (slot, &result) in out.iter_mut().zip(&results) {
-            // Ids are u32, results within ±65,508: exact as f64.
-            *slot = result as f64;
-        }
-        Ok((results.len() / 2) as u32)
+        let mut written = 0;
+        self.core.flush_gathered(|result| {
+            if let Some(slot) = out.get_mut(written) {
+                // Results lie within ±65,508: exact as f64.
+                *slot = result as f64;
+                written += 1;
+            }
+        });
+        Ok(written as u32)
     }
 
     /// Sends `data` as datagrams of `segment` bytes each (the last may be shorter) to `ip:port`,

@@ -1,4 +1,5 @@
-//! Handles by id, for the calls made once per datagram sent (`crate::fast_calls`).
+//! Handles by id, for the raw calls of `fast_calls.rs` (made once per datagram sent, and once
+//! per socket for its lifecycle).
 //!
 //! Finding a handle from `this` takes `napi_unwrap` and napi-rs's type-tag check, two
 //! private-property lookups that cost about a fifth of a callback-paced sender's CPU. Instead,

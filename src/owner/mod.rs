@@ -479,25 +479,21 @@ impl Owner {
         }
     }
 
-    /// Sends what was gathered, in order. Returns `[id, result, id, result, ...]`, one pair per
-    /// datagram, each result in [`Owner::send`]'s encoding. Should the socket be gone, every
-    /// gathered datagram is reported failed.
-    pub fn flush_gathered(&self) -> Vec<i64> {
-        let mut results = Vec::new();
+    /// Sends what was gathered, in order, and reports each datagram's result (in
+    /// [`Owner::send`]'s encoding) in that order. Should the socket be gone, every gathered
+    /// datagram is reported failed.
+    pub fn flush_gathered(&self, mut report: impl FnMut(i64)) {
         let flushed = self.with_sender(|engine, socket| {
-            engine.flush_gathered(socket, |id, outcome| {
-                results.extend([i64::from(id), outcome.code()])
-            })
+            engine.flush_gathered(socket, |_, outcome| report(outcome.code()))
         });
         if let Err(e) = flushed {
             let errno = i64::from(error::errno(&e));
             if let Ok(mut engine) = self.sender.try_borrow_mut() {
-                for id in engine.cancel_gathered() {
-                    results.extend([i64::from(id), errno]);
+                for _ in engine.cancel_gathered() {
+                    report(errno);
                 }
             }
         }
-        results
     }
 
     /// Sends `data` as datagrams of `segment` bytes (the last may be shorter) for request `id`.
