@@ -117,3 +117,63 @@ test('native: queued datagrams complete by request id, and close() names the req
   assert.deepStrictEqual(h.close(), [7, 0, 1, 8, ECANCELED, 1], 'the first went at once; the second is cancelled')
   r.close()
 })
+
+test('native: a thread watches its sockets in one epoll set of its own, which a socket enters when the loop polls and leaves when it closes', async () => {
+  const fs = require('node:fs')
+  const dgram = require('node:dgram')
+  const epollSets = () => fs.readdirSync('/proc/self/fd').filter((fd) => {
+    try { return fs.readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:[eventpoll]' } catch { return false }
+  })
+  // The descriptors an epoll set watches, from its fdinfo ("tfd: <fd> events: ...").
+  const watchedBy = (set) => new Set(fs.readFileSync(`/proc/self/fdinfo/${set}`, 'utf8')
+    .split('\n').filter((l) => l.startsWith('tfd:')).map((l) => Number(l.split(/\s+/)[1])))
+  const setWatching = (fd) => epollSets().filter((set) => watchedBy(set).has(fd))
+
+  const handles = []
+  const arrived = []
+  for (let i = 0; i < 8; i++) {
+    const h = new UdpHandle(4)
+    assert.strictEqual(h.bind('127.0.0.1', 0, 0), 0)
+    arrived.push(new Promise((resolve) => {
+      assert.strictEqual(h.recvStart(resolve, () => {}, () => {}), 0)
+    }))
+    handles.push(h)
+  }
+  assert.deepStrictEqual(setWatching(handles[0].fd), [], 'not in a set before the loop polls')
+  const sender = dgram.createSocket('udp4')
+  for (const h of handles) {
+    const out = {}
+    h.getsockname(out)
+    sender.send('x', out.port, '127.0.0.1')
+  }
+  await Promise.all(arrived)
+  const fds = handles.map((h) => h.fd)
+  const sets = setWatching(fds[0])
+  assert.strictEqual(sets.length, 1, 'one set watches the first socket')
+  const [set] = sets
+  assert.ok(fds.every((fd) => watchedBy(set).has(fd)), 'the same set watches them all')
+
+  // A socket that stops receiving leaves the set when the kernel next reports it (a level-
+  // triggered report of what nobody reads would otherwise wake the loop for ever).
+  const [stopped] = handles
+  assert.strictEqual(stopped.recvStop(), 0)
+  const out = {}
+  stopped.getsockname(out)
+  sender.send('unread', out.port, '127.0.0.1')
+  for (let turn = 0; turn < 50 && watchedBy(set).has(stopped.fd); turn++) {
+    await new Promise((resolve) => setTimeout(resolve, 2))
+  }
+  assert.ok(!watchedBy(set).has(stopped.fd), 'a stopped socket leaves the set')
+
+  // Opened and closed within one turn of the loop: never added.
+  const brief = new UdpHandle(4)
+  assert.strictEqual(brief.bind('127.0.0.1', 0, 0), 0)
+  assert.strictEqual(brief.recvStart(() => {}, () => {}, () => {}), 0)
+  assert.ok(!watchedBy(set).has(brief.fd))
+  brief.close()
+
+  for (const h of handles) h.close()
+  assert.ok(fds.every((fd) => !watchedBy(set).has(fd)), 'closed sockets have left the set')
+  assert.ok(epollSets().includes(set), 'the set itself stays for the thread')
+  await new Promise((resolve) => sender.close(resolve))
+})

@@ -14,6 +14,8 @@
 //! - [`send`]: the send engine: the run splitter (GSO), its error policy, the `EAGAIN` queue.
 //! - [`recv`]: the receive engine: a `recvmmsg` read and its datagrams; the pacing decision.
 //! - [`sys`]: the syscalls: socket options, `recvmmsg`, GSO/GRO, errno, reuseport balancing.
+//! - [`reactor`]: one readiness watcher per JS thread: the thread's sockets in a private epoll
+//!   set, watched by one poll handle on Node's loop.
 //! - [`uv`]: the libuv and Node-API FFI the owner uses (poll and prepare handles, calls,
 //!   cleanup hooks).
 //!
@@ -23,6 +25,7 @@
 pub mod fast_calls;
 pub mod handle;
 pub mod owner;
+pub mod reactor;
 pub mod recv;
 pub mod send;
 pub mod sys;

@@ -115,15 +115,21 @@ impl Owner {
                     ReadSize::default()
                 }
                 (Err(e), _) => {
-                    if let Some(scope) = CallScope::open(self.env) {
-                        if let Some(code) = scope.int(error::errno(&e)) {
-                            scope.call(&callbacks.context, &callbacks.onerror, &[code]);
-                        }
-                    }
+                    self.report_receive_error(error::errno(&e));
                     ReadSize::default()
                 }
             }
         })
+    }
+
+    /// `onerror(errno)`: a receive error (`'error'` on the socket).
+    pub(super) fn report_receive_error(&self, errno: i32) {
+        let (Some(callbacks), Some(scope)) = (self.callbacks(), CallScope::open(self.env)) else {
+            return;
+        };
+        if let Some(code) = scope.int(errno) {
+            scope.call(&callbacks.context, &callbacks.onerror, &[code]);
+        }
     }
 
     /// One `onmessage(buf, address, port)` per datagram, [`AHEAD`] Buffers at a time, while the

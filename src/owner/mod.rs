@@ -1,8 +1,8 @@
-//! The owner of one socket's lifecycle: the OS socket, its poll handle on Node's loop, the
+//! The owner of one socket's lifecycle: the OS socket, its watch in the thread's reactor, the
 //! JavaScript callbacks, the two engines' state, and the close/teardown rules. Besides `uv.rs`
 //! and `fast_calls.rs`, the only module that calls JavaScript.
 //!
-//! - Readiness has one dispatcher, [`Owner::on_poll`] (libuv's `uv__udp_io`): writable flushes
+//! - Readiness has one dispatcher, `Owner::on_ready` (libuv's `uv__udp_io`): writable flushes
 //!   the send queue, readable reads and delivers (`deliver.rs`), and the pacing timer defers a
 //!   read to the loop's next iteration (`pacer.rs`).
 //! - What the socket polls for follows from its state in one place, [`Owner::update_interest`]:
@@ -15,9 +15,9 @@
 //! mistake becomes an error reported to the caller (`EBUSY`), never a panic and never a silent
 //! drop.
 //!
-//! Lifetime: the poll handle, the pacer and the cleanup hook each hold a strong `Rc` to the owner
-//! (libuv may call them until their close callbacks run); `close()` and environment teardown drop
-//! them, which breaks those cycles.
+//! Lifetime: the thread's reactor (while the socket is watched) and the pacer's handles hold a
+//! strong `Rc` to the owner (they may call it until they let go); `close()` and environment
+//! teardown (the reactor's cleanup hook) drop them, which breaks those cycles.
 
 mod background;
 mod control;
@@ -33,14 +33,13 @@ use std::rc::{Rc, Weak};
 use napi::sys::napi_value;
 use socket2::Socket;
 
+use crate::reactor::{self, Watch, Watched};
 use crate::send::{Datagram, SendEngine};
 use crate::sys::addr::Addr;
 use crate::sys::error;
 use crate::sys::gso;
 use crate::sys::socket::{self, Family, Options};
-use crate::uv::{
-    self, AsyncContext, CallScope, CleanupHook, JsFunction, Poll, PollHandler, RawEnv, Teardown,
-};
+use crate::uv::{self, AsyncContext, CallScope, JsFunction, RawEnv};
 use pacer::Pacer;
 
 /// The JavaScript functions a socket reports to, handed over once by `recvStart`.
@@ -74,12 +73,12 @@ pub struct Owner {
     env: RawEnv,
     family: Family,
     socket: RefCell<Option<Socket>>,
-    poll: RefCell<Option<Poll<Owner>>>,
+    /// The socket's place in its thread's readiness watcher, once it receives.
+    watch: RefCell<Option<Watch>>,
     /// The read-pacing timer, made the first time the socket is busy.
     pacer: RefCell<Option<Pacer>>,
     /// This owner itself, weakly, for the pacer (which the owner owns).
     me: Weak<Owner>,
-    hook: RefCell<Option<CleanupHook<Owner>>>,
     callbacks: RefCell<Option<Rc<Callbacks>>>,
     sender: RefCell<SendEngine>,
     delivery: Cell<Delivery>,
@@ -123,10 +122,9 @@ impl Owner {
             env,
             family,
             socket: RefCell::new(None),
-            poll: RefCell::new(None),
+            watch: RefCell::new(None),
             pacer: RefCell::new(None),
             me: me.clone(),
-            hook: RefCell::new(None),
             callbacks: RefCell::new(None),
             sender: RefCell::new(match family {
                 Family::Unix => SendEngine::unix(),
@@ -352,24 +350,24 @@ impl Owner {
         self.callbacks.try_borrow().ok().and_then(|c| c.clone())
     }
 
-    /// Watches the socket on the loop (created on first use, once the socket receives: a socket
-    /// that never does holds nothing on the loop and can be garbage-collected).
+    /// Watches the socket on the loop (from the first `recvStart`: a socket that never receives
+    /// holds nothing on the loop and can be garbage-collected).
     fn ensure_poll(self: &Rc<Self>) -> io::Result<()> {
-        if self.poll.try_borrow().map(|p| p.is_some()).unwrap_or(true) {
+        if self.watch.try_borrow().map(|w| w.is_some()).unwrap_or(true) {
             return Ok(());
         }
         let fd = self.with_socket(|s| Ok(s.as_raw_fd()))?;
-        let poll = Poll::new(self.env, fd, Rc::clone(self))?;
+        let target: Rc<dyn Watched> = Rc::clone(self) as Rc<dyn Watched>;
+        let watch = Watch::new(self.env, fd, target)?;
         if !self.referenced.get() {
-            poll.set_ref(false);
+            watch.set_ref(false);
         }
-        *borrow_mut(&self.poll)? = Some(poll);
-        *borrow_mut(&self.hook)? = CleanupHook::add(self.env, Rc::clone(self));
+        *borrow_mut(&self.watch)? = Some(watch);
         Ok(())
     }
 
-    /// Polls for what is wanted now: readable while receiving and not paced, writable while
-    /// datagrams are queued. With neither, the poll handle stops, and with it stops keeping the
+    /// Watches for what is wanted now: readable while receiving and not paced, writable while
+    /// datagrams are queued. With neither, the watch stops, and with it stops keeping the
     /// process alive.
     fn update_interest(&self) -> i32 {
         let mut events = 0;
@@ -387,10 +385,12 @@ impl Owner {
         if self.writable_wanted.get() && !self.closed.get() {
             events |= uv::WRITABLE;
         }
-        match self.poll.try_borrow() {
-            Ok(p) => p.as_ref().map_or(0, |p| p.watch(events)),
-            Err(_) => 0,
+        if let Ok(watch) = self.watch.try_borrow() {
+            if let Some(watch) = watch.as_ref() {
+                watch.watch(events);
+            }
         }
+        0
     }
 
     // ----- sending -----
@@ -588,9 +588,9 @@ impl Owner {
     /// `ref()` / `unref()`; remembered before the socket exists and applied when it does.
     pub fn set_ref(&self, on: bool) {
         self.referenced.set(on);
-        if let Ok(p) = self.poll.try_borrow() {
-            if let Some(p) = p.as_ref() {
-                p.set_ref(on);
+        if let Ok(watch) = self.watch.try_borrow() {
+            if let Some(watch) = watch.as_ref() {
+                watch.set_ref(on);
             }
         }
         self.if_pacer(|p| p.set_ref(on));
@@ -613,13 +613,10 @@ impl Owner {
         self.final_stats.set(Some(self.stats()));
         self.closed.set(true);
         self.receiving.set(false);
-        if let Some(hook) = self.hook.try_borrow_mut().ok().and_then(|mut h| h.take()) {
-            hook.remove();
-        }
         self.release()
     }
 
-    /// Drops the poll handle (uv_close), the pacer, the socket and the callbacks; returns how
+    /// Drops the watch, the pacer, the socket and the callbacks; returns how
     /// the queued datagrams end, as [`Owner::close`] does.
     fn release(&self) -> Vec<i64> {
         let cancelled = self
@@ -631,10 +628,10 @@ impl Owner {
             .flat_map(|c| [i64::from(c.id), i64::from(c.status), c.bytes as i64])
             .collect();
         // Order matters: the background reader lets go of its duplicate of the descriptor, and
-        // the poll handles stop watching the descriptors, before they are closed.
+        // the watch and the pacer stop watching the descriptors, before they are closed.
         self.stop_background();
-        if let Ok(mut p) = self.poll.try_borrow_mut() {
-            p.take();
+        if let Ok(mut w) = self.watch.try_borrow_mut() {
+            w.take();
         }
         if let Ok(mut p) = self.pacer.try_borrow_mut() {
             p.take();
@@ -649,17 +646,24 @@ impl Owner {
     }
 }
 
-impl PollHandler for Owner {
-    fn on_poll(&self, status: i32, events: i32) {
+impl Watched for Owner {
+    fn on_ready(&self, status: i32, events: i32) {
+        if status < 0 {
+            // The kernel would not watch the socket (out of epoll watches, say): a receive
+            // error, as a failed read would be; receiving stops.
+            self.receiving.set(false);
+            self.update_interest();
+            self.report_receive_error(status);
+            return;
+        }
         if self.receives_errors() {
             // Before the read: taking the queued errors clears the pending one, which would
             // otherwise fail the read.
             self.report_errors();
         }
-        if status < 0 {
-            // libuv stops a poll handle and reports EBADF when the socket has a pending error
-            // (an ICMP port unreachable on a connected socket, say). Read to take the real
-            // error (ECONNREFUSED) as node:dgram's read would, then watch again.
+        if events & reactor::ERROR != 0 {
+            // The socket has a pending error (an ICMP port unreachable on a connected socket,
+            // say). Read to take the real error (ECONNREFUSED) as node:dgram's read would.
             self.on_readable();
             self.update_interest();
             return;
@@ -672,14 +676,8 @@ impl PollHandler for Owner {
             self.read_and_pace();
         }
     }
-}
 
-impl Teardown for Owner {
     fn teardown(&self) {
-        // Node has unregistered the hook and run_hook releases its Rc: forget ours.
-        if let Some(hook) = self.hook.try_borrow_mut().ok().and_then(|mut h| h.take()) {
-            hook.forget_after_run();
-        }
         if !self.closed.replace(true) {
             self.receiving.set(false);
             self.release();

@@ -29,6 +29,19 @@ function fdCount () {
   return fs.readdirSync('/proc/self/fd').length
 }
 
+/**
+ * The descriptors this thread keeps once it has had a receiving socket, counted after one has
+ * come and gone: the base for a leak check. (dgram-rs keeps one per thread, its epoll set,
+ * until the thread exits; node:dgram none.)
+ */
+async function fdBaseline (dgram) {
+  const s = dgram.createSocket('udp4')
+  await new Promise((resolve) => s.bind(0, '127.0.0.1', resolve))
+  await new Promise((resolve) => s.close(resolve))
+  await sleep(20)
+  return fdCount()
+}
+
 function rssMB () {
   return process.memoryUsage.rss() / (1024 * 1024)
 }
@@ -100,6 +113,7 @@ module.exports = {
   implName,
   loadDgram,
   fdCount,
+  fdBaseline,
   rssMB,
   peakRssMB,
   gcNow,

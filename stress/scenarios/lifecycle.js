@@ -47,7 +47,7 @@ async function run (from, to, deadline) {
 
 async function main () {
   c.gcNow()
-  const fdBefore = c.fdCount()
+  const fdBefore = await c.fdBaseline(dgram)
   const t0 = Date.now()
   const deadline = t0 + TIME_LIMIT_MS
   let error = null

@@ -8,7 +8,7 @@ const dgram = c.loadDgram()
 const COUNT = Number(process.env.COUNT || process.argv[3] || 2000)
 
 async function main () {
-  const fdBefore = c.fdCount()
+  const fdBefore = await c.fdBaseline(dgram)
   const t0 = performance.now()
   const socks = []
   const errors = []

@@ -1,0 +1,421 @@
+//! One readiness watcher per JS thread: the thread's sockets in a private epoll set, whose own
+//! descriptor is the only thing watched on Node's loop (one `uv_poll_t`).
+//!
+//! Why not a `uv_poll_t` per socket: libuv's poll handle costs five system calls over the life of
+//! a socket that node:dgram's `uv_udp_t` does not make (it checks the descriptor by adding it to
+//! the loop's epoll set and removing it, sets `O_NONBLOCK` again, and removes it at start and at
+//! close), plus an allocation and a close callback. A program that opens a socket per query paid
+//! them all. Here a socket's registration follows libuv's own watchers:
+//!
+//! - it reaches the kernel only when the loop is about to poll (a `uv_prepare_t` runs the
+//!   pending `EPOLL_CTL_ADD`/`MOD`s), so a socket opened and closed within one turn of the loop
+//!   costs no `epoll_ctl` at all;
+//! - a watch that wants nothing more is taken out of the set only when the kernel next reports
+//!   the socket (one `EPOLL_CTL_DEL` then), not at once;
+//! - closing removes it (`EPOLL_CTL_DEL`) only if it was added.
+//!
+//! Readiness is level-triggered, as libuv's. Each event carries a token, never a pointer: an
+//! event for a watch dropped meanwhile finds no entry and is ignored.
+//!
+//! The loop is kept alive while any watch wants events and is referenced (`ref()`), as a
+//! per-socket poll handle would: the shared poll handle is referenced exactly then.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::rc::Rc;
+
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
+
+use crate::uv::{
+    CleanupHook, Poll, PollHandler, Prepare, PrepareHandler, RawEnv, Teardown, READABLE, WRITABLE,
+};
+
+/// In [`Watched::on_ready`]'s `events`: the socket has a pending error (`EPOLLERR`). libuv's
+/// poll handle reports this as status `EBADF`.
+pub const ERROR: i32 = 4;
+
+/// Events read per `epoll_wait`, and how many such reads one wakeup makes at most (libuv's loop
+/// takes up to 1,024 events per poll as well); the rest wait for the next turn.
+const EVENTS: usize = 64;
+const WAITS: usize = 16;
+
+/// What a watched socket's owner does on readiness and at environment teardown.
+pub trait Watched {
+    /// The socket is ready: `events` is a mask of [`READABLE`], [`WRITABLE`] and [`ERROR`], only
+    /// of what was asked for (and `ERROR` whenever something was). A negative `status` (and no
+    /// events) says the socket could not be watched at all: the kernel refused it.
+    fn on_ready(&self, status: i32, events: i32);
+
+    /// The environment (a worker, or the main thread at exit) is torn down with the socket
+    /// still open: stop and close everything it holds on the loop.
+    fn teardown(&self);
+}
+
+/// One watched socket.
+struct Entry {
+    target: Rc<dyn Watched>,
+    fd: RawFd,
+    /// What the owner wants now ([`READABLE`] | [`WRITABLE`]).
+    wanted: i32,
+    /// What the kernel's set has for it, if it is in the set.
+    in_kernel: Option<i32>,
+    referenced: bool,
+    /// Waiting in `pending` for the next prepare.
+    pending: bool,
+}
+
+impl Entry {
+    fn holds_loop(&self) -> bool {
+        self.wanted != 0 && self.referenced
+    }
+}
+
+/// A thread's epoll set and its handles on Node's loop.
+pub struct Reactor {
+    epoll: Epoll,
+    env: RawEnv,
+    poll: RefCell<Option<Poll<Reactor>>>,
+    prepare: RefCell<Option<Prepare<Reactor>>>,
+    hook: RefCell<Option<CleanupHook<Reactor>>>,
+    entries: RefCell<HashMap<u64, Entry>>,
+    /// Tokens whose registration must change before the loop next polls.
+    pending: RefCell<Vec<u64>>,
+    next_token: Cell<u64>,
+    /// How many entries keep the loop alive ([`Entry::holds_loop`]).
+    holding: Cell<usize>,
+}
+
+thread_local! {
+    /// This thread's reactor, made by the first socket that receives.
+    static REACTOR: RefCell<Option<Rc<Reactor>>> = const { RefCell::new(None) };
+}
+
+fn busy() -> io::Error {
+    io::Error::from_raw_os_error(libc::EBUSY)
+}
+
+fn to_epoll(events: i32) -> EpollFlags {
+    let mut flags = EpollFlags::empty();
+    if events & READABLE != 0 {
+        flags |= EpollFlags::EPOLLIN;
+    }
+    if events & WRITABLE != 0 {
+        flags |= EpollFlags::EPOLLOUT;
+    }
+    flags
+}
+
+impl Reactor {
+    /// This thread's reactor for `env`, made on first use.
+    fn of(env: RawEnv) -> io::Result<Rc<Reactor>> {
+        REACTOR.with(|slot| {
+            let mut slot = slot.try_borrow_mut().map_err(|_| busy())?;
+            if let Some(reactor) = slot.as_ref().filter(|r| r.env.raw() == env.raw()) {
+                return Ok(Rc::clone(reactor));
+            }
+            let reactor = Rc::new(Reactor {
+                epoll: Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?,
+                env,
+                poll: RefCell::new(None),
+                prepare: RefCell::new(None),
+                hook: RefCell::new(None),
+                entries: RefCell::new(HashMap::new()),
+                pending: RefCell::new(Vec::new()),
+                next_token: Cell::new(1),
+                holding: Cell::new(0),
+            });
+            let poll = Poll::new(env, reactor.epoll.0.as_raw_fd(), Rc::clone(&reactor))?;
+            poll.set_ref(false);
+            if poll.watch(READABLE) < 0 {
+                return Err(io::Error::other("cannot watch the epoll set"));
+            }
+            let prepare = Prepare::new(env, Rc::clone(&reactor))?;
+            // The shared poll handle alone says whether the loop has to stay alive.
+            prepare.set_ref(false);
+            *reactor.poll.borrow_mut() = Some(poll);
+            *reactor.prepare.borrow_mut() = Some(prepare);
+            *reactor.hook.borrow_mut() = CleanupHook::add(env, Rc::clone(&reactor));
+            *slot = Some(Rc::clone(&reactor));
+            Ok(reactor)
+        })
+    }
+
+    /// References the shared poll handle exactly while some entry holds the loop.
+    fn set_holding(&self, holding: usize) {
+        let was = self.holding.replace(holding);
+        if (was == 0) != (holding == 0) {
+            if let Ok(poll) = self.poll.try_borrow() {
+                if let Some(poll) = poll.as_ref() {
+                    poll.set_ref(holding != 0);
+                }
+            }
+        }
+    }
+
+    /// Changes entry `token` with `f`, keeping the holding count, and queues its registration
+    /// for the next prepare if the kernel's set must change.
+    fn update(&self, token: u64, f: impl FnOnce(&mut Entry)) {
+        let Ok(mut entries) = self.entries.try_borrow_mut() else {
+            return;
+        };
+        let Some(entry) = entries.get_mut(&token) else {
+            return;
+        };
+        let held = entry.holds_loop();
+        f(entry);
+        let holds = entry.holds_loop();
+        // Wanting less is left to the next event (see the module's doc); wanting something the
+        // set does not have is done before the loop polls.
+        let stale = entry.wanted != 0 && entry.in_kernel != Some(entry.wanted);
+        let queue = stale && !entry.pending;
+        if queue {
+            entry.pending = true;
+        }
+        drop(entries);
+        if held != holds {
+            let holding = self.holding.get();
+            self.set_holding(if holds {
+                holding + 1
+            } else {
+                holding.saturating_sub(1)
+            });
+        }
+        if queue {
+            if let Ok(mut pending) = self.pending.try_borrow_mut() {
+                pending.push(token);
+            }
+            if let Ok(prepare) = self.prepare.try_borrow() {
+                if let Some(prepare) = prepare.as_ref() {
+                    prepare.run(true);
+                }
+            }
+        }
+    }
+
+    /// Makes the kernel's registration of `fd` say `wanted` (0: out of the set), with `token`
+    /// as the events' data.
+    fn register(
+        &self,
+        fd: RawFd,
+        token: u64,
+        in_kernel: Option<i32>,
+        wanted: i32,
+    ) -> nix::Result<()> {
+        // SAFETY: an entry's descriptor is open while the entry exists: the owner drops its
+        // Watch (which removes the entry) before it closes the socket.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let event = EpollEvent::new(to_epoll(wanted), token);
+        match (in_kernel, wanted) {
+            (None, 0) => Ok(()),
+            (Some(_), 0) => self.epoll.delete(fd),
+            (None, _) => self.epoll.add(fd, event),
+            (Some(_), _) => self.epoll.modify(fd, &mut { event }),
+        }
+    }
+
+    /// Brings entry `token`'s registration in line with what it wants. On a refusal, returns
+    /// the target to tell and the negative errno.
+    fn sync(&self, token: u64) -> Option<(Rc<dyn Watched>, i32)> {
+        let mut entries = self.entries.try_borrow_mut().ok()?;
+        let entry = entries.get_mut(&token)?;
+        entry.pending = false;
+        if entry.wanted == 0 || entry.in_kernel == Some(entry.wanted) {
+            return None;
+        }
+        match self.register(entry.fd, token, entry.in_kernel, entry.wanted) {
+            Ok(()) => {
+                entry.in_kernel = Some(entry.wanted);
+                None
+            }
+            Err(errno) => {
+                // Not watched: wanting it again (a later change) tries again.
+                if entry.holds_loop() {
+                    self.set_holding(self.holding.get().saturating_sub(1));
+                }
+                entry.wanted = 0;
+                Some((Rc::clone(&entry.target), -(errno as i32)))
+            }
+        }
+    }
+
+    /// Reads what the set has ready and hands each event to its target.
+    fn dispatch(&self) {
+        let mut events = [EpollEvent::empty(); EVENTS];
+        for _ in 0..WAITS {
+            let n = match self.epoll.wait(&mut events, 0u8) {
+                Ok(n) => n,
+                Err(_) => return,
+            };
+            for event in &events[..n] {
+                self.deliver(event.data(), event.events());
+            }
+            if n < EVENTS {
+                return;
+            }
+        }
+    }
+
+    /// One event for `token`: what was asked for goes to the target; what was not takes the
+    /// registration back to what is wanted.
+    fn deliver(&self, token: u64, flags: EpollFlags) {
+        let (target, ready) = {
+            let Ok(mut entries) = self.entries.try_borrow_mut() else {
+                return;
+            };
+            let Some(entry) = entries.get_mut(&token) else {
+                return;
+            };
+            let mut got = 0;
+            if flags.contains(EpollFlags::EPOLLIN) {
+                got |= READABLE;
+            }
+            if flags.contains(EpollFlags::EPOLLOUT) {
+                got |= WRITABLE;
+            }
+            if flags.contains(EpollFlags::EPOLLHUP) && got == 0 {
+                // As libuv: a hang-up alone wakes whatever is watched, so the read or send
+                // finds out.
+                got = entry.wanted;
+            }
+            if got & !entry.wanted != 0 || entry.wanted == 0 {
+                let _ = self.register(entry.fd, token, entry.in_kernel, entry.wanted);
+                entry.in_kernel = (entry.wanted != 0).then_some(entry.wanted);
+            }
+            let mut ready = got & entry.wanted;
+            if entry.wanted != 0 && flags.contains(EpollFlags::EPOLLERR) {
+                ready |= ERROR;
+            }
+            if ready == 0 {
+                return;
+            }
+            (Rc::clone(&entry.target), ready)
+        };
+        target.on_ready(0, ready);
+    }
+}
+
+impl PollHandler for Reactor {
+    fn on_poll(&self, _status: i32, _events: i32) {
+        self.dispatch();
+    }
+}
+
+impl PrepareHandler for Reactor {
+    fn on_prepare(&self) {
+        let tokens = match self.pending.try_borrow_mut() {
+            Ok(mut pending) => std::mem::take(&mut *pending),
+            Err(_) => return,
+        };
+        if let Ok(prepare) = self.prepare.try_borrow() {
+            if let Some(prepare) = prepare.as_ref() {
+                prepare.run(false);
+            }
+        }
+        for token in tokens {
+            if let Some((target, status)) = self.sync(token) {
+                target.on_ready(status, 0);
+            }
+        }
+    }
+}
+
+impl Teardown for Reactor {
+    fn teardown(&self) {
+        if let Some(hook) = self.hook.try_borrow_mut().ok().and_then(|mut h| h.take()) {
+            hook.forget_after_run();
+        }
+        let targets: Vec<Rc<dyn Watched>> = match self.entries.try_borrow() {
+            Ok(entries) => entries.values().map(|e| Rc::clone(&e.target)).collect(),
+            Err(_) => Vec::new(),
+        };
+        for target in targets {
+            target.teardown();
+        }
+        if let Ok(mut entries) = self.entries.try_borrow_mut() {
+            entries.clear();
+        }
+        // Closing the handles releases their strong references to this reactor.
+        if let Ok(mut poll) = self.poll.try_borrow_mut() {
+            poll.take();
+        }
+        if let Ok(mut prepare) = self.prepare.try_borrow_mut() {
+            prepare.take();
+        }
+        let _ = REACTOR.try_with(|slot| {
+            if let Ok(mut slot) = slot.try_borrow_mut() {
+                if slot
+                    .as_ref()
+                    .is_some_and(|r| std::ptr::eq(Rc::as_ptr(r), self))
+                {
+                    slot.take();
+                }
+            }
+        });
+    }
+}
+
+/// One socket's place in its thread's reactor. Dropping it takes the socket out of the set
+/// (before the socket closes: the owner drops this first).
+pub struct Watch {
+    reactor: Rc<Reactor>,
+    token: u64,
+}
+
+impl Watch {
+    /// Watches `fd` (for nothing yet) on `env`'s thread for `target`, which the reactor keeps
+    /// alive until this is dropped or the environment is torn down.
+    ///
+    /// # Errors
+    /// The reactor cannot be made (no loop, no memory, no epoll set).
+    pub fn new(env: RawEnv, fd: RawFd, target: Rc<dyn Watched>) -> io::Result<Watch> {
+        let reactor = Reactor::of(env)?;
+        let token = reactor.next_token.get();
+        reactor.next_token.set(token + 1);
+        reactor
+            .entries
+            .try_borrow_mut()
+            .map_err(|_| busy())?
+            .insert(
+                token,
+                Entry {
+                    target,
+                    fd,
+                    wanted: 0,
+                    in_kernel: None,
+                    referenced: true,
+                    pending: false,
+                },
+            );
+        Ok(Watch { reactor, token })
+    }
+
+    /// Watches for `events` ([`READABLE`] | [`WRITABLE`]); with none, stops watching, which
+    /// also stops keeping the loop alive. Asking for what is already watched costs nothing.
+    pub fn watch(&self, events: i32) {
+        self.reactor.update(self.token, |e| e.wanted = events);
+    }
+
+    /// `ref()` / `unref()`: whether this watch keeps the loop alive while it wants events.
+    pub fn set_ref(&self, on: bool) {
+        self.reactor.update(self.token, |e| e.referenced = on);
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.reactor.update(self.token, |e| e.wanted = 0);
+        let entry = match self.reactor.entries.try_borrow_mut() {
+            Ok(mut entries) => entries.remove(&self.token),
+            Err(_) => None,
+        };
+        if let Some(entry) = entry {
+            // Out of the set before the descriptor closes: closing alone would not take it out
+            // while another descriptor shares the socket (a cluster worker's, an adopted fd).
+            let _ = self
+                .reactor
+                .register(entry.fd, self.token, entry.in_kernel, 0);
+        }
+    }
+}
