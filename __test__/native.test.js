@@ -4,7 +4,10 @@
 const assert = require('node:assert')
 const { test } = require('node:test')
 const path = require('node:path')
-const { UdpHandle, udpSend, udpSendLater, udpBind, udpRecvStart, udpClose, udpGetsockname, udpGetpeername } = require(path.join(__dirname, '..', 'lib', 'native.js'))
+// lib/handle.js hands the thread's callbacks to the addon; each calls handle.onmessage,
+// handle.onerror or handle.onsend on the handle it reports for.
+require(path.join(__dirname, '..', 'lib', 'handle.js'))
+const { UdpHandle, udpSetCallbacks, udpCreate, udpFd, udpSend, udpSendLater, udpBind, udpRecvStart, udpClose, udpGetsockname, udpGetpeername } = require(path.join(__dirname, '..', 'lib', 'native.js'))
 
 const EBADF = -9
 const EINVAL = -22
@@ -16,7 +19,7 @@ test('native: a bad family is a thrown Error from Rust, not a crash', () => {
 test('native: arguments of the wrong type are thrown errors', () => {
   const h = new UdpHandle(4)
   assert.strictEqual(h.bind('127.0.0.1', 0, 0), 0)
-  assert.throws(() => h.recvStart('not a function', () => {}, () => {}), Error)
+  assert.throws(() => udpSetCallbacks('not a function', () => {}, () => {}), /must be functions/)
   assert.throws(() => h.send(['not a buffer'], 1, '127.0.0.1', 0), Error)
   assert.throws(() => h.bind(42, 0, 0), Error)
   h.close()
@@ -46,14 +49,20 @@ test('native: the raw send calls check their arguments and their receiver', () =
     assert.throws(() => raw(0xfffffff0, Buffer.alloc(1), out.port, '127.0.0.1', 0), /no such UdpHandle/)
     assert.throws(() => raw('1', Buffer.alloc(1), out.port, '127.0.0.1', 0), /no such UdpHandle/)
   }
-  const NativeUdpHandle = Object.getPrototypeOf(UdpHandle)
-  const first = new NativeUdpHandle(4, 0xfffffff1)
-  assert.throws(() => new NativeUdpHandle(4, 0xfffffff1), /the handle id is in use/)
+  assert.strictEqual(udpCreate(4, 0xfffffff1), 0)
+  assert.throws(() => udpCreate(4, 0xfffffff1), /the handle id is in use/)
+  assert.throws(() => udpCreate(5, 0xfffffff2), /family must be 4 or 6/)
+  assert.throws(() => udpCreate('4', 0xfffffff2), /expected \(family, handleId\)/)
   assert.strictEqual(udpSend(0xfffffff1, Buffer.alloc(1), out.port, '127.0.0.1', 0), EBADF, 'found: not bound yet')
   assert.throws(() => udpBind(0xfffffff1, 42, 0, 0), /expected \(handleId, ip string, port, flags\)/)
   assert.strictEqual(udpBind(0xfffffff1, '127.0.0.1', 0, 0), 0)
-  assert.deepStrictEqual(udpClose(0xfffffff1), [])
-  assert.notStrictEqual(first, undefined)
+  assert.throws(() => udpClose(0xfffffff1, new Float64Array(5)), /a Float64Array of 6/)
+  assert.throws(() => udpClose(0xfffffff1), /a Float64Array of 6/)
+  const stats = new Float64Array(6).fill(-1)
+  assert.deepStrictEqual(udpClose(0xfffffff1, stats), [])
+  assert.deepStrictEqual(Array.from(stats), [0, 0, 0, 0, 0, 0], 'the statistics at close')
+  assert.throws(() => udpFd(0xfffffff1), /no such UdpHandle/, 'closed: forgotten')
+  assert.throws(() => udpClose(0xfffffff1, stats), /no such UdpHandle/)
 })
 
 test('native: system errors come back as negative errno numbers', () => {
@@ -69,21 +78,41 @@ test('native: system errors come back as negative errno numbers', () => {
   h.close()
 })
 
-test('native: every method after close answers EBADF (or nothing) instead of crashing', () => {
+test('native: a closed handle is forgotten: it keeps its statistics at close, closes again as a no-op, and any other call is a thrown error, not a crash', async () => {
   const h = new UdpHandle(6)
   assert.strictEqual(h.bind('::1', 0, 0), 0)
+  const out = {}
+  assert.strictEqual(h.getsockname(out), 0)
+  assert.strictEqual(h.send([Buffer.from('to self')], out.port, '::1', 0), 8, 'sent at once (bytes + 1)')
+  const stats = h.getStats()
+  assert.strictEqual(stats[2], 1, 'one datagram sent')
   assert.deepStrictEqual(h.close(), [])
+  assert.deepStrictEqual(h.getStats(), stats, 'the figures at close')
   assert.deepStrictEqual(h.close(), [], 'close twice')
   assert.strictEqual(h.fd, -1)
+  const forgotten = /no such UdpHandle/
+  assert.throws(() => h.getsockname({}), forgotten)
+  assert.throws(() => h.send([Buffer.alloc(1)], 9, '::1', 0), forgotten)
+  assert.throws(() => h.sendLater([Buffer.alloc(1)], 9, '::1', 0), forgotten)
+  assert.throws(() => h.sendBatch(Buffer.alloc(4), 2, 9, '::1', 0), forgotten)
+  assert.throws(() => h.recvStart(), forgotten)
+  assert.throws(() => h.setBroadcast(true), forgotten)
+  assert.throws(() => h.bufferSize(0, true), forgotten)
+  assert.throws(() => h.bind('::1', 0, 0), forgotten)
+  assert.throws(() => h.flushSends(new Float64Array(1)), forgotten)
+})
+
+test('native: every method of a handle whose socket is gone answers EBADF (or nothing) instead of crashing', () => {
+  const h = new UdpHandle(6)
+  assert.strictEqual(h.fd, -1, 'no socket before bind')
   assert.strictEqual(h.getsockname({}), EBADF)
   assert.strictEqual(h.send([Buffer.alloc(1)], 9, '::1', 0), EBADF)
-  assert.strictEqual(h.sendLater([Buffer.alloc(1)], 9, '::1', 0), EBADF)
   assert.deepStrictEqual(h.sendBatch(Buffer.alloc(4), 2, 9, '::1', 0), [0, 0, 2, EBADF], 'both datagrams reported refused')
-  assert.strictEqual(h.recvStart(() => {}, () => {}, () => {}), EBADF)
+  assert.strictEqual(h.recvStart(), EBADF)
   assert.strictEqual(h.setBroadcast(true), EBADF)
   assert.strictEqual(h.bufferSize(0, true), EBADF)
-  assert.strictEqual(h.bind('::1', 0, 0), EBADF)
   assert.strictEqual(h.flushSends(new Float64Array(1)), 0)
+  h.close()
 })
 
 test('native: queued datagrams complete by request id, and close() names the requests it cancels', async () => {
@@ -94,7 +123,8 @@ test('native: queued datagrams complete by request id, and close() names the req
   const out = {}
   assert.strictEqual(r.getsockname(out), 0)
   const completions = []
-  assert.strictEqual(h.recvStart(() => {}, () => {}, (id, status, bytes) => completions.push([id, status, bytes])), 0)
+  h.onsend = (id, status, bytes) => completions.push([id, status, bytes])
+  assert.strictEqual(h.recvStart(), 0)
   h.setQueueEverySend(true)
   assert.strictEqual(h.send([Buffer.alloc(3)], out.port, '127.0.0.1', 41), 0, 'queued')
   assert.deepStrictEqual(h.sendBatch(Buffer.alloc(4), 2, out.port, '127.0.0.1', 42), [0, 2, 0, 0], 'two queued')
@@ -135,7 +165,8 @@ test('native: a thread watches its sockets in one epoll set of its own, which a 
     const h = new UdpHandle(4)
     assert.strictEqual(h.bind('127.0.0.1', 0, 0), 0)
     arrived.push(new Promise((resolve) => {
-      assert.strictEqual(h.recvStart(resolve, () => {}, () => {}), 0)
+      h.onmessage = resolve
+      assert.strictEqual(h.recvStart(), 0)
     }))
     handles.push(h)
   }
@@ -168,7 +199,7 @@ test('native: a thread watches its sockets in one epoll set of its own, which a 
   // Opened and closed within one turn of the loop: never added.
   const brief = new UdpHandle(4)
   assert.strictEqual(brief.bind('127.0.0.1', 0, 0), 0)
-  assert.strictEqual(brief.recvStart(() => {}, () => {}, () => {}), 0)
+  assert.strictEqual(brief.recvStart(), 0)
   assert.ok(!watchedBy(set).has(brief.fd))
   brief.close()
 
@@ -176,4 +207,31 @@ test('native: a thread watches its sockets in one epoll set of its own, which a 
   assert.ok(fds.every((fd) => !watchedBy(set).has(fd)), 'closed sockets have left the set')
   assert.ok(epollSets().includes(set), 'the set itself stays for the thread')
   await new Promise((resolve) => sender.close(resolve))
+})
+
+test('native: a handle dropped without close() keeps its socket, as Node\'s UDPWrap does, until its thread\'s environment ends', async () => {
+  const fs = require('node:fs')
+  const { Worker } = require('node:worker_threads')
+  const native = path.join(__dirname, '..', 'lib', 'native.js')
+  const w = new Worker(`
+    const { parentPort } = require('node:worker_threads')
+    require('node:v8').setFlagsFromString('--expose-gc')
+    const gc = require('node:vm').runInNewContext('gc')
+    const { UdpHandle } = require(${JSON.stringify(native)})
+    let fd
+    ;(() => {
+      const h = new UdpHandle(4)
+      h.bind('127.0.0.1', 0, 0)
+      fd = h.fd
+    })()
+    gc()
+    setTimeout(() => { gc(); parentPort.postMessage(fd) }, 20)
+    setTimeout(() => {}, 60000)
+  `, { eval: true })
+  const fd = await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject) })
+  const link = () => { try { return fs.readlinkSync(`/proc/self/fd/${fd}`) } catch { return null } }
+  const socketName = link()
+  assert.match(String(socketName), /^socket:/, 'still open after the handle was collected')
+  await w.terminate()
+  assert.notStrictEqual(link(), socketName, 'closed when the worker ended')
 })

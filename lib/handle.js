@@ -2,10 +2,11 @@
 
 // Creation of the native handle and its address lookup, like Node's
 // lib/internal/dgram.js: the one place that knows the shape of the native
-// UdpHandle (see binding.d.ts) besides lib/socket.js.
+// UdpHandle (lib/native.js) besides lib/socket.js, and the callbacks every
+// handle of the thread reports through.
 
 const fs = require('fs')
-const { UdpHandle } = require('./native')
+const { UdpHandle, udpSetCallbacks } = require('./native')
 const { unstage } = require('./staging')
 const { codes: { ERR_SOCKET_BAD_TYPE } } = require('./errors')
 const { isInt32, validateFunction } = require('./validators')
@@ -35,48 +36,55 @@ function lookup6 (lookup, address, callback) {
   return lookup(address || '::1', 6, callback)
 }
 
-// The native handle is given its callbacks once, by recvStart() (it never
-// learns event names). They forward to the functions the socket installs on
-// the handle (onmessage, onerror, onsend), as Node's UDPWrap calls
-// handle.onmessage; `this` is the handle there. rinfo is built here, with
-// Node's key order, since only the handle knows its family.
-const kCallbacks = Symbol('callbacks')
+// The callbacks of every native UDP handle of this thread, handed over once;
+// the handle is their `this` (recvStart() names it), as Node's UDPWrap calls
+// handle.onmessage. They forward to the functions the socket installs on the
+// handle (onmessage, onbatch, onerror, onsend). rinfo is built here, with
+// Node's key order. One set per thread, not closures per handle: a socket per
+// query then makes none.
+const kFamilyName = Symbol('family name')
+
+// A fourth argument, the datagrams' sizes, comes only in batch mode; six
+// more, the receive information, only with receiveInfo (lib/control.js).
+function onmessage (buf, address, port, sizes, localAddress, interfaceIndex, tos, ttl, timestamp, truncated) {
+  // A small datagram comes as a number (lib/staging.js).
+  if (typeof buf === 'number') buf = unstage(buf)
+  const rinfo = sizes === undefined
+    ? { address, family: this[kFamilyName], port, size: buf.length }
+    : { address, family: this[kFamilyName], port, size: batchSize(buf) }
+  if (interfaceIndex !== undefined) {
+    rinfo.localAddress = localAddress
+    rinfo.interfaceIndex = interfaceIndex
+    rinfo.tos = tos
+    rinfo.ttl = ttl
+    rinfo.timestamp = timestamp
+    rinfo.truncated = truncated
+  }
+  return sizes === undefined
+    ? this.onmessage(buf, rinfo)
+    : this.onbatch(buf, sizes, rinfo)
+}
+
+function onerror (errno) {
+  return this.onerror(errno)
+}
+
+function onsend (id, status, bytes) {
+  return this.onsend(id, status, bytes)
+}
+
+udpSetCallbacks(onmessage, onerror, onsend)
 
 function createNativeHandle (family) {
-  const familyName = family === 4 ? 'IPv4' : 'IPv6'
   const handle = new UdpHandle(family)
-  handle[kCallbacks] = [
-    // A fourth argument, the datagrams' sizes, comes only in batch mode; six
-    // more, the receive information, only with receiveInfo (lib/control.js).
-    (buf, address, port, sizes, localAddress, interfaceIndex, tos, ttl, timestamp, truncated) => {
-      // A small datagram comes as a number (lib/staging.js).
-      if (typeof buf === 'number') buf = unstage(buf)
-      const rinfo = sizes === undefined
-        ? { address, family: familyName, port, size: buf.length }
-        : { address, family: familyName, port, size: batchSize(buf) }
-      if (interfaceIndex !== undefined) {
-        rinfo.localAddress = localAddress
-        rinfo.interfaceIndex = interfaceIndex
-        rinfo.tos = tos
-        rinfo.ttl = ttl
-        rinfo.timestamp = timestamp
-        rinfo.truncated = truncated
-      }
-      return sizes === undefined
-        ? handle.onmessage(buf, rinfo)
-        : handle.onbatch(buf, sizes, rinfo)
-    },
-    (errno) => handle.onerror(errno),
-    (id, status, bytes) => handle.onsend(id, status, bytes)
-  ]
+  handle[kFamilyName] = family === 4 ? 'IPv4' : 'IPv6'
   return handle
 }
 
 // Starts receiving; queued sends complete through the same callbacks, and
 // a handle only sends once bound, i.e. after this.
 function recvStart (handle) {
-  const [onmessage, onerror, onsend] = handle[kCallbacks]
-  return handle.recvStart(onmessage, onerror, onsend)
+  return handle.recvStart()
 }
 
 // dns.lookup answers an IP literal itself: callback(null, address, family)

@@ -106,54 +106,88 @@ function load () {
     throw new Error(`dgram-rs: the native addon ${file} did not load: ${e.message} ` +
       '(DGRAM_RS_FALLBACK=1 uses node:dgram instead)', { cause: e })
   }
-  return { ...binding, UdpHandle: withRawCalls(binding) }
+  return { ...binding, UdpHandle: handleClass(binding) }
 }
 
-// The calls made once per datagram sent, and those a socket per query makes (bind, recvStart,
-// close, getsockname), are raw Node-API callbacks (src/fast_calls.rs), exported beside the
-// class, which find their handle by a number given here when it is made (cheaper than
-// unwrapping `this`): they become the handle's methods.
-function withRawCalls (binding) {
-  const { UdpHandle: NativeUdpHandle, udpSend, udpSendLater, udpBind, udpRecvStart, udpClose, udpGetsockname, udpGetpeername } = binding
+// The UDP handle (Node's UDPWrap). To the addon a handle is a number, given here when the handle
+// is made: each method passes it to one of the addon's functions (src/handle.rs), or, for the
+// calls made once per datagram sent and those a socket per query makes, to a raw Node-API call
+// (src/fast_calls.rs). A plain object with a number costs a socket per query less than a native
+// class instance did (src/handle/registry.rs says why). close() makes the addon forget the
+// number, as Node's UDPWrap lives until its handle closes; the handle keeps its statistics at
+// close for getStats().
+function handleClass (binding) {
+  const {
+    udpCreate, udpSend, udpSendLater, udpBind, udpRecvStart, udpClose, udpGetsockname,
+    udpGetpeername, udpFlushSends
+  } = binding
   const kId = Symbol('handle id')
+  const kStatsAtClose = Symbol('statistics at close')
+  const statsAtClose = new Float64Array(6)
   let nextId = 1
-  return class UdpHandle extends NativeUdpHandle {
+
+  class UdpHandle {
     constructor (family) {
       const id = nextId
       nextId = (nextId + 1) >>> 0 || 1
-      super(family, id)
+      udpCreate(family, id)
       this[kId] = id
+      this[kStatsAtClose] = undefined
     }
 
-    send (list, port, ip, id) {
-      return udpSend(this[kId], list, port, ip, id)
-    }
-
-    sendLater (list, port, ip, id) {
-      return udpSendLater(this[kId], list, port, ip, id)
-    }
-
-    // Once per socket, but a socket per query makes them once per query.
-    bind (ip, port, flags) {
-      return udpBind(this[kId], ip, port, flags)
-    }
-
-    recvStart (onmessage, onerror, onsend) {
-      return udpRecvStart(this[kId], onmessage, onerror, onsend)
-    }
-
+    send (list, port, ip, id) { return udpSend(this[kId], list, port, ip, id) }
+    sendLater (list, port, ip, id) { return udpSendLater(this[kId], list, port, ip, id) }
+    flushSends (out) { return udpFlushSends(this[kId], out) }
+    bind (ip, port, flags) { return udpBind(this[kId], ip, port, flags) }
+    recvStart () { return udpRecvStart(this[kId], this) }
     close () {
-      return udpClose(this[kId])
+      if (this[kStatsAtClose] !== undefined) return []
+      const ended = udpClose(this[kId], statsAtClose)
+      this[kStatsAtClose] = Array.from(statsAtClose)
+      return ended
     }
 
-    getsockname (out) {
-      return udpGetsockname(this[kId], out)
-    }
+    getsockname (out) { return udpGetsockname(this[kId], out) }
+    getpeername (out) { return udpGetpeername(this[kId], out) }
 
-    getpeername (out) {
-      return udpGetpeername(this[kId], out)
-    }
+    open (fd, duplicate) { return binding.udpOpen(this[kId], fd, duplicate) }
+    connect (ip, port) { return binding.udpConnect(this[kId], ip, port) }
+    disconnect () { return binding.udpDisconnect(this[kId]) }
+    recvStop () { return binding.udpRecvStop(this[kId]) }
+    sendBatch (data, segment, port, ip, id) { return binding.udpSendBatch(this[kId], data, segment, port, ip, id) }
+    setBatchReceive (on, zeroCopy) { return binding.udpSetBatchReceive(this[kId], on, zeroCopy) }
+    setReusePortBalance (by, receivers) { return binding.udpSetReusePortBalance(this[kId], by, receivers) }
+    setBackgroundReceive (maxBytes) { return binding.udpSetBackgroundReceive(this[kId], maxBytes) }
+    setPaused (paused) { return binding.udpSetPaused(this[kId], paused) }
+    getStats () { return this[kStatsAtClose] ?? binding.udpGetStats(this[kId]) }
+    setQueueEverySend (on) { return binding.udpSetQueueEverySend(this[kId], on) }
+    ref () { return binding.udpSetRef(this[kId], true) }
+    unref () { return binding.udpSetRef(this[kId], false) }
+    hasRef () { return binding.udpHasRef(this[kId]) }
+    bufferSize (size, isRecv) { return binding.udpBufferSize(this[kId], size, isRecv) }
+    setBroadcast (on) { return binding.udpSetBroadcast(this[kId], on) }
+    setTTL (ttl) { return binding.udpSetTTL(this[kId], ttl) }
+    setMulticastTTL (ttl) { return binding.udpSetMulticastTTL(this[kId], ttl) }
+    setMulticastLoopback (on) { return binding.udpSetMulticastLoopback(this[kId], on) }
+    setMulticastInterface (iface) { return binding.udpSetMulticastInterface(this[kId], iface) }
+    addMembership (group, iface) { return binding.udpMembership(this[kId], group, iface, true) }
+    dropMembership (group, iface) { return binding.udpMembership(this[kId], group, iface, false) }
+    addSourceSpecificMembership (source, group, iface) { return binding.udpSourceMembership(this[kId], source, group, iface, true) }
+    dropSourceSpecificMembership (source, group, iface) { return binding.udpSourceMembership(this[kId], source, group, iface, false) }
+    getSendQueueSize () { return binding.udpSendQueue(this[kId])[0] }
+    getSendQueueCount () { return binding.udpSendQueue(this[kId])[1] }
+    get fd () { return this[kStatsAtClose] === undefined ? binding.udpFd(this[kId]) : -1 }
+
+    setReceiveInfo () { return binding.udpSetReceiveInfo(this[kId]) }
+    setMaxMessageSize (size) { return binding.udpSetMaxMessageSize(this[kId], size) }
+    setReceiveErrors (onicmp) { return binding.udpSetReceiveErrors(this[kId], onicmp) }
+    setTOS (tos) { return binding.udpSetTOS(this[kId], tos) }
+    getTOS () { return binding.udpGetTOS(this[kId]) }
+    setDontFragment (on) { return binding.udpSetDontFragment(this[kId], on) }
+    getPathMTU () { return binding.udpGetPathMTU(this[kId]) }
+    sendWithControl (list, port, ip, id, tos, source) { return binding.udpSendWithControl(this[kId], list, port, ip, id, tos, source) }
   }
+  return UdpHandle
 }
 
 module.exports = load()

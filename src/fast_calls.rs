@@ -1,13 +1,12 @@
 //! The calls made once per datagram sent (`udpSend`, `udpSendLater`) and those a program that
-//! opens a socket per query makes once per query (`udpBind`, `udpRecvStart`, `udpClose`,
-//! `udpGetsockname`, `udpGetpeername`), as raw Node-API callbacks that `lib/native.js` wraps as the handle's
-//! methods.
+//! opens a socket per query makes once per query (`udpCreate`, `udpBind`, `udpRecvStart`,
+//! `udpClose`, `udpGetsockname`, `udpGetpeername`), as raw Node-API callbacks that
+//! `lib/native.js` wraps as the handle's methods.
 //!
-//! Why not `#[napi]` methods: napi-rs 3 records every `&self` borrow of a class method in a
-//! process-wide, mutex-guarded map (about 0.7 µs a call here), and converts the arguments into a
-//! `Vec` and a `String`. These read their arguments straight from Node-API, into the stack, and
-//! find their handle by the number `lib/native.js` gave it ([`crate::handle::registry`]), not by
-//! unwrapping `this`.
+//! Why not `#[napi]` functions, as the handle's other calls are: napi-rs converts the arguments
+//! into a `Vec` and a `String`. These read their arguments straight from Node-API, into the
+//! stack, and find their handle by the number `lib/native.js` gave it
+//! ([`crate::handle::registry`]).
 
 use std::ffi::{c_char, c_void};
 use std::io::IoSlice;
@@ -18,7 +17,7 @@ use napi::bindgen_prelude::JsValue;
 use napi::sys;
 
 use crate::handle::{self, registry};
-use crate::owner::Owner;
+use crate::owner::{Functions, Owner};
 use crate::uv::RawEnv;
 
 /// Buffers of one datagram read onto the stack; more go to the heap.
@@ -58,6 +57,39 @@ pub unsafe extern "C" fn send_later(
     }
 }
 
+/// `udpCreate(family, handleId)`: makes handle `handleId` for `family` (4 or 6); see
+/// [`handle::create`]. A bad family, or a number a live handle has, is a thrown error.
+///
+/// # Safety
+/// Called by Node-API with a live `env` and `info`, on the env's thread.
+pub unsafe extern "C" fn create(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: as promised by the caller.
+    let Some([family, id]) = (unsafe { arguments::<2>(env, info) }) else {
+        return throw(env, c"cannot read the arguments");
+    };
+    let (mut family_number, mut id_number) = (0u32, 0u32);
+    // SAFETY: both are live values of this call.
+    let read = unsafe {
+        (
+            sys::napi_get_value_uint32(env, family, &mut family_number),
+            sys::napi_get_value_uint32(env, id, &mut id_number),
+        )
+    };
+    if read != (sys::Status::napi_ok, sys::Status::napi_ok) {
+        return throw(env, c"udpCreate: expected (family, handleId)");
+    }
+    // SAFETY: `env` is the environment of the running call.
+    let raw = unsafe { RawEnv::from_raw(env) };
+    match handle::create(raw, family_number, id_number) {
+        Ok(true) => number(env, 0),
+        Ok(false) => throw_error(env, c"the handle id is in use"),
+        Err(_) => throw_error(env, c"family must be 4 or 6"),
+    }
+}
+
 /// `udpBind(handleId, ip, port, flags)`: see [`handle::bind`]. Made once per socket, but a
 /// socket per query makes it once per query.
 ///
@@ -91,8 +123,9 @@ pub unsafe extern "C" fn bind(
     number(env, i64::from(handle::bind(&core, ip, port, flags)))
 }
 
-/// `udpClose(handleId)`: see [`crate::owner::Owner::close`]; returns its `[id, status, bytes,
-/// ...]` as an array.
+/// `udpClose(handleId, stats)`: closes the handle (see [`crate::owner::Owner::close`]), writes
+/// its statistics at close into `stats` (a `Float64Array` of 6, see `Owner::stats`), and forgets
+/// its number; returns the close's `[id, status, bytes, ...]` as an array.
 ///
 /// # Safety
 /// Called by Node-API with a live `env` and `info`, on the env's thread.
@@ -101,14 +134,27 @@ pub unsafe extern "C" fn close(
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     // SAFETY: as promised by the caller.
-    let Some([id]) = (unsafe { arguments::<1>(env, info) }) else {
+    let Some([id, stats]) = (unsafe { arguments::<2>(env, info) }) else {
         return throw(env, c"cannot read the arguments");
     };
+    let mut handle_id = 0u32;
     // SAFETY: `id` is a live value of this call.
-    let Some(core) = (unsafe { owner_of(env, id) }) else {
+    let Some(core) = (unsafe { sys::napi_get_value_uint32(env, id, &mut handle_id) }
+        == sys::Status::napi_ok)
+        .then(|| registry::find(handle_id))
+        .flatten()
+    else {
         return throw(env, c"close: no such UdpHandle");
     };
+    // SAFETY: `stats` is a live value of this call.
+    let Some(out) = (unsafe { float64_array(env, stats) }) else {
+        return throw(env, c"close: the statistics need a Float64Array of 6");
+    };
     let ended = core.close();
+    for (slot, n) in out.iter_mut().zip(core.stats()) {
+        *slot = n as f64;
+    }
+    registry::forget(handle_id);
     let mut array = ptr::null_mut();
     // SAFETY: a live env on its thread; every value made here belongs to this call's scope.
     unsafe {
@@ -123,10 +169,40 @@ pub unsafe extern "C" fn close(
     array
 }
 
-/// `udpRecvStart(handleId, onmessage, onerror, onsend)`: starts delivering datagrams to
-/// `onmessage(buf, address, port)` and receive errors to `onerror(errno)`; queued datagrams
-/// complete through `onsend(id, status, bytes)`. The handle keeps the three functions until
-/// `close()`. Returns 0 or a negative errno.
+/// The elements of `value`, a `Float64Array` of at least 6 elements.
+///
+/// # Safety
+/// `value` is a live value of the running call on `env`'s thread; the slice must not outlive
+/// that call (the array stays alive and in place during it).
+unsafe fn float64_array<'a>(env: sys::napi_env, value: sys::napi_value) -> Option<&'a mut [f64]> {
+    let (mut kind, mut length, mut data) = (0, 0usize, ptr::null_mut());
+    // SAFETY: the caller's promise; the call only writes the out-parameters.
+    let status = unsafe {
+        sys::napi_get_typedarray_info(
+            env,
+            value,
+            &mut kind,
+            &mut length,
+            &mut data,
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
+    };
+    if status != sys::Status::napi_ok
+        || kind != sys::TypedarrayType::float64_array
+        || length < 6
+        || data.is_null()
+    {
+        return None;
+    }
+    // SAFETY: a Float64Array's data is `length` aligned f64s, alive and in place during the call.
+    Some(unsafe { std::slice::from_raw_parts_mut(data.cast::<f64>(), length) })
+}
+
+/// `udpRecvStart(handleId, handle)`: starts delivering datagrams to `onmessage(buf, address,
+/// port)` and receive errors to `onerror(errno)`; queued datagrams complete through
+/// `onsend(id, status, bytes)`: the thread's functions (`udpSetCallbacks`), called on `handle`,
+/// which the handle keeps until `close()`. Returns 0 or a negative errno.
 ///
 /// # Safety
 /// Called by Node-API with a live `env` and `info`, on the env's thread.
@@ -135,14 +211,37 @@ pub unsafe extern "C" fn recv_start(
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     // SAFETY: as promised by the caller.
-    let Some([id, onmessage, onerror, onsend]) = (unsafe { arguments::<4>(env, info) }) else {
+    let Some([id, receiver]) = (unsafe { arguments::<2>(env, info) }) else {
         return throw(env, c"cannot read the arguments");
     };
     // SAFETY: `id` is a live value of this call.
     let Some(core) = (unsafe { owner_of(env, id) }) else {
         return throw(env, c"recvStart: no such UdpHandle");
     };
-    let callbacks = [onmessage, onerror, onsend];
+    let Some(functions) = registry::functions() else {
+        return throw(env, c"recvStart: udpSetCallbacks has not been called");
+    };
+    // SAFETY: `receiver` is an argument of this call; `env` is its environment.
+    match unsafe { core.recv_start(RawEnv::from_raw(env), Some(receiver), functions) } {
+        Ok(status) => number(env, i64::from(status)),
+        Err(_) => throw(env, c"recvStart: cannot keep the callbacks"),
+    }
+}
+
+/// `udpSetCallbacks(onmessage, onerror, onsend)`: what every UDP handle of this thread reports
+/// to, each call made on the handle (`this`); see [`recv_start`]. `lib/handle.js` calls it
+/// once, when it loads.
+///
+/// # Safety
+/// Called by Node-API with a live `env` and `info`, on the env's thread.
+pub unsafe extern "C" fn set_callbacks(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: as promised by the caller.
+    let Some(callbacks) = (unsafe { arguments::<3>(env, info) }) else {
+        return throw(env, c"cannot read the arguments");
+    };
     let is_function = |value| {
         let mut kind = 0;
         // SAFETY: `value` is a live value of this call.
@@ -150,12 +249,20 @@ pub unsafe extern "C" fn recv_start(
         status == sys::Status::napi_ok && kind == sys::ValueType::napi_function
     };
     if !callbacks.into_iter().all(is_function) {
-        return throw(env, c"recvStart: the three callbacks must be functions");
+        return throw(
+            env,
+            c"udpSetCallbacks: the three callbacks must be functions",
+        );
     }
-    // SAFETY: the functions are arguments of this call; `env` is its environment.
-    match unsafe { core.recv_start(RawEnv::from_raw(env), callbacks, None) } {
-        Ok(status) => number(env, i64::from(status)),
-        Err(_) => throw(env, c"recvStart: cannot keep the callbacks"),
+    // SAFETY: `env` is the environment of the running call.
+    let raw = unsafe { RawEnv::from_raw(env) };
+    // SAFETY: the functions are arguments of this call.
+    match unsafe { Functions::new(raw, callbacks, None) } {
+        Some(functions) => {
+            registry::set_functions(raw, functions);
+            number(env, 0)
+        }
+        None => throw(env, c"udpSetCallbacks: cannot keep the callbacks"),
     }
 }
 
@@ -423,6 +530,13 @@ unsafe fn ip_literal(
     Ok(Some(std::str::from_utf8(text).unwrap_or("")))
 }
 
+/// Throws an `Error` and returns no value.
+fn throw_error(env: sys::napi_env, message: &std::ffi::CStr) -> sys::napi_value {
+    // SAFETY: a live env; `message` is NUL-terminated.
+    unsafe { sys::napi_throw_error(env, ptr::null(), message.as_ptr()) };
+    ptr::null_mut()
+}
+
 /// Throws a `TypeError` and returns no value.
 fn throw(env: sys::napi_env, message: &std::ffi::CStr) -> sys::napi_value {
     // SAFETY: a live env; `message` is NUL-terminated.
@@ -438,7 +552,9 @@ fn throw(env: sys::napi_env, message: &std::ffi::CStr) -> sys::napi_value {
 #[napi_derive::napi(module_exports)]
 pub fn fast_calls(exports: napi::bindgen_prelude::Object, env: napi::Env) -> napi::Result<()> {
     type Callback = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
-    let calls: [(&std::ffi::CStr, Callback); 7] = [
+    let calls: [(&std::ffi::CStr, Callback); 9] = [
+        (c"udpCreate", create),
+        (c"udpSetCallbacks", set_callbacks),
         (c"udpSend", send),
         (c"udpSendLater", send_later),
         (c"udpBind", bind),

@@ -1,23 +1,25 @@
-//! `UdpHandle`: the one native class JavaScript sees, the counterpart of Node's `UDPWrap`.
+//! The UDP handle's calls, the counterpart of Node's `UDPWrap` methods.
 //!
-//! It takes already-validated, already-resolved input from `lib/` (IP literals, numeric ports,
-//! lists of buffers) and answers with numbers: 0 or a negative errno, as libuv does, so that the
-//! JavaScript layer builds node:dgram's exact errors. It never emits events and never knows their
-//! names: `recvStart` hands it three callbacks once.
+//! A handle is a number (see [`registry`]): `lib/native.js` makes a plain JavaScript object
+//! that passes its number to each of these functions, and to the raw calls of `fast_calls.rs`.
+//! They take already-validated, already-resolved input from `lib/` (IP literals, numeric ports,
+//! lists of buffers) and answer with numbers: 0 or a negative errno, as libuv does, so that the
+//! JavaScript layer builds node:dgram's exact errors. They never emit events and never know
+//! their names: `recvStart` hands the handle three callbacks once.
 //!
 //! Sends are requests with an id chosen by JavaScript: a datagram that has to wait for the
 //! socket to become writable completes later through `onsend(id, status, bytes)`, so JavaScript
 //! finds its request by identity, never by position.
 
-mod control;
+pub mod control;
 pub mod registry;
 
 use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use napi::bindgen_prelude::{BufferSlice, Float64ArraySlice, JsValue, Unknown};
-use napi::{Env, Error, Result, Status};
+use napi::bindgen_prelude::{BufferSlice, Float64ArraySlice, Unknown};
+use napi::{Env, Error, JsValue, Result, Status};
 use napi_derive::napi;
 
 use crate::owner::{Delivery, Owner};
@@ -26,20 +28,9 @@ use crate::sys::error::{self, status};
 use crate::sys::socket::{self, Family, Options};
 use crate::uv::RawEnv;
 
-/// A UDP socket handle bound to one JS environment (see `lib/socket.js` for the semantics).
-#[napi]
-pub struct UdpHandle {
-    core: Rc<Owner>,
-    /// The number `fast_calls` finds this handle by (see [`registry`]).
-    id: Option<u32>,
-}
-
-impl Drop for UdpHandle {
-    fn drop(&mut self) {
-        if let Some(id) = self.id {
-            registry::unregister(id, &self.core);
-        }
-    }
+/// The owner of handle `id`; a thrown error when no handle has that number.
+fn owner(id: u32) -> Result<Rc<Owner>> {
+    registry::find(id).ok_or_else(|| Error::new(Status::InvalidArg, "no such UdpHandle"))
 }
 
 /// Ports arrive validated from JS; anything else is the kernel's `EINVAL`.
@@ -51,299 +42,306 @@ fn truthy(value: Unknown<'_>) -> bool {
     value.coerce_to_bool().unwrap_or(false)
 }
 
+/// Makes handle `id` for `family` (4 or 6); the OS socket is created by the first bind, connect
+/// or open. Returns whether `id` was free (a live handle keeps its number).
+///
+/// # Errors
+/// `family` is neither 4 nor 6.
+pub(crate) fn create(env: RawEnv, family: u32, id: u32) -> std::result::Result<bool, &'static str> {
+    let family = Family::from_number(family).ok_or("family must be 4 or 6")?;
+    Ok(registry::register(env, id, Owner::new(env, family)))
+}
+
+/// Adopts an open UDP descriptor of the handle's family (`bind({ fd })`), or a duplicate of it
+/// when `duplicate` is true (a cluster worker's shared socket, whose original stays with Node's
+/// handle).
 #[napi]
-impl UdpHandle {
-    /// A handle for `family` (4 or 6); the OS socket is created by the first bind, connect or open.
-    ///
-    /// With `id`, the per-datagram calls find it by that number (see [`registry`]).
-    ///
-    /// # Errors
-    /// `family` is neither 4 nor 6, or a live handle has `id` already.
-    #[napi(constructor)]
-    pub fn new(env: Env, family: u32, id: Option<u32>) -> Result<Self> {
-        let family = Family::from_number(family)
-            .ok_or_else(|| Error::new(Status::InvalidArg, "family must be 4 or 6"))?;
-        let core = Owner::new(RawEnv::from(&env), family);
-        if let Some(id) = id {
-            if !registry::register(id, &core) {
-                return Err(Error::new(Status::InvalidArg, "the handle id is in use"));
-            }
+pub fn udp_open(id: u32, fd: i32, duplicate: Option<bool>) -> Result<i32> {
+    let core = owner(id)?;
+    if core.has_socket() || core.is_closed() {
+        return Ok(-libc::EBUSY);
+    }
+    let adopted = match duplicate {
+        Some(true) => socket::adopt_duplicate(fd, core.family()),
+        _ => socket::adopt(fd, core.family()),
+    };
+    Ok(match adopted {
+        Ok(s) => status(core.install(s)),
+        Err(e) => error::errno(&e),
+    })
+}
+
+/// Connects to `ip:port`.
+#[napi]
+pub fn udp_connect(id: u32, ip: String, port: u32) -> Result<i32> {
+    let core = owner(id)?;
+    let result = on_own_socket(&core, &ip, port, socket::connect);
+    if result == 0 {
+        core.set_connected(true);
+    }
+    Ok(result)
+}
+
+/// Dissolves the connection.
+#[napi]
+pub fn udp_disconnect(id: u32) -> Result<i32> {
+    let core = owner(id)?;
+    let result = status(core.with_socket(socket::disconnect));
+    if result == 0 {
+        core.set_connected(false);
+    }
+    Ok(result)
+}
+
+/// Stops delivering datagrams.
+#[napi]
+pub fn udp_recv_stop(id: u32) -> Result<i32> {
+    Ok(owner(id)?.recv_stop())
+}
+
+/// Sends what `sendLater` gathered, in order, as GSO runs where they form. Writes each
+/// datagram's result into `out`, in the order they were gathered (bytes + 1 when sent, 0 when
+/// queued and completed by `onsend` later, or a negative errno), and returns how many it wrote.
+/// A typed array the caller keeps: building a JavaScript array element by element cost more
+/// than the sends themselves.
+///
+/// # Errors
+/// No such handle, or `out` has no room for one number per gathered datagram (nothing is sent
+/// then).
+#[napi]
+pub fn udp_flush_sends(id: u32, mut out: Float64ArraySlice<'_>) -> Result<u32> {
+    let core = owner(id)?;
+    // SAFETY: `out` is an argument of this call: its memory stays in place during it, and
+    // nothing else here refers to it.
+    let out = unsafe { out.as_mut() };
+    if out.len() < core.gathered_count() {
+        return Err(Error::new(
+            Status::InvalidArg,
+            "flushSends: no room for the results",
+        ));
+    }
+    let mut written = 0;
+    core.flush_gathered(|result| {
+        if let Some(slot) = out.get_mut(written) {
+            // Results lie within ±65,508: exact as f64.
+            *slot = result as f64;
+            written += 1;
         }
-        Ok(UdpHandle { core, id })
-    }
+    });
+    Ok(written as u32)
+}
 
-    /// Adopts an open UDP descriptor of this handle's family (`bind({ fd })`), or a duplicate
-    /// of it when `duplicate` is true (a cluster worker's shared socket, whose original stays
-    /// with Node's handle).
-    #[napi]
-    pub fn open(&self, fd: i32, duplicate: Option<bool>) -> i32 {
-        if self.core.has_socket() || self.core.is_closed() {
-            return -libc::EBUSY;
+/// Sends `data` as datagrams of `segment` bytes each (the last may be shorter) to `ip:port`, or
+/// to the connected peer when `ip` is null, for request `request`. Returns `[sent, queued,
+/// failed, errno]`: datagrams sent at once, datagrams queued (each completes through `onsend`),
+/// datagrams refused, and the first refusal's negative errno (0 if none).
+#[napi]
+pub fn udp_send_batch(
+    id: u32,
+    data: BufferSlice<'_>,
+    segment: u32,
+    port: u32,
+    ip: Option<String>,
+    request: u32,
+) -> Result<Vec<i64>> {
+    let core = owner(id)?;
+    Ok(match destination(&core, port, ip.as_deref()) {
+        Ok(to) => core
+            .send_segments(&data, segment as usize, to.map(Addr::Ip), request)
+            .to_vec(),
+        Err(errno) => {
+            let count = if data.is_empty() || segment == 0 {
+                1
+            } else {
+                data.len().div_ceil(segment as usize)
+            };
+            vec![0, 0, count as i64, i64::from(errno)]
         }
-        let adopted = match duplicate {
-            Some(true) => socket::adopt_duplicate(fd, self.core.family()),
-            _ => socket::adopt(fd, self.core.family()),
-        };
-        match adopted {
-            Ok(s) => status(self.core.install(s)),
-            Err(e) => error::errno(&e),
-        }
-    }
+    })
+}
 
-    /// Connects to `ip:port`.
-    #[napi]
-    pub fn connect(&self, ip: String, port: u32) -> i32 {
-        let result = self.on_own_socket(&ip, port, socket::connect);
-        if result == 0 {
-            self.core.set_connected(true);
-        }
-        result
-    }
+/// Batch receive on or off: when on, `onmessage` gets one call per read and sender, with a
+/// fourth argument, the size of each datagram in the buffer (a number when they share it, an
+/// array otherwise). With `zero_copy`, a buffer holding one read slot is the read buffer itself,
+/// valid only during the call: it is emptied (detached, length 0) when the call returns.
+#[napi]
+pub fn udp_set_batch_receive(id: u32, on: bool, zero_copy: Option<bool>) -> Result<()> {
+    owner(id)?.set_delivery(match (on, zero_copy) {
+        (false, _) => Delivery::Each,
+        (true, Some(true)) => Delivery::BatchZeroCopy,
+        (true, _) => Delivery::Batch,
+    });
+    Ok(())
+}
 
-    /// Dissolves the connection.
-    #[napi]
-    pub fn disconnect(&self) -> i32 {
-        let result = status(self.core.with_socket(socket::disconnect));
-        if result == 0 {
-            self.core.set_connected(false);
-        }
-        result
-    }
+/// Spreads the datagrams of this socket's `SO_REUSEPORT` group evenly over `receivers` sockets,
+/// by `"flow"` or by `"datagram"` (see `sys/reuseport.rs`). The socket must be bound with
+/// `reusePort`. Returns 0 or a negative errno (`EINVAL` for a bad argument or a socket not in a
+/// group, `EBADF` before bind).
+#[napi]
+pub fn udp_set_reuse_port_balance(id: u32, by: String, receivers: u32) -> Result<i32> {
+    let core = owner(id)?;
+    let Some(balance) = crate::sys::reuseport::Balance::from_name(&by) else {
+        return Ok(error::EINVAL);
+    };
+    Ok(status(core.with_socket(|s| {
+        crate::sys::reuseport::attach(s, balance, receivers)
+    })))
+}
 
-    /// Stops delivering datagrams.
-    #[napi]
-    pub fn recv_stop(&self) -> i32 {
-        self.core.recv_stop()
-    }
+/// Reads in the background from when receiving starts: a runtime thread reads the socket into
+/// an inbox of at most `max_bytes`, and the loop is woken to deliver from it.
+#[napi]
+pub fn udp_set_background_receive(id: u32, max_bytes: u32) -> Result<()> {
+    owner(id)?.set_background(max_bytes as usize);
+    Ok(())
+}
 
-    /// Sends what `sendLater` gathered, in order, as GSO runs where they form. Writes each
-    /// datagram's result into `out`, in the order they were gathered (bytes + 1 when sent, 0
-    /// when queued and completed by `onsend` later, or a negative errno), and returns how many
-    /// it wrote. A typed array the caller keeps: building a JavaScript array element by element
-    /// cost more than the sends themselves.
-    ///
-    /// # Errors
-    /// `out` has no room for one number per gathered datagram (nothing is sent then).
-    #[napi]
-    pub fn flush_sends(&self, mut out: Float64ArraySlice<'_>) -> Result<u32> {
-        // SAFETY: `out` is an argument of this call: its memory stays in place during it, and
-        // nothing else here refers to it.
-        let out = unsafe { out.as_mut() };
-        if out.len() < self.core.gathered_count() {
-            return Err(Error::new(
-                Status::InvalidArg,
-                "flushSends: no room for the results",
-            ));
-        }
-        let mut written = 0;
-        self.core.flush_gathered(|result| {
-            if let Some(slot) = out.get_mut(written) {
-                // Results lie within ±65,508: exact as f64.
-                *slot = result as f64;
-                written += 1;
-            }
-        });
-        Ok(written as u32)
-    }
+/// Pauses reading (a consumer fell behind) or resumes it.
+#[napi]
+pub fn udp_set_paused(id: u32, paused: bool) -> Result<()> {
+    owner(id)?.set_paused(paused);
+    Ok(())
+}
 
-    /// Sends `data` as datagrams of `segment` bytes each (the last may be shorter) to `ip:port`,
-    /// or to the connected peer when `ip` is null, for request `id`. Returns `[sent, queued,
-    /// failed, errno]`: datagrams sent at once, datagrams queued (each completes through
-    /// `onsend`), datagrams refused, and the first refusal's negative errno (0 if none).
-    #[napi]
-    pub fn send_batch(
-        &self,
-        data: BufferSlice<'_>,
-        segment: u32,
-        port: u32,
-        ip: Option<String>,
-        id: u32,
-    ) -> Vec<i64> {
-        match self.destination(port, ip.as_deref()) {
-            Ok(to) => self
-                .core
-                .send_segments(&data, segment as usize, to.map(Addr::Ip), id)
-                .to_vec(),
-            Err(errno) => {
-                let count = if data.is_empty() || segment == 0 {
-                    1
-                } else {
-                    data.len().div_ceil(segment as usize)
-                };
-                vec![0, 0, count as i64, i64::from(errno)]
-            }
-        }
-    }
+/// `[datagramsReceived, bytesReceived, datagramsSent, bytesSent, droppedByKernel,
+/// droppedByQueue]`; after close, as they were at close.
+#[napi]
+pub fn udp_get_stats(id: u32) -> Result<Vec<f64>> {
+    // f64: exact up to 2^53, far beyond any count a socket reaches.
+    Ok(owner(id)?.stats().iter().map(|&n| n as f64).collect())
+}
 
-    /// Batch receive on or off: when on, `onmessage` gets one call per read and sender, with a
-    /// fourth argument, the size of each datagram in the buffer (a number when they share it, an
-    /// array otherwise). With `zero_copy`, a buffer holding one read slot is the read buffer
-    /// itself, valid only during the call: it is emptied (detached, length 0) when the call
-    /// returns.
-    #[napi]
-    pub fn set_batch_receive(&self, on: bool, zero_copy: Option<bool>) {
-        self.core.set_delivery(match (on, zero_copy) {
-            (false, _) => Delivery::Each,
-            (true, Some(true)) => Delivery::BatchZeroCopy,
-            (true, _) => Delivery::Batch,
-        });
-    }
+/// Queue every send instead of trying it at once, as Node does under its
+/// `--test-udp-no-try-send` flag (for Node's own tests of the queue-info methods).
+#[napi]
+pub fn udp_set_queue_every_send(id: u32, on: bool) -> Result<()> {
+    owner(id)?.set_queue_every_send(on);
+    Ok(())
+}
 
-    /// Spreads the datagrams of this socket's `SO_REUSEPORT` group evenly over `receivers`
-    /// sockets, by `"flow"` or by `"datagram"` (see `sys/reuseport.rs`). The socket must be bound with
-    /// `reusePort`. Returns 0 or a negative errno (`EINVAL` for a bad argument or a socket not in
-    /// a group, `EBADF` before bind).
-    #[napi]
-    pub fn set_reuse_port_balance(&self, by: String, receivers: u32) -> i32 {
-        let Some(balance) = crate::sys::reuseport::Balance::from_name(&by) else {
-            return error::EINVAL;
-        };
-        status(
-            self.core
-                .with_socket(|s| crate::sys::reuseport::attach(s, balance, receivers)),
-        )
-    }
+/// `ref()` (true: the socket keeps the process alive while active, the default) or `unref()`.
+#[napi]
+pub fn udp_set_ref(id: u32, on: bool) -> Result<()> {
+    owner(id)?.set_ref(on);
+    Ok(())
+}
 
-    /// Reads in the background from when receiving starts: a runtime thread reads the socket
-    /// into an inbox of at most `max_bytes`, and the loop is woken to deliver from it.
-    #[napi]
-    pub fn set_background_receive(&self, max_bytes: u32) {
-        self.core.set_background(max_bytes as usize);
-    }
+/// Whether the socket keeps the process alive while active.
+#[napi]
+pub fn udp_has_ref(id: u32) -> Result<bool> {
+    Ok(owner(id)?.has_ref())
+}
 
-    /// Pauses reading (a consumer fell behind) or resumes it.
-    #[napi]
-    pub fn set_paused(&self, paused: bool) {
-        self.core.set_paused(paused);
-    }
+/// Reads (`size` 0) or sets the receive (`is_recv`) or send buffer size. Returns the size or a
+/// negative errno.
+#[napi]
+pub fn udp_buffer_size(id: u32, size: u32, is_recv: bool) -> Result<i64> {
+    Ok(match owner(id)?.options(|o| o.buffer_size(size, is_recv)) {
+        Ok(v) => i64::from(v),
+        Err(e) => i64::from(error::errno(&e)),
+    })
+}
 
-    /// `[datagramsReceived, bytesReceived, datagramsSent, bytesSent, droppedByKernel,
-    /// droppedByQueue]`.
-    #[napi]
-    pub fn get_stats(&self) -> Vec<f64> {
-        // f64: exact up to 2^53, far beyond any count a socket reaches.
-        self.core.stats().iter().map(|&n| n as f64).collect()
-    }
+/// `SO_BROADCAST`.
+#[napi]
+pub fn udp_set_broadcast(id: u32, on: Unknown<'_>) -> Result<i32> {
+    let on = truthy(on);
+    with_options(id, |o| o.set_broadcast(on))
+}
 
-    /// Queue every send instead of trying it at once, as Node does under its
-    /// `--test-udp-no-try-send` flag (for Node's own tests of the queue-info methods).
-    #[napi]
-    pub fn set_queue_every_send(&self, on: bool) {
-        self.core.set_queue_every_send(on);
-    }
+/// `IP_TTL` / `IPV6_UNICAST_HOPS` (1..=255).
+#[napi(js_name = "udpSetTTL")]
+pub fn udp_set_ttl(id: u32, ttl: i32) -> Result<i32> {
+    with_options(id, |o| o.set_ttl(ttl))
+}
 
-    /// Lets the socket keep the process alive (the default).
-    #[napi(js_name = "ref")]
-    pub fn ref_(&self) {
-        self.core.set_ref(true);
-    }
+/// `IP_MULTICAST_TTL` / `IPV6_MULTICAST_HOPS` (0..=255).
+#[napi(js_name = "udpSetMulticastTTL")]
+pub fn udp_set_multicast_ttl(id: u32, ttl: i32) -> Result<i32> {
+    with_options(id, |o| o.set_multicast_ttl(ttl))
+}
 
-    /// Stops the socket from keeping the process alive.
-    #[napi]
-    pub fn unref(&self) {
-        self.core.set_ref(false);
-    }
+/// `IP_MULTICAST_LOOP` / `IPV6_MULTICAST_LOOP`.
+#[napi]
+pub fn udp_set_multicast_loopback(id: u32, on: Unknown<'_>) -> Result<i32> {
+    let on = truthy(on);
+    with_options(id, |o| o.set_multicast_loopback(on))
+}
 
-    /// Whether the socket keeps the process alive while active.
-    #[napi]
-    pub fn has_ref(&self) -> bool {
-        self.core.has_ref()
-    }
+/// The outgoing multicast interface.
+#[napi]
+pub fn udp_set_multicast_interface(id: u32, interface: String) -> Result<i32> {
+    with_options(id, |o| o.set_multicast_interface(&interface))
+}
 
-    /// Reads (`size` 0) or sets the receive (`is_recv`) or send buffer size. Returns the size
-    /// or a negative errno.
-    #[napi]
-    pub fn buffer_size(&self, size: u32, is_recv: bool) -> i64 {
-        match self.core.options(|o| o.buffer_size(size, is_recv)) {
-            Ok(v) => i64::from(v),
-            Err(e) => i64::from(error::errno(&e)),
-        }
-    }
+/// Joins (`join`) or leaves a multicast group (joining binds first to the any address, port 0,
+/// when unbound, as libuv does).
+#[napi]
+pub fn udp_membership(
+    id: u32,
+    group: String,
+    interface: Option<String>,
+    join: bool,
+) -> Result<i32> {
+    let core = owner(id)?;
+    Ok(match deferred_bind(&core, &group) {
+        0 => status(core.options(|o| o.membership(&group, interface.as_deref(), join))),
+        err => err,
+    })
+}
 
-    /// `SO_BROADCAST`.
-    #[napi]
-    pub fn set_broadcast(&self, on: Unknown<'_>) -> i32 {
-        let on = truthy(on);
-        self.with_options(|o| o.set_broadcast(on))
-    }
+/// Joins (`join`) or leaves a source-specific multicast group.
+#[napi]
+pub fn udp_source_membership(
+    id: u32,
+    source: String,
+    group: String,
+    interface: Option<String>,
+    join: bool,
+) -> Result<i32> {
+    let core = owner(id)?;
+    Ok(match deferred_bind(&core, &group) {
+        0 => status(
+            core.options(|o| o.source_membership(&source, &group, interface.as_deref(), join)),
+        ),
+        err => err,
+    })
+}
 
-    /// `IP_TTL` / `IPV6_UNICAST_HOPS` (1..=255).
-    #[napi(js_name = "setTTL")]
-    pub fn set_ttl(&self, ttl: i32) -> i32 {
-        self.with_options(|o| o.set_ttl(ttl))
-    }
+/// Bytes and datagrams waiting in the send queue: `[bytes, count]`.
+#[napi]
+pub fn udp_send_queue(id: u32) -> Result<Vec<u32>> {
+    let (bytes, count) = owner(id)?.send_queue();
+    Ok(vec![
+        u32::try_from(bytes).unwrap_or(u32::MAX),
+        u32::try_from(count).unwrap_or(u32::MAX),
+    ])
+}
 
-    /// `IP_MULTICAST_TTL` / `IPV6_MULTICAST_HOPS` (0..=255).
-    #[napi(js_name = "setMulticastTTL")]
-    pub fn set_multicast_ttl(&self, ttl: i32) -> i32 {
-        self.with_options(|o| o.set_multicast_ttl(ttl))
-    }
+/// The OS descriptor, or -1 before the socket exists and after close.
+#[napi]
+pub fn udp_fd(id: u32) -> Result<i32> {
+    Ok(owner(id)?.fd().unwrap_or(-1))
+}
 
-    /// `IP_MULTICAST_LOOP` / `IPV6_MULTICAST_LOOP`.
-    #[napi]
-    pub fn set_multicast_loopback(&self, on: Unknown<'_>) -> i32 {
-        let on = truthy(on);
-        self.with_options(|o| o.set_multicast_loopback(on))
-    }
+/// Runs `f` on handle `id`'s socket options; 0 or a negative errno.
+fn with_options(id: u32, f: impl FnOnce(&Options<'_>) -> std::io::Result<()>) -> Result<i32> {
+    Ok(status(owner(id)?.options(f)))
+}
 
-    /// The outgoing multicast interface.
-    #[napi]
-    pub fn set_multicast_interface(&self, interface: String) -> i32 {
-        self.with_options(|o| o.set_multicast_interface(&interface))
+/// libuv's `uv__udp_maybe_deferred_bind`: joining a group on an unbound socket binds it to the
+/// any address, port 0, with SO_REUSEADDR.
+fn deferred_bind(core: &Owner, group: &str) -> i32 {
+    if core.has_socket() || socket::parse_any(group).is_err() {
+        return 0;
     }
-
-    /// Joins a multicast group (binding first to the any address, port 0, when unbound, as libuv
-    /// does).
-    #[napi]
-    pub fn add_membership(&self, group: String, interface: Option<String>) -> i32 {
-        self.membership(&group, interface.as_deref(), true)
-    }
-
-    /// Leaves a multicast group.
-    #[napi]
-    pub fn drop_membership(&self, group: String, interface: Option<String>) -> i32 {
-        self.membership(&group, interface.as_deref(), false)
-    }
-
-    /// Joins a source-specific multicast group.
-    #[napi]
-    pub fn add_source_specific_membership(
-        &self,
-        source: String,
-        group: String,
-        interface: Option<String>,
-    ) -> i32 {
-        self.source_membership(&source, &group, interface.as_deref(), true)
-    }
-
-    /// Leaves a source-specific multicast group.
-    #[napi]
-    pub fn drop_source_specific_membership(
-        &self,
-        source: String,
-        group: String,
-        interface: Option<String>,
-    ) -> i32 {
-        self.source_membership(&source, &group, interface.as_deref(), false)
-    }
-
-    /// Bytes waiting in the send queue.
-    #[napi]
-    pub fn get_send_queue_size(&self) -> u32 {
-        u32::try_from(self.core.send_queue().0).unwrap_or(u32::MAX)
-    }
-
-    /// Sends waiting in the send queue.
-    #[napi]
-    pub fn get_send_queue_count(&self) -> u32 {
-        u32::try_from(self.core.send_queue().1).unwrap_or(u32::MAX)
-    }
-
-    /// The OS descriptor, or -1 before the socket exists and after close.
-    #[napi(getter)]
-    pub fn fd(&self) -> i32 {
-        self.core.fd().unwrap_or(-1)
-    }
+    let any = match core.family() {
+        Family::V4 => "0.0.0.0",
+        Family::V6 => "::",
+        Family::Unix => return error::EINVAL,
+    };
+    bind(core, any, 0, socket::FLAG_REUSEADDR)
 }
 
 /// The local address (`peer` false) or the connected peer's, as Node's `getsockname` /
@@ -445,60 +443,6 @@ fn destination(
 fn address(core: &Owner, ip: &str, port: u32) -> std::result::Result<SocketAddr, i32> {
     let port = port16(port)?;
     socket::parse_addr(core.family(), ip, port).map_err(|e| error::errno(&e))
-}
-
-impl UdpHandle {
-    /// See [`destination`].
-    fn destination(
-        &self,
-        port: u32,
-        ip: Option<&str>,
-    ) -> std::result::Result<Option<SocketAddr>, i32> {
-        destination(&self.core, port, ip)
-    }
-
-    /// See [`on_own_socket`].
-    fn on_own_socket(
-        &self,
-        ip: &str,
-        port: u32,
-        f: impl FnOnce(&socket2::Socket, SocketAddr) -> std::io::Result<()>,
-    ) -> i32 {
-        on_own_socket(&self.core, ip, port, f)
-    }
-
-    /// Fills `out` with the address `which` reads off the socket; 0 or a negative errno.
-    fn with_options(&self, f: impl FnOnce(&Options<'_>) -> std::io::Result<()>) -> i32 {
-        status(self.core.options(f))
-    }
-
-    /// libuv's `uv__udp_maybe_deferred_bind`: joining a group on an unbound socket binds it to
-    /// the any address, port 0, with SO_REUSEADDR.
-    fn deferred_bind(&self, group: &str) -> i32 {
-        if self.core.has_socket() || socket::parse_any(group).is_err() {
-            return 0;
-        }
-        let any = match self.core.family() {
-            Family::V4 => "0.0.0.0",
-            Family::V6 => "::",
-            Family::Unix => return error::EINVAL,
-        };
-        bind(&self.core, any, 0, socket::FLAG_REUSEADDR)
-    }
-
-    fn membership(&self, group: &str, interface: Option<&str>, join: bool) -> i32 {
-        match self.deferred_bind(group) {
-            0 => self.with_options(|o| o.membership(group, interface, join)),
-            err => err,
-        }
-    }
-
-    fn source_membership(&self, source: &str, group: &str, iface: Option<&str>, join: bool) -> i32 {
-        match self.deferred_bind(group) {
-            0 => self.with_options(|o| o.source_membership(source, group, iface, join)),
-            err => err,
-        }
-    }
 }
 
 /// Takes `area` (a `Uint8Array` of at least 1,024 bytes that the caller keeps) as this thread's

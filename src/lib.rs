@@ -4,9 +4,10 @@
 //! machine, DNS lookup, events and their ticks. This crate owns the syscalls. Its modules form a
 //! one-way graph, each using only those listed after it:
 //!
-//! - [`fast_calls`]: the two per-send methods as raw Node-API callbacks, into [`handle`].
-//! - [`handle`]: `UdpHandle`, the one native class JavaScript sees: converts arguments, answers
-//!   with libuv-style numbers, into [`owner`].
+//! - [`fast_calls`]: the per-send calls and those of a socket's lifecycle as raw Node-API
+//!   callbacks, into [`handle`].
+//! - [`handle`]: the UDP handle's calls, by the number `lib/native.js` gives each handle:
+//!   converts arguments, answers with libuv-style numbers, into [`owner`].
 //! - [`unix_handle`]: `UnixHandle`, the same for `'unix_dgram'` sockets (Unix socket names for
 //!   addresses), into [`owner`].
 //! - [`owner`]: one socket's lifecycle, its readiness dispatcher, pacing, and every call into

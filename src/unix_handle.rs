@@ -1,11 +1,11 @@
 //! `UnixHandle`: the native class behind `'unix_dgram'` sockets (`AF_UNIX`, `SOCK_DGRAM`), the
-//! counterpart of [`crate::handle::UdpHandle`] for Unix socket names.
+//! counterpart of the UDP handle ([`crate::handle`]) for Unix socket names.
 //!
 //! It drives the same [`Owner`] and engines as UDP sockets: one poll handle, the read loop and its
 //! pacing, the send engine's error policy and its `EAGAIN` queue (where a full receiver's datagram
 //! waits for writability, never dropped). What differs is the address: a name (a file-system
 //! path, or a Linux abstract name whose first character is NUL) instead of an IP address and port;
-//! and there is no segmentation offload. Like `UdpHandle`, it answers with 0 or a negative errno
+//! and there is no segmentation offload. Like the UDP handle, it answers with 0 or a negative errno
 //! and JavaScript builds the errors.
 
 use std::io::IoSlice;
@@ -15,7 +15,7 @@ use napi::bindgen_prelude::{BufferSlice, Function, JsValue, Object};
 use napi::{Env, Result};
 use napi_derive::napi;
 
-use crate::owner::Owner;
+use crate::owner::{Functions, Owner};
 use crate::sys::addr::{self, Addr};
 use crate::sys::error::{self, status};
 use crate::sys::socket::{self, Family};
@@ -105,14 +105,18 @@ impl UnixHandle {
         onsend: Function<'_>,
         onwritable: Function<'_>,
     ) -> Result<i32> {
+        let raw = RawEnv::from(&env);
         // SAFETY: the four functions are arguments of this call, on its env's thread.
-        unsafe {
-            self.core.recv_start(
-                RawEnv::from(&env),
+        let functions = unsafe {
+            Functions::new(
+                raw,
                 [onmessage.raw(), onerror.raw(), onsend.raw()],
                 Some(onwritable.raw()),
             )
         }
+        .ok_or_else(|| napi::Error::from_reason("cannot keep the callbacks"))?;
+        // SAFETY: no receiver is given.
+        unsafe { self.core.recv_start(raw, None, Rc::new(functions)) }
     }
 
     /// Stops delivering datagrams.
@@ -151,7 +155,7 @@ impl UnixHandle {
         self.core.notify_writable()
     }
 
-    /// Closes the handle; returns how its queued datagrams end, as `UdpHandle.close`.
+    /// Closes the handle; returns how its queued datagrams end, as the UDP handle's close.
     #[napi]
     pub fn close(&self) -> Vec<i64> {
         self.core.close()

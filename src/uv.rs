@@ -371,14 +371,14 @@ unsafe extern "C" fn on_close<T>(handle: *mut c_void) {
     }
 }
 
-/// A strong reference to a JavaScript function, deleted on drop (on the JS thread, where all of
-/// this crate's handles live).
-pub struct JsFunction {
+/// A strong reference to a JavaScript value (a function, or the object functions are called on),
+/// deleted on drop (on the JS thread, where all of this crate's handles live).
+pub struct JsRef {
     env: sys::napi_env,
     reference: sys::napi_ref,
 }
 
-impl JsFunction {
+impl JsRef {
     /// Keeps `value` alive until this is dropped.
     ///
     /// # Safety
@@ -387,14 +387,14 @@ impl JsFunction {
         let mut reference = ptr::null_mut();
         // SAFETY: guaranteed by the caller.
         let status = unsafe { sys::napi_create_reference(env.0, value, 1, &mut reference) };
-        (status == sys::Status::napi_ok).then_some(JsFunction {
+        (status == sys::Status::napi_ok).then_some(JsRef {
             env: env.0,
             reference,
         })
     }
 }
 
-impl Drop for JsFunction {
+impl Drop for JsRef {
     fn drop(&mut self) {
         // SAFETY: the reference was created on this env and is deleted once.
         unsafe { sys::napi_delete_reference(self.env, self.reference) };
@@ -593,21 +593,33 @@ impl CallScope {
 
     /// The function `function` holds, and the receiver it is called on, for [`Self::call_callee`]:
     /// looked up once for all the calls a scope makes to it.
-    pub fn callee(&self, function: &JsFunction) -> Option<Callee> {
+    pub fn callee(&self, function: &JsRef) -> Option<Callee> {
+        self.callee_on(function, None)
+    }
+
+    /// As [`Self::callee`], called on `receiver` (`this`) where given, else on the global object.
+    pub fn callee_on(&self, function: &JsRef, receiver: Option<&JsRef>) -> Option<Callee> {
         let mut func = ptr::null_mut();
-        let mut global = ptr::null_mut();
-        // SAFETY: the reference belongs to this env; the scope is open.
+        let mut this = ptr::null_mut();
+        // SAFETY: the references belong to this env; the scope is open.
         let ok = unsafe {
             sys::napi_get_reference_value(self.env, function.reference, &mut func)
                 == sys::Status::napi_ok
                 && !func.is_null()
-                && sys::napi_get_global(self.env, &mut global) == sys::Status::napi_ok
+                && match receiver {
+                    Some(r) => {
+                        sys::napi_get_reference_value(self.env, r.reference, &mut this)
+                            == sys::Status::napi_ok
+                            && !this.is_null()
+                    }
+                    None => sys::napi_get_global(self.env, &mut this) == sys::Status::napi_ok,
+                }
         };
-        ok.then_some(Callee { func, global })
+        ok.then_some(Callee { func, this })
     }
 
     /// Calls `function` through `napi_make_callback` (see [`Self::call_callee`]).
-    pub fn call(&self, context: &AsyncContext, function: &JsFunction, args: &[sys::napi_value]) {
+    pub fn call(&self, context: &AsyncContext, function: &JsRef, args: &[sys::napi_value]) {
         if let Some(callee) = self.callee(function) {
             self.call_callee(context, &callee, args);
         }
@@ -626,7 +638,7 @@ impl CallScope {
             let status = sys::napi_make_callback(
                 self.env,
                 context.context,
-                callee.global,
+                callee.this,
                 callee.func,
                 args.len(),
                 args.as_ptr(),
@@ -647,7 +659,7 @@ impl CallScope {
 /// A function to call and its receiver, valid in the [`CallScope`] that made them.
 pub struct Callee {
     func: sys::napi_value,
-    global: sys::napi_value,
+    this: sys::napi_value,
 }
 
 impl Drop for CallScope {

@@ -169,7 +169,7 @@ impl Owner {
                 Item::Error(errno) => {
                     if let Some(scope) = CallScope::open(self.env) {
                         if let Some(code) = scope.int(errno) {
-                            scope.call(&callbacks.context, &callbacks.onerror, &[code]);
+                            callbacks.call(&scope, |f| &f.onerror, &[code]);
                         }
                     }
                 }
@@ -240,7 +240,7 @@ impl Owner {
         let (Some(scope), Some(first)) = (CallScope::open(self.env), group.first()) else {
             return false;
         };
-        let Some(onmessage) = scope.callee(&callbacks.onmessage) else {
+        let Some(onmessage) = callbacks.callee(&scope, |f| &f.onmessage) else {
             return false;
         };
         // A small datagram goes through the staging area (see `staging`); each call here stages

@@ -14,7 +14,7 @@ use crate::sys::control::{self, RecvInfo};
 use crate::sys::error;
 use crate::sys::mmsg::ReadMode;
 use crate::sys::socket::{format_ip, Family};
-use crate::uv::{CallScope, JsFunction, RawEnv};
+use crate::uv::{CallScope, JsRef, RawEnv};
 
 /// How many queued errors one wakeup reports at most (the rest wait for the next: the poll
 /// reports the socket again while its error queue is not empty).
@@ -26,7 +26,7 @@ pub(super) struct State {
     /// How the socket reads.
     pub(super) read_mode: Cell<ReadMode>,
     /// `onicmp(...)`, when `receiveErrors` is on.
-    icmp: RefCell<Option<JsFunction>>,
+    icmp: RefCell<Option<JsRef>>,
 }
 
 impl Owner {
@@ -78,7 +78,7 @@ impl Owner {
     /// The function cannot be referenced.
     pub fn set_receive_errors(&self, env: &napi::Env, onicmp: &Function<'_>) -> napi::Result<i32> {
         // SAFETY: `onicmp` is an argument of the running call, live on this env's thread.
-        let Some(function) = (unsafe { JsFunction::new(RawEnv::from(env), onicmp.raw()) }) else {
+        let Some(function) = (unsafe { JsRef::new(RawEnv::from(env), onicmp.raw()) }) else {
             return Err(napi::Error::from_reason("cannot keep the callback"));
         };
         let family = self.family;

@@ -128,7 +128,7 @@ impl Owner {
             return;
         };
         if let Some(code) = scope.int(errno) {
-            scope.call(&callbacks.context, &callbacks.onerror, &[code]);
+            callbacks.call(&scope, |f| &f.onerror, &[code]);
         }
     }
 
@@ -141,7 +141,7 @@ impl Owner {
             let Some(scope) = CallScope::open(self.env) else {
                 return;
             };
-            let Some(onmessage) = scope.callee(&callbacks.onmessage) else {
+            let Some(onmessage) = callbacks.callee(&scope, |f| &f.onmessage) else {
                 return;
             };
             // The sender's address string is made once per run of datagrams from one sender.
@@ -199,7 +199,7 @@ impl Owner {
             let Some(scope) = CallScope::open(self.env) else {
                 return;
             };
-            let Some(onmessage) = scope.callee(&callbacks.onmessage) else {
+            let Some(onmessage) = callbacks.callee(&scope, |f| &f.onmessage) else {
                 return;
             };
             // Buffers lent without a copy: emptied when this iteration ends, on every path,

@@ -39,21 +39,69 @@ use crate::sys::addr::Addr;
 use crate::sys::error;
 use crate::sys::gso;
 use crate::sys::socket::{self, Family, Options};
-use crate::uv::{self, AsyncContext, CallScope, JsFunction, RawEnv};
+use crate::uv::{self, AsyncContext, CallScope, Callee, JsRef, RawEnv};
 use pacer::Pacer;
 
-/// The JavaScript functions a socket reports to, handed over once by `recvStart`.
+/// The JavaScript functions a socket reports to: one set per thread, shared by the thread's UDP
+/// handles (`lib/handle.js` hands them over once), or one set per Unix handle.
+pub struct Functions {
+    /// `onmessage(buf, address, port[, segment])`.
+    onmessage: JsRef,
+    /// `onerror(errno)`: a receive error.
+    onerror: JsRef,
+    /// `onsend(id, status, bytes)`: a queued datagram of request `id` completed.
+    onsend: JsRef,
+    /// `onwritable()`: the socket became writable after [`Owner::notify_writable`].
+    onwritable: Option<JsRef>,
+}
+
+impl Functions {
+    /// Keeps `[onmessage, onerror, onsend]` and `onwritable`; `None` if a reference cannot be
+    /// made (the environment is shutting down).
+    ///
+    /// # Safety
+    /// The functions are live values of the running call on `raw`'s thread.
+    pub unsafe fn new(
+        raw: RawEnv,
+        [onmessage, onerror, onsend]: [napi_value; 3],
+        onwritable: Option<napi_value>,
+    ) -> Option<Self> {
+        // SAFETY: the caller's promise.
+        let reference = |f: napi_value| unsafe { JsRef::new(raw, f) };
+        Some(Functions {
+            onmessage: reference(onmessage)?,
+            onerror: reference(onerror)?,
+            onsend: reference(onsend)?,
+            onwritable: match onwritable {
+                Some(f) => Some(reference(f)?),
+                None => None,
+            },
+        })
+    }
+}
+
+/// What a receiving socket calls: its functions, the object they are called on, and the async
+/// context of the calls, handed over by `recvStart`.
 struct Callbacks {
     /// The async context every call runs in.
     context: AsyncContext,
-    /// `onmessage(buf, address, port[, segment])`.
-    onmessage: JsFunction,
-    /// `onerror(errno)`: a receive error.
-    onerror: JsFunction,
-    /// `onsend(id, status, bytes)`: a queued datagram of request `id` completed.
-    onsend: JsFunction,
-    /// `onwritable()`: the socket became writable after [`Owner::notify_writable`].
-    onwritable: Option<JsFunction>,
+    /// What the functions are called on (`this`): the handle object; the global object if none.
+    receiver: Option<JsRef>,
+    functions: Rc<Functions>,
+}
+
+impl Callbacks {
+    /// The function `pick` names, ready to be called (see [`CallScope::callee_on`]).
+    fn callee(&self, scope: &CallScope, pick: fn(&Functions) -> &JsRef) -> Option<Callee> {
+        scope.callee_on(pick(&self.functions), self.receiver.as_ref())
+    }
+
+    /// Calls the function `pick` names with `args`.
+    fn call(&self, scope: &CallScope, pick: fn(&Functions) -> &JsRef, args: &[napi_value]) {
+        if let Some(callee) = self.callee(scope, pick) {
+            scope.call_callee(&self.context, &callee, args);
+        }
+    }
 }
 
 /// How `'message'` datagrams are handed to JavaScript.
@@ -225,40 +273,27 @@ impl Owner {
 
     // ----- receiving -----
 
-    /// Starts reading, and keeps the callbacks until close: `onmessage(buf, address, port[,
-    /// segment])`, `onerror(errno)`, `onsend(id, status, bytes)`, and, where given,
-    /// `onwritable()` (see [`Owner::notify_writable`]). Returns 0 or a negative errno.
+    /// Starts reading, and keeps what it reports to until close: `functions`, called on
+    /// `receiver` (the global object if none). Returns 0 or a negative errno.
     ///
     /// # Errors
-    /// A function cannot be referenced (the environment is shutting down).
+    /// The receiver or the async context cannot be kept (the environment is shutting down).
     ///
     /// # Safety
-    /// The functions are live values of the running call on `raw`'s thread.
+    /// `receiver` is a live value of the running call on `raw`'s thread.
     pub unsafe fn recv_start(
         self: &Rc<Self>,
         raw: RawEnv,
-        [onmessage, onerror, onsend]: [napi_value; 3],
-        onwritable: Option<napi_value>,
+        receiver: Option<napi_value>,
+        functions: Rc<Functions>,
     ) -> napi::Result<i32> {
-        let reference = |f: napi_value| {
+        let cannot = || napi::Error::from_reason("cannot keep the callbacks");
+        let receiver = match receiver {
             // SAFETY: the caller's promise.
-            unsafe { JsFunction::new(raw, f) }
-        };
-        let (Some(context), Some(onmessage), Some(onerror), Some(onsend)) = (
-            AsyncContext::new(raw, "UDPWRAP"),
-            reference(onmessage),
-            reference(onerror),
-            reference(onsend),
-        ) else {
-            return Err(napi::Error::from_reason("cannot keep the callbacks"));
-        };
-        let onwritable = match onwritable {
-            Some(f) => Some(
-                reference(f)
-                    .ok_or_else(|| napi::Error::from_reason("cannot keep the callbacks"))?,
-            ),
+            Some(r) => Some(unsafe { JsRef::new(raw, r) }.ok_or_else(cannot)?),
             None => None,
         };
+        let context = AsyncContext::new(raw, "UDPWRAP").ok_or_else(cannot)?;
         if self.closed.get() || !self.has_socket() {
             return Ok(error::EBADF);
         }
@@ -273,10 +308,8 @@ impl Owner {
         if let Ok(mut slot) = self.callbacks.try_borrow_mut() {
             *slot = Some(Rc::new(Callbacks {
                 context,
-                onmessage,
-                onerror,
-                onsend,
-                onwritable,
+                receiver,
+                functions,
             }));
         }
         self.receiving.set(true);
@@ -414,10 +447,13 @@ impl Owner {
         let Some(callbacks) = self.callbacks() else {
             return;
         };
-        if let (Some(onwritable), Some(scope)) =
-            (callbacks.onwritable.as_ref(), CallScope::open(self.env))
-        {
-            scope.call(&callbacks.context, onwritable, &[]);
+        let Some(onwritable) = callbacks.functions.onwritable.as_ref() else {
+            return;
+        };
+        if let Some(scope) = CallScope::open(self.env) {
+            if let Some(callee) = scope.callee_on(onwritable, callbacks.receiver.as_ref()) {
+                scope.call_callee(&callbacks.context, &callee, &[]);
+            }
         }
     }
 
@@ -564,7 +600,7 @@ impl Owner {
         let (Some(callbacks), Some(scope)) = (self.callbacks(), CallScope::open(self.env)) else {
             return;
         };
-        let Some(onsend) = scope.callee(&callbacks.onsend) else {
+        let Some(onsend) = callbacks.callee(&scope, |f| &f.onsend) else {
             return;
         };
         loop {
