@@ -143,7 +143,10 @@ function handleClass (binding) {
     close () {
       if (this[kStatsAtClose] !== undefined) return []
       const ended = udpClose(this[kId], statsAtClose)
-      this[kStatsAtClose] = Array.from(statsAtClose)
+      const s = statsAtClose
+      // Element by element: Array.from walks a typed array through its iterator, which cost as
+      // much as the close itself.
+      this[kStatsAtClose] = [s[0], s[1], s[2], s[3], s[4], s[5]]
       return ended
     }
 
