@@ -61,7 +61,7 @@ export declare class UnixHandle {
    * errno.
    */
   notifyWritable(): number
-  /** Closes the handle; returns how its queued datagrams end, as `UdpHandle.close`. */
+  /** Closes the handle; returns how its queued datagrams end, as the UDP handle's close. */
   close(): Array<number>
   /** Lets the socket keep the process alive (the default). */
   ref(): void

@@ -172,3 +172,36 @@ test('pacing: the timer exists once a socket is busy and is released by close()'
     }
   }
 })
+
+// In a child process of its own: the test runner's own I/O would wake this loop.
+parity('pacing: after a paced burst is read to the end, the next datagram is heard at once, with nothing else to wake the loop', async (ctx) => {
+  const result = await runChild(ctx.module, `
+const { Worker } = require('node:worker_threads')
+const BURST = 200
+const r = dgram.createSocket({ type: 'udp4', recvBufferSize: 1 << 22 })
+let n = 0
+let deadline
+r.on('message', () => {
+  if (++n === BURST + 1) { clearTimeout(deadline); console.log('heard', n); process.exit(0) }
+})
+r.bind(0, '127.0.0.1', () => {
+  // The sender is a worker thread: it sends a burst at once (the receiver's reads find it
+  // waiting, so dgram-rs paces them, the last paced read finding nothing left), waits, then
+  // sends one more datagram. It posts nothing: only that datagram can wake this thread's loop,
+  // besides the deadline.
+  new Worker(\`
+    const { workerData } = require('node:worker_threads')
+    const s = require('node:dgram').createSocket('udp4')
+    s.bind(0, '127.0.0.1', () => {
+      for (let i = 0; i < \${BURST}; i++) s.send(String(i), workerData.port, '127.0.0.1')
+      setTimeout(() => {
+        s.send('last', workerData.port, '127.0.0.1', () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10000))
+      }, 300)
+    })
+  \`, { eval: true, workerData: { port: r.address().port } })
+  deadline = setTimeout(() => { console.log('deadline', n); process.exit(0) }, 3000)
+})`, { timeout: 8000 })
+  return { stdout: result.stdout, stderr: result.stderr, timedOut: result.timedOut }
+}, (result) => {
+  assert.deepStrictEqual(result, { stdout: 'heard 201\n', stderr: '', timedOut: false })
+}, { timeout: 20000 })

@@ -8,8 +8,9 @@
 //! them all. Here a socket's registration follows libuv's own watchers:
 //!
 //! - it reaches the kernel only when the loop is about to poll (a `uv_prepare_t` runs the
-//!   pending `EPOLL_CTL_ADD`/`MOD`s), so a socket opened and closed within one turn of the loop
-//!   costs no `epoll_ctl` at all;
+//!   pending `EPOLL_CTL_ADD`/`MOD`s, and so does every callback of this addon that runs
+//!   JavaScript in the prepare phase: [`flush_pending`]), so a socket opened and closed within
+//!   one turn of the loop costs no `epoll_ctl` at all;
 //! - a watch that wants nothing more is taken out of the set only when the kernel next reports
 //!   the socket (one `EPOLL_CTL_DEL` then), not at once;
 //! - closing removes it (`EPOLL_CTL_DEL`) only if it was added.
@@ -40,6 +41,8 @@ pub const ERROR: i32 = 4;
 /// takes up to 1,024 events per poll as well); the rest wait for the next turn.
 const EVENTS: usize = 64;
 const WAITS: usize = 16;
+/// Rounds of registrations one flush makes at most (see [`Reactor::flush`]).
+const FLUSH_ROUNDS: usize = 16;
 
 /// What a watched socket's owner does on readiness and at environment teardown.
 pub trait Watched {
@@ -304,20 +307,48 @@ impl PollHandler for Reactor {
 
 impl PrepareHandler for Reactor {
     fn on_prepare(&self) {
-        let tokens = match self.pending.try_borrow_mut() {
-            Ok(mut pending) => std::mem::take(&mut *pending),
-            Err(_) => return,
-        };
         if let Ok(prepare) = self.prepare.try_borrow() {
             if let Some(prepare) = prepare.as_ref() {
                 prepare.run(false);
             }
         }
-        for token in tokens {
-            if let Some((target, status)) = self.sync(token) {
-                target.on_ready(status, 0);
+        self.flush();
+    }
+}
+
+impl Reactor {
+    /// Makes the kernel's set what the entries want, for every registration queued. A refusal
+    /// is reported to its target, whose JavaScript may queue more: those are done too, up to
+    /// [`FLUSH_ROUNDS`] times (the rest wait for the next prepare).
+    fn flush(&self) {
+        for _ in 0..FLUSH_ROUNDS {
+            let tokens = match self.pending.try_borrow_mut() {
+                Ok(mut pending) => std::mem::take(&mut *pending),
+                Err(_) => return,
+            };
+            if tokens.is_empty() {
+                return;
+            }
+            for token in tokens {
+                if let Some((target, status)) = self.sync(token) {
+                    target.on_ready(status, 0);
+                }
             }
         }
+    }
+}
+
+/// Applies now the registrations queued for the loop's next poll. For what runs JavaScript in
+/// the loop's prepare phase (a paced read, a background delivery): what it changed must reach
+/// the kernel before this iteration polls, and the reactor's own prepare callback may have run
+/// already. A socket left out would not be watched until something else woke the loop.
+pub fn flush_pending() {
+    let reactor = REACTOR
+        .try_with(|slot| slot.try_borrow().ok().and_then(|r| r.clone()))
+        .ok()
+        .flatten();
+    if let Some(reactor) = reactor {
+        reactor.flush();
     }
 }
 

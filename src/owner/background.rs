@@ -20,6 +20,7 @@ use napi::sys::napi_value;
 use super::control::InfoValues;
 use super::deliver::Sender;
 use super::{borrow_mut, staging, Callbacks, Delivery, Owner};
+use crate::reactor;
 use crate::recv::background::{Background, Counts, Entry, Inbound, Item};
 use crate::uv::{Async, AsyncHandler, CallScope, Prepare, PrepareHandler};
 
@@ -46,6 +47,8 @@ impl PrepareHandler for Wake {
         if let Some(owner) = self.0.upgrade() {
             owner.schedule_delivery(false);
             owner.drain_background();
+            // Before this iteration polls: what the handlers changed (see reactor.rs).
+            reactor::flush_pending();
         }
     }
 }

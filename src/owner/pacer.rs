@@ -21,6 +21,7 @@ use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 
 use super::Owner;
+use crate::reactor;
 use crate::recv::pacing::{self, DELAY};
 use crate::recv::ReadSize;
 use crate::uv::{self, Poll, PollHandler, Prepare, PrepareHandler};
@@ -52,6 +53,9 @@ impl PrepareHandler for Wake {
         if let Some(owner) = self.0.upgrade() {
             owner.if_pacer(|p| p.prepare.run(false));
             owner.read_and_pace();
+            // Before this iteration polls: the read may have ended the pacing (the socket then
+            // waits for readability again), and its handlers may have opened sockets.
+            reactor::flush_pending();
         }
     }
 }
