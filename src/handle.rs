@@ -284,10 +284,8 @@ pub fn udp_membership(
     interface: Option<String>,
     join: bool,
 ) -> Result<i32> {
-    let core = owner(id)?;
-    Ok(match deferred_bind(&core, &group) {
-        0 => status(core.options(|o| o.membership(&group, interface.as_deref(), join))),
-        err => err,
+    with_group(id, &group, |o| {
+        o.membership(&group, interface.as_deref(), join)
     })
 }
 
@@ -300,11 +298,21 @@ pub fn udp_source_membership(
     interface: Option<String>,
     join: bool,
 ) -> Result<i32> {
+    with_group(id, &group, |o| {
+        o.source_membership(&source, &group, interface.as_deref(), join)
+    })
+}
+
+/// Runs `f` on handle `id`'s socket options once libuv's deferred bind for `group` is done; 0
+/// or a negative errno.
+fn with_group(
+    id: u32,
+    group: &str,
+    f: impl FnOnce(&Options<'_>) -> std::io::Result<()>,
+) -> Result<i32> {
     let core = owner(id)?;
-    Ok(match deferred_bind(&core, &group) {
-        0 => status(
-            core.options(|o| o.source_membership(&source, &group, interface.as_deref(), join)),
-        ),
+    Ok(match deferred_bind(&core, group) {
+        0 => status(core.options(f)),
         err => err,
     })
 }
