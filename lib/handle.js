@@ -91,7 +91,11 @@ function recvStart (handle) {
 // on the next tick. The default lookup does the same here, and remembers
 // the last literal it saw, so that a socket sending to one address does not
 // test the address again for every datagram. Anything else, and every
-// lookup where dns.lookup was replaced, goes to dns.lookup.
+// lookup where dns.lookup was replaced, goes to dns.lookup. One such lookup
+// per family serves every socket (made on first use): a closure per socket
+// cost a socket per query memory of its own.
+const literalLookups = { 4: undefined, 6: undefined }
+
 function literalLookup (byFamily, lookup) {
   let known
   let knownFamily = 0
@@ -124,13 +128,17 @@ function newHandle (type, lookup) {
 
   if (type === 'udp4') {
     const handle = createNativeHandle(4)
-    handle.lookup = custom ? lookup4.bind(handle, lookup) : literalLookup(lookup4, lookup)
+    handle.lookup = custom
+      ? lookup4.bind(handle, lookup)
+      : (literalLookups[4] ??= literalLookup(lookup4, lookup))
     return handle
   }
 
   if (type === 'udp6') {
     const handle = createNativeHandle(6)
-    handle.lookup = custom ? lookup6.bind(handle, lookup) : literalLookup(lookup6, lookup)
+    handle.lookup = custom
+      ? lookup6.bind(handle, lookup)
+      : (literalLookups[6] ??= literalLookup(lookup6, lookup))
     return handle
   }
 

@@ -132,7 +132,6 @@ function handleClass (binding) {
       nextId = (nextId + 1) >>> 0 || 1
       udpCreate(family, id)
       this[kId] = id
-      this[kStatsAtClose] = undefined
     }
 
     send (list, port, ip, id) { return udpSend(this[kId], list, port, ip, id) }
