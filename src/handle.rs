@@ -403,10 +403,7 @@ pub(crate) fn send(
     ip: Option<&str>,
     id: u32,
 ) -> i64 {
-    match destination(core, port, ip) {
-        Ok(to) => core.send(parts, to.map(Addr::Ip), id),
-        Err(errno) => i64::from(errno),
-    }
+    to_destination(core, port, ip, |to| core.send(parts, to, id))
 }
 
 /// Gathers one datagram of request `id` for the next `flushSends()`: `parts` to `ip:port`, or to
@@ -420,8 +417,19 @@ pub(crate) fn send_later(
     ip: Option<&str>,
     id: u32,
 ) -> i64 {
+    to_destination(core, port, ip, |to| i64::from(core.gather(parts, to, id)))
+}
+
+/// Runs `f` with the send's destination (see [`destination`]), or answers the negative errno
+/// that refuses it.
+fn to_destination(
+    core: &Owner,
+    port: u32,
+    ip: Option<&str>,
+    f: impl FnOnce(Option<Addr<'_>>) -> i64,
+) -> i64 {
     match destination(core, port, ip) {
-        Ok(to) => i64::from(core.gather(parts, to.map(Addr::Ip), id)),
+        Ok(to) => f(to.map(Addr::Ip)),
         Err(errno) => i64::from(errno),
     }
 }

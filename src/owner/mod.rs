@@ -384,7 +384,7 @@ impl Owner {
     }
 
     /// Watches the socket on the loop (from the first `recvStart`: a socket that never receives
-    /// holds nothing on the loop and can be garbage-collected).
+    /// holds nothing on the loop).
     fn ensure_poll(self: &Rc<Self>) -> io::Result<()> {
         if self.watch.try_borrow().map(|w| w.is_some()).unwrap_or(true) {
             return Ok(());
