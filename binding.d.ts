@@ -83,14 +83,15 @@ export declare class UnixHandle {
 }
 
 /**
- * Takes `area` (a `Uint8Array` of at least 1,024 bytes that the caller keeps) as this thread's
- * staging area for small received datagrams: see `owner::staging`. `lib/handle.js` calls it
- * once, when it loads.
+ * Returns this thread's staging area for small received datagrams (see `owner::staging`): the
+ * one registered before, or else `area` (a `Uint8Array` of at least 1,024 bytes), which
+ * becomes it. Each copy of `lib/staging.js` calls it once, when it loads, and reads the area
+ * it returns.
  *
  * # Errors
  * `area` is not a `Uint8Array`, or is too short.
  */
-export declare function setStagingArea(area: unknown): void
+export declare function setStagingArea(area: unknown): unknown
 
 /**
  * Reads (`size` 0) or sets the receive (`is_recv`) or send buffer size. Returns the size or a

@@ -42,7 +42,9 @@ function lookup6 (lookup, address, callback) {
 // handle (onmessage, onbatch, onerror, onsend). rinfo is built here, with
 // Node's key order. One set per thread, not closures per handle: a socket per
 // query then makes none.
-const kFamilyName = Symbol('family name')
+// Symbol.for: the callbacks the addon calls are those of the copy of this module that loaded
+// last in the thread (Jest loads one per test file), and they read this from every copy's handles.
+const kFamilyName = Symbol.for('dgram-rs.familyName')
 
 // A fourth argument, the datagrams' sizes, comes only in batch mode; six
 // more, the receive information, only with receiveInfo (lib/control.js).

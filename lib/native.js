@@ -109,8 +109,8 @@ function load () {
   return { ...binding, UdpHandle: handleClass(binding) }
 }
 
-// The UDP handle (Node's UDPWrap). To the addon a handle is a number, given here when the handle
-// is made: each method passes it to one of the addon's functions (src/handle.rs), or, for the
+// The UDP handle (Node's UDPWrap). To the addon a handle is a number, which it gives when the
+// handle is made: each method passes it to one of the addon's functions (src/handle.rs), or, for the
 // calls made once per datagram sent and those a socket per query makes, to a raw Node-API call
 // (src/fast_calls.rs). A plain object with a number costs a socket per query less than a native
 // class instance did (src/handle/registry.rs says why). close() makes the addon forget the
@@ -124,14 +124,10 @@ function handleClass (binding) {
   const kId = Symbol('handle id')
   const kStatsAtClose = Symbol('statistics at close')
   const statsAtClose = new Float64Array(6)
-  let nextId = 1
-
   class UdpHandle {
     constructor (family) {
-      const id = nextId
-      nextId = (nextId + 1) >>> 0 || 1
-      udpCreate(family, id)
-      this[kId] = id
+      // The addon numbers handles: every copy of this module in the thread shares its registry.
+      this[kId] = udpCreate(family)
     }
 
     send (list, port, ip, id) { return udpSend(this[kId], list, port, ip, id) }

@@ -57,8 +57,8 @@ pub unsafe extern "C" fn send_later(
     }
 }
 
-/// `udpCreate(family, handleId)`: makes handle `handleId` for `family` (4 or 6); see
-/// [`handle::create`]. A bad family, or a number a live handle has, is a thrown error.
+/// `udpCreate(family)`: makes a handle for `family` (4 or 6) and returns its number; see
+/// [`handle::create`]. A bad family is a thrown error.
 ///
 /// # Safety
 /// Called by Node-API with a live `env` and `info`, on the env's thread.
@@ -67,26 +67,20 @@ pub unsafe extern "C" fn create(
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     // SAFETY: as promised by the caller.
-    let Some([family, id]) = (unsafe { arguments::<2>(env, info) }) else {
+    let Some([family]) = (unsafe { arguments::<1>(env, info) }) else {
         return throw(env, c"cannot read the arguments");
     };
-    let (mut family_number, mut id_number) = (0u32, 0u32);
-    // SAFETY: both are live values of this call.
-    let read = unsafe {
-        (
-            sys::napi_get_value_uint32(env, family, &mut family_number),
-            sys::napi_get_value_uint32(env, id, &mut id_number),
-        )
-    };
-    if read != (sys::Status::napi_ok, sys::Status::napi_ok) {
-        return throw(env, c"udpCreate: expected (family, handleId)");
+    let mut family_number = 0u32;
+    // SAFETY: a live value of this call.
+    let read = unsafe { sys::napi_get_value_uint32(env, family, &mut family_number) };
+    if read != sys::Status::napi_ok {
+        return throw(env, c"udpCreate: expected (family)");
     }
     // SAFETY: `env` is the environment of the running call.
     let raw = unsafe { RawEnv::from_raw(env) };
-    match handle::create(raw, family_number, id_number) {
-        Ok(true) => number(env, 0),
-        Ok(false) => throw_error(env, c"the handle id is in use"),
-        Err(_) => throw_error(env, c"family must be 4 or 6"),
+    match handle::create(raw, family_number) {
+        Ok(id) => number(env, i64::from(id)),
+        Err(reason) => throw_error(env, reason),
     }
 }
 
