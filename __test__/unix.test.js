@@ -45,7 +45,8 @@ function pythonChild (code, ...args) {
   child.stdout.on('data', (d) => { out += d })
   const done = new Promise((resolve, reject) => {
     const timer = setTimeout(() => child.kill(), 15000)
-    child.on('exit', (status) => {
+    // 'close': the child has exited and its pipes are closed (a count of descriptors may follow).
+    child.on('close', (status) => {
       clearTimeout(timer)
       if (status === 0) resolve(out); else reject(new Error(`python exited ${status}`))
     })
@@ -100,6 +101,50 @@ test('unix_dgram: bind, send to a path, connect, send, rinfo, address(), remoteA
     unlink(sp)
   }
 })
+
+// A local peer that passes descriptors (SCM_RIGHTS) with its datagrams: the kernel installs
+// them in the receiving process as it reads; dgram-rs closes every one (the unix-dgram package
+// keeps none either). Kept, 20 such datagrams exhausted a receiver under `ulimit -n 128`.
+const PY_PASS_FDS = PY_NAME + `import array, socket
+fds = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array('i', [sys.stdin.fileno()] * 8))]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+for i in range(int(sys.argv[2])):
+    s.sendmsg([b'fd %d' % i], fds if sys.argv[3] == 'pass' else [], 0, name(sys.argv[1]))
+`
+for (const form of ['createSocket(\'unix_dgram\')', 'unix-dgram drop-in']) {
+  test(`unix_dgram: descriptors a peer passes are closed, never kept (${form})`, async () => {
+    const fdCount = () => fs.readdirSync('/proc/self/fd').length
+    const name = abstractName('scm')
+    const count = 20
+    const r = form === 'unix-dgram drop-in'
+      ? require('../lib/unix-dgram').createSocket('unix_dgram')
+      : dgram.createSocket('unix_dgram')
+    try {
+      const got = []
+      r.on('message', (msg) => got.push(String(msg)))
+      // The drop-in emits 'listening' within bind(), as the package does.
+      const listening = once(r, 'listening')
+      r.bind(name)
+      await listening
+      const burst = async (how) => {
+        got.length = 0
+        await pythonChild(PY_PASS_FDS, argName(name), String(count), how).done
+        for (let i = 0; i < 200 && got.length < count; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+        assert.strictEqual(got.length, count, 'every datagram arrives')
+        assert.strictEqual(got[count - 1], `fd ${count - 1}`)
+      }
+      // The same burst without descriptors first: whatever the socket opens for a burst of its
+      // own is open before the count.
+      await burst('none')
+      const before = fdCount()
+      await burst('pass')
+      // 8 descriptors came with each datagram: 160 in all. None is left open.
+      assert.strictEqual(fdCount(), before, 'no descriptor left open')
+    } finally {
+      r.close()
+    }
+  })
+}
 
 test('unix_dgram: errors have node:dgram shape; UDP-only methods name the socket type', async () => {
   const s = dgram.createSocket('unix_dgram')
