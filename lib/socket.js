@@ -312,8 +312,27 @@ function bindServerHandle (self, options, errCb) {
       return
     }
     state.clusterHandle = handle
+    closeWithClusterHandle(self, handle)
     startListening(self)
   })
+}
+
+// When the worker disconnects, Node's cluster closes each shared handle
+// through the socket that owns it (handle[owner_symbol], private to Node), or
+// else the handle alone. The handle here is the primary's, not the socket's,
+// so its close() closes the socket too: otherwise the socket's duplicate of
+// the descriptor kept the worker alive after disconnect.
+function closeWithClusterHandle (self, handle) {
+  const state = self[kStateSymbol]
+  const clusterClose = handle.close
+  handle.close = function (...args) {
+    handle.close = clusterClose
+    if (state.clusterHandle === handle) {
+      state.clusterHandle = undefined
+      if (state.handle) self.close()
+    }
+    return clusterClose.apply(handle, args)
+  }
 }
 
 let cluster
