@@ -61,6 +61,26 @@ test('getStats: datagrams and bytes sent and received, on the default and the ba
   }
 })
 
+both('getStats: a receiveBatches socket counts what its batches delivered (native and fallback)', async () => {
+  for (const receiveBatches of [true, 'zero-copy']) {
+    const r = rs().createSocket({ type: 'udp4', receiveBatches })
+    const s = rs().createSocket('udp4')
+    try {
+      const port = await bindLoopback(r)
+      let got = 0
+      r.on('messages', (messages) => { got += messages.length })
+      await new Promise((resolve) => {
+        let done = 0
+        for (let i = 0; i < 10; i++) s.send(Buffer.alloc(i + 1), port, '127.0.0.1', () => { if (++done === 10) resolve() })
+      })
+      await until(() => got === 10)
+      const { datagramsReceived, bytesReceived } = r.getStats()
+      assert.deepStrictEqual({ datagramsReceived, bytesReceived }, { datagramsReceived: 10, bytesReceived: 55 },
+        `receiveBatches: ${receiveBatches}`)
+    } finally { closeAll(r, s) }
+  }
+})
+
 // Sends `count` datagrams of 100 B in one synchronous loop (JavaScript busy the whole time), then
 // waits until the receiver has read and delivered everything it will.
 async function flood (r, count) {

@@ -75,6 +75,7 @@ function createSocket (type, listener) {
 // would give them.
 function gather (socket, event, args, lent) {
   if (event !== 'message') return Reflect.apply(emit, socket, [event, ...args])
+  countReceived(socket, args[0])
   if (socket[kPending] === undefined) {
     socket[kPending] = []
     setImmediate(lent ? flushLent : flushCopied, socket)
@@ -280,12 +281,15 @@ Socket.prototype[Symbol.asyncIterator] = function () {
 // /proc/net/udp(6) (Linux). Sends and queue drops are not visible there: 0.
 const kReceived = Symbol('received')
 
+function countReceived (socket, buf) {
+  const counts = socket[kReceived] || (socket[kReceived] = [0, 0])
+  counts[0]++
+  counts[1] += buf.length
+}
+
+// A batch socket's own emit (gather()) counts as well.
 Socket.prototype.emit = function (event, ...args) {
-  if (event === 'message') {
-    const counts = this[kReceived] || (this[kReceived] = [0, 0])
-    counts[0]++
-    counts[1] += args[0].length
-  }
+  if (event === 'message') countReceived(this, args[0])
   return Reflect.apply(emit, this, [event, ...args])
 }
 
