@@ -320,7 +320,9 @@ export class Socket extends EventEmitter {
   getStats(): SocketStats;
   /**
    * dgram-rs only: the datagrams as `[msg, rinfo]` pairs; holds at most `highWaterMark` (plus
-   * one read) and pauses reading meanwhile; ends at `close()`, throws the socket's error.
+   * one read) and pauses reading meanwhile, when every `'message'`/`'messages'` listener of the
+   * socket is a full iterator (beside another consumer it keeps what comes instead, so as not to
+   * starve it); ends at `close()` (at once on a closed socket), throws the socket's error.
    */
   messages(options?: MessagesOptions): AsyncIterableIterator<[NonSharedBuffer, RemoteInfo]>;
   /** dgram-rs only: `for await (const [msg, rinfo] of socket)`, as `messages()`. */

@@ -261,19 +261,25 @@ function nodeHandle (socket) {
   return state && state.handle
 }
 
-function setPaused (socket, paused) {
-  const handle = nodeHandle(socket)
-  if (!handle) return
-  if (paused) handle.recvStop()
-  else handle.recvStart()
+const iteratorControl = {
+  setPaused (socket, paused) {
+    const handle = nodeHandle(socket)
+    if (!handle) return
+    if (paused) handle.recvStop()
+    else handle.recvStart()
+  },
+  // close() (below) keeps the kernel's last drop count: it was called.
+  isClosed (socket) {
+    return socket[kFinalDrops] !== undefined
+  }
 }
 
 Socket.prototype.messages = function messages (options) {
-  return createMessages(this, options, setPaused)
+  return createMessages(this, options, iteratorControl)
 }
 
 Socket.prototype[Symbol.asyncIterator] = function () {
-  return createMessages(this, undefined, setPaused)
+  return createMessages(this, undefined, iteratorControl)
 }
 
 // getStats(): what JavaScript can see on node:dgram. Received datagrams and

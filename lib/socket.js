@@ -1304,16 +1304,21 @@ Socket.prototype.getStats = function () {
 
 // dgram-rs: the datagrams as an async iterator (lib/messages.js).
 Socket.prototype.messages = function (options) {
-  return createMessages(this, options, setPaused)
+  return createMessages(this, options, iteratorControl)
 }
 
 Socket.prototype[Symbol.asyncIterator] = function () {
-  return createMessages(this, undefined, setPaused)
+  return createMessages(this, undefined, iteratorControl)
 }
 
-function setPaused (self, paused) {
-  const { handle } = self[kStateSymbol]
-  if (handle) { handle.setPaused(paused) }
+const iteratorControl = {
+  setPaused (self, paused) {
+    const { handle } = self[kStateSymbol]
+    if (handle) { handle.setPaused(paused) }
+  },
+  isClosed (self) {
+    return self[kStateSymbol].closedHandle !== undefined
+  }
 }
 
 Socket.prototype.getSendQueueSize = function () {
