@@ -171,6 +171,28 @@ test('unix_dgram: errors have node:dgram shape; UDP-only methods name the socket
   assert.throws(() => s.close(), { code: 'ERR_SOCKET_DGRAM_NOT_RUNNING' })
 })
 
+test('unix_dgram: send() with an offset or length out of range throws node:dgram\'s ERR_BUFFER_OUT_OF_BOUNDS', () => {
+  const { describeError } = require('./helpers/impls')
+  const udp = require('node:dgram').createSocket('udp4')
+  const s = dgram.createSocket('unix_dgram')
+  const p = sockPath('bounds')
+  try {
+    // [offset, length]: -1 (4294967295 as node:dgram reads it), past the end, and a length that
+    // runs past it.
+    for (const [offset, length] of [[-1, 3], [9, 0], [1, 5], [0, -1]]) {
+      let expected
+      try { udp.send(Buffer.from('abcd'), offset, length, 9, '127.0.0.1') } catch (e) { expected = describeError(e) }
+      assert.ok(expected, `node:dgram throws for [${offset}, ${length}]`)
+      let actual
+      try { s.send(Buffer.from('abcd'), offset, length, p) } catch (e) { actual = describeError(e) }
+      assert.deepStrictEqual(actual, expected, `[${offset}, ${length}]`)
+    }
+  } finally {
+    udp.close()
+    s.close()
+  }
+})
+
 test('unix_dgram: a stale socket file gives EADDRINUSE, as in C; unlinking it is the caller\'s choice', async () => {
   const p = sockPath('stale')
   const a = dgram.createSocket('unix_dgram')

@@ -29,9 +29,11 @@ const { Buffer } = require('buffer')
 const {
   codes: {
     ERR_INVALID_ARG_TYPE,
+    ERR_INVALID_ARG_VALUE,
     ERR_SOCKET_DGRAM_IS_CONNECTED
   }
 } = require('./errors')
+const { copyLent, fixBufferList } = require('./buffers')
 const { validateInteger, validatePort, validateString } = require('./validators')
 const { isArrayBufferView } = require('util').types
 
@@ -48,7 +50,6 @@ function install (Socket, internals) {
     isConnected,
     isBound,
     isUnbound,
-    fixBufferList,
     enqueue,
     healthCheck,
     flushSends,
@@ -63,13 +64,17 @@ function install (Socket, internals) {
       // sendBatch(buffer, segmentSize, ...): one buffer cut into datagrams.
       const segmentSize = rest.shift()
       validateInteger(segmentSize, 'segmentSize', 1, MAX_SEGMENT)
-      const data = Buffer.from(messages.buffer, messages.byteOffset, messages.byteLength)
+      const lent = [Buffer.from(messages.buffer, messages.byteOffset, messages.byteLength)]
+      // A lent 'zero-copy' view may be empty by the time this goes out (lib/buffers.js).
+      copyLent(lent)
+      const data = lent[0]
       count = Math.max(1, Math.ceil(data.length / segmentSize))
       send = (self, req, ip) => sendSegments(self, req, data, segmentSize, ip)
     } else {
       if (!Array.isArray(messages)) { throw new ERR_INVALID_ARG_TYPE('messages', ['Array', 'Buffer', 'TypedArray', 'DataView'], messages) }
       const list = fixBufferList(messages)
       if (list === null) { throw new ERR_INVALID_ARG_TYPE('messages', MESSAGE_TYPES, messages) }
+      copyLent(list)
       count = list.length
       send = (self, req, ip) => sendMessages(self, req, list, ip)
     }
@@ -197,4 +202,12 @@ function batchSize (buf) {
   return total
 }
 
-module.exports = { batchSize, install, splitBatch }
+// createSocket's receiveBatches: false (or absent), true or 'zero-copy';
+// anything else is a TypeError, never a silent switch of 'message' off.
+function validateReceiveBatches (options) {
+  const value = options.receiveBatches
+  if (value === undefined || value === false || value === true || value === 'zero-copy') return value === undefined ? false : value
+  throw new ERR_INVALID_ARG_VALUE('options.receiveBatches', value, "must be one of: true, false, 'zero-copy'")
+}
+
+module.exports = { batchSize, install, splitBatch, validateReceiveBatches }

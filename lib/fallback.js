@@ -22,6 +22,8 @@
 const dgram = require('dgram')
 const fs = require('fs')
 const { createMessages } = require('./messages')
+const { validateReceiveBatches } = require('./batch')
+const { copyLent, lend } = require('./buffers')
 const EventEmitter = require('events')
 const { isIP } = require('net')
 const { Buffer } = require('buffer')
@@ -47,8 +49,8 @@ const kClosing = Symbol('closing')
 const MAX_BATCH = 64
 
 function Socket (type, listener) {
+  const mode = type !== null && typeof type === 'object' ? validateReceiveBatches(type) : false
   Reflect.apply(dgram.Socket, this, [type, listener])
-  const mode = type !== null && typeof type === 'object' ? type.receiveBatches : undefined
   if (mode) {
     // Only batch sockets get these (as own, non-enumerable properties).
     this[kPending] = undefined
@@ -147,11 +149,25 @@ function flushLent (socket) {
       if (m.byteOffset !== 0 || m.byteLength !== m.buffer.byteLength) { messages[j] = Buffer.from(m) } // not its own memory: lend a copy
     }
     try {
-      Reflect.apply(emit, socket, ['messages', messages, rinfo])
+      // A send made meanwhile copies what it sends (lib/buffers.js).
+      lend(messages.map((m) => m.buffer), () => Reflect.apply(emit, socket, ['messages', messages, rinfo]))
     } finally {
       for (let j = 0; j < messages.length; j++) { structuredClone(messages[j].buffer, { transfer: [messages[j].buffer] }) }
     }
   })
+}
+
+// node:dgram's send, but a lent 'zero-copy' view it is given (from a
+// 'messages' listener) is copied: it may go out after the view is emptied.
+Socket.prototype.send = function send (msg, ...args) {
+  const list = [msg]
+  if (Array.isArray(msg)) {
+    list[0] = msg.slice()
+    copyLent(list[0])
+  } else if (isArrayBufferView(msg)) {
+    copyLent(list)
+  }
+  return Reflect.apply(dgram.Socket.prototype.send, this, [list[0], ...args])
 }
 
 Socket.prototype.sendBatch = function sendBatch (messages, ...rest) {

@@ -43,7 +43,8 @@ const EventEmitter = require('events')
 const dc = require('diagnostics_channel')
 const udpSocketChannel = dc.channel('udp.socket')
 const batch = require('./batch')
-const { splitBatch } = batch
+const { splitBatch, validateReceiveBatches } = batch
+const { copyLent, fixBufferList, lend, sliceBuffer } = require('./buffers')
 const { Buffer } = require('buffer')
 const { isArrayBufferView } = require('util').types
 const { deprecate, promisify } = require('util')
@@ -52,7 +53,6 @@ const {
   ExceptionWithHostPort,
   uvExceptionContext,
   codes: {
-    ERR_BUFFER_OUT_OF_BOUNDS,
     ERR_INVALID_ARG_TYPE,
     ERR_INVALID_FD_TYPE,
     ERR_IP_BLOCKED,
@@ -133,6 +133,7 @@ function Socket (type, listener) {
   let reusePortBalance
   let backgroundReceive
   let control
+  let receiveBatches = false
 
   let options
   if (type !== null && typeof type === 'object') {
@@ -162,6 +163,8 @@ function Socket (type, listener) {
     backgroundReceive = validateBackgroundReceive(options)
     // dgram-rs: receiveInfo, maxMessageSize, receiveErrors (lib/control.js).
     control = validateControlOptions(options)
+    // dgram-rs: 'messages' per read instead of 'message' (lib/batch.js).
+    receiveBatches = validateReceiveBatches(options)
   }
 
   const handle = newHandle(type, lookup)
@@ -196,9 +199,7 @@ function Socket (type, listener) {
     sendBlockList,
     // dgram-rs's batch receive (lib/batch.js): 'messages' per read; with
     // 'zero-copy', the messages are lent for the listeners' duration only.
-    receiveBatches: options && options.receiveBatches === 'zero-copy'
-      ? 'zero-copy'
-      : !!(options && options.receiveBatches),
+    receiveBatches,
     // Every send is a request with an id the handle gives back with its
     // result. Requests with datagrams still queued in the handle, by id: the
     // handle completes each datagram through onsend(id, status, bytes).
@@ -587,42 +588,6 @@ Socket.prototype.sendto = function (buffer,
   this.send(buffer, offset, length, port, address, callback)
 }
 
-function sliceBuffer (buffer, offset, length) {
-  if (typeof buffer === 'string') {
-    buffer = Buffer.from(buffer)
-  } else if (!isArrayBufferView(buffer)) {
-    throw new ERR_INVALID_ARG_TYPE('buffer',
-      ['Buffer',
-        'TypedArray',
-        'DataView',
-        'string'],
-      buffer)
-  }
-
-  offset = offset >>> 0
-  length = length >>> 0
-  if (offset > buffer.byteLength) {
-    throw new ERR_BUFFER_OUT_OF_BOUNDS('offset')
-  }
-
-  if (offset + length > buffer.byteLength) {
-    throw new ERR_BUFFER_OUT_OF_BOUNDS('length')
-  }
-
-  return Buffer.from(buffer.buffer, buffer.byteOffset + offset, length)
-}
-
-function fixBufferList (list) {
-  const newlist = new Array(list.length)
-
-  for (let i = 0, l = list.length; i < l; i++) {
-    const buf = list[i]
-    if (typeof buf === 'string') { newlist[i] = Buffer.from(buf) } else if (!isArrayBufferView(buf)) { return null } else { newlist[i] = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength) }
-  }
-
-  return newlist
-}
-
 function enqueue (self, toEnqueue) {
   const state = self[kStateSymbol]
 
@@ -761,6 +726,7 @@ Socket.prototype.send = function (buffer,
   if (state.bindState === BIND_STATE_UNBOUND) { this.bind({ port: 0, exclusive: true }, null) }
 
   if (list.length === 0) { list.push(Buffer.alloc(0)) }
+  copyLent(list)
 
   // If the socket hasn't been bound yet, push the outbound packet onto the
   // send queue and send after binding is complete.
@@ -841,12 +807,27 @@ function doSend (ex, self, ip, list, address, port, callback, control) {
   }
 
   // More sends of this tick are on their way: gather this one, so that they
-  // leave together (coalesced into GSO sends by the handle).
+  // leave together (coalesced into GSO sends by the handle). Not a large
+  // datagram: gathering copies it, and a GSO send holds at most 64 KiB, so
+  // few of them; it leaves at once, after what was gathered before it.
   if (state.lookups !== 0 || state.gathered !== undefined) {
-    gatherSend(self, req, ip)
-    return
+    if (byteLength(list) < GATHER_MAX_BYTES) {
+      gatherSend(self, req, ip)
+      return
+    }
+    flushSends(self)
   }
   completeSend(state, req, state.handle.send(sendable(list), port || 0, ip, req.id))
+}
+
+// The largest datagram a tick's sends gather (see doSend).
+const GATHER_MAX_BYTES = 8192
+
+function byteLength (list) {
+  if (list.length === 1) return list[0].length
+  let n = 0
+  for (let i = 0; i < list.length; i++) n += list[i].length
+  return n
 }
 
 // What the handle sends for a list of Buffers: a lone Buffer as itself (the
@@ -1238,7 +1219,15 @@ function onMessage (buf, rinfo) {
 // handle.onbatch: what one read gave, in batch mode (lib/batch.js).
 function onBatch (buf, segment, rinfo) {
   const self = this[kOwner]
-  if (!fromBlockedSender(self, rinfo)) { self.emit('messages', splitBatch(buf, segment), rinfo) }
+  if (fromBlockedSender(self, rinfo)) return
+  if (self[kStateSymbol].receiveBatches !== 'zero-copy') {
+    self.emit('messages', splitBatch(buf, segment), rinfo)
+    return
+  }
+  // The views are lent until this returns (lib/buffers.js: a send made
+  // meanwhile copies them).
+  lend(Array.isArray(buf) ? buf.map((b) => b.buffer) : [buf.buffer],
+    () => self.emit('messages', splitBatch(buf, segment), rinfo))
 }
 
 // Node 22.13+ / 23.4+: datagrams from blocked senders are dropped silently.
@@ -1361,7 +1350,6 @@ batch.install(Socket, {
   isConnected: (state) => state.connectState === CONNECT_STATE_CONNECTED,
   isBound: (state) => state.bindState === BIND_STATE_BOUND,
   isUnbound: (state) => state.bindState === BIND_STATE_UNBOUND,
-  fixBufferList,
   enqueue,
   healthCheck,
   flushSends,

@@ -14,6 +14,7 @@ const { Buffer } = require('buffer')
 const { isArrayBufferView } = require('util').types
 const { UnixHandle } = require('./native')
 const { unstage } = require('./staging')
+const { sliceBuffer } = require('./buffers')
 const {
   ErrnoException,
   ExceptionWithHostPort,
@@ -157,8 +158,9 @@ UnixSocket.prototype.send = function (msg, ...args) {
   const state = healthCheck(this)
   let buf = toBuffer(msg)
   if (typeof args[0] === 'number' && typeof args[1] === 'number') {
+    // node:dgram's checks: an offset or length past the end is a RangeError.
     const [offset, length] = args.splice(0, 2)
-    buf = buf.subarray(offset >>> 0, (offset >>> 0) + (length >>> 0))
+    buf = sliceBuffer(buf, offset, length)
   }
   let path = null
   if (typeof args[0] === 'string') path = args.shift()
