@@ -8,6 +8,7 @@
 //   node bench/run.js --scale [...]: the scale-out benchmark, see bench/scale.js
 //   node bench/run.js --stalls [...]: loss under event-loop stalls, see bench/stalls.js
 //   node bench/run.js --churn [...]: socket churn beside node:dgram, see bench/churn.js
+//   node bench/run.js --cold [...]: cold start to the first datagram, see bench/cold-start.js
 //   (--only keeps the baseline rows, node→node and node↔node, so ratios still have a base)
 //
 // Environment:
@@ -40,10 +41,11 @@ const WORKER = path.join(__dirname, 'worker.js')
 const argv = process.argv.slice(2)
 // Other benchmarks, each with its own arguments: `--stalls` loss under event-loop stalls
 // (bench/stalls.js), `--scale` one port over many receivers (bench/scale.js), `--churn` socket
-// churn (bench/churn.js).
-const other = ['stalls', 'scale', 'churn'].find((name) => argv.includes(`--${name}`))
+// churn (bench/churn.js), `--cold` cold start (bench/cold-start.js).
+const otherFiles = { stalls: 'stalls', scale: 'scale', churn: 'churn', cold: 'cold-start' }
+const other = Object.keys(otherFiles).find((name) => argv.includes(`--${name}`))
 if (other) {
-  require(`./${other}`).main(argv.filter((a) => a !== `--${other}`)).then(
+  require(`./${otherFiles[other]}`).main(argv.filter((a) => a !== `--${other}`)).then(
     () => process.exit(0),
     (err) => { console.error(err.message); process.exit(1) })
 } else {

@@ -30,9 +30,7 @@ const NAPI_VERSION = 8
 const root = path.join(__dirname, '..')
 
 function noNative (reason) {
-  const err = new Error(reason)
-  err.code = 'DGRAM_RS_NO_NATIVE'
-  return err
+  return Object.assign(new Error(reason), { code: 'DGRAM_RS_NO_NATIVE' })
 }
 
 // Whether this Node runs on musl: the ELF interpreter (PT_INTERP) of the node binary itself is
@@ -99,6 +97,7 @@ function locate (platform) {
 function load () {
   const platform = platformName()
   const file = locate(platform)
+  /** @type {typeof import('../binding')} */
   let binding
   try {
     binding = require(file)
@@ -116,6 +115,7 @@ function load () {
 // class instance did (src/handle/registry.rs says why). close() makes the addon forget the
 // number, as Node's UDPWrap lives until its handle closes; the handle keeps its statistics at
 // close for getStats().
+/** @param {typeof import('../binding')} binding */
 function handleClass (binding) {
   const {
     udpCreate, udpSend, udpSendLater, udpBind, udpRecvStart, udpClose, udpGetsockname,
