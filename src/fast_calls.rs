@@ -157,7 +157,10 @@ pub unsafe extern "C" fn close(
             return throw(env, c"close: cannot make the result");
         }
         for (i, &n) in ended.iter().enumerate() {
-            sys::napi_set_element(env, array, i as u32, number(env, n));
+            // A result left out would leave a send's callback never called.
+            if sys::napi_set_element(env, array, i as u32, number(env, n)) != sys::Status::napi_ok {
+                return throw(env, c"close: cannot fill the result");
+            }
         }
     }
     array
@@ -299,9 +302,10 @@ unsafe fn address_of(
     let Some([id, out]) = (unsafe { arguments::<2>(env, info) }) else {
         return throw(env, c"cannot read the arguments");
     };
+    let name = if peer { c"getpeername" } else { c"getsockname" };
     // SAFETY: `id` is a live value of this call.
     let Some(core) = (unsafe { owner_of(env, id) }) else {
-        return throw(env, c"getsockname: no such UdpHandle");
+        return throw_with(env, name, c"no such UdpHandle");
     };
     let (ip, family, port_number) = match handle::socket_address(&core, peer) {
         Ok(found) => found,
@@ -330,7 +334,7 @@ unsafe fn address_of(
                 == sys::Status::napi_ok
     };
     if !ok {
-        return throw(env, c"getsockname: the result object cannot be filled");
+        return throw_with(env, name, c"the result object cannot be filled");
     }
     number(env, 0)
 }
@@ -529,6 +533,21 @@ fn throw_error(env: sys::napi_env, message: &std::ffi::CStr) -> sys::napi_value 
     // SAFETY: a live env; `message` is NUL-terminated.
     unsafe { sys::napi_throw_error(env, ptr::null(), message.as_ptr()) };
     ptr::null_mut()
+}
+
+/// Throws a `TypeError` saying `call: problem` and returns no value.
+fn throw_with(
+    env: sys::napi_env,
+    call: &std::ffi::CStr,
+    problem: &std::ffi::CStr,
+) -> sys::napi_value {
+    let mut message = call.to_bytes().to_vec();
+    message.extend_from_slice(b": ");
+    message.extend_from_slice(problem.to_bytes());
+    match std::ffi::CString::new(message) {
+        Ok(message) => throw(env, &message),
+        Err(_) => throw(env, problem),
+    }
 }
 
 /// Throws a `TypeError` and returns no value.
