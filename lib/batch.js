@@ -58,49 +58,19 @@ function install (Socket, internals) {
   } = internals
 
   Socket.prototype.sendBatch = function sendBatch (messages, ...rest) {
-    let count
-    let send
-    if (isArrayBufferView(messages)) {
-      // sendBatch(buffer, segmentSize, ...): one buffer cut into datagrams.
-      const segmentSize = rest.shift()
-      validateInteger(segmentSize, 'segmentSize', 1, MAX_SEGMENT)
-      const lent = [Buffer.from(messages.buffer, messages.byteOffset, messages.byteLength)]
-      // A lent 'zero-copy' view may be empty by the time this goes out (lib/buffers.js).
-      copyLent(lent)
-      const data = lent[0]
-      count = Math.max(1, Math.ceil(data.length / segmentSize))
-      send = (self, req, ip) => sendSegments(self, req, data, segmentSize, ip)
-    } else {
-      if (!Array.isArray(messages)) { throw new ERR_INVALID_ARG_TYPE('messages', ['Array', 'Buffer', 'TypedArray', 'DataView'], messages) }
-      const list = fixBufferList(messages)
-      if (list === null) { throw new ERR_INVALID_ARG_TYPE('messages', MESSAGE_TYPES, messages) }
-      copyLent(list)
-      count = list.length
-      send = (self, req, ip) => sendMessages(self, req, list, ip)
-    }
-    sendMany(this, send, count, ...rest)
+    const batch = batchDatagrams(messages, rest)
+    const send = batch.list === undefined
+      ? (self, req, ip) => sendSegments(self, req, batch.data, batch.segmentSize, ip)
+      : (self, req, ip) => sendMessages(self, req, batch.list, ip)
+    sendMany(this, send, batch.count, ...rest)
   }
 
   // The part of send() a batch shares: arguments, implicit bind, the pre-bind
   // queue, the lookup, and the request its datagrams complete.
-  function sendMany (self, send, count, port, address, callback) {
+  function sendMany (self, send, count, ...rest) {
     const state = self[kStateSymbol]
     const connected = isConnected(state)
-    if (typeof port === 'function') {
-      callback = port
-      port = undefined
-      address = undefined
-    } else if (typeof address === 'function') {
-      callback = address
-      address = undefined
-    }
-    if (connected) {
-      if (port !== undefined || address !== undefined) { throw new ERR_SOCKET_DGRAM_IS_CONNECTED() }
-    } else {
-      port = validatePort(port, 'Port', false)
-    }
-    if (address != null) { validateString(address, 'address') }
-    if (typeof callback !== 'function') { callback = undefined }
+    const { port, address, callback } = batchDestination(connected, ...rest)
     healthCheck(self)
 
     if (isUnbound(state)) { self.bind({ port: 0, exclusive: true }, null) }
@@ -202,6 +172,48 @@ function batchSize (buf) {
   return total
 }
 
+// sendBatch's datagrams, checked: `rest` holds the arguments after
+// `messages`; the buffer form takes the segment size from its front. Either
+// { data, segmentSize, count } (one buffer cut into datagrams) or
+// { list, count }. A lent 'zero-copy' view is copied: the batch may go out
+// after it is emptied (lib/buffers.js).
+function batchDatagrams (messages, rest) {
+  if (isArrayBufferView(messages)) {
+    const segmentSize = rest.shift()
+    validateInteger(segmentSize, 'segmentSize', 1, MAX_SEGMENT)
+    const lent = [Buffer.from(messages.buffer, messages.byteOffset, messages.byteLength)]
+    copyLent(lent)
+    const data = lent[0]
+    return { data, segmentSize, count: Math.max(1, Math.ceil(data.length / segmentSize)) }
+  }
+  if (!Array.isArray(messages)) { throw new ERR_INVALID_ARG_TYPE('messages', ['Array', 'Buffer', 'TypedArray', 'DataView'], messages) }
+  const list = fixBufferList(messages)
+  if (list === null) { throw new ERR_INVALID_ARG_TYPE('messages', MESSAGE_TYPES, messages) }
+  copyLent(list)
+  return { list, count: list.length }
+}
+
+// sendBatch's destination and callback, checked in order: (port[, address])
+// unconnected, nothing connected, then an optional callback.
+function batchDestination (connected, port, address, callback) {
+  if (typeof port === 'function') {
+    callback = port
+    port = undefined
+    address = undefined
+  } else if (typeof address === 'function') {
+    callback = address
+    address = undefined
+  }
+  if (connected) {
+    if (port !== undefined || address !== undefined) { throw new ERR_SOCKET_DGRAM_IS_CONNECTED() }
+  } else {
+    port = validatePort(port, 'Port', false)
+  }
+  if (address != null) { validateString(address, 'address') }
+  if (typeof callback !== 'function') { callback = undefined }
+  return { port, address, callback }
+}
+
 // createSocket's receiveBatches: false (or absent), true or 'zero-copy';
 // anything else is a TypeError, never a silent switch of 'message' off.
 function validateReceiveBatches (options) {
@@ -210,4 +222,4 @@ function validateReceiveBatches (options) {
   throw new ERR_INVALID_ARG_VALUE('options.receiveBatches', value, "must be one of: true, false, 'zero-copy'")
 }
 
-module.exports = { batchSize, install, splitBatch, validateReceiveBatches }
+module.exports = { batchDatagrams, batchDestination, batchSize, install, splitBatch, validateReceiveBatches }

@@ -22,23 +22,12 @@
 const dgram = require('dgram')
 const fs = require('fs')
 const { createMessages } = require('./messages')
-const { validateReceiveBatches } = require('./batch')
+const { batchDatagrams, batchDestination, validateReceiveBatches } = require('./batch')
 const { copyLent, lend } = require('./buffers')
 const EventEmitter = require('events')
 const { isIP } = require('net')
 const { Buffer } = require('buffer')
 const { isArrayBufferView } = require('util').types
-const {
-  codes: {
-    ERR_INVALID_ARG_TYPE,
-    ERR_SOCKET_DGRAM_IS_CONNECTED
-  }
-} = require('./errors')
-const { validateInteger, validatePort, validateString } = require('./validators')
-
-// The largest UDP payload (IPv4).
-const MAX_SEGMENT = 65507
-const MESSAGE_TYPES = ['Buffer', 'TypedArray', 'DataView', 'string']
 
 const emit = EventEmitter.prototype.emit
 
@@ -171,25 +160,12 @@ Socket.prototype.send = function send (msg, ...args) {
 }
 
 Socket.prototype.sendBatch = function sendBatch (messages, ...rest) {
-  let list
-  if (isArrayBufferView(messages)) {
-    // sendBatch(buffer, segmentSize, ...): one buffer cut into datagrams.
-    const segmentSize = rest.shift()
-    validateInteger(segmentSize, 'segmentSize', 1, MAX_SEGMENT)
-    const data = Buffer.from(messages.buffer, messages.byteOffset, messages.byteLength)
-    list = []
-    for (let offset = 0; offset < data.length || list.length === 0; offset += segmentSize) { list.push(data.subarray(offset, offset + segmentSize)) }
-  } else {
-    if (!Array.isArray(messages)) { throw new ERR_INVALID_ARG_TYPE('messages', ['Array', 'Buffer', 'TypedArray', 'DataView'], messages) }
-    list = new Array(messages.length)
-    for (let i = 0; i < messages.length; i++) {
-      const m = messages[i]
-      if (typeof m === 'string') list[i] = Buffer.from(m)
-      else if (isArrayBufferView(m)) list[i] = Buffer.from(m.buffer, m.byteOffset, m.byteLength)
-      else throw new ERR_INVALID_ARG_TYPE('messages', MESSAGE_TYPES, messages)
-    }
-  }
-  sendMany(this, list, ...rest)
+  const { data, segmentSize, list } = batchDatagrams(messages, rest)
+  if (list !== undefined) return sendMany(this, list, ...rest)
+  // The buffer form: its datagrams, as views of the buffer.
+  const segments = []
+  for (let offset = 0; offset < data.length || segments.length === 0; offset += segmentSize) { segments.push(data.subarray(offset, offset + segmentSize)) }
+  sendMany(this, segments, ...rest)
 }
 
 function isConnected (socket) {
@@ -206,23 +182,9 @@ function isConnected (socket) {
 
 // The argument checks of the native sendBatch (lib/batch.js), in its order,
 // then one send() per datagram.
-function sendMany (socket, list, port, address, callback) {
+function sendMany (socket, list, ...rest) {
   const connected = isConnected(socket)
-  if (typeof port === 'function') {
-    callback = port
-    port = undefined
-    address = undefined
-  } else if (typeof address === 'function') {
-    callback = address
-    address = undefined
-  }
-  if (connected) {
-    if (port !== undefined || address !== undefined) { throw new ERR_SOCKET_DGRAM_IS_CONNECTED() }
-  } else {
-    port = validatePort(port, 'Port', false)
-  }
-  if (address != null) { validateString(address, 'address') }
-  if (typeof callback !== 'function') { callback = undefined }
+  const { port, address, callback } = batchDestination(connected, ...rest)
   try {
     socket.address()
   } catch (e) {
