@@ -8,6 +8,8 @@
 //   node bench/run.js --scale [...]: the scale-out benchmark, see bench/scale.js
 //   node bench/run.js --stalls [...]: loss under event-loop stalls, see bench/stalls.js
 //   node bench/run.js --churn [...]: socket churn beside node:dgram, see bench/churn.js
+//   node bench/run.js --reqresp [...]: request/response windows 1-32, see bench/reqresp.js
+//   node bench/run.js --fairness [...]: timer gaps under a flood with a slow handler, see bench/fairness.js
 //   (--only keeps the baseline rows, node→node and node↔node, so ratios still have a base)
 //
 // Environment:
@@ -41,7 +43,7 @@ const argv = process.argv.slice(2)
 // Other benchmarks, each with its own arguments: `--stalls` loss under event-loop stalls
 // (bench/stalls.js), `--scale` one port over many receivers (bench/scale.js), `--churn` socket
 // churn (bench/churn.js).
-const other = ['stalls', 'scale', 'churn'].find((name) => argv.includes(`--${name}`))
+const other = ['stalls', 'scale', 'churn', 'reqresp', 'fairness'].find((name) => argv.includes(`--${name}`))
 if (other) {
   require(`./${other}`).main(argv.filter((a) => a !== `--${other}`)).then(
     () => process.exit(0),
