@@ -294,6 +294,28 @@ for (const type of ['udp4', 'udp6']) {
   })
 }
 
+// Issue 18 item 1: a full read turned receive offload (UDP_GRO) on whatever maxMessageSize said,
+// after which a GSO sender's batch was read as one payload, cut at maxMessageSize: 10 of 64
+// datagrams arrived, each flagged truncated. maxMessageSize below 65536 pins offload off on
+// both receive paths.
+for (const backgroundReceive of [false, true]) {
+  test(`maxMessageSize pins receive offload off (backgroundReceive: ${backgroundReceive}): a GSO batch after a full read arrives whole`, async (t) => {
+    const r = await bound(t, { type: 'udp4', maxMessageSize: 1000, receiveInfo: true, backgroundReceive, recvBufferSize: 1 << 22 }, '127.0.0.1')
+    const s = await bound(t, 'udp4', '127.0.0.1')
+    const port = r.address().port
+    const got = []
+    r.on('message', (m, rinfo) => got.push([m.length, rinfo.truncated]))
+    // 200 single datagrams sent in one tick: the receiver's first read comes back full.
+    for (let i = 0; i < 200; i++) s.send(Buffer.alloc(100), port, '127.0.0.1')
+    await until(() => got.length === 200, 3000, 'the single datagrams')
+    s.sendBatch(Buffer.alloc(6400), 100, port, '127.0.0.1')
+    await until(() => got.length >= 264, 3000, 'the batch')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    assert.deepStrictEqual(got.slice(200), Array.from({ length: 64 }, () => [100, false]))
+    assert.strictEqual(got.length, 264)
+  })
+}
+
 test('receiveInfo, maxMessageSize, receiveErrors are validated', () => {
   assert.throws(() => dgram.createSocket({ type: 'udp4', receiveInfo: 1 }), { code: 'ERR_INVALID_ARG_TYPE' })
   assert.throws(() => dgram.createSocket({ type: 'udp4', receiveErrors: 'yes' }), { code: 'ERR_INVALID_ARG_TYPE' })

@@ -5,7 +5,6 @@
 // on node:dgram. Bursts sent in one tick are what puts a receiver into the paced state.
 const assert = require('node:assert')
 const { test } = require('node:test')
-const fs = require('node:fs')
 const { parity, until, delay, bindLoopback } = require('./helpers/impls')
 const { runChild } = require('./helpers/child')
 
@@ -146,31 +145,76 @@ r.bind(0, '127.0.0.1', () => {
   }, { timeout: 20000 })
 }
 
-// White-box (dgram-rs only: node:dgram has no pacing): a burst makes the receiver take its pacing
-// timer, and close() gives the timer's descriptor back.
-test('pacing: the timer exists once a socket is busy and is released by close()', { skip: process.env.DGRAM_RS_FALLBACK === '1' && 'the native addon\'s timerfd; the fallback is node:dgram' }, async () => {
-  const timerfds = () => fs.readdirSync('/proc/self/fd').filter((fd) => {
-    try { return fs.readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:[timerfd]' } catch { return false }
-  }).length
-  const dgram = require('dgram-rs')
-  const before = timerfds()
-  const r = dgram.createSocket({ type: 'udp4', recvBufferSize: 1 << 22 })
-  const port = await bindLoopback(r)
-  let got = 0
-  r.on('message', () => { got++ })
-  const s = dgram.createSocket('udp4')
-  try {
-    await bindLoopback(s)
-    await sendBursts(s, port, { bursts: 10, perBurst: PER_BURST })
-    await until(() => got === 10 * PER_BURST, 5000, 'all datagrams')
-    assert.strictEqual(timerfds(), before + 1, 'a busy socket has its pacing timer')
-    r.close()
-    assert.strictEqual(timerfds(), before, 'close() releases it')
-  } finally {
-    for (const socket of [r, s]) {
-      try { socket.close() } catch {}
-    }
+// White-box (dgram-rs only: node:dgram has no pacing), each in a child process of its own, so
+// that no earlier socket of the test runner made the thread's pacing timer.
+const NO_FALLBACK = { skip: process.env.DGRAM_RS_FALLBACK === '1' && 'the native addon\'s pacing; the fallback is node:dgram' }
+const FD_HELPERS = `
+const fds = () => fs.readdirSync('/proc/self/fd').length
+const timerfds = () => fs.readdirSync('/proc/self/fd').filter((fd) => {
+  try { return fs.readlinkSync('/proc/self/fd/' + fd) === 'anon_inode:[timerfd]' } catch { return false }
+}).length
+const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const sender = dgram.createSocket('udp4')
+// Bursts of 'size' datagrams, one burst per timer tick, until 'done()' or 'max' bursts.
+async function bursts (port, size, count) {
+  for (let b = 0; b < count; b++) {
+    for (let i = 0; i < size; i++) sender.send('x', port, '127.0.0.1')
+    await delay(1)
   }
+}
+function receiver () {
+  const r = dgram.createSocket({ type: 'udp4', recvBufferSize: 1 << 22 })
+  r.got = 0
+  r.on('message', () => { r.got++ })
+  return new Promise((resolve) => r.bind(0, '127.0.0.1', () => resolve(r)))
+}
+async function until (cond) {
+  for (let i = 0; i < 500 && !cond(); i++) await delay(10)
+  if (!cond()) throw new Error('timed out')
+}
+`
+
+test('pacing: a socket that paced holds no descriptor for it afterwards: one timer per thread', NO_FALLBACK, async () => {
+  // Issue 21: pacing state was a timerfd, a poll and a prepare handle per socket, released only
+  // by close(): 2 descriptors for every socket that ever had a burst waiting.
+  const result = await runChild('dgram-rs', FD_HELPERS + `
+;(async () => {
+  await new Promise((resolve) => sender.bind(0, '127.0.0.1', resolve))
+  const a = await receiver()
+  await bursts(a.address().port, 200, 10)
+  await until(() => a.got === 2000)
+  const timersAfterA = timerfds()
+  const withA = fds()
+  const b = await receiver()
+  const withB = fds()
+  await bursts(b.address().port, 200, 10)
+  await until(() => b.got === 2000)
+  console.log(JSON.stringify({ timersAfterA, bOwn: withB - withA, bPacing: fds() - withB, timers: timerfds() }))
+  a.close(); b.close(); sender.close()
+})()`, { timeout: 15000 })
+  assert.strictEqual(result.stderr, '')
+  assert.deepStrictEqual(JSON.parse(result.stdout), {
+    timersAfterA: 1, // the thread's timer, made when the first socket paced
+    bOwn: 1, // the second receiver's own socket
+    bPacing: 0, // and nothing more once it has paced
+    timers: 1
+  })
+})
+
+test('pacing: bursts of 2 are delivered without a timer', NO_FALLBACK, async () => {
+  // Issue 21: every read of 2 or more datagrams armed a 50 µs timer (request/response with a
+  // few in flight waited on it at every round trip). Only full reads pace now.
+  const result = await runChild('dgram-rs', FD_HELPERS + `
+;(async () => {
+  await new Promise((resolve) => sender.bind(0, '127.0.0.1', resolve))
+  const r = await receiver()
+  await bursts(r.address().port, 2, 100)
+  await until(() => r.got === 200)
+  console.log(JSON.stringify({ got: r.got, timers: timerfds() }))
+  r.close(); sender.close()
+})()`, { timeout: 15000 })
+  assert.strictEqual(result.stderr, '')
+  assert.deepStrictEqual(JSON.parse(result.stdout), { got: 200, timers: 0 })
 })
 
 // In a child process of its own: the test runner's own I/O would wake this loop.

@@ -9,6 +9,8 @@
 //   node bench/run.js --stalls [...]: loss under event-loop stalls, see bench/stalls.js
 //   node bench/run.js --churn [...]: socket churn beside node:dgram, see bench/churn.js
 //   node bench/run.js --cold [...]: cold start to the first datagram, see bench/cold-start.js
+//   node bench/run.js --reqresp [...]: request/response windows 1-32, see bench/reqresp.js
+//   node bench/run.js --fairness [...]: timer gaps under a flood with a slow handler, see bench/fairness.js
 //   (--only keeps the baseline rows, node→node and node↔node, so ratios still have a base)
 //
 // Environment:
@@ -41,8 +43,9 @@ const WORKER = path.join(__dirname, 'worker.js')
 const argv = process.argv.slice(2)
 // Other benchmarks, each with its own arguments: `--stalls` loss under event-loop stalls
 // (bench/stalls.js), `--scale` one port over many receivers (bench/scale.js), `--churn` socket
-// churn (bench/churn.js), `--cold` cold start (bench/cold-start.js).
-const otherFiles = { stalls: 'stalls', scale: 'scale', churn: 'churn', cold: 'cold-start' }
+// churn (bench/churn.js), `--cold` cold start (bench/cold-start.js), `--reqresp` request/response
+// (bench/reqresp.js), `--fairness` timer gaps under a flood (bench/fairness.js).
+const otherFiles = { stalls: 'stalls', scale: 'scale', churn: 'churn', cold: 'cold-start', reqresp: 'reqresp', fairness: 'fairness' }
 const other = Object.keys(otherFiles).find((name) => argv.includes(`--${name}`))
 if (other) {
   require(`./${otherFiles[other]}`).main(argv.filter((a) => a !== `--${other}`)).then(

@@ -20,6 +20,15 @@
 //!
 //! The loop is kept alive while any watch wants events and is referenced (`ref()`), as a
 //! per-socket poll handle would: the shared poll handle is referenced exactly then.
+//!
+//! Besides readiness, a socket can ask for a *turn*: a call to [`Watched::on_turn`] at the start
+//! of the loop's next iteration (the reactor's prepare handle, just before the poll). This is how
+//! a socket delivers, one loop iteration at a time, what it has read but not yet delivered (at
+//! most 32 datagrams per socket per iteration, as libuv), and how read pacing waits: one
+//! `timerfd` per thread, in this same epoll set, made the first time a socket paces and kept for
+//! the thread, wakes the loop for every paced socket at once ([`Watch::pace`]). While a turn is
+//! owed, an idle handle keeps the poll from blocking, and the watch holds the loop as if it
+//! wanted readiness.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -28,10 +37,16 @@ use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::rc::Rc;
 
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 
 use crate::uv::{
-    CleanupHook, Poll, PollHandler, Prepare, PrepareHandler, RawEnv, Teardown, READABLE, WRITABLE,
+    CleanupHook, Idle, Poll, PollHandler, Prepare, PrepareHandler, RawEnv, Teardown, READABLE,
+    WRITABLE,
 };
+
+/// The pacing timer's token in the epoll set (sockets' tokens start at 1).
+const TIMER: u64 = 0;
 
 /// In [`Watched::on_ready`]'s `events`: the socket has a pending error (`EPOLLERR`). libuv's
 /// poll handle reports this as status `EBADF`.
@@ -54,6 +69,10 @@ pub trait Watched {
     /// The environment (a worker, or the main thread at exit) is torn down with the socket
     /// still open: stop and close everything it holds on the loop.
     fn teardown(&self);
+
+    /// The turn asked for with [`Watch::turn`] or [`Watch::pace`]: the loop's next iteration has
+    /// begun (or the pacing delay has passed).
+    fn on_turn(&self);
 }
 
 /// One watched socket.
@@ -67,11 +86,13 @@ struct Entry {
     referenced: bool,
     /// Waiting in `pending` for the next prepare.
     pending: bool,
+    /// Owed a turn (in `turns` or `paced`).
+    turn: bool,
 }
 
 impl Entry {
     fn holds_loop(&self) -> bool {
-        self.wanted != 0 && self.referenced
+        (self.wanted != 0 || self.turn) && self.referenced
     }
 }
 
@@ -88,6 +109,15 @@ pub struct Reactor {
     next_token: Cell<u64>,
     /// How many entries keep the loop alive ([`Entry::holds_loop`]).
     holding: Cell<usize>,
+    /// Keeps the poll from blocking while turns are owed.
+    idle: RefCell<Option<Idle>>,
+    /// Tokens owed a turn at the next prepare.
+    turns: RefCell<Vec<u64>>,
+    /// Tokens owed a turn once the pacing timer fires.
+    paced: RefCell<Vec<u64>>,
+    /// The thread's pacing timer, made on first use, and whether it is armed.
+    timer: RefCell<Option<TimerFd>>,
+    timer_armed: Cell<bool>,
 }
 
 thread_local! {
@@ -126,8 +156,13 @@ impl Reactor {
                 hook: RefCell::new(None),
                 entries: RefCell::new(HashMap::new()),
                 pending: RefCell::new(Vec::new()),
-                next_token: Cell::new(1),
+                next_token: Cell::new(TIMER + 1),
                 holding: Cell::new(0),
+                idle: RefCell::new(None),
+                turns: RefCell::new(Vec::new()),
+                paced: RefCell::new(Vec::new()),
+                timer: RefCell::new(None),
+                timer_armed: Cell::new(false),
             });
             let poll = Poll::new(env, reactor.epoll.0.as_raw_fd(), Rc::clone(&reactor))?;
             poll.set_ref(false);
@@ -139,6 +174,7 @@ impl Reactor {
             prepare.set_ref(false);
             *reactor.poll.borrow_mut() = Some(poll);
             *reactor.prepare.borrow_mut() = Some(prepare);
+            *reactor.idle.borrow_mut() = Some(Idle::new(env)?);
             *reactor.hook.borrow_mut() = CleanupHook::add(env, Rc::clone(&reactor));
             *slot = Some(Rc::clone(&reactor));
             Ok(reactor)
@@ -263,6 +299,10 @@ impl Reactor {
     /// One event for `token`: what was asked for goes to the target; what was not takes the
     /// registration back to what is wanted.
     fn deliver(&self, token: u64, flags: EpollFlags) {
+        if token == TIMER {
+            self.on_timer();
+            return;
+        }
         let (target, ready) = {
             let Ok(mut entries) = self.entries.try_borrow_mut() else {
                 return;
@@ -312,7 +352,111 @@ impl PrepareHandler for Reactor {
                 prepare.run(false);
             }
         }
+        self.run_turns();
         self.flush();
+    }
+}
+
+impl Reactor {
+    /// Runs the prepare handle at the next prepare phase.
+    fn wake_prepare(&self) {
+        if let Ok(prepare) = self.prepare.try_borrow() {
+            if let Some(prepare) = prepare.as_ref() {
+                prepare.run(true);
+            }
+        }
+    }
+
+    /// Marks entry `token` as owed a turn (or not), keeping the holding count. Returns whether
+    /// it exists.
+    fn set_turn(&self, token: u64, on: bool) -> bool {
+        let mut found = false;
+        self.update(token, |e| {
+            e.turn = on;
+            found = true;
+        });
+        found
+    }
+
+    /// Queues a turn for `token` at the next prepare, with a poll that does not block before it.
+    fn queue_turn(&self, token: u64) {
+        if let Ok(mut turns) = self.turns.try_borrow_mut() {
+            if !turns.contains(&token) {
+                turns.push(token);
+            }
+        }
+        self.wake_prepare();
+        if let Ok(idle) = self.idle.try_borrow() {
+            if let Some(idle) = idle.as_ref() {
+                idle.once();
+            }
+        }
+    }
+
+    /// Gives each socket owed a turn its turn, in the order they asked. A socket that asks again
+    /// from its turn gets the next iteration's.
+    fn run_turns(&self) {
+        let tokens = match self.turns.try_borrow_mut() {
+            Ok(mut turns) => std::mem::take(&mut *turns),
+            Err(_) => return,
+        };
+        for token in tokens {
+            let target = match self.entries.try_borrow() {
+                Ok(entries) => entries.get(&token).map(|e| Rc::clone(&e.target)),
+                Err(_) => None,
+            };
+            if let Some(target) = target {
+                self.set_turn(token, false);
+                target.on_turn();
+            }
+        }
+    }
+
+    /// The pacing timer fired: every paced socket gets its turn at the next prepare (not now:
+    /// see the owner's pacing, which must not read ahead of this poll phase's
+    /// `setImmediate` callbacks).
+    fn on_timer(&self) {
+        self.timer_armed.set(false);
+        if let Ok(timer) = self.timer.try_borrow() {
+            if let Some(timer) = timer.as_ref() {
+                // Disarming also clears the expiry, which the level-triggered set would
+                // otherwise report again.
+                let _ = timer.unset();
+            }
+        }
+        let tokens = match self.paced.try_borrow_mut() {
+            Ok(mut paced) => std::mem::take(&mut *paced),
+            Err(_) => return,
+        };
+        for token in tokens {
+            self.queue_turn(token);
+        }
+    }
+
+    /// Arms the thread's pacing timer for `delay` unless it is armed already (a socket that
+    /// paces later in the same window waits less, never more), making it on first use.
+    fn arm_timer(&self, delay: std::time::Duration) -> io::Result<()> {
+        if self.timer_armed.get() {
+            return Ok(());
+        }
+        let mut slot = self.timer.try_borrow_mut().map_err(|_| busy())?;
+        if slot.is_none() {
+            let timer = TimerFd::new(
+                ClockId::CLOCK_MONOTONIC,
+                TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+            )?;
+            self.epoll
+                .add(&timer, EpollEvent::new(EpollFlags::EPOLLIN, TIMER))?;
+            *slot = Some(timer);
+        }
+        if let Some(timer) = slot.as_ref() {
+            timer.set(
+                Expiration::OneShot(TimeSpec::from_duration(delay)),
+                TimerSetTimeFlags::empty(),
+            )?;
+            self.timer_armed.set(true);
+        }
+        Ok(())
     }
 }
 
@@ -374,6 +518,12 @@ impl Teardown for Reactor {
         if let Ok(mut prepare) = self.prepare.try_borrow_mut() {
             prepare.take();
         }
+        if let Ok(mut idle) = self.idle.try_borrow_mut() {
+            idle.take();
+        }
+        if let Ok(mut timer) = self.timer.try_borrow_mut() {
+            timer.take();
+        }
         let _ = REACTOR.try_with(|slot| {
             if let Ok(mut slot) = slot.try_borrow_mut() {
                 if slot
@@ -417,6 +567,7 @@ impl Watch {
                     in_kernel: None,
                     referenced: true,
                     pending: false,
+                    turn: false,
                 },
             );
         Ok(Watch { reactor, token })
@@ -432,10 +583,47 @@ impl Watch {
     pub fn set_ref(&self, on: bool) {
         self.reactor.update(self.token, |e| e.referenced = on);
     }
+
+    /// Asks for one [`Watched::on_turn`] at the start of the loop's next iteration; meanwhile
+    /// the loop does not block in its poll, and is kept alive as by readable interest.
+    pub fn turn(&self) {
+        if self.reactor.set_turn(self.token, true) {
+            self.reactor.queue_turn(self.token);
+        }
+    }
+
+    /// Asks for one [`Watched::on_turn`] at the start of the loop iteration after `delay` (at
+    /// most) has passed, through the thread's one pacing timer.
+    ///
+    /// # Errors
+    /// The timer cannot be made or armed (no descriptors left, say): no turn is owed then.
+    pub fn pace(&self, delay: std::time::Duration) -> io::Result<()> {
+        self.reactor.arm_timer(delay)?;
+        if self.reactor.set_turn(self.token, true) {
+            if let Ok(mut paced) = self.reactor.paced.try_borrow_mut() {
+                if !paced.contains(&self.token) {
+                    paced.push(self.token);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes back a turn asked for and not yet given (the socket stopped receiving, say).
+    pub fn cancel_turn(&self) {
+        self.reactor.set_turn(self.token, false);
+        if let Ok(mut paced) = self.reactor.paced.try_borrow_mut() {
+            paced.retain(|&t| t != self.token);
+        }
+        if let Ok(mut turns) = self.reactor.turns.try_borrow_mut() {
+            turns.retain(|&t| t != self.token);
+        }
+    }
 }
 
 impl Drop for Watch {
     fn drop(&mut self) {
+        self.cancel_turn();
         self.reactor.update(self.token, |e| e.wanted = 0);
         let entry = match self.reactor.entries.try_borrow_mut() {
             Ok(mut entries) => entries.remove(&self.token),

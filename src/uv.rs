@@ -29,6 +29,8 @@ const UV_POLL: c_int = 8;
 const UV_PREPARE: c_int = 9;
 /// `UV_ASYNC` in libuv's `uv_handle_type`.
 const UV_ASYNC: c_int = 1;
+/// `UV_IDLE` in libuv's `uv_handle_type`.
+const UV_IDLE: c_int = 6;
 /// Poll for readability.
 pub const READABLE: i32 = 1;
 /// Poll for writability.
@@ -48,6 +50,9 @@ extern "C" {
     fn uv_prepare_init(event_loop: *mut sys::uv_loop_s, handle: *mut c_void) -> c_int;
     fn uv_prepare_start(handle: *mut c_void, cb: UvPrepareCb) -> c_int;
     fn uv_prepare_stop(handle: *mut c_void) -> c_int;
+    fn uv_idle_init(event_loop: *mut sys::uv_loop_s, handle: *mut c_void) -> c_int;
+    fn uv_idle_start(handle: *mut c_void, cb: UvPrepareCb) -> c_int;
+    fn uv_idle_stop(handle: *mut c_void) -> c_int;
     fn uv_async_init(event_loop: *mut sys::uv_loop_s, handle: *mut c_void, cb: UvAsyncCb) -> c_int;
     fn uv_async_send(handle: *mut c_void) -> c_int;
     fn uv_close(handle: *mut c_void, cb: UvCloseCb);
@@ -269,6 +274,53 @@ unsafe extern "C" fn on_prepare<T: PrepareHandler>(handle: *mut c_void) {
     let target = unsafe { &*(*(handle as *mut *const T)) };
     // As in on_poll: a panic must not unwind into libuv.
     let _ = catch_unwind(AssertUnwindSafe(|| target.on_prepare()));
+}
+
+/// A started `uv_idle_t`: while one is, the loop polls without blocking. It calls nothing: the
+/// callback stops it again. Dropping it stops and closes it.
+pub struct Idle {
+    raw: *mut c_void,
+}
+
+/// An idle handle's target: none (its callback only stops it).
+struct NoTarget;
+
+impl Idle {
+    /// Initialises an idle handle on `env`'s loop (not started, not referenced).
+    ///
+    /// # Errors
+    /// The loop cannot be found or memory is short.
+    pub fn new(env: RawEnv) -> io::Result<Self> {
+        let raw = new_handle(env, UV_IDLE, Rc::new(NoTarget), |event_loop, raw| {
+            // SAFETY: `raw` is a zeroed block of uv_handle_size(UV_IDLE) bytes; the loop is live.
+            unsafe { uv_idle_init(event_loop, raw) }
+        })?;
+        set_handle_ref(raw, false);
+        Ok(Idle { raw })
+    }
+
+    /// Starts it until the loop's next idle phase, which stops it again: the poll phase in
+    /// between does not block.
+    pub fn once(&self) {
+        // SAFETY: `raw` is an initialised, not yet closed idle handle.
+        unsafe { uv_idle_start(self.raw, on_idle) };
+    }
+}
+
+impl Drop for Idle {
+    fn drop(&mut self) {
+        // SAFETY: `raw` is initialised and closed exactly once, here; on_close frees it after
+        // the loop has let go of it.
+        unsafe {
+            uv_idle_stop(self.raw);
+            uv_close(self.raw, on_close::<NoTarget>);
+        }
+    }
+}
+
+unsafe extern "C" fn on_idle(handle: *mut c_void) {
+    // SAFETY: libuv calls this with the started handle, initialised and not yet closed.
+    unsafe { uv_idle_stop(handle) };
 }
 
 /// What an [`Async`] calls on its loop's thread after [`AsyncSender::send`] (several sends before

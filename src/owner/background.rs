@@ -6,10 +6,14 @@
 //! datagram). On the JavaScript thread, each datagram then goes to `onmessage` through its own
 //! `napi_make_callback`, exactly as on the default path: same arguments, same order, each call's
 //! `process.nextTick` and promise jobs before the next, nothing after `close()`. The wake-up only
-//! schedules the delivery for the start of the loop's next iteration (a `uv_prepare_t`), as the
-//! pacing timer does: a datagram that arrives during a poll phase is delivered after that phase's
-//! `setImmediate` callbacks, where node:dgram would deliver it, even when the reader's thread
-//! read it at once.
+//! asks for a reactor turn at the start of the loop's next iteration, as pacing does: a datagram
+//! that arrives during a poll phase is delivered after that phase's `setImmediate` callbacks,
+//! where node:dgram would deliver it, even when the reader's thread read it at once.
+//!
+//! Fairness, as on the default path: a turn delivers at most `deliver::FAIR` datagrams (libuv's
+//! 32 per readiness); what is left waits in the inbox for the next turn, which comes at the start
+//! of the following iteration without waiting in the poll. Timers, immediates and other sockets
+//! run in between, however fast the reader's thread refills the inbox.
 
 use std::io;
 use std::os::fd::AsFd;
@@ -19,16 +23,15 @@ use napi::sys::napi_value;
 
 use super::control::InfoValues;
 use super::deliver::Sender;
+use super::deliver::FAIR;
 use super::{borrow_mut, staging, Callbacks, Delivery, Owner};
-use crate::reactor;
 use crate::recv::background::{Background, Counts, Entry, Inbound, Item};
-use crate::uv::{Async, AsyncHandler, CallScope, Prepare, PrepareHandler};
+use crate::uv::{Async, AsyncHandler, CallScope};
 
 /// A socket's background reader and its wake-up handle.
 pub(super) struct Receiver {
     reader: Background,
     wake: Async<Wake>,
-    deliver: Prepare<Wake>,
 }
 
 /// The wake-up handle's target: the owner, weakly (the owner owns the handle).
@@ -37,18 +40,7 @@ struct Wake(Weak<Owner>);
 impl AsyncHandler for Wake {
     fn on_async(&self) {
         if let Some(owner) = self.0.upgrade() {
-            owner.schedule_delivery(true);
-        }
-    }
-}
-
-impl PrepareHandler for Wake {
-    fn on_prepare(&self) {
-        if let Some(owner) = self.0.upgrade() {
-            owner.schedule_delivery(false);
-            owner.drain_background();
-            // Before this iteration polls: what the handlers changed (see reactor.rs).
-            reactor::flush_pending();
+            owner.request_turn();
         }
     }
 }
@@ -64,21 +56,14 @@ impl Owner {
         {
             return Ok(());
         }
-        let target = Rc::new(Wake(self.me.clone()));
-        let wake = Async::new(self.env, Rc::clone(&target))?;
-        let deliver = Prepare::new(self.env, target)?;
+        let wake = Async::new(self.env, Rc::new(Wake(self.me.clone())))?;
         wake.set_ref(self.referenced.get());
-        deliver.set_ref(self.referenced.get());
         let sender = wake.sender();
         let mode = self.control.read_mode.get();
         let reader = self.with_socket(|socket| {
             Background::start(socket.as_fd(), budget, mode, move || sender.send())
         })?;
-        *borrow_mut(&self.background)? = Some(Receiver {
-            reader,
-            wake,
-            deliver,
-        });
+        *borrow_mut(&self.background)? = Some(Receiver { reader, wake });
         Ok(())
     }
 
@@ -101,7 +86,6 @@ impl Owner {
         {
             receiver.reader.stop();
             drop(receiver.wake);
-            drop(receiver.deliver);
         }
     }
 
@@ -110,7 +94,6 @@ impl Owner {
         if let Ok(b) = self.background.try_borrow() {
             if let Some(receiver) = b.as_ref() {
                 receiver.wake.set_ref(on);
-                receiver.deliver.set_ref(on);
             }
         }
     }
@@ -121,15 +104,6 @@ impl Owner {
         if let Ok(b) = self.background.try_borrow() {
             if let Some(receiver) = b.as_ref() {
                 receiver.wake.sender().send();
-            }
-        }
-    }
-
-    /// Starts (or stops) the delivery at the start of the loop's next iteration.
-    fn schedule_delivery(&self, on: bool) {
-        if let Ok(b) = self.background.try_borrow() {
-            if let Some(receiver) = b.as_ref() {
-                receiver.deliver.run(on);
             }
         }
     }
@@ -155,15 +129,34 @@ impl Owner {
         }
     }
 
-    /// Delivers what the reader queued, oldest first, while the socket receives and is not
-    /// paused; what a pause leaves undelivered goes back to the inbox.
-    fn drain_background(&self) {
+    /// A turn: delivers what the reader queued, oldest first, [`FAIR`] datagrams at most, while
+    /// the socket receives and is not paused; what is left waits for the next turn (what a
+    /// pause leaves, for the resume).
+    pub(super) fn drain_background(&self) {
         let Some(callbacks) = self.callbacks() else {
             return;
         };
+        let nested = self.delivering.replace(true);
+        let more = {
+            let _delivering = staging::Delivering::begin();
+            self.drain_some(&callbacks)
+        };
+        self.delivering.set(nested);
+        let missed = !nested && self.nested_blocked.replace(false);
+        if (more || missed) && self.is_receiving() && !self.paused.get() {
+            self.request_turn();
+        }
+    }
+
+    /// Delivers up to [`FAIR`] datagrams from the inbox; returns whether more may wait.
+    fn drain_some(&self, callbacks: &Callbacks) -> bool {
+        let mut left = FAIR;
         while self.is_receiving() && !self.paused.get() {
+            if left == 0 {
+                return true;
+            }
             let Some(item) = self.pop_background() else {
-                return;
+                return false;
             };
             match item {
                 // receiveErrors: an ICMP error the reader met is reported from the error queue,
@@ -177,17 +170,25 @@ impl Owner {
                     }
                 }
                 Item::Read(read) => {
-                    if let Some(rest) = self.deliver_inbound(&callbacks, read) {
+                    if let Some(rest) = self.deliver_inbound(callbacks, read, &mut left) {
                         self.push_back_background(Item::Read(rest));
-                        return;
+                        return left == 0;
                     }
                 }
             }
         }
+        false
     }
 
-    /// Delivers one read's datagrams; returns those left when the socket was paused meanwhile.
-    fn deliver_inbound(&self, callbacks: &Callbacks, read: Inbound) -> Option<Inbound> {
+    /// Delivers one read's datagrams, counting them off `left`; returns those left when `left`
+    /// ran out or the socket was paused meanwhile. A batch (batch mode) is never split: it
+    /// counts as one.
+    fn deliver_inbound(
+        &self,
+        callbacks: &Callbacks,
+        read: Inbound,
+        left: &mut usize,
+    ) -> Option<Inbound> {
         let batch = self.delivery.get() != Delivery::Each;
         let mut offset = 0;
         let mut i = 0;
@@ -195,7 +196,7 @@ impl Owner {
             if !self.is_receiving() {
                 return None;
             }
-            if self.paused.get() {
+            if self.paused.get() || *left == 0 {
                 return Some(Inbound {
                     data: read.data[offset..].to_vec(),
                     entries: read.entries[i..].to_vec(),
@@ -225,6 +226,7 @@ impl Owner {
             if !self.call_inbound(callbacks, bytes, group, batch) {
                 return None;
             }
+            *left = left.saturating_sub(end - i);
             offset += len;
             i = end;
         }

@@ -44,28 +44,22 @@ impl Owner {
     }
 
     /// `maxMessageSize`: read at most `size` bytes of each datagram (a longer one is cut short,
-    /// and flagged truncated with `receiveInfo`). Receive offload goes off below the full size,
-    /// since a coalesced batch would be cut short too. Returns 0 or a negative errno.
+    /// and flagged truncated with `receiveInfo`). Below the full size, receive offload is off
+    /// for good (`crate::recv::offload`): a coalesced batch would be cut short too. Returns 0 or
+    /// a negative errno.
     pub fn set_max_message_size(&self, size: u32) -> i32 {
         let size = size as usize;
         if size == 0 || size > crate::sys::mmsg::SLOT_SIZE {
             return error::EINVAL;
         }
-        let gro_off = size < crate::sys::mmsg::SLOT_SIZE;
-        let status = error::status(self.with_socket(|s| {
-            if gro_off {
-                nix::sys::socket::setsockopt(s, nix::sys::socket::sockopt::UdpGroSegment, &false)
-                    .or_else(|e| match e {
-                    // A kernel without GRO never coalesced.
-                    nix::errno::Errno::ENOPROTOOPT => Ok(()),
-                    e => Err(e),
-                })?;
-            }
-            Ok(())
-        }));
-        if status == 0 {
-            let mode = self.control.read_mode.get();
-            self.control.read_mode.set(ReadMode { size, ..mode });
+        if let Err(e) = self.with_socket(|_| Ok(())) {
+            return error::errno(&e);
+        }
+        let mode = self.control.read_mode.get();
+        self.control.read_mode.set(ReadMode { size, ..mode });
+        let status = error::status(self.follow_offload(None));
+        if status != 0 {
+            self.control.read_mode.set(mode);
         }
         status
     }

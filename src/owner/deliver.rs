@@ -2,9 +2,27 @@
 //! `napi_make_callback` per datagram (or per batch), so that each call's `process.nextTick` and
 //! promise jobs run before the next, as in node:dgram.
 //!
-//! Memory is bounded by construction: nothing is read that JavaScript has not been handed, so a
-//! slow `'message'` handler leaves datagrams in the kernel's receive buffer (which drops when
-//! full), exactly as with node:dgram. No queue grows in between.
+//! Fairness, as libuv: one read per readiness, and at most [`FAIR`] datagrams delivered per
+//! socket per loop iteration. A read takes at most 32 datagrams, or, with receive offload on, 32
+//! GRO batches of up to 64 datagrams each; what is left of it waits, already read, in the
+//! socket's backlog, and is delivered [`FAIR`] at a time at the start of the following
+//! iterations (a reactor turn; the loop does not block in its poll meanwhile), before the socket
+//! is read again. Timers, immediates and other sockets run in between. `close()` discards the
+//! backlog, as node:dgram's close discards what waits in the kernel (it was counted in
+//! `datagramsReceived` when read). In batch mode (`receiveBatches`) one read is one turn: its
+//! batches are delivered together.
+//!
+//! Memory stays bounded by construction: nothing more is read while a backlog waits, so a slow
+//! `'message'` handler leaves datagrams in the kernel's receive buffer (which drops when full),
+//! exactly as with node:dgram.
+//!
+//! Re-entry: a listener may run the loop itself (`deasync`'s synchronous wait). The read buffers
+//! are never borrowed across a call into JavaScript: each read takes a buffer from the thread's
+//! pool (making one if a nested read finds it empty) and keeps it only while its datagrams are
+//! delivered. A socket whose delivery is in progress is not read again by a nested loop (its
+//! datagrams would overtake the ones still to be delivered): its readable interest goes off until
+//! the outer delivery ends, so the nested loop does not spin on it, and other sockets are read
+//! and delivered as usual.
 
 use std::cell::RefCell;
 use std::io;
@@ -13,18 +31,53 @@ use napi::sys::napi_value;
 
 use super::control::InfoValues;
 use super::{staging, Callbacks, Delivery, Owner};
-use crate::recv::{self, pacing, Batches, Datagrams, ReadSize};
+use crate::recv::{self, Batches, Datagrams, Position, ReadSize};
 use crate::sys::addr::Addr;
+use crate::sys::error;
 use crate::sys::mmsg::Reader;
 use crate::sys::socket::format_ip;
-use crate::sys::{error, gso};
 use crate::uv::{CallScope, Callee};
 
+/// Datagrams delivered per socket per loop iteration at most (libuv reads 32 per readiness).
+pub const FAIR: usize = 32;
+
+/// Read buffers kept in the thread's pool: one for reads, one for a nested loop's read.
+const POOLED: usize = 2;
+
 thread_local! {
-    /// One JS thread's read buffers (32 × 64 KiB): reads never overlap on a thread, and buffers
-    /// per socket would cost 2 MiB for each of possibly thousands of sockets. Made on the
-    /// thread's first read; untouched pages cost nothing.
-    static READER: RefCell<Option<Reader>> = const { RefCell::new(None) };
+    /// One JS thread's spare read buffers (32 × 64 KiB each): a read takes one for as long as
+    /// its datagrams are delivered, so that buffers per socket (2 MiB for each of possibly
+    /// thousands of sockets) are not needed. Untouched pages cost nothing.
+    static READERS: RefCell<Vec<Reader>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A read buffer from the pool, or a new one.
+fn take_reader() -> io::Result<Reader> {
+    let pooled = READERS
+        .try_with(|r| r.try_borrow_mut().ok().and_then(|mut v| v.pop()))
+        .ok()
+        .flatten();
+    match pooled {
+        Some(reader) => Ok(reader),
+        None => Reader::new(),
+    }
+}
+
+/// Returns a read buffer to the pool (or frees it, when the pool is full).
+fn give_back(reader: Reader) {
+    let _ = READERS.try_with(|r| {
+        if let Ok(mut v) = r.try_borrow_mut() {
+            if v.len() < POOLED {
+                v.push(reader);
+            }
+        }
+    });
+}
+
+/// What a read left undelivered: its buffer and where delivery stopped.
+pub(super) struct Backlog {
+    reader: Reader,
+    at: Position,
 }
 
 /// How many datagrams get their Buffers made (or their bytes staged) ahead of their calls, in
@@ -39,87 +92,113 @@ const AHEAD: usize = staging::SLOTS;
 const ARGS: usize = 10;
 
 impl Owner {
-    /// Reads, again at once while reads come back full (a bounded number of times: other
-    /// handles on the loop get their turn), then decides when to read next.
+    /// Reads once (at most [`FAIR`] datagrams are delivered now, the rest wait in the backlog),
+    /// then decides when to read next.
     pub(super) fn read_and_pace(&self) {
-        let mut read = ReadSize::default();
-        let mut reads = 0;
-        // Paused (a consumer fell behind), the read in progress was delivered whole; no more.
-        while self.is_receiving() && !self.paused.get() {
-            read = self.on_readable();
-            reads += 1;
-            if !pacing::read_again(read, reads) {
-                break;
-            }
+        let read = self.read_once();
+        if self.has_backlog() {
+            return;
         }
         self.pace(read);
     }
 
-    /// Reads once and delivers what came. Returns what the kernel had ready.
-    pub(super) fn on_readable(&self) -> ReadSize {
-        let Some(callbacks) = self.callbacks() else {
+    /// Whether datagrams read earlier wait for a later turn.
+    pub(super) fn has_backlog(&self) -> bool {
+        self.backlog
+            .try_borrow()
+            .map(|b| b.is_some())
+            .unwrap_or(true)
+    }
+
+    /// A turn of the loop: delivers the next [`FAIR`] datagrams of the backlog. Once it is
+    /// empty the socket is read again on readiness.
+    pub(super) fn deliver_backlog(&self) {
+        if !self.is_receiving() || self.paused.get() {
+            // Kept for when receiving resumes (closing drops it).
+            return;
+        }
+        let (Some(callbacks), Some(backlog)) = (
+            self.callbacks(),
+            self.backlog
+                .try_borrow_mut()
+                .ok()
+                .and_then(|mut b| b.take()),
+        ) else {
+            return;
+        };
+        self.deliver_from(&callbacks, backlog.reader, backlog.at);
+        if !self.has_backlog() && self.is_receiving() {
+            // Read again from the next iteration on (see `Owner::resting`).
+            self.resting.set(true);
+            self.request_turn();
+        }
+    }
+
+    /// Reads once and delivers what came (at most [`FAIR`] datagrams now). Returns what the
+    /// kernel had ready.
+    pub(super) fn read_once(&self) -> ReadSize {
+        let (Some(callbacks), Some(fd)) = (self.callbacks(), self.fd()) else {
             return ReadSize::default();
         };
-        let Some(fd) = self.fd() else {
-            return ReadSize::default();
-        };
-        READER.with(|cell| {
-            // Taken only if a callback spun the loop re-entrantly; the socket stays readable
-            // and is read on the next wakeup. The borrow lasts through the JavaScript calls:
-            // datagrams are copied out of the read buffers a few at a time, just before their
-            // calls.
-            let Ok(mut slot) = cell.try_borrow_mut() else {
+        let mode = self.control.read_mode.get();
+        let mut reader = match take_reader() {
+            Ok(reader) => reader,
+            Err(e) => {
+                self.report_receive_error(error::errno(&e));
                 return ReadSize::default();
-            };
-            let mode = self.control.read_mode.get();
-            let read = match slot.as_mut() {
-                Some(reader) => recv::read_with(fd, reader, mode),
-                None => Reader::new().and_then(|mut reader| {
-                    let read = recv::read_with(fd, &mut reader, mode);
-                    *slot = Some(reader);
-                    read
-                }),
-            };
-            match (read, slot.as_ref()) {
-                (Ok(size), Some(reader)) => {
-                    if recv::wants_offload(size) && !self.offload.replace(true) {
-                        let _ = self.with_socket(|s| {
-                            gso::enable_gro(s);
-                            Ok(())
-                        });
-                    }
-                    let (datagrams, bytes) = self.received.get();
-                    self.received
-                        .set((datagrams + size.datagrams as u64, bytes + size.bytes as u64));
-                    if self.delivery.get() == Delivery::Each {
-                        self.deliver_each(&callbacks, reader);
-                    } else {
-                        self.deliver_batches(&callbacks, reader);
-                    }
-                    size
-                }
-                (Ok(_), None) => ReadSize::default(),
-                // Left to the next wakeup: the poll is level-triggered, nothing is lost.
-                (Err(e), _)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    ReadSize::default()
-                }
-                // With receiveErrors, an ICMP error is reported from the error queue.
-                (Err(e), _)
-                    if self.receives_errors() && crate::sys::control::is_stale_error(&e) =>
-                {
-                    ReadSize::default()
-                }
-                (Err(e), _) => {
-                    self.report_receive_error(error::errno(&e));
-                    ReadSize::default()
-                }
             }
-        })
+        };
+        match recv::read_with(fd, &mut reader, mode) {
+            Ok(size) => {
+                // A refusal only means datagram-by-datagram reads, just as correct.
+                let _ = self.follow_offload(Some(size));
+                let (datagrams, bytes) = self.received.get();
+                self.received
+                    .set((datagrams + size.datagrams as u64, bytes + size.bytes as u64));
+                self.deliver_from(&callbacks, reader, Position::default());
+                size
+            }
+            Err(e) => {
+                give_back(reader);
+                match e.kind() {
+                    // Left to the next wakeup: the poll is level-triggered, nothing is lost.
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => {}
+                    // With receiveErrors, an ICMP error is reported from the error queue.
+                    _ if self.receives_errors() && crate::sys::control::is_stale_error(&e) => {}
+                    _ => self.report_receive_error(error::errno(&e)),
+                }
+                ReadSize::default()
+            }
+        }
+    }
+
+    /// Delivers `reader`'s datagrams from `at` on, at most [`FAIR`] of them; what is left goes
+    /// to the backlog with a turn asked for, while the socket receives.
+    fn deliver_from(&self, callbacks: &Callbacks, reader: Reader, at: Position) {
+        let nested = self.delivering.replace(true);
+        let rest = {
+            let _delivering = staging::Delivering::begin();
+            if self.delivery.get() == Delivery::Each {
+                self.deliver_each(callbacks, &reader, at)
+            } else {
+                self.deliver_batches(callbacks, &reader);
+                None
+            }
+        };
+        self.delivering.set(nested);
+        match rest {
+            Some(at) if self.is_receiving() => {
+                if let Ok(mut slot) = self.backlog.try_borrow_mut() {
+                    *slot = Some(Backlog { reader, at });
+                }
+                self.request_turn();
+            }
+            _ => give_back(reader),
+        }
+        if !nested && self.nested_blocked.replace(false) {
+            // A nested loop found this socket readable meanwhile and left it: watch it again.
+            self.update_interest();
+        }
     }
 
     /// `onerror(errno)`: a receive error (`'error'` on the socket).
@@ -132,18 +211,25 @@ impl Owner {
         }
     }
 
-    /// One `onmessage(buf, address, port)` per datagram, [`AHEAD`] Buffers at a time, while the
-    /// socket receives; with `receiveInfo`, `onmessage(buf, address, port, undefined,
-    /// localAddress, interfaceIndex, tos, ttl, timestamp, truncated)`.
-    fn deliver_each(&self, callbacks: &Callbacks, reader: &Reader) {
-        let mut datagrams = Datagrams::new(reader).peekable();
-        while datagrams.peek().is_some() {
-            let Some(scope) = CallScope::open(self.env) else {
-                return;
-            };
-            let Some(onmessage) = callbacks.callee(&scope, |f| &f.onmessage) else {
-                return;
-            };
+    /// One `onmessage(buf, address, port)` per datagram from `at` on, [`AHEAD`] Buffers at a
+    /// time, while the socket receives, [`FAIR`] at most; with `receiveInfo`,
+    /// `onmessage(buf, address, port, undefined, localAddress, interfaceIndex, tos, ttl,
+    /// timestamp, truncated)`. Returns where it stopped if datagrams are left.
+    fn deliver_each(
+        &self,
+        callbacks: &Callbacks,
+        reader: &Reader,
+        at: Position,
+    ) -> Option<Position> {
+        let mut datagrams = Datagrams::resume(reader, at);
+        let mut left = FAIR;
+        loop {
+            if left == 0 {
+                let at = datagrams.position();
+                return Datagrams::resume(reader, at).next().map(|_| at);
+            }
+            let scope = CallScope::open(self.env)?;
+            let onmessage = callbacks.callee(&scope, |f| &f.onmessage)?;
             // The sender's address string is made once per run of datagrams from one sender.
             let mut sender = Sender::default();
             let mut local = InfoValues::default();
@@ -151,7 +237,7 @@ impl Owner {
             let mut count = 0;
             for (slot, (datagram, call)) in datagrams
                 .by_ref()
-                .take(AHEAD)
+                .take(AHEAD.min(left))
                 .zip(calls.iter_mut())
                 .enumerate()
             {
@@ -164,7 +250,7 @@ impl Owner {
                 let (Some((address, port)), Some(buf)) =
                     (sender.values(&scope, datagram.from), buf)
                 else {
-                    return;
+                    return None;
                 };
                 call.0[..3].copy_from_slice(&[buf, address, port]);
                 if let Some(info) = &datagram.info {
@@ -172,7 +258,7 @@ impl Owner {
                     let (Some(none), Some(values)) =
                         (scope.undefined(), local.values(&scope, self.family, info))
                     else {
-                        return;
+                        return None;
                     };
                     call.0[3] = none;
                     call.0[4..].copy_from_slice(&values);
@@ -180,9 +266,10 @@ impl Owner {
                 }
                 count += 1;
             }
-            if !self.call_each(&scope, callbacks, &onmessage, &calls[..count]) {
-                return;
+            if count == 0 || !self.call_each(&scope, callbacks, &onmessage, &calls[..count]) {
+                return None;
             }
+            left -= count;
         }
     }
 
@@ -217,9 +304,9 @@ impl Owner {
                 batch.slots().zip(buffers.iter_mut().zip(sizes.iter_mut()))
             {
                 let made = if self.delivery.get() == Delivery::BatchZeroCopy {
-                    // SAFETY: the bytes are in this thread's read buffer, which is not read
-                    // into again before `lent` detaches the Buffer (the reader stays borrowed
-                    // meanwhile).
+                    // SAFETY: the bytes are in this delivery's read buffer, which goes back to
+                    // the pool (to be read into again) only after `lent` has detached the
+                    // Buffer, when this iteration ends.
                     unsafe { scope.buffer_borrowed(bytes) }.map(|(buf, borrowed)| {
                         if borrowed {
                             lent.keep(buf);

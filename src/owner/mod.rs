@@ -3,8 +3,12 @@
 //! and `fast_calls.rs`, the only module that calls JavaScript.
 //!
 //! - Readiness has one dispatcher, `Owner::on_ready` (libuv's `uv__udp_io`): writable flushes
-//!   the send queue, readable reads and delivers (`deliver.rs`), and the pacing timer defers a
-//!   read to the loop's next iteration (`pacer.rs`).
+//!   the send queue, readable reads and delivers (`deliver.rs`). A reactor turn
+//!   (`Owner::on_turn`, at the start of a loop iteration) delivers what an earlier read left
+//!   (`deliver.rs`), what the background reader queued (`background.rs`), or the read that
+//!   pacing deferred (`pacer.rs`).
+//! - Receive offload has one owner, [`Owner::follow_offload`], carrying out
+//!   `crate::recv::offload`'s decision.
 //! - What the socket polls for follows from its state in one place, [`Owner::update_interest`]:
 //!   readable while receiving and not paced, writable while datagrams are queued. Every send
 //!   goes through [`Owner::with_sender`], which updates it after the engine has run.
@@ -15,9 +19,10 @@
 //! mistake becomes an error reported to the caller (`EBUSY`), never a panic and never a silent
 //! drop.
 //!
-//! Lifetime: the thread's reactor (while the socket is watched) and the pacer's handles hold a
-//! strong `Rc` to the owner (they may call it until they let go); `close()` and environment
-//! teardown (the reactor's cleanup hook) drop them, which breaks those cycles.
+//! Lifetime: the thread's reactor holds a strong `Rc` to the owner while the socket is watched
+//! (it may call it until it lets go); the background reader's wake-up handle holds a weak one.
+//! `close()` and environment teardown (the reactor's cleanup hook) drop the watch, which breaks
+//! that cycle.
 
 mod background;
 mod control;
@@ -34,13 +39,14 @@ use napi::sys::napi_value;
 use socket2::Socket;
 
 use crate::reactor::{self, Watch, Watched};
+use crate::recv;
+use crate::recv::offload::Offload;
 use crate::send::{Datagram, SendEngine};
 use crate::sys::addr::Addr;
 use crate::sys::error;
 use crate::sys::gso;
 use crate::sys::socket::{self, Family, Options};
 use crate::uv::{self, AsyncContext, CallScope, Callee, JsRef, RawEnv};
-use pacer::Pacer;
 
 /// The JavaScript functions a socket reports to: one set per thread, shared by the thread's UDP
 /// handles (`lib/handle.js` hands them over once), or one set per Unix handle.
@@ -123,9 +129,21 @@ pub struct Owner {
     socket: RefCell<Option<Socket>>,
     /// The socket's place in its thread's readiness watcher, once it receives.
     watch: RefCell<Option<Watch>>,
-    /// The read-pacing timer, made the first time the socket is busy.
-    pacer: RefCell<Option<Pacer>>,
-    /// This owner itself, weakly, for the pacer (which the owner owns).
+    /// Whether the next read waits for the pacing turn (`pacer.rs`).
+    paced: Cell<bool>,
+    /// Whether the read in progress came after a pacing wait.
+    after_wait: Cell<bool>,
+    /// Whether the socket waits for its next turn before it is read on readiness again: it
+    /// delivered in this iteration's turn (a backlog's end, a paced read), and a read in this
+    /// iteration's poll phase would deliver more than `deliver::FAIR` in one iteration.
+    resting: Cell<bool>,
+    /// What the last read left undelivered (`deliver.rs`).
+    backlog: RefCell<Option<deliver::Backlog>>,
+    /// Whether a delivery to JavaScript is in progress (a nested loop may run meanwhile).
+    delivering: Cell<bool>,
+    /// Whether a nested loop found the socket readable during a delivery, and left it.
+    nested_blocked: Cell<bool>,
+    /// This owner itself, weakly, for the background reader's wake-up handle.
     me: Weak<Owner>,
     callbacks: RefCell<Option<Rc<Callbacks>>>,
     sender: RefCell<SendEngine>,
@@ -148,9 +166,8 @@ pub struct Owner {
     writable_wanted: Cell<bool>,
     referenced: Cell<bool>,
     closed: Cell<bool>,
-    /// Whether receive offload is on: turned on by the first full read
-    /// ([`recv::wants_offload`]).
-    offload: Cell<bool>,
+    /// Receive offload's state (`crate::recv::offload`).
+    offload: Cell<Offload>,
     /// The statistics at close, for `getStats()` after it.
     final_stats: Cell<Option<[u64; 6]>>,
 }
@@ -171,7 +188,12 @@ impl Owner {
             family,
             socket: RefCell::new(None),
             watch: RefCell::new(None),
-            pacer: RefCell::new(None),
+            paced: Cell::new(false),
+            after_wait: Cell::new(false),
+            resting: Cell::new(false),
+            backlog: RefCell::new(None),
+            delivering: Cell::new(false),
+            nested_blocked: Cell::new(false),
             me: me.clone(),
             callbacks: RefCell::new(None),
             sender: RefCell::new(match family {
@@ -189,7 +211,7 @@ impl Owner {
             writable_wanted: Cell::new(false),
             referenced: Cell::new(true),
             closed: Cell::new(false),
-            offload: Cell::new(false),
+            offload: Cell::new(Offload::default()),
             final_stats: Cell::new(None),
         })
     }
@@ -341,8 +363,37 @@ impl Owner {
         }
         if !paused {
             self.wake_background();
+            if self.has_backlog() {
+                self.request_turn();
+            }
         }
         self.update_interest();
+    }
+
+    /// Switches receive offload as `crate::recv::offload` decides from the read options and
+    /// `read` (the last read; `None` when the options changed).
+    ///
+    /// # Errors
+    /// The kernel refused the switch (a refusal to turn it on is remembered, and not tried
+    /// again).
+    pub(crate) fn follow_offload(&self, read: Option<recv::ReadSize>) -> io::Result<()> {
+        let mut offload = self.offload.get();
+        let Some(on) = offload.decide(self.control.read_mode.get(), read) else {
+            return Ok(());
+        };
+        let result = self.with_socket(|s| gso::set_gro(s, on));
+        offload.switched(on, result.is_ok());
+        self.offload.set(offload);
+        result
+    }
+
+    /// Asks the thread's reactor for a turn at the start of the loop's next iteration.
+    pub(super) fn request_turn(&self) {
+        if let Ok(watch) = self.watch.try_borrow() {
+            if let Some(watch) = watch.as_ref() {
+                watch.turn();
+            }
+        }
     }
 
     /// `[datagramsReceived, bytesReceived, datagramsSent, bytesSent, droppedByKernel,
@@ -404,7 +455,14 @@ impl Owner {
     /// process alive.
     fn update_interest(&self) -> i32 {
         let mut events = 0;
-        if self.is_receiving() && !self.paused.get() && !self.is_paced() && !self.is_background() {
+        if self.is_receiving()
+            && !self.paused.get()
+            && !self.is_paced()
+            && !self.is_background()
+            && !self.has_backlog()
+            && !self.resting.get()
+            && !self.nested_blocked.get()
+        {
             events |= uv::READABLE;
         }
         if self
@@ -629,7 +687,6 @@ impl Owner {
                 watch.set_ref(on);
             }
         }
-        self.if_pacer(|p| p.set_ref(on));
         self.set_background_ref(on);
     }
 
@@ -652,7 +709,7 @@ impl Owner {
         self.release()
     }
 
-    /// Drops the watch, the pacer, the socket and the callbacks; returns how
+    /// Drops the watch, the backlog, the socket and the callbacks; returns how
     /// the queued datagrams end, as [`Owner::close`] does.
     fn release(&self) -> Vec<i64> {
         let cancelled = self
@@ -664,13 +721,17 @@ impl Owner {
             .flat_map(|c| [i64::from(c.id), i64::from(c.status), c.bytes as i64])
             .collect();
         // Order matters: the background reader lets go of its duplicate of the descriptor, and
-        // the watch and the pacer stop watching the descriptors, before they are closed.
+        // the watch stops watching the descriptor, before it is closed.
         self.stop_background();
         if let Ok(mut w) = self.watch.try_borrow_mut() {
             w.take();
         }
-        if let Ok(mut p) = self.pacer.try_borrow_mut() {
-            p.take();
+        self.paced.set(false);
+        self.resting.set(false);
+        // Read but not delivered: discarded, as node:dgram's close discards what waits in the
+        // kernel (these were counted as received when read).
+        if let Ok(mut b) = self.backlog.try_borrow_mut() {
+            b.take();
         }
         if let Ok(mut s) = self.socket.try_borrow_mut() {
             s.take();
@@ -700,7 +761,9 @@ impl Watched for Owner {
         if events & reactor::ERROR != 0 {
             // The socket has a pending error (an ICMP port unreachable on a connected socket,
             // say). Read to take the real error (ECONNREFUSED) as node:dgram's read would.
-            self.on_readable();
+            if !self.delivering.get() {
+                self.read_once();
+            }
             self.update_interest();
             return;
         }
@@ -709,7 +772,33 @@ impl Watched for Owner {
             self.on_writable();
         }
         if events & uv::READABLE != 0 {
+            if self.delivering.get() {
+                // A nested loop (a listener running the loop): reading now would deliver
+                // datagrams ahead of those the outer delivery still holds. Stop watching until
+                // it ends, so that the nested loop does not spin on the socket.
+                self.nested_blocked.set(true);
+                self.update_interest();
+                return;
+            }
             self.read_and_pace();
+        }
+    }
+
+    fn on_turn(&self) {
+        if self.delivering.get() {
+            // As for readiness above: after the outer delivery.
+            self.nested_blocked.set(true);
+            self.paced.set(false);
+            return;
+        }
+        if self.resting.replace(false) {
+            self.update_interest();
+        } else if self.is_background() {
+            self.drain_background();
+        } else if self.has_backlog() {
+            self.deliver_backlog();
+        } else {
+            self.paced_turn();
         }
     }
 

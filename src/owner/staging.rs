@@ -10,8 +10,9 @@
 //! side copies the bytes out into a Buffer of its own before anything else runs.
 //!
 //! The slots are written only just before the calls that read them: a group of at most
-//! [`SLOTS`] datagrams is staged, then delivered, and deliveries never nest (one reader per
-//! thread, borrowed for the whole delivery).
+//! [`SLOTS`] datagrams is staged, then delivered. A delivery can nest in another (a `'message'`
+//! listener that runs the loop, as `deasync` does); only the outermost one stages
+//! ([`Delivering`]), so a nested one never overwrites slots whose calls are still to come.
 
 use std::cell::Cell;
 use std::ptr;
@@ -33,9 +34,28 @@ struct Area {
     array: sys::napi_ref,
 }
 
+/// A delivery in progress on this thread, for as long as it lives.
+pub struct Delivering(());
+
+impl Delivering {
+    /// Marks a delivery as begun.
+    pub fn begin() -> Self {
+        DEPTH.with(|d| d.set(d.get() + 1));
+        Delivering(())
+    }
+}
+
+impl Drop for Delivering {
+    fn drop(&mut self) {
+        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
 thread_local! {
     /// This thread's staging area.
     static AREA: Cell<Option<Area>> = const { Cell::new(None) };
+    /// How many deliveries are in progress on this thread (more than one: nested).
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Returns the staging area of `env` on this thread: the one registered before, or else
@@ -103,9 +123,10 @@ pub unsafe fn register(env: RawEnv, array: sys::napi_value) -> napi::Result<sys:
 
 /// Copies `bytes` into staging slot `slot` for `env`, and returns the number that tells
 /// JavaScript where they are; `None` when they are too long, the slot does not exist, or `env`
-/// has no staging area on this thread.
+/// has no staging area on this thread, or when the delivery is nested in another
+/// (see [`Delivering`]).
 pub fn stage(env: RawEnv, slot: usize, bytes: &[u8]) -> Option<i32> {
-    if bytes.len() > SMALL || slot >= SLOTS {
+    if bytes.len() > SMALL || slot >= SLOTS || DEPTH.with(Cell::get) > 1 {
         return None;
     }
     let Area {

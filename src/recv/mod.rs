@@ -5,12 +5,13 @@
 //! - [`Datagrams`]: each datagram on its own, GRO batches split at their segment size, as
 //!   node:dgram delivers them (`'message'`).
 //! - [`Batches`]: what one read took from one sender, consecutive slots together (`'messages'`).
-//! - [`pacing`]: when to read next.
+//! - [`pacing`]: when to read next; [`offload`]: when receive offload is on.
 //!
 //! The engine knows nothing of Node-API, so `cargo test` drives it on loopback sockets; the
-//! owner (`crate::owner`) turns what it yields into JavaScript calls.
+//! socket's owner turns what it yields into JavaScript calls.
 
 pub mod background;
+pub mod offload;
 pub mod pacing;
 
 use std::io;
@@ -19,7 +20,7 @@ use std::os::fd::RawFd;
 
 use crate::sys::addr::Addr;
 use crate::sys::control::RecvInfo;
-use crate::sys::mmsg::{ReadMode, Reader, SLOTS};
+use crate::sys::mmsg::{ReadMode, Reader};
 
 /// What one `recvmmsg` took from the kernel: what pacing decides by, and what the statistics
 /// count.
@@ -31,16 +32,6 @@ pub struct ReadSize {
     pub datagrams: usize,
     /// Payload bytes.
     pub bytes: usize,
-}
-
-/// Whether a read shows a socket busy enough to turn receive offload (`UDP_GRO`) on: it came
-/// back full, so datagrams arrive faster than they are read. Offload is not turned on when a
-/// socket is made: the kernel's first offload socket (in a network namespace) turns a static
-/// key on, and its last one turns it off, each time rewriting kernel code on every CPU (tens
-/// of µs, more with more CPUs), which a program opening a socket per query would pay twice
-/// per socket. Datagrams already queued are read as they are either way.
-pub fn wants_offload(read: ReadSize) -> bool {
-    read.reads == SLOTS
 }
 
 /// One non-blocking `recvmmsg` on `fd` into `reader`.
@@ -93,14 +84,56 @@ pub struct Datagrams<'a> {
     info: Option<RecvInfo>,
 }
 
+/// Where a [`Datagrams`] iteration stands: the slot, and the bytes of its GRO batch already
+/// taken.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Position {
+    slot: usize,
+    offset: usize,
+}
+
 impl<'a> Datagrams<'a> {
     /// The datagrams `reader` holds.
     pub fn new(reader: &'a Reader) -> Self {
-        Datagrams {
+        Self::resume(reader, Position::default())
+    }
+
+    /// The datagrams `reader` holds from `at` on (a [`Datagrams::position`] of the same read).
+    pub fn resume(reader: &'a Reader, at: Position) -> Self {
+        let mut datagrams = Datagrams {
             reader,
-            next_slot: 0,
+            next_slot: at.slot,
             rest: None,
             info: None,
+        };
+        if at.offset > 0 {
+            if let Some(slot) = reader.slot(at.slot) {
+                if let (Some(from), Some(tail)) = (slot.from, slot.payload.get(at.offset..)) {
+                    let segment = slot.segment.unwrap_or(slot.payload.len()).max(1);
+                    datagrams.rest = (!tail.is_empty()).then_some((tail, from, segment));
+                    datagrams.info = slot.info;
+                }
+            }
+            datagrams.next_slot = at.slot + 1;
+        }
+        datagrams
+    }
+
+    /// Where the iteration stands: [`Datagrams::resume`] there yields what this one would yield
+    /// next.
+    pub fn position(&self) -> Position {
+        match (&self.rest, self.next_slot.checked_sub(1)) {
+            (Some((tail, _, _)), Some(slot)) => {
+                let len = self.reader.slot(slot).map_or(0, |s| s.payload.len());
+                Position {
+                    slot,
+                    offset: len - tail.len(),
+                }
+            }
+            _ => Position {
+                slot: self.next_slot,
+                offset: 0,
+            },
         }
     }
 }

@@ -17,7 +17,7 @@ fn receiver() -> (Socket, SocketAddr) {
     r.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
         .unwrap();
     r.set_nonblocking(true).unwrap();
-    gso::enable_gro(&r);
+    gso::set_gro(&r, true).unwrap();
     let addr = r.local_addr().unwrap().as_socket().unwrap();
     (r, addr)
 }
@@ -147,5 +147,31 @@ fn unix_senders_are_named_by_path_abstract_name_or_nothing() {
     );
     for p in [&rpath, &dir.join(format!("dgram-rs-recv-{id}-s.sock"))] {
         std::fs::remove_file(p).unwrap();
+    }
+}
+
+#[test]
+fn an_iteration_resumes_where_it_stopped_even_inside_a_gro_batch() {
+    let (r, addr) = receiver();
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let s = Socket::from(s);
+    let data: Vec<u8> = (0..10u8).flat_map(|i| [i; 100]).collect();
+    gso::send_segments(&s, &[IoSlice::new(&data)], 100, Some(addr)).unwrap();
+    s.send_to(b"after", &addr.into()).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let mut reader = Reader::new().unwrap();
+    read(r.as_raw_fd(), &mut reader).unwrap();
+    let all: Vec<Vec<u8>> = Datagrams::new(&reader).map(|d| d.bytes.to_vec()).collect();
+    assert_eq!(all.len(), 11, "one GRO batch of 10 and one datagram");
+    for stop in 0..=all.len() {
+        let mut first = Datagrams::new(&reader);
+        let mut got: Vec<Vec<u8>> = first
+            .by_ref()
+            .take(stop)
+            .map(|d| d.bytes.to_vec())
+            .collect();
+        let at = first.position();
+        got.extend(Datagrams::resume(&reader, at).map(|d| d.bytes.to_vec()));
+        assert_eq!(got, all, "stopped after {stop}");
     }
 }

@@ -87,9 +87,12 @@ pub fn send_segments(
     }
 }
 
-/// Enables receive offload (`UDP_GRO`) where the kernel has it: a GSO sender's batch then arrives
-/// in one read, which the receive engine splits into its datagrams. Kernels without it (and
-/// Unix sockets) deliver datagram by datagram, which is just as correct.
-pub fn enable_gro(socket: &impl AsFd) {
-    let _ = setsockopt(socket, sockopt::UdpGroSegment, &true);
+/// Turns receive offload (`UDP_GRO`) on or off: on, a GSO sender's batch arrives in one read,
+/// which the receive engine splits into its datagrams (when to is the receive engine's offload
+/// decision).
+///
+/// # Errors
+/// The kernel's: `ENOPROTOOPT` where it has no receive offload (or for a Unix socket).
+pub fn set_gro(socket: &impl AsFd, on: bool) -> io::Result<()> {
+    setsockopt(socket, sockopt::UdpGroSegment, &on).map_err(io::Error::from)
 }

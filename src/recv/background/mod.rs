@@ -29,7 +29,8 @@ use tokio::io::Interest;
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 
-use super::{read_with, wants_offload, Datagrams};
+use super::offload::Offload;
+use super::{read_with, Datagrams};
 use crate::sys::addr::OwnedAddr;
 use crate::sys::control::RecvInfo;
 use crate::sys::gso;
@@ -236,7 +237,7 @@ async fn run(
             return;
         }
     };
-    let mut offload = false;
+    let mut offload = Offload::default();
     loop {
         let mut ready = match watched.ready(WATCHED).await {
             Ok(ready) => ready,
@@ -248,9 +249,11 @@ async fn run(
         };
         match read_with(watched.get_ref().as_raw_fd(), &mut reader, mode) {
             Ok(size) => {
-                if wants_offload(size) && !offload {
-                    offload = true;
-                    gso::enable_gro(watched.get_ref());
+                // The same decision as the owner's (`Owner::follow_offload`); a refusal only
+                // means datagram-by-datagram reads.
+                if let Some(on) = offload.decide(mode, Some(size)) {
+                    let ok = gso::set_gro(watched.get_ref(), on).is_ok();
+                    offload.switched(on, ok);
                 }
                 shared.queue_read(&reader, max_bytes);
                 wake();

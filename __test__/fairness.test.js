@@ -1,0 +1,85 @@
+'use strict'
+// Fair delivery under a flood (issue 18 item 4, issue 22): a socket delivers at most 32 datagrams
+// per loop iteration (libuv reads 32 per readiness), whatever one read took (with receive offload
+// on, one read can hold 2,048) and however fast the background reader refills its inbox; the rest
+// waits, already read, for the next iteration, and timers, immediates and other sockets run in
+// between. Measured as the most datagrams delivered between two consecutive setImmediate turns,
+// with a handler slower than the arrival rate, on node:dgram (the oracle: at most 32) and on
+// dgram-rs, default path and backgroundReceive. The flood comes from a worker thread sending GSO
+// batches (dgram-rs's sendBatch), which turns the receiver's offload on: the worst case.
+const assert = require('node:assert')
+const { Worker } = require('node:worker_threads')
+const { parity, bindLoopback } = require('./helpers/impls')
+
+const FAIR = 32
+// Each 'message' handler busy-waits this long: slower than the flood.
+const HANDLER_US = 50
+// The scenario ends after this many datagrams delivered, or this long.
+const ENOUGH = 1500
+const MAX_MS = 3000
+
+function busyWait (us) {
+  const end = process.hrtime.bigint() + BigInt(us * 1000)
+  while (process.hrtime.bigint() < end);
+}
+
+// Floods 127.0.0.1:port with GSO batches of 64 × 100 B from a worker thread until stopped (or
+// MAX_MS). Resolves with a function that stops it.
+function flood (port) {
+  const worker = new Worker(`
+    const { workerData, parentPort } = require('node:worker_threads')
+    const s = require(workerData.module).createSocket('udp4')
+    let stop = false
+    parentPort.on('message', () => { stop = true })
+    const end = Date.now() + workerData.maxMs
+    s.bind(0, '127.0.0.1', () => {
+      const batch = Buffer.alloc(6400)
+      const tick = () => {
+        if (stop || Date.now() > end) return s.close(() => parentPort.close())
+        for (let i = 0; i < 4; i++) s.sendBatch(batch, 100, workerData.port, '127.0.0.1')
+        setImmediate(tick)
+      }
+      tick()
+    })
+  `, { eval: true, workerData: { module: require.resolve('dgram-rs'), port, maxMs: MAX_MS } })
+  return () => new Promise((resolve) => {
+    worker.on('exit', resolve)
+    worker.postMessage('stop')
+  })
+}
+
+// The most datagrams delivered between two setImmediate turns, while `options` receives a flood.
+async function mostPerTurn (ctx, options) {
+  const r = ctx.socket(options)
+  const port = await bindLoopback(r)
+  let since = 0
+  let most = 0
+  let total = 0
+  r.on('message', () => {
+    since++
+    total++
+    busyWait(HANDLER_US)
+  })
+  const stop = flood(port)
+  const start = Date.now()
+  await new Promise((resolve) => {
+    const turn = () => {
+      most = Math.max(most, since)
+      since = 0
+      if (total >= ENOUGH || Date.now() - start > MAX_MS) return resolve()
+      setImmediate(turn)
+    }
+    setImmediate(turn)
+  })
+  await stop()
+  return { most, total }
+}
+
+for (const backgroundReceive of [false, true]) {
+  parity(`fairness: at most ${FAIR} datagrams per socket between two setImmediate turns under a GSO flood with a slow handler (backgroundReceive: ${backgroundReceive})`, async (ctx) => {
+    const { most, total } = await mostPerTurn(ctx, { type: 'udp4', backgroundReceive, recvBufferSize: 1 << 22 })
+    return { atMostFair: most <= FAIR, delivered: total > FAIR, most: most <= FAIR ? 'fair' : most }
+  }, (r) => {
+    assert.deepStrictEqual(r, { atMostFair: true, delivered: true, most: 'fair' })
+  }, { timeout: 15000 })
+}

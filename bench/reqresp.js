@@ -1,0 +1,141 @@
+'use strict'
+
+// Request/response with a window of requests in flight (issue 21): a client keeps W requests
+// outstanding against an echo server (each reply sends the next request), for W = 1, 2, 4, 8, 32,
+// both ends node:dgram or both dgram-rs, side by side in one run, each side its own process
+// pinned to its own core (taskset; "across cores"). Prints requests/s and the median round trip,
+// and the ratio to node:dgram.
+//
+//   npm run bench -- --reqresp [--seconds=1] [--trials=3] [--windows=1,2,4,8,32]
+//   (node bench/run.js --reqresp …, or node bench/reqresp.js …)
+//
+// BENCH_BASE=<path of another dgram-rs checkout, built> adds its rows (a before/after in one run).
+// Traffic is on 127.0.0.1 only; every child is bounded in time and killed at the end.
+
+const { spawn } = require('node:child_process')
+const path = require('node:path')
+
+const ROOT = path.resolve(__dirname, '..')
+
+function load (impl) { return require(impl === 'node' ? 'node:dgram' : impl) }
+
+// --- child roles -------------------------------------------------------------------------------
+
+function echo (impl) {
+  const s = load(impl).createSocket('udp4')
+  s.on('message', (m, r) => s.send(m, r.port, r.address))
+  s.bind(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ port: s.address().port }) + '\n'))
+  process.stdin.on('data', () => process.exit(0)).on('end', () => process.exit(0))
+}
+
+function client (impl, port, window, seconds) {
+  const s = load(impl).createSocket('udp4')
+  const payload = Buffer.alloc(64)
+  const sentAt = new Map()
+  let seq = 0
+  let done = 0
+  const rtts = []
+  let measuring = false
+  const send = () => {
+    const id = seq++
+    payload.writeUInt32LE(id, 0)
+    sentAt.set(id, process.hrtime.bigint())
+    s.send(payload, port, '127.0.0.1')
+  }
+  s.on('message', (m) => {
+    const id = m.readUInt32LE(0)
+    const t0 = sentAt.get(id)
+    sentAt.delete(id)
+    if (measuring && t0 !== undefined) {
+      done++
+      if (rtts.length < 200000) rtts.push(Number(process.hrtime.bigint() - t0) / 1000)
+    }
+    send()
+  })
+  s.bind(0, '127.0.0.1', () => {
+    for (let i = 0; i < window; i++) send()
+    // A short warm-up, then the measured period.
+    setTimeout(() => {
+      measuring = true
+      const start = process.hrtime.bigint()
+      setTimeout(() => {
+        const secs = Number(process.hrtime.bigint() - start) / 1e9
+        rtts.sort((a, b) => a - b)
+        process.stdout.write(JSON.stringify({ rate: done / secs, p50: rtts[rtts.length >> 1] || null }) + '\n')
+        process.exit(0)
+      }, seconds * 1000)
+    }, 200)
+  })
+}
+
+// --- parent ------------------------------------------------------------------------------------
+
+function child (args, cpu, limitMs) {
+  const p = spawn('taskset', ['-c', String(cpu), process.execPath, __filename, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const timer = setTimeout(() => p.kill('SIGKILL'), limitMs)
+  let out = ''
+  const line = new Promise((resolve, reject) => {
+    p.stdout.setEncoding('utf8').on('data', (d) => {
+      out += d
+      const i = out.indexOf('\n')
+      if (i >= 0) resolve(JSON.parse(out.slice(0, i)))
+    })
+    p.on('exit', () => { clearTimeout(timer); reject(new Error(`${args[0]} ended without a result`)) })
+  })
+  line.catch(() => {})
+  return { p, line, stop () { clearTimeout(timer); p.stdin.end(); p.kill('SIGKILL') } }
+}
+
+async function trial (impl, window, seconds) {
+  const server = child(['echo', impl], 1, (seconds + 10) * 1000)
+  try {
+    const { port } = await server.line
+    const c = child(['client', impl, String(port), String(window), String(seconds)], 0, (seconds + 10) * 1000)
+    try {
+      return await c.line
+    } finally { c.stop() }
+  } finally { server.stop() }
+}
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1] }
+
+async function main (argv) {
+  const opt = (name, dflt) => {
+    const a = argv.find((x) => x.startsWith(`--${name}=`))
+    return a ? a.slice(name.length + 3) : dflt
+  }
+  const seconds = Number(opt('seconds', 1))
+  const trials = Number(opt('trials', 3))
+  const windows = opt('windows', '1,2,4,8,32').split(',').map(Number)
+  const impls = [['node:dgram', 'node'], ['dgram-rs', ROOT]]
+  if (process.env.BENCH_BASE) impls.push(['dgram-rs (BENCH_BASE)', path.resolve(process.env.BENCH_BASE)])
+  const rows = []
+  for (const window of windows) {
+    const results = impls.map(() => [])
+    for (let t = 0; t < trials; t++) {
+      // Interleaved: each trial runs every implementation once.
+      for (const [i, [, impl]] of impls.entries()) results[i].push(await trial(impl, window, seconds))
+    }
+    const base = median(results[0].map((r) => r.rate))
+    for (const [i, [name]] of impls.entries()) {
+      const rate = median(results[i].map((r) => r.rate))
+      const p50 = median(results[i].map((r) => r.p50))
+      rows.push({ window, name, rate, p50, ratio: rate / base })
+    }
+  }
+  console.log(`request/response, 64 B, across cores, ${trials} trial(s) of ${seconds} s, medians\n`)
+  console.log('| window | implementation | requests/s | p50 µs | × node:dgram |')
+  console.log('|---:|---|---:|---:|---:|')
+  for (const r of rows) {
+    console.log(`| ${r.window} | ${r.name} | ${Math.round(r.rate).toLocaleString('en')} | ${r.p50 === null ? '-' : r.p50.toFixed(1)} | ${r.ratio.toFixed(2)} |`)
+  }
+}
+
+module.exports = { main }
+
+if (require.main === module) {
+  const [role, ...rest] = process.argv.slice(2)
+  if (role === 'echo') echo(rest[0])
+  else if (role === 'client') client(rest[0], Number(rest[1]), Number(rest[2]), Number(rest[3]))
+  else main(process.argv.slice(2)).catch((e) => { console.error(e); process.exit(1) })
+}
