@@ -314,8 +314,9 @@ function kernelDrops (socket) {
 }
 
 module.exports = {
-  // node:dgram's own deprecated export (it warns, DEP0112, as node:dgram's does).
-  _createSocketHandle: dgram._createSocketHandle,
+  // node:dgram's own deprecated export (it warns, DEP0112, as node:dgram's
+  // does), where node:dgram still has it (Node 24 and earlier).
+  ...('_createSocketHandle' in dgram ? { _createSocketHandle: dgram._createSocketHandle } : {}),
   createSocket,
   Socket
 }

@@ -54,6 +54,7 @@ const {
   uvExceptionContext,
   codes: {
     ERR_INVALID_ARG_TYPE,
+    ERR_INVALID_ARG_VALUE,
     ERR_INVALID_FD_TYPE,
     ERR_IP_BLOCKED,
     ERR_MISSING_ARGS,
@@ -69,7 +70,9 @@ const {
   isInt32,
   validateAbortSignal,
   validateBlockList,
+  validateFunction,
   validateNumber,
+  validateObject,
   validatePort,
   validateString,
   validateUint32
@@ -91,10 +94,10 @@ const {
 } = require('./reuseport')
 const { validateBackgroundReceive } = require('./background')
 const { createMessages } = require('./messages')
+const nodeVersion = require('./node-version')
 const {
   applyControl,
   installControlMethods,
-  isSendOptions,
   validateControlOptions,
   validateSendControl
 } = require('./control')
@@ -248,7 +251,7 @@ function createSocket (type, listener) {
   return new Socket(type, listener)
 }
 
-function startListening (socket) {
+function startReceiving (socket) {
   const state = socket[kStateSymbol]
 
   state.handle.onmessage = onMessage
@@ -266,8 +269,20 @@ function startListening (socket) {
   if (state.recvBufferSize) { bufferSize(socket, state.recvBufferSize, RECV_BUFFER) }
 
   if (state.sendBufferSize) { bufferSize(socket, state.sendBufferSize, SEND_BUFFER) }
+}
 
+function startListening (socket) {
+  startReceiving(socket)
   socket.emit('listening')
+}
+
+// bindSync() and connectSync() emit on the next tick, unless closed by then.
+function emitListeningNT (socket) {
+  if (socket[kStateSymbol].handle) { socket.emit('listening') }
+}
+
+function emitConnectNT (socket) {
+  if (socket[kStateSymbol].handle) { socket.emit('connect') }
 }
 
 function replaceHandle (self, newHandle) {
@@ -360,6 +375,12 @@ function bufferSize (self, size, buffer) {
   return ret
 }
 
+// What bind(port, callback) waits on for a failure: Node 24.21+ / 26.8+ an
+// errorMonitor, so that a failed bind with no 'error' listener of the user's
+// throws as any unhandled 'error' does; before, an 'error' listener, which
+// swallows it.
+const kBindErrorEvent = nodeVersion.bindErrorMonitor ? EventEmitter.errorMonitor : 'error'
+
 Socket.prototype.bind = function (port_, address_ /* , callback */) {
   let port = port_
 
@@ -373,7 +394,7 @@ Socket.prototype.bind = function (port_, address_ /* , callback */) {
   const cb = arguments.length && arguments[arguments.length - 1]
   if (typeof cb === 'function') {
     function removeListeners () {
-      this.removeListener('error', removeListeners)
+      this.removeListener(kBindErrorEvent, removeListeners)
       this.removeListener('listening', onListening)
     }
 
@@ -382,7 +403,7 @@ Socket.prototype.bind = function (port_, address_ /* , callback */) {
       cb.call(this)
     }
 
-    this.on('error', removeListeners)
+    this.on(kBindErrorEvent, removeListeners)
     this.on('listening', onListening)
   }
 
@@ -522,6 +543,101 @@ Socket.prototype.connect = function (port, address, callback) {
   _connect.call(this, port, address, callback)
 }
 
+// Node 24.19+ / 26.4+: bind() and connect() done at once. bind(2) and a UDP
+// connect(2) are local and do not block; only a name lookup would, so both
+// take IP literals only. 'listening' and 'connect' come on the next tick.
+function bindSync (options = {}) {
+  healthCheck(this)
+  validateObject(options, 'options')
+  const state = this[kStateSymbol]
+
+  if (state.bindState !== BIND_STATE_UNBOUND) { throw new ERR_SOCKET_ALREADY_BOUND() }
+
+  // Validated before the state changes: a bad argument leaves the socket
+  // unbound and usable.
+  const port = validatePort(options.port ?? 0, 'options.port')
+  let { address } = options
+  if (!address) {
+    address = this.type === 'udp4' ? '0.0.0.0' : '::'
+  } else {
+    validateString(address, 'options.address')
+    isIP ??= require('net').isIP
+    if (isIP(address) === 0) {
+      throw new ERR_INVALID_ARG_VALUE('options.address', address,
+        'must be a numeric IP address; bindSync does not perform DNS resolution')
+    }
+  }
+
+  state.bindState = BIND_STATE_BINDING
+
+  let flags = 0
+  if (state.reuseAddr) { flags |= UV_UDP_REUSEADDR }
+  if (state.ipv6Only) { flags |= UV_UDP_IPV6ONLY }
+  if (state.reusePort) { flags |= UV_UDP_REUSEPORT }
+
+  let syscall = 'bind'
+  let err = bindHandle(state.handle, address, port, flags)
+  if (!err && state.reusePortBalance) {
+    syscall = 'setsockopt'
+    err = applyReusePortBalance(state.handle, state.reusePortBalance)
+  }
+  if (err) {
+    state.bindState = BIND_STATE_UNBOUND
+    throw new ExceptionWithHostPort(err, syscall, address, port)
+  }
+
+  startReceiving(this)
+  process.nextTick(emitListeningNT, this)
+  return this.address()
+}
+
+function connectSync (port, address) {
+  healthCheck(this)
+  port = validatePort(port, 'Port', false)
+
+  const state = this[kStateSymbol]
+
+  if (state.connectState !== CONNECT_STATE_DISCONNECTED) { throw new ERR_SOCKET_DGRAM_IS_CONNECTED() }
+
+  isIP ??= require('net').isIP
+  if (address == null || address === '') {
+    address = this.type === 'udp4' ? '127.0.0.1' : '::1'
+  } else {
+    validateString(address, 'address')
+    if (isIP(address) === 0) {
+      throw new ERR_INVALID_ARG_VALUE('address', address,
+        'must be a numeric IP address; connectSync does not perform DNS resolution')
+    }
+  }
+
+  if (state.bindState === BIND_STATE_UNBOUND) {
+    this.bindSync()
+  } else if (state.bindState !== BIND_STATE_BOUND) {
+    throw new ERR_SOCKET_ALREADY_BOUND()
+  }
+
+  state.connectState = CONNECT_STATE_CONNECTING
+
+  if (isBlocked(state.sendBlockList, address)) {
+    state.connectState = CONNECT_STATE_DISCONNECTED
+    throw new ERR_IP_BLOCKED(address)
+  }
+
+  const err = state.handle.connect(address, port)
+  if (err) {
+    state.connectState = CONNECT_STATE_DISCONNECTED
+    throw new ExceptionWithHostPort(err, 'connect', address, port)
+  }
+
+  state.connectState = CONNECT_STATE_CONNECTED
+  process.nextTick(emitConnectNT, this)
+}
+
+if (nodeVersion.syncMethods) {
+  Socket.prototype.bindSync = bindSync
+  Socket.prototype.connectSync = connectSync
+}
+
 function _connect (port, address, callback) {
   const state = this[kStateSymbol]
   if (callback) { this.once('connect', callback) }
@@ -642,25 +758,32 @@ Socket.prototype.send = function (buffer,
   port,
   address,
   callback) {
-  let list
-  const state = this[kStateSymbol]
-  const connected = state.connectState === CONNECT_STATE_CONNECTED
-  // dgram-rs: send(msg, { port, address, tos, sourceAddress }, callback)
-  // (lib/control.js), rewritten into node:dgram's (msg, port, address,
-  // callback) or, connected, (msg, callback).
-  let control
-  if (isSendOptions(offset) && (length === undefined || typeof length === 'function') &&
-      port === undefined) {
-    const options = offset
-    control = validateSendControl(options, this.type === 'udp4' ? 4 : 6)
-    control.options = options
-    if (connected && (options.port !== undefined || options.address !== undefined)) { throw new ERR_SOCKET_DGRAM_IS_CONNECTED() }
-    callback = typeof length === 'function' ? length : undefined;
-    [offset, length, port, address] = connected
-      ? [callback, undefined, undefined, undefined]
-      // Without a port, node:dgram's error names the object.
-      : [options.port === undefined ? options : options.port, options.address, callback, undefined]
+  return send(this, undefined, buffer, offset, length, port, address, callback)
+}
+
+// dgram-rs: sendWithOptions(msg, { port, address, tos, sourceAddress }[,
+// callback]), connected: sendWithOptions(msg, { tos, sourceAddress }[,
+// callback]) (lib/control.js). A method of its own, not a form of send():
+// node:dgram gives an object in send()'s second place a meaning (a bad port,
+// or, connected, an ignored callback), and may one day give it another.
+Socket.prototype.sendWithOptions = function (msg, options, callback) {
+  validateObject(options, 'options')
+  const control = validateSendControl(options, this.type === 'udp4' ? 4 : 6)
+  if (callback !== undefined) { validateFunction(callback, 'callback') }
+  if (this[kStateSymbol].connectState === CONNECT_STATE_CONNECTED) {
+    if (options.port !== undefined || options.address !== undefined) { throw new ERR_SOCKET_DGRAM_IS_CONNECTED() }
+    return send(this, control, msg, callback)
   }
+  const port = validatePort(options.port, 'options.port', false)
+  if (options.address != null) { validateString(options.address, 'options.address') }
+  return send(this, control, msg, port, options.address, callback)
+}
+
+// Both: `control` is sendWithOptions's (undefined for send()).
+function send (self, control, buffer, offset, length, port, address, callback) {
+  let list
+  const state = self[kStateSymbol]
+  const connected = state.connectState === CONNECT_STATE_CONNECTED
   if (!connected) {
     if (address || (port && typeof port !== 'function')) {
       buffer = sliceBuffer(buffer, offset, length)
@@ -721,9 +844,9 @@ Socket.prototype.send = function (buffer,
     validateString(address, 'address')
   }
 
-  healthCheck(this)
+  healthCheck(self)
 
-  if (state.bindState === BIND_STATE_UNBOUND) { this.bind({ port: 0, exclusive: true }, null) }
+  if (state.bindState === BIND_STATE_UNBOUND) { self.bind({ port: 0, exclusive: true }, null) }
 
   if (list.length === 0) { list.push(Buffer.alloc(0)) }
   copyLent(list)
@@ -731,9 +854,9 @@ Socket.prototype.send = function (buffer,
   // If the socket hasn't been bound yet, push the outbound packet onto the
   // send queue and send after binding is complete.
   if (state.bindState !== BIND_STATE_BOUND) {
-    enqueue(this, control
-      ? this.send.bind(this, list, control.options, callback)
-      : this.send.bind(this, list, port, address, callback))
+    enqueue(self, control
+      ? send.bind(undefined, self, control, list, port, address, callback)
+      : self.send.bind(self, list, port, address, callback))
     return
   }
 
@@ -742,8 +865,8 @@ Socket.prototype.send = function (buffer,
   state.lookups++
   const afterDns = (ex, ip) => {
     state.lookups--
-    doSend(ex, this, ip, list, address, port, callback, control)
-    if (state.lookups === 0 && state.gathered !== undefined) { flushSends(this) }
+    doSend(ex, self, ip, list, address, port, callback, control)
+    if (state.lookups === 0 && state.gathered !== undefined) { flushSends(self) }
   }
 
   if (!connected) {
@@ -1318,32 +1441,39 @@ Socket.prototype.getSendQueueCount = function () {
   return this[kStateSymbol].handle.getSendQueueCount()
 }
 
-// Deprecated private APIs: accessors of the socket's state (DEP0112).
-for (const [name, key] of [
-  ['_handle', 'handle'],
-  ['_receiving', 'receiving'],
-  ['_bindState', 'bindState'],
-  ['_queue', 'queue'],
-  ['_reuseAddr', 'reuseAddr']
-]) {
-  Object.defineProperty(Socket.prototype, name, {
-    __proto__: null,
-    get: deprecate(function () {
-      return this[kStateSymbol][key]
-    }, `Socket.prototype.${name} is deprecated`, 'DEP0112'),
-    set: deprecate(function (val) {
-      this[kStateSymbol][key] = val
-    }, `Socket.prototype.${name} is deprecated`, 'DEP0112')
-  })
+// Deprecated private APIs: accessors of the socket's state (DEP0112),
+// removed in Node 25.
+if (nodeVersion.deprecatedPrivates) {
+  installDeprecatedPrivates()
 }
 
-Socket.prototype._healthCheck = deprecate(function () {
-  healthCheck(this)
-}, 'Socket.prototype._healthCheck() is deprecated', 'DEP0112')
+function installDeprecatedPrivates () {
+  for (const [name, key] of [
+    ['_handle', 'handle'],
+    ['_receiving', 'receiving'],
+    ['_bindState', 'bindState'],
+    ['_queue', 'queue'],
+    ['_reuseAddr', 'reuseAddr']
+  ]) {
+    Object.defineProperty(Socket.prototype, name, {
+      __proto__: null,
+      get: deprecate(function () {
+        return this[kStateSymbol][key]
+      }, `Socket.prototype.${name} is deprecated`, 'DEP0112'),
+      set: deprecate(function (val) {
+        this[kStateSymbol][key] = val
+      }, `Socket.prototype.${name} is deprecated`, 'DEP0112')
+    })
+  }
 
-Socket.prototype._stopReceiving = deprecate(function () {
-  stopReceiving(this)
-}, 'Socket.prototype._stopReceiving() is deprecated', 'DEP0112')
+  Socket.prototype._healthCheck = deprecate(function () {
+    healthCheck(this)
+  }, 'Socket.prototype._healthCheck() is deprecated', 'DEP0112')
+
+  Socket.prototype._stopReceiving = deprecate(function () {
+    stopReceiving(this)
+  }, 'Socket.prototype._stopReceiving() is deprecated', 'DEP0112')
+}
 
 batch.install(Socket, {
   kStateSymbol,
