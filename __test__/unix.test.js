@@ -193,6 +193,46 @@ test('unix_dgram: send() with an offset or length out of range throws node:dgram
   }
 })
 
+// An unconnected Unix socket is always reported writable, so a sender whose receiver is full
+// cannot wait on writability: it waits on a timer (doubling, up to 10 ms) and sends the moment
+// the receiver has room. Waiting on writability spun a whole core (about 650 ms of CPU in this
+// test's second, against about 10 now): the bound below sits far from both.
+test('unix_dgram: an unconnected sender waiting on a full receiver costs almost no CPU, and sends all once it drains', async () => {
+  const name = abstractName('full')
+  const count = 50
+  const py = pythonChild(PY_NAME + `import socket, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(name(sys.argv[1]))
+print('ready', flush=True)
+time.sleep(1.5)
+got = 0
+s.settimeout(5)
+while got < int(sys.argv[2]):
+    s.recv(100)
+    got += 1
+print('got', got, flush=True)
+`, argName(name), String(count))
+  await py.ready
+  const s = dgram.createSocket('unix_dgram')
+  try {
+    let done = 0
+    const errors = []
+    for (let i = 0; i < count; i++) s.send(Buffer.alloc(100, i), name, (err) => { if (err) errors.push(err.code); done++ })
+    const before = process.cpuUsage()
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    const cpu = process.cpuUsage(before)
+    assert.ok(s.getSendQueueCount() > 0, 'the receiver is full: sends wait')
+    assert.ok((cpu.user + cpu.system) / 1000 < 300, `CPU while waiting: ${(cpu.user + cpu.system) / 1000} ms in 1 s`)
+    const out = await py.done
+    assert.match(out, new RegExp(`got ${count}`))
+    const allDone = () => done === count
+    for (let i = 0; i < 200 && !allDone(); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    assert.deepStrictEqual([done, errors], [count, []])
+  } finally {
+    s.close()
+  }
+})
+
 test('unix_dgram: a stale socket file gives EADDRINUSE, as in C; unlinking it is the caller\'s choice', async () => {
   const p = sockPath('stale')
   const a = dgram.createSocket('unix_dgram')

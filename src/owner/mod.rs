@@ -28,6 +28,7 @@ mod background;
 mod control;
 mod deliver;
 mod pacer;
+mod send_wait;
 pub mod staging;
 
 use std::cell::{Cell, RefCell, RefMut};
@@ -164,6 +165,9 @@ pub struct Owner {
     receiving: Cell<bool>,
     /// Whether `onwritable` waits for the socket to become writable.
     writable_wanted: Cell<bool>,
+    /// How long the queue waits before its next try, while writability is not to be trusted
+    /// (see `send_wait.rs`); `None` while the socket's writability is watched.
+    send_wait: Cell<Option<std::time::Duration>>,
     referenced: Cell<bool>,
     closed: Cell<bool>,
     /// Receive offload's state (`crate::recv::offload`).
@@ -209,6 +213,7 @@ impl Owner {
             connected: Cell::new(false),
             receiving: Cell::new(false),
             writable_wanted: Cell::new(false),
+            send_wait: Cell::new(None),
             referenced: Cell::new(true),
             closed: Cell::new(false),
             offload: Cell::new(Offload::default()),
@@ -465,11 +470,12 @@ impl Owner {
         {
             events |= uv::READABLE;
         }
-        if self
-            .sender
-            .try_borrow()
-            .map(|s| s.has_queued())
-            .unwrap_or(false)
+        if self.send_wait.get().is_none()
+            && self
+                .sender
+                .try_borrow()
+                .map(|s| s.has_queued())
+                .unwrap_or(false)
         {
             events |= uv::WRITABLE;
         }
@@ -652,14 +658,20 @@ impl Owner {
     /// took or refused through `onsend(id, status, bytes)`: one at a time, so that the queue's
     /// size, read from a callback, still counts the datagrams whose callbacks have not run (as
     /// libuv counts them). All of them, even if a callback closes the socket: they were sent (or
-    /// refused) before it closed.
-    fn flush_queue(&self) {
-        let _ = self.with_sender(|engine, socket| engine.flush_queue(socket));
+    /// refused) before it closed. Returns whether the kernel took or refused any.
+    fn flush_queue(&self) -> bool {
+        let progressed = self
+            .with_sender(|engine, socket| {
+                let before = engine.waiting();
+                engine.flush_queue(socket);
+                engine.waiting() != before
+            })
+            .unwrap_or(false);
         let (Some(callbacks), Some(scope)) = (self.callbacks(), CallScope::open(self.env)) else {
-            return;
+            return progressed;
         };
         let Some(onsend) = callbacks.callee(&scope, |f| &f.onsend) else {
-            return;
+            return progressed;
         };
         loop {
             let next = match self.sender.try_borrow_mut() {
@@ -675,6 +687,7 @@ impl Owner {
             }
         }
         self.update_interest();
+        progressed
     }
 
     // ----- lifetime -----
@@ -768,7 +781,7 @@ impl Watched for Owner {
             return;
         }
         if events & uv::WRITABLE != 0 {
-            self.flush_queue();
+            self.flush_queue_when_writable();
             self.on_writable();
         }
         if events & uv::READABLE != 0 {
@@ -790,6 +803,10 @@ impl Watched for Owner {
             self.nested_blocked.set(true);
             self.paced.set(false);
             return;
+        }
+        if self.send_wait.get().is_some() {
+            // The queue's next try (`send_wait.rs`); a turn owed for receiving comes with it.
+            self.flush_queue_when_writable();
         }
         if self.resting.replace(false) {
             self.update_interest();
