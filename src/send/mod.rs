@@ -63,11 +63,6 @@ impl<'a> Datagram<'a> {
     pub fn with_control(self, control: SendControl) -> Self {
         Datagram { control, ..self }
     }
-
-    /// The request this datagram belongs to.
-    pub fn id(&self) -> u32 {
-        self.id
-    }
 }
 
 /// What became of one datagram handed to [`SendEngine::send`].

@@ -170,19 +170,11 @@ impl Reader {
         self.headers[i].msg_len = 0;
     }
 
-    /// One non-blocking `recvmmsg` on `fd`; returns how many slots were filled.
+    /// One non-blocking `recvmmsg` on `fd` in `mode` (the read buffers are shared by a thread's
+    /// sockets, each with its own mode); returns how many slots were filled.
     ///
     /// # Errors
     /// The socket's error (`EAGAIN` when nothing is waiting, a pending `ECONNREFUSED`...).
-    pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
-        self.recv_with(fd, ReadMode::default())
-    }
-
-    /// [`Reader::recv`] in `mode` (the read buffers are shared by a thread's sockets, each with
-    /// its own mode).
-    ///
-    /// # Errors
-    /// As [`Reader::recv`].
     pub fn recv_with(&mut self, fd: RawFd, mode: ReadMode) -> io::Result<usize> {
         // The kernel wrote only into the headers it filled last time: reset those (all of
         // them when the mode changed).
@@ -401,7 +393,12 @@ mod tests {
         drop(memfd);
         assert_eq!(open_copies(name), 0, "only the queued datagrams hold it");
         let mut reader = Reader::new().expect("reader");
-        assert_eq!(reader.recv(rx.as_raw_fd()).expect("recv"), 3);
+        assert_eq!(
+            reader
+                .recv_with(rx.as_raw_fd(), ReadMode::default())
+                .expect("recv"),
+            3
+        );
         assert_eq!(
             reader.slot(0).map(|s| s.payload.to_vec()),
             Some(b"x".to_vec())
