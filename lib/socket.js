@@ -88,12 +88,11 @@ const {
   UV_UDP_REUSEADDR,
   UV_UDP_REUSEPORT
 } = require('./handle')
-const {
-  applyReusePortBalance,
-  validateReusePortBalance
-} = require('./reuseport')
-const { validateBackgroundReceive } = require('./background')
-const { createMessages } = require('./messages')
+// Loaded when first needed: a socket made without options, as most are, never needs them, and
+// each module loaded costs a program's start-up (node:dgram comes from Node's snapshot).
+let reuseport // lib/reuseport.js
+let background // lib/background.js
+let messages // lib/messages.js
 const nodeVersion = require('./node-version')
 const {
   applyControl,
@@ -161,9 +160,11 @@ function Socket (type, listener) {
       sendBlockList = options.sendBlockList
     }
     // dgram-rs: spread a reusePort group evenly (lib/reuseport.js).
-    reusePortBalance = validateReusePortBalance(options)
+    reuseport ??= require('./reuseport')
+    reusePortBalance = reuseport.validateReusePortBalance(options)
     // dgram-rs: read on a runtime thread into a bounded inbox (lib/background.js).
-    backgroundReceive = validateBackgroundReceive(options)
+    background ??= require('./background')
+    backgroundReceive = background.validateBackgroundReceive(options)
     // dgram-rs: receiveInfo, maxMessageSize, receiveErrors (lib/control.js).
     control = validateControlOptions(options)
     // dgram-rs: 'messages' per read instead of 'message' (lib/batch.js).
@@ -501,7 +502,7 @@ Socket.prototype.bind = function (port_, address_ /* , callback */) {
     let err2 = bindHandle(state.handle, ip, port || 0, flags)
     if (!err2 && state.reusePortBalance) {
       syscall = 'setsockopt'
-      err2 = applyReusePortBalance(state.handle, state.reusePortBalance)
+      err2 = reuseport.applyReusePortBalance(state.handle, state.reusePortBalance)
     }
     if (err2) {
       const ex = new ExceptionWithHostPort(err2, syscall, ip, port)
@@ -579,7 +580,7 @@ function bindSync (options = {}) {
   let err = bindHandle(state.handle, address, port, flags)
   if (!err && state.reusePortBalance) {
     syscall = 'setsockopt'
-    err = applyReusePortBalance(state.handle, state.reusePortBalance)
+    err = reuseport.applyReusePortBalance(state.handle, state.reusePortBalance)
   }
   if (err) {
     state.bindState = BIND_STATE_UNBOUND
@@ -1416,11 +1417,13 @@ Socket.prototype.getStats = function () {
 
 // dgram-rs: the datagrams as an async iterator (lib/messages.js).
 Socket.prototype.messages = function (options) {
-  return createMessages(this, options, iteratorControl)
+  messages ??= require('./messages')
+  return messages.createMessages(this, options, iteratorControl)
 }
 
 Socket.prototype[Symbol.asyncIterator] = function () {
-  return createMessages(this, undefined, iteratorControl)
+  messages ??= require('./messages')
+  return messages.createMessages(this, undefined, iteratorControl)
 }
 
 const iteratorControl = {
