@@ -22,6 +22,7 @@
 const dgram = require('dgram')
 const fs = require('fs')
 const { createMessages } = require('./messages')
+const { nextTick, setImmediate } = require('./ticks')
 const EventEmitter = require('events')
 const { isIP } = require('net')
 const { Buffer } = require('buffer')
@@ -229,7 +230,7 @@ function sendMany (socket, list, port, address, callback) {
     }
   }
   if (pending === 0) {
-    if (callback) process.nextTick(callback, null, 0)
+    if (callback) nextTick(callback, null, 0)
     return
   }
   const sendOne = (i, next) => {

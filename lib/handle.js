@@ -11,6 +11,7 @@ const { unstage } = require('./staging')
 const { codes: { ERR_SOCKET_BAD_TYPE } } = require('./errors')
 const { isInt32, validateFunction } = require('./validators')
 const { batchSize } = require('./batch')
+const { nextTick } = require('./ticks')
 
 const kStateSymbol = Symbol('state symbol')
 // The socket that owns a handle, for the callbacks the handle makes.
@@ -107,7 +108,7 @@ function literalLookup (byFamily, lookup) {
       known = address
       knownFamily = family
     }
-    process.nextTick(callback, null, address, knownFamily)
+    nextTick(callback, null, address, knownFamily)
     return {}
   }
 }

@@ -91,6 +91,7 @@ const {
 } = require('./reuseport')
 const { validateBackgroundReceive } = require('./background')
 const { createMessages } = require('./messages')
+const { nextTick, queueMicrotask, setImmediate } = require('./ticks')
 const {
   applyControl,
   installControlMethods,
@@ -256,7 +257,7 @@ function startListening (socket) {
   if (state.backgroundReceive !== undefined) { state.handle.setBackgroundReceive(state.backgroundReceive) }
   if (state.control) {
     const err = applyControl(socket, state.handle, state.control)
-    if (err) { process.nextTick(() => socket.emit('error', new ErrnoException(err, 'setsockopt'))) }
+    if (err) { nextTick(() => socket.emit('error', new ErrnoException(err, 'setsockopt'))) }
   }
   recvStart(state.handle)
   state.receiving = true
@@ -531,7 +532,7 @@ function doConnect (ex, self, ip, address, port, callback) {
 
   if (ex) {
     state.connectState = CONNECT_STATE_DISCONNECTED
-    return process.nextTick(() => {
+    return nextTick(() => {
       if (callback) {
         self.removeListener('connect', callback)
         callback(ex)
@@ -542,7 +543,7 @@ function doConnect (ex, self, ip, address, port, callback) {
   }
 
   state.connectState = CONNECT_STATE_CONNECTED
-  process.nextTick(() => self.emit('connect'))
+  nextTick(() => self.emit('connect'))
 }
 
 Socket.prototype.disconnect = function () {
@@ -780,11 +781,11 @@ function doSend (ex, self, ip, list, address, port, callback, control) {
 
   if (ex) {
     if (typeof callback === 'function') {
-      process.nextTick(callback, ex)
+      nextTick(callback, ex)
       return
     }
 
-    process.nextTick(() => self.emit('error', ex))
+    nextTick(() => self.emit('error', ex))
     return
   } else if (!state.handle) {
     return
@@ -794,7 +795,7 @@ function doSend (ex, self, ip, list, address, port, callback, control) {
   // every other send error) is only reported to a callback.
   if (ip && isBlocked(state.sendBlockList, ip)) {
     if (callback) {
-      process.nextTick(callback, new ERR_IP_BLOCKED(ip))
+      nextTick(callback, new ERR_IP_BLOCKED(ip))
     }
     return
   }
@@ -844,7 +845,7 @@ function completeSend (state, req, err) {
   if (err >= 1) {
     // Synchronous finish. The return code is msg_length + 1 so that we can
     // distinguish between synchronous success and asynchronous success.
-    if (callback) { process.nextTick(callback, null, err - 1) }
+    if (callback) { nextTick(callback, null, err - 1) }
     return
   }
 
@@ -857,7 +858,7 @@ function completeSend (state, req, err) {
   if (callback) {
     // Don't emit as error, dgram_legacy.js compatibility
     const ex = new ExceptionWithHostPort(err, 'send', req.address, req.port)
-    process.nextTick(callback, ex)
+    nextTick(callback, ex)
   }
 }
 
@@ -937,7 +938,7 @@ function finishBatch (req, sync) {
   const err = req.errno
     ? new ExceptionWithHostPort(req.errno, 'send', req.address, req.port)
     : null
-  if (sync) process.nextTick(req.callback, err, req.sent)
+  if (sync) nextTick(req.callback, err, req.sent)
   else req.callback(err, req.sent)
 }
 
@@ -1012,7 +1013,7 @@ Socket.prototype.close = function (callback) {
     state.clusterHandle.close()
     state.clusterHandle = undefined
   }
-  process.nextTick(socketCloseNT, this)
+  nextTick(socketCloseNT, this)
   cancelSends(state, cancelled)
 
   return this
