@@ -40,6 +40,7 @@
 //   non-string address from a custom lookup on send), an error is reported.
 
 const EventEmitter = require('events')
+const { AsyncResource } = require('async_hooks')
 const dc = require('diagnostics_channel')
 const udpSocketChannel = dc.channel('udp.socket')
 const batch = require('./batch')
@@ -850,8 +851,12 @@ function completeSend (state, req, err) {
   }
 
   if (err === 0) {
-    // Queued: the handle calls onsend with this id when it is done.
+    // Queued: the handle calls onsend with this id when it is done. Node
+    // makes a SendWrap (an async resource) for a queued send: its callback
+    // runs in the send's async context, not the socket's. (A gathered send
+    // gets one in afterGathered, on its own tick.)
     queuedReqs(state).set(req.id, req)
+    if (callback && req.result === undefined) req.resource = new AsyncResource('UDPSENDWRAP')
     return
   }
 
@@ -875,6 +880,27 @@ function gatherSend (self, req, ip) {
   }
   (state.gathered ??= []).push(req)
   scheduleFlush(self)
+  if (req.callback) {
+    // The callback's tick is queued now, from the send's own tick and async
+    // context, where node:dgram queues it; flushSends() leaves the result.
+    req.result = null
+    nextTick(afterGathered, self, req)
+  }
+}
+
+// A gathered send's callback (see gatherSend): with its result, flushing
+// first if no flush came yet.
+function afterGathered (self, req) {
+  if (req.result === null) flushSends(self)
+  const result = req.result
+  if (result >= 1) {
+    req.callback(null, result - 1)
+  } else if (result < 0) {
+    req.callback(new ExceptionWithHostPort(result, 'send', req.address, req.port))
+  } else if (result === 0) {
+    // Queued: onsend completes it, in this context.
+    req.resource = new AsyncResource('UDPSENDWRAP')
+  }
 }
 
 function scheduleFlush (self) {
@@ -909,7 +935,8 @@ function flushSends (self) {
     const req = reqs[i]
     const result = results[i]
     if (!req.batch) {
-      completeSend(state, req, result)
+      if (req.callback) req.result = result // for afterGathered
+      if (!req.callback || result === 0) completeSend(state, req, result)
       continue
     }
     settleBatch(state, req, result)
@@ -942,6 +969,14 @@ function finishBatch (req, sync) {
   else req.callback(err, req.sent)
 }
 
+// A queued send's callback, in the send's async context where it has one.
+function afterQueuedSend (req, status, bytes) {
+  const { resource } = req
+  if (resource === undefined) return afterSend.call(req, status, bytes)
+  resource.runInAsyncScope(afterSend, req, status, bytes)
+  resource.emitDestroy()
+}
+
 function afterSend (err, sent) {
   if (err) {
     err = new ExceptionWithHostPort(err, 'send', this.address, this.port)
@@ -971,7 +1006,7 @@ function onSend (id, status, bytes) {
     return
   }
   state.sendReqs.delete(id)
-  if (req.callback) { afterSend.call(req, status, bytes) }
+  if (req.callback) { afterQueuedSend(req, status, bytes) }
   emitDrain(this[kOwner])
 }
 
@@ -1037,7 +1072,7 @@ function cancelSends (state, ended) {
         settleBatch(state, req, status < 0 ? status : bytes + 1)
         if (req.pending === 0) finishBatch(req, false)
       } else if (req.callback) {
-        afterSend.call(req, status, bytes)
+        afterQueuedSend(req, status, bytes)
       }
     }
   })
