@@ -186,6 +186,7 @@ function handleClass (binding) {
     getSendQueueSize () { return binding.udpSendQueue(this[kId])[0] }
     getSendQueueCount () { return binding.udpSendQueue(this[kId])[1] }
     get fd () { return this[kStatsAtClose] === undefined ? binding.udpFd(this[kId]) : -1 }
+    dupFd () { return binding.udpDupFd(this[kId]) }
 
     setReceiveInfo () { return binding.udpSetReceiveInfo(this[kId]) }
     setMaxMessageSize (size) { return binding.udpSetMaxMessageSize(this[kId], size) }

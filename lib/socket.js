@@ -93,6 +93,7 @@ const {
 const { validateBackgroundReceive } = require('./background')
 const { createMessages } = require('./messages')
 const { nextTick, queueMicrotask, setImmediate } = require('./ticks')
+const { closeTwin, makeSendable } = require('./child-handle')
 const {
   applyControl,
   installControlMethods,
@@ -235,8 +236,9 @@ function Socket (type, listener) {
     })
   }
 }
-Object.setPrototypeOf(Socket.prototype, EventEmitter.prototype)
-Object.setPrototypeOf(Socket, EventEmitter)
+// Inherits from node:dgram's Socket (an EventEmitter), as Node's child_process
+// wants of a socket it sends to a child (lib/child-handle.js).
+makeSendable(Socket, (socket) => socket[kStateSymbol].handle)
 
 let UnixSocket // Lazily loaded: only 'unix_dgram' sockets need it.
 
@@ -1043,6 +1045,8 @@ Socket.prototype.close = function (callback) {
   const cancelled = state.handle.close()
   state.closedHandle = state.handle
   state.handle = null
+  // The node:dgram handle a send to a child process made (lib/child-handle.js).
+  closeTwin(this)
   // A cluster worker's shared socket: closing the primary's handle tells it.
   if (state.clusterHandle !== undefined) {
     state.clusterHandle.close()
