@@ -135,6 +135,14 @@ export declare function udpConnect(id: number, ip: string, port: number): number
 /** Dissolves the connection. */
 export declare function udpDisconnect(id: number): number
 
+/**
+ * A duplicate of handle `id`'s descriptor (close-on-exec), or a negative errno (`EBADF` before
+ * bind and after close). Node sends only its own handles to a child process
+ * (`subprocess.send(message, socket)`): `lib/child-handle.js` has one of Node's UDP handles
+ * carry the duplicate, and closes it.
+ */
+export declare function udpDupFd(id: number): number
+
 /** The OS descriptor, or -1 before the socket exists and after close. */
 export declare function udpFd(id: number): number
 

@@ -36,6 +36,7 @@ const {
 const { copyLent, fixBufferList } = require('./buffers')
 const { validateInteger, validatePort, validateString } = require('./validators')
 const { isArrayBufferView } = require('util').types
+const { nextTick } = require('./ticks')
 
 // The largest UDP payload (IPv4).
 const MAX_SEGMENT = 65507
@@ -81,8 +82,8 @@ function install (Socket, internals) {
 
     const afterLookup = (ex, ip) => {
       if (ex) {
-        if (callback) process.nextTick(callback, ex)
-        else process.nextTick(() => self.emit('error', ex))
+        if (callback) nextTick(callback, ex)
+        else nextTick(() => self.emit('error', ex))
         return
       }
       if (!state.handle) return

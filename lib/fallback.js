@@ -24,6 +24,7 @@ const fs = require('fs')
 const { createMessages } = require('./messages')
 const { batchDatagrams, batchDestination, validateReceiveBatches } = require('./batch')
 const { copyLent, lend } = require('./buffers')
+const { nextTick, setImmediate } = require('./ticks')
 const EventEmitter = require('events')
 const { isIP } = require('net')
 const { Buffer } = require('buffer')
@@ -208,7 +209,7 @@ function sendMany (socket, list, ...rest) {
     }
   }
   if (pending === 0) {
-    if (callback) process.nextTick(callback, null, 0)
+    if (callback) nextTick(callback, null, 0)
     return
   }
   const sendOne = (i, next) => {

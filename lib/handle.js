@@ -12,6 +12,7 @@ const { codes: { ERR_SOCKET_BAD_TYPE } } = require('./errors')
 const { isInt32, validateFunction } = require('./validators')
 const { batchSize } = require('./batch')
 const nodeVersion = require('./node-version')
+const { nextTick } = require('./ticks')
 
 const kStateSymbol = Symbol('state symbol')
 // The socket that owns a handle, for the callbacks the handle makes.
@@ -150,7 +151,7 @@ function literalLookup (family) {
     if (nodeVersion.literalLookup && knownFamily !== family && !isNodeDnsLookup(dns.lookup)) {
       return dns.lookup(address, family, callback)
     }
-    process.nextTick(callback, null, address, knownFamily)
+    nextTick(callback, null, address, knownFamily)
     return {}
   }
 }

@@ -10,10 +10,10 @@
 //
 // <platform> is napi-rs's name: linux-x64-gnu, linux-arm64-musl, darwin-arm64, win32-x64-msvc...
 //
-// When neither exists, this module throws an Error with code 'DGRAM_RS_NO_NATIVE' (index.js then
-// falls back to node:dgram). An addon that exists but fails to load (a corrupt file, an ABI
-// mismatch) throws the loader's own reason instead: that is a broken install, not a platform
-// without a binary.
+// When neither exists, or Node loads no addons, this module throws an Error with code
+// 'DGRAM_RS_NO_NATIVE' (index.js then falls back to node:dgram). An addon that exists but fails
+// to load (a corrupt file, an ABI mismatch) throws the loader's own reason instead: that is a
+// broken install, not a platform without a binary.
 //
 // Why not napi-rs's generated loader: it tries every platform's package and reads /usr/bin/ldd to
 // tell musl from glibc. That cost about 100 KB of V8's young generation at startup, which alone was
@@ -23,6 +23,7 @@
 
 const fs = require('fs')
 const path = require('path')
+const { guardNet } = require('./permission')
 
 // The Node-API version the addon is built for (napi's "napi8" feature in Cargo.toml).
 const NAPI_VERSION = 8
@@ -102,10 +103,16 @@ function load () {
   try {
     binding = require(file)
   } catch (e) {
+    // Addons switched off (--no-addons, also through NODE_OPTIONS or a Worker's execArgv, or
+    // --permission without --allow-addons) is the user's choice, not a broken install: the
+    // program then runs on node:dgram, as it would have without dgram-rs.
+    if (e.code === 'ERR_DLOPEN_DISABLED') {
+      throw noNative('loading native addons is disabled (--no-addons, or --permission without --allow-addons)')
+    }
     throw new Error(`dgram-rs: the native addon ${file} did not load: ${e.message} ` +
       '(DGRAM_RS_FALLBACK=1 uses node:dgram instead)', { cause: e })
   }
-  return { ...binding, UdpHandle: handleClass(binding) }
+  return { ...binding, UdpHandle: guardNet(handleClass(binding)) }
 }
 
 // The UDP handle (Node's UDPWrap). To the addon a handle is a number, which it gives when the
@@ -175,6 +182,7 @@ function handleClass (binding) {
     getSendQueueSize () { return binding.udpSendQueue(this[kId])[0] }
     getSendQueueCount () { return binding.udpSendQueue(this[kId])[1] }
     get fd () { return this[kStatsAtClose] === undefined ? binding.udpFd(this[kId]) : -1 }
+    dupFd () { return binding.udpDupFd(this[kId]) }
 
     setReceiveInfo () { return binding.udpSetReceiveInfo(this[kId]) }
     setMaxMessageSize (size) { return binding.udpSetMaxMessageSize(this[kId], size) }

@@ -40,6 +40,7 @@
 //   non-string address from a custom lookup on send), an error is reported.
 
 const EventEmitter = require('events')
+const { AsyncResource } = require('async_hooks')
 const dc = require('diagnostics_channel')
 const udpSocketChannel = dc.channel('udp.socket')
 const batch = require('./batch')
@@ -94,6 +95,8 @@ let reuseport // lib/reuseport.js
 let background // lib/background.js
 let messages // lib/messages.js
 const nodeVersion = require('./node-version')
+const { nextTick, queueMicrotask, setImmediate } = require('./ticks')
+const { closeTwin, makeSendable } = require('./child-handle')
 const {
   applyControl,
   installControlMethods,
@@ -238,8 +241,9 @@ function Socket (type, listener) {
     })
   }
 }
-Object.setPrototypeOf(Socket.prototype, EventEmitter.prototype)
-Object.setPrototypeOf(Socket, EventEmitter)
+// Inherits from node:dgram's Socket (an EventEmitter), as Node's child_process
+// wants of a socket it sends to a child (lib/child-handle.js).
+makeSendable(Socket, (socket) => socket[kStateSymbol].handle)
 
 let UnixSocket // Lazily loaded: only 'unix_dgram' sockets need it.
 
@@ -261,7 +265,7 @@ function startReceiving (socket) {
   if (state.backgroundReceive !== undefined) { state.handle.setBackgroundReceive(state.backgroundReceive) }
   if (state.control) {
     const err = applyControl(socket, state.handle, state.control)
-    if (err) { process.nextTick(() => socket.emit('error', new ErrnoException(err, 'setsockopt'))) }
+    if (err) { nextTick(() => socket.emit('error', new ErrnoException(err, 'setsockopt'))) }
   }
   recvStart(state.handle)
   state.receiving = true
@@ -668,7 +672,7 @@ function doConnect (ex, self, ip, address, port, callback) {
 
   if (ex) {
     state.connectState = CONNECT_STATE_DISCONNECTED
-    return process.nextTick(() => {
+    return nextTick(() => {
       if (callback) {
         self.removeListener('connect', callback)
         callback(ex)
@@ -679,7 +683,7 @@ function doConnect (ex, self, ip, address, port, callback) {
   }
 
   state.connectState = CONNECT_STATE_CONNECTED
-  process.nextTick(() => self.emit('connect'))
+  nextTick(() => self.emit('connect'))
 }
 
 Socket.prototype.disconnect = function () {
@@ -889,11 +893,11 @@ function doSend (ex, self, ip, list, address, port, callback, control) {
 
   if (ex) {
     if (typeof callback === 'function') {
-      process.nextTick(callback, ex)
+      nextTick(callback, ex)
       return
     }
 
-    process.nextTick(() => self.emit('error', ex))
+    nextTick(() => self.emit('error', ex))
     return
   } else if (!state.handle) {
     return
@@ -903,7 +907,7 @@ function doSend (ex, self, ip, list, address, port, callback, control) {
   // every other send error) is only reported to a callback.
   if (ip && isBlocked(state.sendBlockList, ip)) {
     if (callback) {
-      process.nextTick(callback, new ERR_IP_BLOCKED(ip))
+      nextTick(callback, new ERR_IP_BLOCKED(ip))
     }
     return
   }
@@ -968,20 +972,24 @@ function completeSend (state, req, err) {
   if (err >= 1) {
     // Synchronous finish. The return code is msg_length + 1 so that we can
     // distinguish between synchronous success and asynchronous success.
-    if (callback) { process.nextTick(callback, null, err - 1) }
+    if (callback) { nextTick(callback, null, err - 1) }
     return
   }
 
   if (err === 0) {
-    // Queued: the handle calls onsend with this id when it is done.
+    // Queued: the handle calls onsend with this id when it is done. Node
+    // makes a SendWrap (an async resource) for a queued send: its callback
+    // runs in the send's async context, not the socket's. (A gathered send
+    // gets one in afterGathered, on its own tick.)
     queuedReqs(state).set(req.id, req)
+    if (callback && req.result === undefined) req.resource = new AsyncResource('UDPSENDWRAP')
     return
   }
 
   if (callback) {
     // Don't emit as error, dgram_legacy.js compatibility
     const ex = new ExceptionWithHostPort(err, 'send', req.address, req.port)
-    process.nextTick(callback, ex)
+    nextTick(callback, ex)
   }
 }
 
@@ -998,6 +1006,27 @@ function gatherSend (self, req, ip) {
   }
   (state.gathered ??= []).push(req)
   scheduleFlush(self)
+  if (req.callback) {
+    // The callback's tick is queued now, from the send's own tick and async
+    // context, where node:dgram queues it; flushSends() leaves the result.
+    req.result = null
+    nextTick(afterGathered, self, req)
+  }
+}
+
+// A gathered send's callback (see gatherSend): with its result, flushing
+// first if no flush came yet.
+function afterGathered (self, req) {
+  if (req.result === null) flushSends(self)
+  const result = req.result
+  if (result >= 1) {
+    req.callback(null, result - 1)
+  } else if (result < 0) {
+    req.callback(new ExceptionWithHostPort(result, 'send', req.address, req.port))
+  } else if (result === 0) {
+    // Queued: onsend completes it, in this context.
+    req.resource = new AsyncResource('UDPSENDWRAP')
+  }
 }
 
 function scheduleFlush (self) {
@@ -1032,7 +1061,8 @@ function flushSends (self) {
     const req = reqs[i]
     const result = results[i]
     if (!req.batch) {
-      completeSend(state, req, result)
+      if (req.callback) req.result = result // for afterGathered
+      if (!req.callback || result === 0) completeSend(state, req, result)
       continue
     }
     settleBatch(state, req, result)
@@ -1061,8 +1091,16 @@ function finishBatch (req, sync) {
   const err = req.errno
     ? new ExceptionWithHostPort(req.errno, 'send', req.address, req.port)
     : null
-  if (sync) process.nextTick(req.callback, err, req.sent)
+  if (sync) nextTick(req.callback, err, req.sent)
   else req.callback(err, req.sent)
+}
+
+// A queued send's callback, in the send's async context where it has one.
+function afterQueuedSend (req, status, bytes) {
+  const { resource } = req
+  if (resource === undefined) return afterSend.call(req, status, bytes)
+  resource.runInAsyncScope(afterSend, req, status, bytes)
+  resource.emitDestroy()
 }
 
 function afterSend (err, sent) {
@@ -1094,7 +1132,7 @@ function onSend (id, status, bytes) {
     return
   }
   state.sendReqs.delete(id)
-  if (req.callback) { afterSend.call(req, status, bytes) }
+  if (req.callback) { afterQueuedSend(req, status, bytes) }
   emitDrain(this[kOwner])
 }
 
@@ -1131,12 +1169,14 @@ Socket.prototype.close = function (callback) {
   const cancelled = state.handle.close()
   state.closedHandle = state.handle
   state.handle = null
+  // The node:dgram handle a send to a child process made (lib/child-handle.js).
+  closeTwin(this)
   // A cluster worker's shared socket: closing the primary's handle tells it.
   if (state.clusterHandle !== undefined) {
     state.clusterHandle.close()
     state.clusterHandle = undefined
   }
-  process.nextTick(socketCloseNT, this)
+  nextTick(socketCloseNT, this)
   cancelSends(state, cancelled)
 
   return this
@@ -1160,7 +1200,7 @@ function cancelSends (state, ended) {
         settleBatch(state, req, status < 0 ? status : bytes + 1)
         if (req.pending === 0) finishBatch(req, false)
       } else if (req.callback) {
-        afterSend.call(req, status, bytes)
+        afterQueuedSend(req, status, bytes)
       }
     }
   })

@@ -16,6 +16,7 @@ pub mod registry;
 
 use std::io::IoSlice;
 use std::net::SocketAddr;
+use std::os::fd::IntoRawFd;
 use std::rc::Rc;
 
 use napi::bindgen_prelude::{BufferSlice, Float64ArraySlice, FromNapiValue, Unknown};
@@ -334,6 +335,18 @@ pub fn udp_send_queue(id: u32) -> Result<Vec<u32>> {
 #[napi]
 pub fn udp_fd(id: u32) -> Result<i32> {
     Ok(owner(id)?.fd().unwrap_or(-1))
+}
+
+/// A duplicate of handle `id`'s descriptor (close-on-exec), or a negative errno (`EBADF` before
+/// bind and after close). Node sends only its own handles to a child process
+/// (`subprocess.send(message, socket)`): `lib/child-handle.js` has one of Node's UDP handles
+/// carry the duplicate, and closes it.
+#[napi]
+pub fn udp_dup_fd(id: u32) -> Result<i32> {
+    Ok(match owner(id)?.with_socket(|s| s.try_clone()) {
+        Ok(copy) => copy.into_raw_fd(),
+        Err(e) => error::errno(&e),
+    })
 }
 
 /// Runs `f` on handle `id`'s socket options; 0 or a negative errno.

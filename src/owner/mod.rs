@@ -87,11 +87,11 @@ impl Functions {
     }
 }
 
-/// What a receiving socket calls: its functions, the object they are called on, and the async
-/// context of the calls, handed over by `recvStart`.
+/// What a receiving socket calls: its functions, the object they are called on (handed over by
+/// `recvStart`), and the async context of the calls (the owner's).
 struct Callbacks {
     /// The async context every call runs in.
-    context: AsyncContext,
+    context: Rc<AsyncContext>,
     /// What the functions are called on (`this`): the handle object; the global object if none.
     receiver: Option<JsRef>,
     functions: Rc<Functions>,
@@ -147,6 +147,12 @@ pub struct Owner {
     /// This owner itself, weakly, for the background reader's wake-up handle.
     me: Weak<Owner>,
     callbacks: RefCell<Option<Rc<Callbacks>>>,
+    /// The async context of every call into JavaScript, made with the owner as node:dgram's
+    /// UDPWrap makes its async resource with the socket: async_hooks' `init` fires at
+    /// `createSocket()`, and the `'message'` listener sees the AsyncLocalStorage store of that
+    /// call, not the one of `bind()`. None where the environment would not make one (it is
+    /// shutting down); `recvStart` then tries again.
+    context: RefCell<Option<Rc<AsyncContext>>>,
     sender: RefCell<SendEngine>,
     delivery: Cell<Delivery>,
     /// The background reader, once started (`backgroundReceive`).
@@ -186,7 +192,9 @@ fn borrow_mut<T>(cell: &RefCell<T>) -> io::Result<RefMut<'_, T>> {
 
 impl Owner {
     /// An owner with no OS socket yet (created by the first bind/connect/open, as libuv does).
+    /// Called from JavaScript (a handle scope is open on `env`'s thread).
     pub fn new(env: RawEnv, family: Family) -> Rc<Self> {
+        let context = AsyncContext::new(env, "UDPWRAP").map(Rc::new);
         Rc::new_cyclic(|me| Owner {
             env,
             family,
@@ -200,6 +208,7 @@ impl Owner {
             nested_blocked: Cell::new(false),
             me: me.clone(),
             callbacks: RefCell::new(None),
+            context: RefCell::new(context),
             sender: RefCell::new(match family {
                 Family::Unix => SendEngine::unix(),
                 Family::V4 | Family::V6 => SendEngine::default(),
@@ -320,7 +329,13 @@ impl Owner {
             Some(r) => Some(unsafe { JsRef::new(raw, r) }.ok_or_else(cannot)?),
             None => None,
         };
-        let context = AsyncContext::new(raw, "UDPWRAP").ok_or_else(cannot)?;
+        let context = self.context.try_borrow_mut().ok().and_then(|mut slot| {
+            if slot.is_none() {
+                *slot = AsyncContext::new(raw, "UDPWRAP").map(Rc::new);
+            }
+            slot.clone()
+        });
+        let context = context.ok_or_else(cannot)?;
         if self.closed.get() || !self.has_socket() {
             return Ok(error::EBADF);
         }
@@ -750,6 +765,9 @@ impl Owner {
             s.take();
         }
         if let Ok(mut c) = self.callbacks.try_borrow_mut() {
+            c.take();
+        }
+        if let Ok(mut c) = self.context.try_borrow_mut() {
             c.take();
         }
         cancelled
