@@ -18,6 +18,7 @@
 //   BENCH_TRIALS             trials per row, for both kinds (default 3 throughput / 5 RTT; --quick: 1 / 2)
 //   BENCH_TRIALS_THROUGHPUT, BENCH_TRIALS_RTT   the same, separately
 //   BENCH_BURST              send() calls per setImmediate tick in the JS flood sender (default 64)
+//   BENCH_SIZES              datagram sizes of the throughput rows, comma-separated (default 64,1200)
 //   BENCH_REFERENCE          path of the udp_reference binary
 //                            (default target/release/examples/udp_reference, built if missing)
 //
@@ -84,6 +85,12 @@ function runBench () {
   const trialsThroughput = Math.round(envNum('BENCH_TRIALS_THROUGHPUT', envNum('BENCH_TRIALS', quick ? 1 : 3)))
   const trialsRtt = Math.round(envNum('BENCH_TRIALS_RTT', envNum('BENCH_TRIALS', quick ? 2 : 5)))
   const burst = Math.round(envNum('BENCH_BURST', 64))
+  // Datagram sizes of the throughput rows: large datagrams (BENCH_SIZES=32768,65507) are a
+  // workload of their own (media, bulk transfers), where gathering a tick's sends costs a copy.
+  const sizes = process.env.BENCH_SIZES
+    ? process.env.BENCH_SIZES.split(',').map((x) => Math.round(Number(x)))
+    : workloads.sizes
+  if (sizes.some((n) => !(n >= 1 && n <= 65507))) throw new Error(`BENCH_SIZES: sizes from 1 to 65507 bytes, not ${process.env.BENCH_SIZES}`)
   const warmup = Math.min(0.25, seconds * 0.1)
   // After the sender reports, the receiver gets this long to read what is still queued to it.
   const DRAIN_MS = 200
@@ -465,7 +472,7 @@ function runBench () {
     const selected = (row) => !only || only.test(row.name)
 
     const tp = []
-    for (const size of workloads.sizes) {
+    for (const size of sizes) {
       for (const place of placements) {
         for (const [i, row] of workloads.throughput.entries()) {
           const isVersus = workloads.throughput.some((r) => selected(r) && r.versus === row.name)
