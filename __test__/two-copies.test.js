@@ -31,8 +31,9 @@ const PAYLOADS = ['small-1', 'small-2', 'x'.repeat(64), 'y'.repeat(300)]
 
 // Sends every payload from a socket of `sender` to a socket of `receiver`; resolves with what
 // arrived, as [payload, rinfo.family, rinfo.size].
-async function exchange (receiver, sender) {
-  const rx = receiver.createSocket('udp4')
+async function exchange (receiver, sender, backgroundReceive = false) {
+  // node:dgram ignores backgroundReceive (an option it does not know).
+  const rx = receiver.createSocket({ type: 'udp4', backgroundReceive })
   const tx = sender.createSocket('udp4')
   const got = []
   const done = new Promise((resolve) => {
@@ -72,6 +73,9 @@ for (const addon of [false, true]) {
     assert.deepStrictEqual(await exchange(first, first), expected, 'the first copy, after the second loaded')
     assert.deepStrictEqual(await exchange(first, second), expected, 'first receives from second')
     assert.deepStrictEqual(await exchange(second, first), expected, 'second receives from first')
+    // The background path stages small datagrams too.
+    assert.deepStrictEqual(await exchange(first, second, true), expected, 'first receives in the background')
+    assert.deepStrictEqual(await exchange(second, first, true), expected, 'second receives in the background')
     // The socket the first copy opened before the second loaded receives as it did.
     const got = []
     const arrived = new Promise((resolve) => early.on('message', (buf, rinfo) => {
