@@ -137,11 +137,24 @@ export interface SocketOptions extends Abortable {
 
 /** dgram-rs only: what a socket has received, sent and lost (`socket.getStats()`). */
 export interface SocketStats {
+  /**
+   * Datagrams taken from the kernel (read; with `backgroundReceive`, put in the inbox). A read
+   * can hold more than one loop iteration delivers: what `close()` finds read but not yet
+   * delivered is counted here and discarded, as node:dgram's close discards the kernel's queue.
+   */
   datagramsReceived: number;
   bytesReceived: number;
   datagramsSent: number;
   bytesSent: number;
-  /** The kernel's drop count for the socket (a full receive buffer, mostly). */
+  /**
+   * The kernel's own drop count for the socket (`sk_drops`; a full receive buffer, mostly), in
+   * the kernel's unit: a packet. A datagram that arrives on its own is one packet. With receive
+   * offload on (turned on by the first read that comes back full; never with `maxMessageSize`
+   * below 65536), a batch that a GSO sender sent in one call (dgram-rs's `sendBatch`, gathered
+   * sends) reaches the socket as one packet of up to 64 datagrams, and a dropped one counts once.
+   * So `datagramsReceived + droppedByKernel + droppedByQueue` equals what was sent to the socket
+   * when datagrams arrive one by one, and understates the loss under a GSO sender's flood.
+   */
   droppedByKernel: number;
   /** Datagrams a full `backgroundReceive` inbox dropped. */
   droppedByQueue: number;

@@ -1,6 +1,6 @@
 'use strict'
-// Read pacing (src/recv/pacing.rs, src/owner/pacer.rs): a dgram-rs socket whose reads find several datagrams waiting reads
-// again after a short timer instead of at the next wakeup. None of it may be visible: every
+// Read pacing (src/recv/pacing.rs, src/owner/pacer.rs): a dgram-rs socket whose reads come back
+// full (32 datagrams waiting) reads again after a short timer instead of at the next wakeup. None of it may be visible: every
 // datagram arrives, in order, a quiet socket answers at once again, close and unref() behave as
 // on node:dgram. Bursts sent in one tick are what puts a receiver into the paced state.
 const assert = require('node:assert')
@@ -66,7 +66,7 @@ parity('pacing: after a burst, a lone datagram and a lone reply still go through
 })
 
 parity('pacing: a datagram sent during a poll phase reaches a paced socket after that phase\'s setImmediate', async (ctx) => {
-  // B reads two datagrams at once (so dgram-rs paces it), answers A, and keeps the thread busy
+  // B reads a full read of 32 datagrams at once (so dgram-rs paces it), answers A, and keeps the thread busy
   // past the pacing delay: A's wakeup and B's pacing timer then come in one poll phase. A answers
   // B and queues an immediate. node:dgram reads B's datagram in a later iteration (B was not
   // readable when the loop polled), after the immediate; pacing must not read it earlier.
@@ -77,7 +77,7 @@ parity('pacing: a datagram sent during a poll phase reaches a paced socket after
   const bPort = await bindLoopback(b)
   b.on('message', (m) => {
     t.log(`B:${m}`)
-    if (String(m) === '2') {
+    if (String(m) === '32') {
       b.send('go', aPort, '127.0.0.1')
       const end = process.hrtime.bigint() + 2_000_000n
       while (process.hrtime.bigint() < end);
@@ -90,12 +90,11 @@ parity('pacing: a datagram sent during a poll phase reaches a paced socket after
   })
   const s = ctx.node('udp4')
   await bindLoopback(s)
-  s.send('1', bPort, '127.0.0.1')
-  s.send('2', bPort, '127.0.0.1')
+  for (let i = 1; i <= 32; i++) s.send(String(i), bPort, '127.0.0.1')
   await until(() => t.has('B:x') && t.has('immediate'), 2000, 'the exchange')
   return t.entries
 }, (entries) => {
-  assert.deepStrictEqual(entries, ['B:1', 'B:2', 'A:go', 'immediate', 'B:x'])
+  assert.deepStrictEqual(entries, [...Array.from({ length: 32 }, (_, i) => `B:${i + 1}`), 'A:go', 'immediate', 'B:x'])
 })
 
 parity('pacing: close() in a handler in the middle of a burst stops delivery at once', async (ctx) => {

@@ -102,12 +102,15 @@ impl Owner {
         self.pace(read);
     }
 
-    /// Whether datagrams read earlier wait for a later turn.
+    /// Whether datagrams read earlier wait for a later turn (or are being delivered from the
+    /// backlog now).
     pub(super) fn has_backlog(&self) -> bool {
-        self.backlog
-            .try_borrow()
-            .map(|b| b.is_some())
-            .unwrap_or(true)
+        self.draining.get()
+            || self
+                .backlog
+                .try_borrow()
+                .map(|b| b.is_some())
+                .unwrap_or(true)
     }
 
     /// A turn of the loop: delivers the next [`FAIR`] datagrams of the backlog. Once it is
@@ -126,7 +129,9 @@ impl Owner {
         ) else {
             return;
         };
+        self.draining.set(true);
         self.deliver_from(&callbacks, backlog.reader, backlog.at);
+        self.draining.set(false);
         if !self.has_backlog() && self.is_receiving() {
             // Read again from the next iteration on (see `Owner::resting`).
             self.resting.set(true);
@@ -140,6 +145,11 @@ impl Owner {
         let (Some(callbacks), Some(fd)) = (self.callbacks(), self.fd()) else {
             return ReadSize::default();
         };
+        if self.has_backlog() {
+            // What was read earlier goes first (its turn is asked for): reading now would
+            // overtake it.
+            return ReadSize::default();
+        }
         let mode = self.control.read_mode.get();
         let mut reader = match take_reader() {
             Ok(reader) => reader,
@@ -192,6 +202,8 @@ impl Owner {
                     *slot = Some(Backlog { reader, at });
                 }
                 self.request_turn();
+                // Not read on readiness until the backlog is delivered.
+                self.update_interest();
             }
             _ => give_back(reader),
         }

@@ -140,6 +140,8 @@ pub struct Owner {
     resting: Cell<bool>,
     /// What the last read left undelivered (`deliver.rs`).
     backlog: RefCell<Option<deliver::Backlog>>,
+    /// Whether the backlog is being delivered (taken out of `backlog` meanwhile).
+    draining: Cell<bool>,
     /// Whether a delivery to JavaScript is in progress (a nested loop may run meanwhile).
     delivering: Cell<bool>,
     /// Whether a nested loop found the socket readable during a delivery, and left it.
@@ -204,6 +206,7 @@ impl Owner {
             after_wait: Cell::new(false),
             resting: Cell::new(false),
             backlog: RefCell::new(None),
+            draining: Cell::new(false),
             delivering: Cell::new(false),
             nested_blocked: Cell::new(false),
             me: me.clone(),
@@ -826,12 +829,13 @@ impl Watched for Owner {
             // The queue's next try (`send_wait.rs`); a turn owed for receiving comes with it.
             self.flush_queue_when_writable();
         }
-        if self.resting.replace(false) {
-            self.update_interest();
-        } else if self.is_background() {
+        if self.is_background() {
             self.drain_background();
         } else if self.has_backlog() {
+            self.resting.set(false);
             self.deliver_backlog();
+        } else if self.resting.replace(false) {
+            self.update_interest();
         } else {
             self.paced_turn();
         }
