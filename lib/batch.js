@@ -36,104 +36,11 @@ const {
 const { copyLent, fixBufferList } = require('./buffers')
 const { validateInteger, validatePort, validateString } = require('./validators')
 const { isArrayBufferView } = require('util').types
-const { nextTick } = require('./ticks')
 
 // The largest UDP payload (IPv4).
 const MAX_SEGMENT = 65507
 
 const MESSAGE_TYPES = ['Buffer', 'TypedArray', 'DataView', 'string']
-
-// `internals` are lib/socket.js's own helpers, so that the batch path keeps
-// exactly the state machine, pre-bind queue and send order of send().
-function install (Socket, internals) {
-  const {
-    kStateSymbol,
-    isConnected,
-    isBound,
-    isUnbound,
-    enqueue,
-    healthCheck,
-    flushSends,
-    settleBatch,
-    finishBatch
-  } = internals
-
-  Socket.prototype.sendBatch = function sendBatch (messages, ...rest) {
-    const batch = batchDatagrams(messages, rest)
-    const send = batch.list === undefined
-      ? (self, req, ip) => sendSegments(self, req, batch.data, batch.segmentSize, ip)
-      : (self, req, ip) => sendMessages(self, req, batch.list, ip)
-    sendMany(this, send, batch.count, ...rest)
-  }
-
-  // The part of send() a batch shares: arguments, implicit bind, the pre-bind
-  // queue, the lookup, and the request its datagrams complete.
-  function sendMany (self, send, count, ...rest) {
-    const state = self[kStateSymbol]
-    const connected = isConnected(state)
-    const { port, address, callback } = batchDestination(connected, ...rest)
-    healthCheck(self)
-
-    if (isUnbound(state)) { self.bind({ port: 0, exclusive: true }, null) }
-    if (!isBound(state)) {
-      enqueue(self, () => sendMany(self, send, count, ...(connected ? [] : [port, address]), callback))
-      return
-    }
-
-    const afterLookup = (ex, ip) => {
-      if (ex) {
-        if (callback) nextTick(callback, ex)
-        else nextTick(() => self.emit('error', ex))
-        return
-      }
-      if (!state.handle) return
-      const req = {
-        batch: true,
-        id: state.nextSendId,
-        callback,
-        address,
-        port: connected ? 0 : port,
-        sent: 0,
-        pending: count,
-        errno: 0,
-        done: false
-      }
-      state.nextSendId = (state.nextSendId + 1) >>> 0
-      // Sends this tick gathered go first: datagrams leave in call order.
-      flushSends(self)
-      send(self, req, ip)
-      if (req.pending === 0) finishBatch(req, true)
-    }
-    if (connected) afterLookup(null, null)
-    else state.handle.lookup(address, afterLookup)
-  }
-
-  // The messages form: each message is gathered in the handle under the
-  // request's id, and the flush completes them (see flushSends).
-  function sendMessages (self, req, list, ip) {
-    const state = self[kStateSymbol]
-    const { handle } = state
-    for (const message of list) {
-      const err = handle.sendLater([message], req.port, ip, req.id)
-      if (err < 0) settleBatch(state, req, err)
-      else (state.gathered ??= []).push(req)
-    }
-    flushSends(self)
-  }
-
-  // The buffer form: one native call for the whole buffer, which answers
-  // [sent, queued, refused, first errno]; queued datagrams complete through
-  // onsend under the request's id.
-  function sendSegments (self, req, data, segmentSize, ip) {
-    const state = self[kStateSymbol]
-    const [sent, queued, failed, errno] =
-      state.handle.sendBatch(data, segmentSize, req.port, ip, req.id)
-    req.sent += sent
-    req.pending -= sent + failed
-    if (failed !== 0) req.errno ||= errno
-    if (queued !== 0) (state.sendReqs ??= new Map()).set(req.id, req)
-  }
-}
 
 // Splits what one read took from one sender into views. Three shapes:
 // - `buf` one read slot (a GRO batch, or one datagram) whose datagrams are
@@ -223,4 +130,4 @@ function validateReceiveBatches (options) {
   throw new ERR_INVALID_ARG_VALUE('options.receiveBatches', value, "must be one of: true, false, 'zero-copy'")
 }
 
-module.exports = { batchDatagrams, batchDestination, batchSize, install, splitBatch, validateReceiveBatches }
+module.exports = { batchDatagrams, batchDestination, batchSize, splitBatch, validateReceiveBatches }

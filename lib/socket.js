@@ -40,12 +40,12 @@
 //   non-string address from a custom lookup on send), an error is reported.
 
 const EventEmitter = require('events')
-const { AsyncResource } = require('async_hooks')
 const dc = require('diagnostics_channel')
 const udpSocketChannel = dc.channel('udp.socket')
-const batch = require('./batch')
-const { splitBatch, validateReceiveBatches } = batch
-const { copyLent, fixBufferList, lend, sliceBuffer } = require('./buffers')
+const { batchDatagrams, batchDestination, validateReceiveBatches } = require('./batch')
+const { cancelSends, doSend, flushSends, isBlocked, onSend, startBatch } = require('./send')
+const { onBatch, onError, onMessage } = require('./receive')
+const { copyLent, fixBufferList, sliceBuffer } = require('./buffers')
 const { Buffer } = require('buffer')
 const { isArrayBufferView } = require('util').types
 const { deprecate, promisify } = require('util')
@@ -95,7 +95,7 @@ let reuseport // lib/reuseport.js
 let background // lib/background.js
 let messages // lib/messages.js
 const nodeVersion = require('./node-version')
-const { nextTick, queueMicrotask, setImmediate } = require('./ticks')
+const { nextTick } = require('./ticks')
 const { closeTwin, makeSendable } = require('./child-handle')
 const {
   applyControl,
@@ -118,8 +118,6 @@ const CONNECT_STATE_CONNECTED = 2
 
 const RECV_BUFFER = true
 const SEND_BUFFER = false
-
-const UV_EINVAL = -22
 
 // Node's --test-udp-no-try-send (for its own tests of the queue-info methods)
 // makes every send wait in the queue until the loop finds the socket writable.
@@ -785,6 +783,30 @@ Socket.prototype.sendWithOptions = function (msg, options, callback) {
 }
 
 // Both: `control` is sendWithOptions's (undefined for send()).
+// dgram-rs: sendBatch(messages, port[, address][, callback]),
+// sendBatch(buffer, segmentSize, port[, address][, callback]) and, connected,
+// without port and address (lib/batch.js): send()'s state machine, pre-bind
+// queue and lookup, for many datagrams at once.
+Socket.prototype.sendBatch = function (messages, ...rest) {
+  sendBatch(this, batchDatagrams(messages, rest), ...rest)
+}
+
+function sendBatch (self, batch, ...rest) {
+  const state = self[kStateSymbol]
+  const connected = state.connectState === CONNECT_STATE_CONNECTED
+  const { port, address, callback } = batchDestination(connected, ...rest)
+  healthCheck(self)
+
+  if (state.bindState === BIND_STATE_UNBOUND) { self.bind({ port: 0, exclusive: true }, null) }
+  if (state.bindState !== BIND_STATE_BOUND) {
+    enqueue(self, () => sendBatch(self, batch, ...(connected ? [] : [port, address]), callback))
+    return
+  }
+  const afterLookup = (ex, ip) => startBatch(self, batch, connected, port, address, callback, ex, ip)
+  if (connected) afterLookup(null, null)
+  else state.handle.lookup(address, afterLookup)
+}
+
 function send (self, control, buffer, offset, length, port, address, callback) {
   let list
   const state = self[kStateSymbol]
@@ -888,267 +910,6 @@ function send (self, control, buffer, offset, length, port, address, callback) {
   }
 }
 
-function doSend (ex, self, ip, list, address, port, callback, control) {
-  const state = self[kStateSymbol]
-
-  if (ex) {
-    if (typeof callback === 'function') {
-      nextTick(callback, ex)
-      return
-    }
-
-    nextTick(() => self.emit('error', ex))
-    return
-  } else if (!state.handle) {
-    return
-  }
-
-  // Node 22.13+ / 23.4+: a blocked destination fails the send, but (like
-  // every other send error) is only reported to a callback.
-  if (ip && isBlocked(state.sendBlockList, ip)) {
-    if (callback) {
-      nextTick(callback, new ERR_IP_BLOCKED(ip))
-    }
-    return
-  }
-
-  // Node's SendWrap: what the completion of a queued send needs.
-  const req = { id: state.nextSendId, list, address, port, callback }
-  state.nextSendId = (state.nextSendId + 1) >>> 0
-
-  // Node 20 aborts the process (CHECK(args[4]->IsString())) when a custom
-  // lookup yields a non-string address; fail the send as libuv does for an
-  // address it cannot parse instead.
-  if (port && typeof ip !== 'string') {
-    completeSend(state, req, UV_EINVAL)
-    return
-  }
-  if (port === null || port === undefined || port === 0) ip = null
-
-  // dgram-rs: per-send control leaves at once, after what was gathered before
-  // it (lib/control.js).
-  if (control) {
-    flushSends(self)
-    completeSend(state, req, state.handle.sendWithControl(
-      list, port || 0, ip, req.id, control.tos, control.sourceAddress))
-    return
-  }
-
-  // More sends of this tick are on their way: gather this one, so that they
-  // leave together (coalesced into GSO sends by the handle). Not a large
-  // datagram: gathering copies it, and a GSO send holds at most 64 KiB, so
-  // few of them; it leaves at once, after what was gathered before it.
-  if (state.lookups !== 0 || state.gathered !== undefined) {
-    if (byteLength(list) < GATHER_MAX_BYTES) {
-      gatherSend(self, req, ip)
-      return
-    }
-    flushSends(self)
-  }
-  completeSend(state, req, state.handle.send(sendable(list), port || 0, ip, req.id))
-}
-
-// The largest datagram a tick's sends gather (see doSend).
-const GATHER_MAX_BYTES = 8192
-
-function byteLength (list) {
-  if (list.length === 1) return list[0].length
-  let n = 0
-  for (let i = 0; i < list.length; i++) n += list[i].length
-  return n
-}
-
-// What the handle sends for a list of Buffers: a lone Buffer as itself (the
-// common case; the handle then walks no array).
-function sendable (list) {
-  return list.length === 1 ? list[0] : list
-}
-
-// A send's outcome, from the handle, in Node's encoding: bytes + 1 when sent
-// at once, 0 when queued (completed later by onsend), or a negative errno.
-function completeSend (state, req, err) {
-  const { callback } = req
-
-  if (err >= 1) {
-    // Synchronous finish. The return code is msg_length + 1 so that we can
-    // distinguish between synchronous success and asynchronous success.
-    if (callback) { nextTick(callback, null, err - 1) }
-    return
-  }
-
-  if (err === 0) {
-    // Queued: the handle calls onsend with this id when it is done. Node
-    // makes a SendWrap (an async resource) for a queued send: its callback
-    // runs in the send's async context, not the socket's. (A gathered send
-    // gets one in afterGathered, on its own tick.)
-    queuedReqs(state).set(req.id, req)
-    if (callback && req.result === undefined) req.resource = new AsyncResource('UDPSENDWRAP')
-    return
-  }
-
-  if (callback) {
-    // Don't emit as error, dgram_legacy.js compatibility
-    const ex = new ExceptionWithHostPort(err, 'send', req.address, req.port)
-    nextTick(callback, ex)
-  }
-}
-
-// Gathers a send for flushSends(). A destination the handle refuses fails at
-// once, as an immediate send would. The last lookup of the tick flushes; a
-// microtask flushes anyway, so that a slow lookup (a real DNS query) never
-// holds back the sends gathered before it answers.
-function gatherSend (self, req, ip) {
-  const state = self[kStateSymbol]
-  const err = state.handle.sendLater(sendable(req.list), req.port || 0, ip, req.id)
-  if (err < 0) {
-    completeSend(state, req, err)
-    return
-  }
-  (state.gathered ??= []).push(req)
-  scheduleFlush(self)
-  if (req.callback) {
-    // The callback's tick is queued now, from the send's own tick and async
-    // context, where node:dgram queues it; flushSends() leaves the result.
-    req.result = null
-    nextTick(afterGathered, self, req)
-  }
-}
-
-// A gathered send's callback (see gatherSend): with its result, flushing
-// first if no flush came yet.
-function afterGathered (self, req) {
-  if (req.result === null) flushSends(self)
-  const result = req.result
-  if (result >= 1) {
-    req.callback(null, result - 1)
-  } else if (result < 0) {
-    req.callback(new ExceptionWithHostPort(result, 'send', req.address, req.port))
-  } else if (result === 0) {
-    // Queued: onsend completes it, in this context.
-    req.resource = new AsyncResource('UDPSENDWRAP')
-  }
-}
-
-function scheduleFlush (self) {
-  const state = self[kStateSymbol]
-  if (!state.flushScheduled) {
-    state.flushScheduled = true
-    queueMicrotask(() => {
-      state.flushScheduled = false
-      flushSends(self)
-    })
-  }
-}
-
-// Where the handle writes the results of a flush, one per gathered datagram,
-// in order. Flushes never overlap, so one array serves every socket; it
-// grows to the largest flush.
-let flushResults = new Float64Array(512)
-
-// Hands the gathered sends to the kernel, in order, and completes each
-// request with its datagrams' results. `state.gathered` holds the request of
-// each gathered datagram, in the order they were gathered, which is the
-// order of the results.
-function flushSends (self) {
-  const state = self[kStateSymbol]
-  const reqs = state.gathered
-  if (reqs === undefined || !state.handle) { return }
-  state.gathered = undefined
-  if (flushResults.length < reqs.length) { flushResults = new Float64Array(2 * reqs.length) }
-  const results = flushResults
-  const count = state.handle.flushSends(results)
-  for (let i = 0; i < count; i++) {
-    const req = reqs[i]
-    const result = results[i]
-    if (!req.batch) {
-      if (req.callback) req.result = result // for afterGathered
-      if (!req.callback || result === 0) completeSend(state, req, result)
-      continue
-    }
-    settleBatch(state, req, result)
-    if (req.pending === 0) finishBatch(req, true)
-  }
-}
-
-// One datagram of a sendBatch() request is done (sent: bytes + 1, queued: 0,
-// or a negative errno). The callback runs once every datagram is sent or
-// refused: (null, count) when all were sent, else (the first error, count),
-// count being the datagrams sent.
-function settleBatch (state, req, result) {
-  if (result === 0) {
-    queuedReqs(state).set(req.id, req)
-    return
-  }
-  if (result > 0) req.sent++
-  else req.errno ||= result
-  req.pending--
-}
-
-// The batch's last datagram is done: its callback, on a later tick.
-function finishBatch (req, sync) {
-  if (req.done || !req.callback) return
-  req.done = true
-  const err = req.errno
-    ? new ExceptionWithHostPort(req.errno, 'send', req.address, req.port)
-    : null
-  if (sync) nextTick(req.callback, err, req.sent)
-  else req.callback(err, req.sent)
-}
-
-// A queued send's callback, in the send's async context where it has one.
-function afterQueuedSend (req, status, bytes) {
-  const { resource } = req
-  if (resource === undefined) return afterSend.call(req, status, bytes)
-  resource.runInAsyncScope(afterSend, req, status, bytes)
-  resource.emitDestroy()
-}
-
-function afterSend (err, sent) {
-  if (err) {
-    err = new ExceptionWithHostPort(err, 'send', this.address, this.port)
-  } else {
-    err = null
-  }
-
-  this.callback(err, sent)
-}
-
-// The requests with datagrams queued in the handle, by id.
-function queuedReqs (state) {
-  return (state.sendReqs ??= new Map())
-}
-
-// handle.onsend: a queued datagram of request `id` is done.
-function onSend (id, status, bytes) {
-  const state = this[kOwner][kStateSymbol]
-  const req = state.sendReqs?.get(id)
-  if (req === undefined) return
-  if (req.batch) {
-    settleBatch(state, req, status < 0 ? status : bytes + 1)
-    if (req.pending !== 0) return
-    state.sendReqs.delete(id)
-    finishBatch(req, false)
-    emitDrain(this[kOwner])
-    return
-  }
-  state.sendReqs.delete(id)
-  if (req.callback) { afterQueuedSend(req, status, bytes) }
-  emitDrain(this[kOwner])
-}
-
-// 'drain' (dgram-rs): the send queue that filled when the socket buffer was
-// full has emptied; emitted after the last queued send's callback.
-function emitDrain (self) {
-  const { handle } = self[kStateSymbol]
-  if (handle && handle.getSendQueueCount() === 0) { self.emit('drain') }
-}
-
-function isBlocked (blockList, ip) {
-  if (blockList === undefined) { return false }
-  isIP ??= require('net').isIP
-  return blockList.check(ip, `ipv${isIP(ip)}`)
-}
-
 Socket.prototype.close = function (callback) {
   const state = this[kStateSymbol]
   const queue = state.queue
@@ -1180,30 +941,6 @@ Socket.prototype.close = function (callback) {
   cancelSends(state, cancelled)
 
   return this
-}
-
-// How the handle's close() ended its queued datagrams: [id, status, bytes,
-// ...], first those it had sent but not yet reported, then the cancelled
-// (ECANCELED). libuv completes them in the loop's close phase, after the
-// 'close' event's tick: setImmediate is the nearest userland equivalent.
-function cancelSends (state, ended) {
-  const reqs = state.sendReqs
-  state.sendReqs = undefined
-  if (ended.length === 0 || reqs === undefined) { return }
-  setImmediate(() => {
-    for (let i = 0; i < ended.length; i += 3) {
-      const req = reqs.get(ended[i])
-      if (req === undefined) continue
-      const status = ended[i + 1]
-      const bytes = ended[i + 2]
-      if (req.batch) {
-        settleBatch(state, req, status < 0 ? status : bytes + 1)
-        if (req.pending === 0) finishBatch(req, false)
-      } else if (req.callback) {
-        afterQueuedSend(req, status, bytes)
-      }
-    }
-  })
 }
 
 Socket.prototype[SymbolAsyncDispose] = async function () {
@@ -1374,39 +1111,6 @@ function stopReceiving (socket) {
   state.receiving = false
 }
 
-// handle.onmessage: one received datagram; rinfo is built by lib/handle.js.
-function onMessage (buf, rinfo) {
-  const self = this[kOwner]
-  if (!fromBlockedSender(self, rinfo)) { self.emit('message', buf, rinfo) }
-}
-
-// handle.onbatch: what one read gave, in batch mode (lib/batch.js).
-function onBatch (buf, segment, rinfo) {
-  const self = this[kOwner]
-  if (fromBlockedSender(self, rinfo)) return
-  if (self[kStateSymbol].receiveBatches !== 'zero-copy') {
-    self.emit('messages', splitBatch(buf, segment), rinfo)
-    return
-  }
-  // The views are lent until this returns (lib/buffers.js: a send made
-  // meanwhile copies them).
-  lend(Array.isArray(buf) ? buf.map((b) => b.buffer) : [buf.buffer],
-    () => self.emit('messages', splitBatch(buf, segment), rinfo))
-}
-
-// Node 22.13+ / 23.4+: datagrams from blocked senders are dropped silently.
-function fromBlockedSender (self, rinfo) {
-  const blockList = self[kStateSymbol].receiveBlockList
-  return blockList !== undefined &&
-    blockList.check(rinfo.address, rinfo.family.toLowerCase())
-}
-
-// handle.onerror: a failed receive (negative errno).
-function onError (errno) {
-  const self = this[kOwner]
-  return self.emit('error', new ErrnoException(errno, 'recvmsg'))
-}
-
 Socket.prototype.ref = function () {
   const handle = this[kStateSymbol].handle
 
@@ -1517,18 +1221,6 @@ function installDeprecatedPrivates () {
     stopReceiving(this)
   }, 'Socket.prototype._stopReceiving() is deprecated', 'DEP0112')
 }
-
-batch.install(Socket, {
-  kStateSymbol,
-  isConnected: (state) => state.connectState === CONNECT_STATE_CONNECTED,
-  isBound: (state) => state.bindState === BIND_STATE_BOUND,
-  isUnbound: (state) => state.bindState === BIND_STATE_UNBOUND,
-  enqueue,
-  healthCheck,
-  flushSends,
-  settleBatch,
-  finishBatch
-})
 
 module.exports = {
   createSocket,
