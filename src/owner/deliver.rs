@@ -130,7 +130,8 @@ impl Owner {
             return;
         };
         self.draining.set(true);
-        self.deliver_from(&callbacks, backlog.reader, backlog.at);
+        let Backlog { reader, at } = *backlog;
+        self.deliver_from(&callbacks, reader, at);
         self.draining.set(false);
         if !self.has_backlog() && self.is_receiving() {
             // Read again from the next iteration on (see `Owner::resting`).
@@ -199,7 +200,7 @@ impl Owner {
         match rest {
             Some(at) if self.is_receiving() => {
                 if let Ok(mut slot) = self.backlog.try_borrow_mut() {
-                    *slot = Some(Backlog { reader, at });
+                    *slot = Some(Box::new(Backlog { reader, at }));
                 }
                 self.request_turn();
                 // Not read on readiness until the backlog is delivered.
