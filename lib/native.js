@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 
 // Finds and loads the native addon, in this order:
