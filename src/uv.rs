@@ -1,7 +1,9 @@
-//! Raw FFI with libuv and Node-API, wrapped in small safe types: a `uv_poll_t` and a
-//! `uv_prepare_t` on Node's own event loop, calls into JavaScript through `napi_make_callback`,
-//! and the environment cleanup hook. (`fast_calls.rs` holds the other raw Node-API code, the
-//! per-send methods; napi-rs's generated glue in `handle.rs` is the rest.)
+//! Raw FFI with libuv and Node-API, wrapped in small safe types: a `uv_poll_t`, a
+//! `uv_prepare_t`, a `uv_idle_t` and a `uv_async_t` on Node's own event loop, calls into
+//! JavaScript through `napi_make_callback`, and the environment cleanup hook. The other raw
+//! Node-API code: `fast_calls.rs` (the calls a socket per query or per datagram makes) and
+//! `owner/staging.rs` (the staging area small datagrams reach JavaScript through); napi-rs's
+//! generated glue in `handle.rs` and `unix_handle.rs` is the rest.
 //!
 //! Why Node's own loop: reading on the JS thread when libuv says the socket is readable keeps
 //! node:dgram's latency and its tick order (each `'message'` handler's `process.nextTick` and

@@ -16,8 +16,9 @@
 //! Everything runs on the JS thread of one environment. State sits in `Cell`/`RefCell` because
 //! JavaScript can re-enter the owner (close it, send again) from inside a callback it is making;
 //! no borrow is held across a call into JavaScript, and borrows use `try_borrow*`, so that a
-//! mistake becomes an error reported to the caller (`EBUSY`), never a panic and never a silent
-//! drop.
+//! mistake becomes an error reported to the caller (`EBUSY`), never a panic. (Where Node-API
+//! itself refuses to make a value, out of memory, a datagram's or a completion's call to
+//! JavaScript is skipped: there is nothing left to report it with.)
 //!
 //! Lifetime: the thread's reactor holds a strong `Rc` to the owner while the socket is watched
 //! (it may call it until it lets go); the background reader's wake-up handle holds a weak one.
