@@ -79,6 +79,10 @@ test('native: system errors come back as negative errno numbers', () => {
   assert.strictEqual(h.getsockname(out), 0)
   assert.strictEqual(h.send([Buffer.alloc(65508)], out.port, '127.0.0.1', 0), -90, 'EMSGSIZE')
   assert.strictEqual(h.send([Buffer.alloc(1)], out.port, null, 0), -89, 'EDESTADDRREQ when not connected')
+  // A segment size the kernel cannot take refuses every datagram of the batch, counted as
+  // JavaScript counts them (it waits for that many results before the callback).
+  assert.deepStrictEqual(h.sendBatch(Buffer.alloc(200000), 70000, out.port, '127.0.0.1', 0), [0, 0, 3, EINVAL])
+  assert.deepStrictEqual(h.sendBatch(Buffer.alloc(0), 70000, out.port, '127.0.0.1', 0), [0, 0, 1, EINVAL])
   h.close()
 })
 

@@ -629,7 +629,10 @@ impl Owner {
         id: u32,
     ) -> [i64; 4] {
         if segment == 0 || segment > gso::MAX_PAYLOAD {
-            return [0, 0, 1, i64::from(error::EINVAL)];
+            // Every datagram of the batch refused, counted as JavaScript counts them (it waits
+            // for that many results before its callback).
+            let count = data.len().div_ceil(segment.max(1)).max(1);
+            return [0, 0, count as i64, i64::from(error::EINVAL)];
         }
         let slices: Vec<IoSlice<'_>> = if data.is_empty() {
             // An empty buffer is one empty datagram, as with send().
