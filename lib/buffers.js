@@ -51,29 +51,39 @@ function fixBufferList (list) {
 
   return newlist
 }
-// The memory of the 'zero-copy' views being lent now (while 'messages'
-// listeners run: receiveBatches), or undefined.
+
+// The 'zero-copy' reads being lent now (while 'messages' listeners run:
+// receiveBatches): a Buffer, or an array of them, one per read slot; or
+// undefined. Their memory (`.buffer`) is looked at only when a send is made
+// meanwhile: reading it makes V8 create the ArrayBuffer object of a
+// natively made Buffer, which cost every batch a few per cent.
 let lent
 
-// Runs fn() with the memory in `arrayBuffers` lent.
-function lend (arrayBuffers, fn) {
+// Runs fn(self, arg) with `reads` lent.
+function lend (reads, fn, self, arg) {
   const outer = lent
-  lent = arrayBuffers
+  lent = reads
   try {
-    return fn()
+    return fn(self, arg)
   } finally {
     lent = outer
   }
 }
 
+function isLent (memory) {
+  if (!Array.isArray(lent)) return lent.buffer === memory
+  for (let i = 0; i < lent.length; i++) if (lent[i].buffer === memory) return true
+  return false
+}
+
 // A send may go out after the listener that made it returns (after a lookup,
 // after bind), when a lent view is empty: the views in `list` (an array of
-// of views, changed in place) whose memory is lent now become copies.
+// views, changed in place) whose memory is lent now become copies.
 function copyLent (list) {
   if (lent === undefined) return
   for (let i = 0; i < list.length; i++) {
     const view = list[i]
-    if (lent.includes(view.buffer)) list[i] = Buffer.from(new Uint8Array(view.buffer, view.byteOffset, view.byteLength))
+    if (isLent(view.buffer)) list[i] = Buffer.from(new Uint8Array(view.buffer, view.byteOffset, view.byteLength))
   }
 }
 

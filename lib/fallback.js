@@ -132,6 +132,10 @@ function flushCopied (socket) {
 // 'zero-copy': each datagram's own memory (node:dgram allocates one
 // ArrayBuffer per datagram) is lent while the listeners run and detached when
 // they return or throw, so a kept view has length 0 and never shows bytes.
+function emitLentMessages (socket, [messages, rinfo]) {
+  Reflect.apply(emit, socket, ['messages', messages, rinfo])
+}
+
 function flushLent (socket) {
   flushRuns(socket, (messages, rinfo) => {
     for (let j = 0; j < messages.length; j++) {
@@ -140,7 +144,7 @@ function flushLent (socket) {
     }
     try {
       // A send made meanwhile copies what it sends (lib/buffers.js).
-      lend(messages.map((m) => m.buffer), () => Reflect.apply(emit, socket, ['messages', messages, rinfo]))
+      lend(messages, emitLentMessages, socket, [messages, rinfo])
     } finally {
       for (let j = 0; j < messages.length; j++) { structuredClone(messages[j].buffer, { transfer: [messages[j].buffer] }) }
     }

@@ -27,8 +27,7 @@ function onBatch (buf, segment, rinfo) {
   }
   // The views are lent until this returns (lib/buffers.js: a send made
   // meanwhile copies them).
-  lend(Array.isArray(buf) ? buf.map((b) => b.buffer) : [buf.buffer],
-    () => self.emit('messages', splitBatch(buf, segment), rinfo))
+  lend(buf, emitMessages, self, [splitBatch(buf, segment), rinfo])
 }
 
 // Node 22.13+ / 23.4+: datagrams from blocked senders are dropped silently.
@@ -36,6 +35,10 @@ function fromBlockedSender (self, rinfo) {
   const blockList = self[kStateSymbol].receiveBlockList
   return blockList !== undefined &&
     blockList.check(rinfo.address, rinfo.family.toLowerCase())
+}
+
+function emitMessages (self, [messages, rinfo]) {
+  self.emit('messages', messages, rinfo)
 }
 
 // handle.onerror: a failed receive (negative errno).
