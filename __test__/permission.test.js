@@ -272,3 +272,31 @@ test('addons off in a Worker\'s execArgv: the worker falls back to node:dgram wi
   if (RS_IS_NODE) return assert.deepStrictEqual(actual.entries, expected.entries)
   assert.deepStrictEqual(actual.entries, [['native', false], ['warning', 'DGRAM_RS_FALLBACK', DISABLED], ...expected.entries.slice(1)])
 })
+
+test('permission: unix_dgram without --allow-net: bind, connect and send throw what Node\'s own Unix sockets (net on a path) throw', { skip: (!NET_SCOPED && 'this Node has no network scope (--allow-net is Node 25+)') || (RS_IS_NODE && 'DGRAM_TEST_SELFCHECK=1') }, async (t) => {
+  // node:dgram has no Unix sockets: the reference is net's listen() on a path, which Node refuses
+  // with this error (the path as its resource). The addition must not be a way around the model.
+  const fs = require('node:fs')
+  const os = require('node:os')
+  const path = require('node:path')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dgram-rs-perm-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const name = path.join(dir, 's')
+  const body = `
+const net = require('node:net')
+try { net.createServer().listen(${JSON.stringify(name)}) } catch (e) { log('net listen', err(e)) }
+if (dgram.native) {
+  const u = dgram.createSocket('unix_dgram')
+  u.on('error', (e) => log('error', err(e)))
+  for (const [what, f] of [['bind', () => u.bind(${JSON.stringify(name)})], ['connect', () => u.connect(${JSON.stringify(name)})], ['send', () => u.send('x', ${JSON.stringify(name)})]]) {
+    try { f(); log(what, 'no error') } catch (e) { log(what, err(e)) }
+  }
+  u.close()
+}`
+  const r = await runScript(RS.module, body, { execArgv: NO_NET })
+  const expected = { ...THROWN, resource: name }
+  assert.deepStrictEqual(r.entries[0], ['net listen', { ...expected, stack: r.entries[0][1].stack }])
+  if (FALLBACK) return
+  assert.deepStrictEqual(r.entries.slice(1), [['bind', expected], ['connect', expected], ['send', expected]])
+  assert.strictEqual(fs.existsSync(name), false)
+})

@@ -36,29 +36,36 @@ function learnStateSymbol () {
 const twins = new WeakMap()
 let anyTwin = false
 
-// The twin's state ({ handle, ... }). A socket with no descriptor yet (unbound) gets a node:dgram
+// { handle }: the twin's handle. A socket with no descriptor yet (unbound) gets a node:dgram
 // handle with none either, for this one use, as node:dgram's own: Node's send then fails with
 // EBADF, as it does there. A closed socket has none (node:dgram's handle is null then too).
+// Only the handle: a node:dgram method this Socket does not define itself (one a newer Node
+// adds) finds no bind or connect state there, and throws instead of acting on the twin.
 function twinState (socket, handle) {
+  return { handle: twinHandle(socket, handle) }
+}
+
+function twinHandle (socket, handle) {
   let twin = twins.get(socket)
   if (twin === undefined) {
-    if (!handle) return { handle: null }
+    if (!handle) return null
     const fd = handle.dupFd()
-    twin = nodeDgram.createSocket(socket.type)
+    const spare = nodeDgram.createSocket(socket.type)
     if (fd < 0) {
-      nextTick(() => twin.close())
-      return twin[nodeState]
+      nextTick(() => spare.close())
+      return spare[nodeState].handle
     }
-    const err = twin[nodeState].handle.open(fd)
+    const err = spare[nodeState].handle.open(fd)
     if (err) {
-      nextTick(() => twin.close())
+      nextTick(() => spare.close())
       require('fs').closeSync(fd)
-      return twin[nodeState]
+      return spare[nodeState].handle
     }
+    twin = spare
     twins.set(socket, twin)
     anyTwin = true
   }
-  return twin[nodeState]
+  return twin[nodeState].handle
 }
 
 // Closes the socket's twin, if it has one (from the socket's close()).

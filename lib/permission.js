@@ -61,9 +61,32 @@ function guardNet (UdpHandle) {
   return UdpHandle
 }
 
+// UnixHandle ('unix_dgram' sockets), with the checks Node's own Unix sockets have where the model
+// scopes the network: from Node 25, net's listen() and connect() on a path are refused
+// (ERR_ACCESS_DENIED, the path as its resource). node:dgram has no Unix sockets to compare with;
+// bind, connect and every send throw the same error here. The class is the addon's own, shared
+// by every copy of the package in the thread: guarded once.
+const kGuarded = Symbol.for('dgram-rs.netGuarded')
+
+function guardUnix (UnixHandle) {
+  if (!netScoped || UnixHandle.prototype[kGuarded]) return UnixHandle
+  const proto = UnixHandle.prototype
+  proto[kGuarded] = true
+  // The argument naming the peer: bind(name), connect(name), send(data, name, id),
+  // trySend(data, name); a connected socket's sends name none.
+  for (const [name, at] of [['bind', 0], ['connect', 0], ['send', 1], ['trySend', 1]]) {
+    const original = proto[name]
+    proto[name] = function guarded (...args) {
+      if (netDenied()) throw accessDenied(args[at] == null ? '' : `${args[at]}`, guarded)
+      return Reflect.apply(original, this, args)
+    }
+  }
+  return UnixHandle
+}
+
 // Whether err is the permission model's error, not an errno (as Node's isPermissionModelError).
 function isPermissionModelError (err) {
   return typeof err === 'object' && err !== null && err.code === 'ERR_ACCESS_DENIED'
 }
 
-module.exports = { guardNet, isPermissionModelError }
+module.exports = { guardNet, guardUnix, isPermissionModelError }
