@@ -2,6 +2,7 @@
 // Cluster workers share the primary's socket, as with node:dgram: a worker's bind() without
 // `exclusive` asks the primary, which binds once and hands every worker the same socket.
 const assert = require('node:assert')
+const { nodeCommand } = require('./helpers/node-command')
 const { test } = require('node:test')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
@@ -10,7 +11,7 @@ const { IMPLS } = require('./helpers/impls')
 const FIXTURE = path.join(__dirname, 'fixtures', 'cluster-share.js')
 
 function run (moduleName) {
-  const r = spawnSync(process.execPath, [FIXTURE, moduleName], {
+  const r = spawnSync(...nodeCommand([FIXTURE, moduleName]), {
     cwd: path.join(__dirname, '..'), encoding: 'utf8', timeout: 15000
   })
   assert.strictEqual(r.status, 0, r.stderr)

@@ -3,6 +3,7 @@
 // Each case runs a copy of the package's JavaScript in a temporary directory, in a child process,
 // with or without a binary: the local build, a platform package in node_modules, a corrupt file.
 const assert = require('node:assert')
+const { nodeCommand } = require('./helpers/node-command')
 const { test } = require('node:test')
 const fs = require('node:fs')
 const os = require('node:os')
@@ -43,7 +44,7 @@ r.on('messages', (messages) => {
 const s = dgram.createSocket('udp4')
 r.bind(0, '127.0.0.1', () => s.sendBatch(['a', 'b'], r.address().port, '127.0.0.1'))
 setTimeout(() => { console.log('timed out'); process.exit(2) }, 3000).unref()`
-  const out = spawnSync(process.execPath, ['-e', script], {
+  const out = spawnSync(...nodeCommand(['-e', script]), {
     cwd: dir,
     encoding: 'utf8',
     timeout: 10000,

@@ -6,6 +6,7 @@
 // and the run resumes after it. Sockets use a `lookup` that never asks DNS, bind only loopback
 // (or, through implicit binds, the wildcard) on port 0, and send only to loopback.
 const assert = require('node:assert')
+const { nodeCommand } = require('./helpers/node-command')
 const path = require('node:path')
 const { test } = require('node:test')
 const { spawnSync } = require('node:child_process')
@@ -19,7 +20,7 @@ function runAll (moduleName) {
   const results = []
   let start = 0
   for (let restarts = 0; start < COUNT && restarts < 20; restarts++) {
-    const r = spawnSync(process.execPath, [CHILD, moduleName, String(SEED), String(start), String(COUNT - start)],
+    const r = spawnSync(...nodeCommand([CHILD, moduleName, String(SEED), String(start), String(COUNT - start)]),
       { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60000, maxBuffer: 64 << 20 })
     const lines = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l))
     results.push(...lines)

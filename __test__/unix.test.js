@@ -14,6 +14,7 @@ const test = process.env.DGRAM_RS_FALLBACK === '1'
   ? (name) => nodeTest.test(name, { skip: 'native addon only' }, () => {})
   : nodeTest.test
 const assert = require('node:assert')
+const { nodeCommand } = require('./helpers/node-command')
 const { execFileSync, spawn } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
@@ -388,7 +389,7 @@ const RECORDED = [
 function runScenario (impl) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dgram-rs-ud-'))
   try {
-    return execFileSync(process.execPath, ['-e', SCENARIO, impl, dir], { timeout: 10000 })
+    return execFileSync(...nodeCommand(['-e', SCENARIO, impl, dir]), { timeout: 10000 })
       .toString().trim().split('\n')
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })

@@ -15,8 +15,9 @@ const path = require('node:path')
 
 const SERVER_PORT = 1339
 const CLIENT_PORT = 1400
-const COLLECT_MS = 1500
-const BIND_WAIT_MS = 5000
+// Longer with DGRAM_RECIPE_COLLECT_MS (an emulated node, under qemu-user, takes seconds to start).
+const COLLECT_MS = Number(process.env.DGRAM_RECIPE_COLLECT_MS) || 1500
+const BIND_WAIT_MS = Math.max(5000, COLLECT_MS)
 
 // The node:dgram programs are generated from the examples' own text, so the two never drift.
 function nodeDgramCopies () {
@@ -66,7 +67,10 @@ async function waitForPort (port, bound, child) {
 }
 
 function start (file, args, cwd) {
-  const child = spawn(process.execPath, [file, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+  // DGRAM_TEST_NODE_PREFIX: a command that starts this node (qemu-user for another architecture).
+  const prefix = (process.env.DGRAM_TEST_NODE_PREFIX || '').split(' ').filter(Boolean)
+  const command = [...prefix, process.execPath, file, ...args]
+  const child = spawn(command[0], command.slice(1), { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
   child.out = ''
   child.err = ''
   child.stdout.setEncoding('utf8').on('data', (d) => { child.out += d })

@@ -3,6 +3,7 @@
 // (available to the script as `dgram`), bounded in time.
 const { spawn } = require('node:child_process')
 const { REPO_ROOT } = require('./impls')
+const { nodeCommand } = require('./node-command')
 
 // Resolves with { code, signal, stillRunning, stdout, stderr }. With `killAfter`, the child is
 // killed after that many ms if it is still running (stillRunning: true); otherwise it is killed at
@@ -10,7 +11,7 @@ const { REPO_ROOT } = require('./impls')
 function runChild (moduleName, body, { killAfter, timeout = 8000, args = [], execArgv = [] } = {}) {
   const script = `const dgram = require(${JSON.stringify(moduleName)});\n${body}`
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...execArgv, '-e', script, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(...nodeCommand([...execArgv, '-e', script, ...args]), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     let stillRunning = false

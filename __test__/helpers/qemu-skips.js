@@ -1,0 +1,41 @@
+'use strict'
+// Preloaded (node --require) by scripts/qemu-suite.sh, which runs the suite with an arm64 Node.js
+// under qemu-user: the tests that cannot pass there are skipped by name, each with the reason,
+// so that they are counted and listed as skips ("# SKIP <reason>") instead of failing. Every
+// other test runs as on x64. A test is named by a regular expression on its full name.
+const nodeTest = require('node:test')
+
+const SKIPS = [
+  // The maxMessageSize, sendWithOptions and per-send options tests read rinfo.truncated / tos with receiveInfo.
+  [/^udp[46] (receiveInfo|maxMessageSize|sendWithOptions|per-send options)|^backgroundReceive with receiveInfo/,
+    'receiveInfo turns SO_TIMESTAMPNS on, which qemu-user answers with ENOPROTOOPT (seen with qemu-aarch64 -strace)'],
+  [/^udp4 setTOS \/ getTOS validate as setTTL does; setDontFragment and getPathMTU/,
+    'qemu-user answers getsockopt IP_MTU with ENOPROTOOPT (IPV6_MTU, the udp6 case, runs)'],
+  [/^reusePortBalance by /, 'qemu-user answers setsockopt SO_ATTACH_REUSEPORT_CBPF with ENOPROTOOPT'],
+  [/^cluster: |multicore-server/,
+    'cluster.fork() starts process.execPath itself, which cannot run an arm64 binary without binfmt_misc'],
+  [/^options \(udp[46], before bind\): each call on a fresh socket/,
+    'qemu-user answers setMulticastInterface on a socket not yet open with ENOPROTOOPT for node:dgram itself (Linux: EBADF)'],
+  [/^getStats: under a flood|^messages\(\): a slow consumer holds at most highWaterMark/,
+    'droppedByKernel (SO_MEMINFO\'s drop count) does not count the kernel\'s drops under qemu-user: received + dropped falls short of sent'],
+  [/^backgroundReceive: datagrams keep being read while JavaScript stalls/,
+    'the emulated sender is too slow to overflow the receive buffer in the stall: neither path loses a datagram'],
+  [/^pacing: exit: a bound socket stays alive after reading bursts/,
+    'the scenario\'s fixed window ends before an emulated child has read its bursts (node:dgram fails alike)'],
+  [/^send queue \(dgram-rs\): a queued batch calls back once all its datagrams are sent/,
+    'its fixed 50 ms window ends before the emulated receiver has read more than the first datagram (the queue\'s counts and callbacks are as on x64)']
+]
+
+const skipped = []
+const original = nodeTest.test
+function test (name, options, fn) {
+  const hit = typeof name === 'string' && SKIPS.find(([pattern]) => pattern.test(name))
+  if (!hit) return Reflect.apply(original, this, arguments)
+  skipped.push(name)
+  if (typeof options === 'function') { fn = options; options = {} }
+  return original.call(this, name, { ...options, skip: `qemu: ${hit[1]}` }, fn || (() => {}))
+}
+nodeTest.test = test
+process.on('exit', () => {
+  for (const name of skipped) process.stderr.write(`qemu skip: ${name}\n`)
+})
