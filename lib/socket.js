@@ -590,7 +590,7 @@ function bindSync (options = {}) {
   }
 
   startReceiving(this)
-  process.nextTick(emitListeningNT, this)
+  nextTick(emitListeningNT, this)
   return this.address()
 }
 
@@ -633,7 +633,7 @@ function connectSync (port, address) {
   }
 
   state.connectState = CONNECT_STATE_CONNECTED
-  process.nextTick(emitConnectNT, this)
+  nextTick(emitConnectNT, this)
 }
 
 if (nodeVersion.syncMethods) {
