@@ -54,9 +54,9 @@ export interface IcmpError {
   port: number | undefined;
 }
 
-/** dgram-rs only: `send(msg, options, callback)`. */
+/** dgram-rs only: `sendWithOptions(msg, options, callback)`. */
 export interface SendOptions {
-  /** Destination (unconnected sockets): as `send(msg, port, address)`. */
+  /** Destination (unconnected sockets, and only those): as `send(msg, port, address)`. */
   port?: number | undefined;
   address?: string | undefined;
   /** This datagram's TOS / traffic class (0..255). */
@@ -244,9 +244,16 @@ export class Socket extends EventEmitter {
   bind(port?: number, callback?: () => void): this;
   bind(callback?: () => void): this;
   bind(options: BindOptions, callback?: () => void): this;
+  /**
+   * Binds at once to an IP literal and returns the address; `'listening'` follows on the next
+   * tick. Only where the running Node's node:dgram has it (24.19+, 26.4+): test before use.
+   */
+  bindSync?(options?: { port?: number | undefined; address?: string | undefined }): AddressInfo;
   close(callback?: () => void): this;
   connect(port: number, address?: string, callback?: () => void): void;
   connect(port: number, callback: () => void): void;
+  /** Connects at once to an IP literal (binding first if needed); as `bindSync`, Node 24.19+, 26.4+. */
+  connectSync?(port: number, address?: string): void;
   disconnect(): void;
   dropMembership(multicastAddress: string, multicastInterface?: string): void;
   getRecvBufferSize(): number;
@@ -315,8 +322,8 @@ export class Socket extends EventEmitter {
   setRecvBufferSize(size: number): void;
   setSendBufferSize(size: number): void;
   setTTL(ttl: number): number;
-  /** dgram-rs only: sends with per-datagram TOS and source address. */
-  send(
+  /** dgram-rs only: sends with per-datagram TOS and source address (`send()`'s forms are node:dgram's). */
+  sendWithOptions(
     msg: string | NodeJS.ArrayBufferView | readonly any[],
     options: SendOptions,
     callback?: (error: Error | null, bytes: number) => void,
@@ -333,7 +340,9 @@ export class Socket extends EventEmitter {
   getStats(): SocketStats;
   /**
    * dgram-rs only: the datagrams as `[msg, rinfo]` pairs; holds at most `highWaterMark` (plus
-   * one read) and pauses reading meanwhile; ends at `close()`, throws the socket's error.
+   * one read) and pauses reading meanwhile, when every `'message'`/`'messages'` listener of the
+   * socket is a full iterator (beside another consumer it keeps what comes instead, so as not to
+   * starve it); ends at `close()` (at once on a closed socket), throws the socket's error.
    */
   messages(options?: MessagesOptions): AsyncIterableIterator<[NonSharedBuffer, RemoteInfo]>;
   /** dgram-rs only: `for await (const [msg, rinfo] of socket)`, as `messages()`. */

@@ -23,20 +23,18 @@ if (process.env.DGRAM_RS_FALLBACK === '1') {
 
 if (reason === null) {
   const { createSocket, Socket } = require('./lib/socket')
-  const { _createSocketHandle } = require('./lib/handle')
-  module.exports = {
-    _createSocketHandle: deprecate(
-      _createSocketHandle,
+  module.exports = {}
+  // Removed in Node 25, as the other DEP0112 APIs (lib/node-version.js).
+  if (require('./lib/node-version').deprecatedPrivates) {
+    module.exports._createSocketHandle = deprecate(
+      require('./lib/handle')._createSocketHandle,
       'dgram._createSocketHandle() is deprecated',
       'DEP0112'
-    ),
-    createSocket,
-    Socket,
-    native: true
+    )
   }
+  Object.assign(module.exports, { createSocket, Socket, native: true })
 } else {
-  const { _createSocketHandle, createSocket, Socket } = require('./lib/fallback')
-  module.exports = { _createSocketHandle, createSocket, Socket, native: false }
+  module.exports = { ...require('./lib/fallback'), native: false }
   // Asked for with the variable: no warning. Otherwise one per thread, even
   // if two copies of the package are loaded.
   const warned = Symbol.for('dgram-rs.fallbackWarned')

@@ -8,7 +8,7 @@
 // - socket.messages() / for await: a bounded async iterator that pauses reading.
 const assert = require('node:assert')
 const nodeTest = require('node:test')
-const { bindLoopback, until, delay, IMPLS } = require('./helpers/impls')
+const { bindLoopback, until, delay, withTimeout, IMPLS } = require('./helpers/impls')
 const { runChild } = require('./helpers/child')
 
 // The fallback (node:dgram with the additions in JavaScript) has getStats() (received datagrams
@@ -57,6 +57,26 @@ test('getStats: datagrams and bytes sent and received, on the default and the ba
       assert.strictEqual(s.getStats().bytesSent, 55)
       r.close()
       assert.strictEqual(r.getStats().datagramsReceived, 10, 'the figures at close stay readable')
+    } finally { closeAll(r, s) }
+  }
+})
+
+both('getStats: a receiveBatches socket counts what its batches delivered (native and fallback)', async () => {
+  for (const receiveBatches of [true, 'zero-copy']) {
+    const r = rs().createSocket({ type: 'udp4', receiveBatches })
+    const s = rs().createSocket('udp4')
+    try {
+      const port = await bindLoopback(r)
+      let got = 0
+      r.on('messages', (messages) => { got += messages.length })
+      await new Promise((resolve) => {
+        let done = 0
+        for (let i = 0; i < 10; i++) s.send(Buffer.alloc(i + 1), port, '127.0.0.1', () => { if (++done === 10) resolve() })
+      })
+      await until(() => got === 10)
+      const { datagramsReceived, bytesReceived } = r.getStats()
+      assert.deepStrictEqual({ datagramsReceived, bytesReceived }, { datagramsReceived: 10, bytesReceived: 55 },
+        `receiveBatches: ${receiveBatches}`)
     } finally { closeAll(r, s) }
   }
 })
@@ -188,11 +208,17 @@ for (const backgroundReceive of [false, true]) {
     const r = rs().createSocket({ type: 'udp4', backgroundReceive, recvBufferSize: 64 * 1024 })
     try {
       await bindLoopback(r)
+      // Deliveries are counted at emit(), not by a 'message' listener: a listener would be a
+      // consumer of its own, which a full iterator does not starve.
       let emitted = 0
       let consumed = 0
       let maxHeld = 0
       let iterating = true
-      r.on('message', () => { emitted++; if (iterating) maxHeld = Math.max(maxHeld, emitted - consumed) })
+      const emit = r.emit
+      r.emit = function (event, ...args) {
+        if (event === 'message') { emitted++; if (iterating) maxHeld = Math.max(maxHeld, emitted - consumed) }
+        return Reflect.apply(emit, this, [event, ...args])
+      }
       const iterator = r.messages({ highWaterMark: 8 })
       const sending = flood(r, 2000)
       const consuming = (async () => {
@@ -214,6 +240,58 @@ for (const backgroundReceive of [false, true]) {
     } finally { closeAll(r) }
   })
 }
+
+both('for await: over a socket already closed (before or after its \'close\' event), the loop ends at once', async () => {
+  for (const when of ['before', 'after']) {
+    const r = rs().createSocket('udp4')
+    await bindLoopback(r)
+    r.close()
+    if (when === 'after') await new Promise((resolve) => r.once('close', resolve))
+    let count = 0
+    const loop = (async () => { for await (const m of r) count += m.length })()
+    await assert.doesNotReject(withTimeout(loop, 2000, `for await ${when} 'close'`))
+    assert.strictEqual(count, 0)
+    assert.strictEqual(r.listenerCount('message'), 0, 'no listener left behind')
+  }
+})
+
+// The pause is the socket's: an idle iterator pauses reading only when nothing else consumes the
+// socket. Beside a 'message' listener or a second iterator that keeps up, it holds what comes
+// past its highWaterMark instead of starving them; nothing is dropped.
+both('messages(): an idle iterator does not starve the socket\'s other consumers', async () => {
+  for (const other of ['listener', 'iterator']) {
+    const r = rs().createSocket('udp4')
+    const s = rs().createSocket('udp4')
+    try {
+      const port = await bindLoopback(r)
+      const idle = r.messages({ highWaterMark: 8 })
+      let got = 0
+      let draining
+      if (other === 'listener') {
+        r.on('message', () => { got++ })
+      } else {
+        const busy = r.messages({ highWaterMark: 8 })
+        draining = (async () => { for await (const [msg] of busy) { got += msg.length; if (got === 200) break } })()
+      }
+      for (let i = 0; i < 200; i++) {
+        await new Promise((resolve) => s.send(Buffer.alloc(1), port, '127.0.0.1', resolve))
+        if (i % 16 === 15) await delay(1)
+      }
+      await until(() => got === 200, 5000, `the ${other} got ${got} of 200`)
+      await draining
+      // The idle iterator kept every datagram.
+      let held = 0
+      for (let i = 0; i < 200; i++) {
+        const { done } = await withTimeout(idle.next(), 2000, `held ${held}`)
+        if (done) break
+        held++
+      }
+      assert.strictEqual(held, 200)
+      await idle.return()
+      assert.strictEqual(r.getStats().droppedByKernel, 0)
+    } finally { closeAll(r, s) }
+  }
+})
 
 both('for await: the socket\'s error ends the loop by throwing it', async () => {
   const r = rs().createSocket('udp4')

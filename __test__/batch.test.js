@@ -39,6 +39,28 @@ parity('send: many sends in one tick to one destination arrive as separate datag
   assert.deepStrictEqual(callbacks[70], [70, null, 7])
 })
 
+// Large datagrams are not gathered (they leave at once, after what was gathered before them):
+// order and callbacks stay node:dgram's.
+parity('send: small and large datagrams mixed in one tick arrive in order, each callback with its size', async (ctx) => {
+  const r = ctx.node({ type: 'udp4', recvBufferSize: 4 << 20 })
+  const port = await bindLoopback(r)
+  const s = ctx.socket('udp4')
+  await bindLoopback(s)
+  const sizes = [100, 20000, 100, 100, 65000, 8192, 8191, 5, 30000, 0, 100]
+  const got = []
+  r.on('message', (m) => got.push([m.length, m[0]]))
+  const callbacks = []
+  await ctx.macro(() => {
+    sizes.forEach((size, i) => s.send(Buffer.alloc(size, i), port, '127.0.0.1', (err, n) => callbacks.push([i, err, n])))
+  })
+  await until(() => got.length === sizes.length && callbacks.length === sizes.length)
+  return { got, callbacks }
+}, ({ got, callbacks }) => {
+  assert.strictEqual(got.length, 11)
+  assert.deepStrictEqual(got[4], [65000, 4])
+  assert.deepStrictEqual(callbacks.map(([i]) => i), [...Array(11).keys()])
+})
+
 test('sendBatch: datagrams arrive separately and in order at a node:dgram receiver', async () => {
   const r = nodeDgram.createSocket('udp4')
   const s = rs.createSocket('udp4')
@@ -246,4 +268,49 @@ test('sendBatch: a datagram the kernel refuses is reported in the callback, and 
       assert.ok(n > 0 && n < 4, `some sent, some refused: ${n}`)
     }
   } finally { closeAll(s) }
+})
+
+test('receiveBatches accepts only true, false and \'zero-copy\': anything else is a TypeError (native and fallback)', () => {
+  for (const receiveBatches of ['false', 1, 'zero-copy ', 'zerocopy', null, {}]) {
+    assert.throws(() => rs.createSocket({ type: 'udp4', receiveBatches }), {
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_VALUE',
+      message: `The property 'options.receiveBatches' must be one of: true, false, 'zero-copy'. Received ${require('node:util').inspect(receiveBatches)}`
+    }, `receiveBatches: ${require('node:util').inspect(receiveBatches)}`)
+  }
+  for (const receiveBatches of [undefined, false, true, 'zero-copy']) {
+    rs.createSocket({ type: 'udp4', receiveBatches }).close()
+  }
+})
+
+// A lent view sent back from a 'messages' listener may go out after the listener returns (after a
+// host name's lookup, or the bind of a new socket): it is copied, so it arrives whole.
+test('receiveBatches \'zero-copy\': a lent view sent from the listener arrives whole, whatever the address', async () => {
+  for (const [address, fresh] of [['localhost', false], ['127.0.0.1', false], ['127.0.0.1', true]]) {
+    const r = rs.createSocket({ type: 'udp4', receiveBatches: 'zero-copy' })
+    const s = rs.createSocket('udp4')
+    const echo = nodeDgram.createSocket('udp4')
+    try {
+      const port = await bindLoopback(r)
+      const echoPort = await bindLoopback(echo)
+      const got = []
+      echo.on('message', (m) => got.push(m.toString()))
+      const sends = []
+      r.on('messages', (messages) => {
+        const from = fresh ? rs.createSocket('udp4') : r
+        let pending = messages.length
+        for (const m of messages) {
+          from.send(m, echoPort, address, (err, n) => {
+            sends.push([err && err.code, n])
+            if (fresh && --pending === 0) from.close()
+          })
+        }
+      })
+      s.sendBatch([Buffer.from('one'), Buffer.from('two')], port, '127.0.0.1')
+      await until(() => got.length === 2 && sends.length === 2, 3000, `${address}: got ${got}`)
+      // Sorted: a host name's lookups may answer out of order (node:dgram's too).
+      assert.deepStrictEqual(got.sort(), ['one', 'two'], `${address}${fresh ? ', a new socket' : ''}`)
+      assert.deepStrictEqual(sends, [[null, 3], [null, 3]])
+    } finally { closeAll(r, s, echo) }
+  }
 })

@@ -22,3 +22,22 @@ test('cluster: two workers bind one port through the primary and both receive', 
   assert.deepStrictEqual(node, { why: 'done', reports: ['listening', 'listening'], heard: [1, 2], samePort: true })
   assert.deepStrictEqual(rs, node)
 })
+
+// Node's cluster closes a worker's shared handles when it disconnects, through the socket that
+// owns each: the worker then exits by itself, as with node:dgram.
+const DISCONNECT = path.join(__dirname, 'fixtures', 'cluster-disconnect.js')
+for (const [how, by] of [['bind', 'worker'], ['bind', 'cluster']]) {
+  test(`cluster: a worker with a shared socket exits after ${by}.disconnect()`, { timeout: 40000 }, () => {
+    const [node, rs] = IMPLS.map((impl) => {
+      const r = spawnSync(process.execPath, [DISCONNECT, impl.module, how, by], {
+        cwd: path.join(__dirname, '..'), encoding: 'utf8', timeout: 15000
+      })
+      assert.strictEqual(r.status, 0, r.stderr)
+      return JSON.parse(r.stdout.trim().split('\n').pop())
+    })
+    assert.deepStrictEqual(node, {
+      events: ['listening'], code: 0, signal: null, exitedAfterDisconnect: true
+    })
+    assert.deepStrictEqual(rs, node)
+  })
+}

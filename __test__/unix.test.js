@@ -45,7 +45,8 @@ function pythonChild (code, ...args) {
   child.stdout.on('data', (d) => { out += d })
   const done = new Promise((resolve, reject) => {
     const timer = setTimeout(() => child.kill(), 15000)
-    child.on('exit', (status) => {
+    // 'close': the child has exited and its pipes are closed (a count of descriptors may follow).
+    child.on('close', (status) => {
       clearTimeout(timer)
       if (status === 0) resolve(out); else reject(new Error(`python exited ${status}`))
     })
@@ -101,6 +102,50 @@ test('unix_dgram: bind, send to a path, connect, send, rinfo, address(), remoteA
   }
 })
 
+// A local peer that passes descriptors (SCM_RIGHTS) with its datagrams: the kernel installs
+// them in the receiving process as it reads; dgram-rs closes every one (the unix-dgram package
+// keeps none either). Kept, 20 such datagrams exhausted a receiver under `ulimit -n 128`.
+const PY_PASS_FDS = PY_NAME + `import array, socket
+fds = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array('i', [sys.stdin.fileno()] * 8))]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+for i in range(int(sys.argv[2])):
+    s.sendmsg([b'fd %d' % i], fds if sys.argv[3] == 'pass' else [], 0, name(sys.argv[1]))
+`
+for (const form of ['createSocket(\'unix_dgram\')', 'unix-dgram drop-in']) {
+  test(`unix_dgram: descriptors a peer passes are closed, never kept (${form})`, async () => {
+    const fdCount = () => fs.readdirSync('/proc/self/fd').length
+    const name = abstractName('scm')
+    const count = 20
+    const r = form === 'unix-dgram drop-in'
+      ? require('../lib/unix-dgram').createSocket('unix_dgram')
+      : dgram.createSocket('unix_dgram')
+    try {
+      const got = []
+      r.on('message', (msg) => got.push(String(msg)))
+      // The drop-in emits 'listening' within bind(), as the package does.
+      const listening = once(r, 'listening')
+      r.bind(name)
+      await listening
+      const burst = async (how) => {
+        got.length = 0
+        await pythonChild(PY_PASS_FDS, argName(name), String(count), how).done
+        for (let i = 0; i < 200 && got.length < count; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+        assert.strictEqual(got.length, count, 'every datagram arrives')
+        assert.strictEqual(got[count - 1], `fd ${count - 1}`)
+      }
+      // The same burst without descriptors first: whatever the socket opens for a burst of its
+      // own is open before the count.
+      await burst('none')
+      const before = fdCount()
+      await burst('pass')
+      // 8 descriptors came with each datagram: 160 in all. None is left open.
+      assert.strictEqual(fdCount(), before, 'no descriptor left open')
+    } finally {
+      r.close()
+    }
+  })
+}
+
 test('unix_dgram: errors have node:dgram shape; UDP-only methods name the socket type', async () => {
   const s = dgram.createSocket('unix_dgram')
   const [err] = await new Promise((resolve) => s.connect('/no/such.sock', (...a) => resolve(a)))
@@ -124,6 +169,68 @@ test('unix_dgram: errors have node:dgram shape; UDP-only methods name the socket
   assert.strictEqual(s.getSendQueueCount(), 0)
   s.close()
   assert.throws(() => s.close(), { code: 'ERR_SOCKET_DGRAM_NOT_RUNNING' })
+})
+
+test('unix_dgram: send() with an offset or length out of range throws node:dgram\'s ERR_BUFFER_OUT_OF_BOUNDS', () => {
+  const { describeError } = require('./helpers/impls')
+  const udp = require('node:dgram').createSocket('udp4')
+  const s = dgram.createSocket('unix_dgram')
+  const p = sockPath('bounds')
+  try {
+    // [offset, length]: -1 (4294967295 as node:dgram reads it), past the end, and a length that
+    // runs past it.
+    for (const [offset, length] of [[-1, 3], [9, 0], [1, 5], [0, -1]]) {
+      let expected
+      try { udp.send(Buffer.from('abcd'), offset, length, 9, '127.0.0.1') } catch (e) { expected = describeError(e) }
+      assert.ok(expected, `node:dgram throws for [${offset}, ${length}]`)
+      let actual
+      try { s.send(Buffer.from('abcd'), offset, length, p) } catch (e) { actual = describeError(e) }
+      assert.deepStrictEqual(actual, expected, `[${offset}, ${length}]`)
+    }
+  } finally {
+    udp.close()
+    s.close()
+  }
+})
+
+// An unconnected Unix socket is always reported writable, so a sender whose receiver is full
+// cannot wait on writability: it waits on a timer (doubling, up to 10 ms) and sends the moment
+// the receiver has room. Waiting on writability spun a whole core (about 650 ms of CPU in this
+// test's second, against about 10 now): the bound below sits far from both.
+test('unix_dgram: an unconnected sender waiting on a full receiver costs almost no CPU, and sends all once it drains', async () => {
+  const name = abstractName('full')
+  const count = 50
+  const py = pythonChild(PY_NAME + `import socket, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(name(sys.argv[1]))
+print('ready', flush=True)
+time.sleep(1.5)
+got = 0
+s.settimeout(5)
+while got < int(sys.argv[2]):
+    s.recv(100)
+    got += 1
+print('got', got, flush=True)
+`, argName(name), String(count))
+  await py.ready
+  const s = dgram.createSocket('unix_dgram')
+  try {
+    let done = 0
+    const errors = []
+    for (let i = 0; i < count; i++) s.send(Buffer.alloc(100, i), name, (err) => { if (err) errors.push(err.code); done++ })
+    const before = process.cpuUsage()
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    const cpu = process.cpuUsage(before)
+    assert.ok(s.getSendQueueCount() > 0, 'the receiver is full: sends wait')
+    assert.ok((cpu.user + cpu.system) / 1000 < 300, `CPU while waiting: ${(cpu.user + cpu.system) / 1000} ms in 1 s`)
+    const out = await py.done
+    assert.match(out, new RegExp(`got ${count}`))
+    const allDone = () => done === count
+    for (let i = 0; i < 200 && !allDone(); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    assert.deepStrictEqual([done, errors], [count, []])
+  } finally {
+    s.close()
+  }
 })
 
 test('unix_dgram: a stale socket file gives EADDRINUSE, as in C; unlinking it is the caller\'s choice', async () => {

@@ -8,6 +8,7 @@
 //   node bench/run.js --scale [...]: the scale-out benchmark, see bench/scale.js
 //   node bench/run.js --stalls [...]: loss under event-loop stalls, see bench/stalls.js
 //   node bench/run.js --churn [...]: socket churn beside node:dgram, see bench/churn.js
+//   node bench/run.js --cold [...]: cold start to the first datagram, see bench/cold-start.js
 //   node bench/run.js --reqresp [...]: request/response windows 1-32, see bench/reqresp.js
 //   node bench/run.js --fairness [...]: timer gaps under a flood with a slow handler, see bench/fairness.js
 //   (--only keeps the baseline rows, node→node and node↔node, so ratios still have a base)
@@ -17,6 +18,7 @@
 //   BENCH_TRIALS             trials per row, for both kinds (default 3 throughput / 5 RTT; --quick: 1 / 2)
 //   BENCH_TRIALS_THROUGHPUT, BENCH_TRIALS_RTT   the same, separately
 //   BENCH_BURST              send() calls per setImmediate tick in the JS flood sender (default 64)
+//   BENCH_SIZES              datagram sizes of the throughput rows, comma-separated (default 64,1200)
 //   BENCH_REFERENCE          path of the udp_reference binary
 //                            (default target/release/examples/udp_reference, built if missing)
 //
@@ -42,10 +44,12 @@ const WORKER = path.join(__dirname, 'worker.js')
 const argv = process.argv.slice(2)
 // Other benchmarks, each with its own arguments: `--stalls` loss under event-loop stalls
 // (bench/stalls.js), `--scale` one port over many receivers (bench/scale.js), `--churn` socket
-// churn (bench/churn.js).
-const other = ['stalls', 'scale', 'churn', 'reqresp', 'fairness'].find((name) => argv.includes(`--${name}`))
+// churn (bench/churn.js), `--cold` cold start (bench/cold-start.js), `--reqresp` request/response
+// (bench/reqresp.js), `--fairness` timer gaps under a flood (bench/fairness.js).
+const otherFiles = { stalls: 'stalls', scale: 'scale', churn: 'churn', cold: 'cold-start', reqresp: 'reqresp', fairness: 'fairness' }
+const other = Object.keys(otherFiles).find((name) => argv.includes(`--${name}`))
 if (other) {
-  require(`./${other}`).main(argv.filter((a) => a !== `--${other}`)).then(
+  require(`./${otherFiles[other]}`).main(argv.filter((a) => a !== `--${other}`)).then(
     () => process.exit(0),
     (err) => { console.error(err.message); process.exit(1) })
 } else {
@@ -81,6 +85,12 @@ function runBench () {
   const trialsThroughput = Math.round(envNum('BENCH_TRIALS_THROUGHPUT', envNum('BENCH_TRIALS', quick ? 1 : 3)))
   const trialsRtt = Math.round(envNum('BENCH_TRIALS_RTT', envNum('BENCH_TRIALS', quick ? 2 : 5)))
   const burst = Math.round(envNum('BENCH_BURST', 64))
+  // Datagram sizes of the throughput rows: large datagrams (BENCH_SIZES=32768,65507) are a
+  // workload of their own (media, bulk transfers), where gathering a tick's sends costs a copy.
+  const sizes = process.env.BENCH_SIZES
+    ? process.env.BENCH_SIZES.split(',').map((x) => Math.round(Number(x)))
+    : workloads.sizes
+  if (sizes.some((n) => !(n >= 1 && n <= 65507))) throw new Error(`BENCH_SIZES: sizes from 1 to 65507 bytes, not ${process.env.BENCH_SIZES}`)
   const warmup = Math.min(0.25, seconds * 0.1)
   // After the sender reports, the receiver gets this long to read what is still queued to it.
   const DRAIN_MS = 200
@@ -462,7 +472,7 @@ function runBench () {
     const selected = (row) => !only || only.test(row.name)
 
     const tp = []
-    for (const size of workloads.sizes) {
+    for (const size of sizes) {
       for (const place of placements) {
         for (const [i, row] of workloads.throughput.entries()) {
           const isVersus = workloads.throughput.some((r) => selected(r) && r.versus === row.name)

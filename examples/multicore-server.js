@@ -1,4 +1,4 @@
-// examples/server.js on every core. Two ways (see the README, "Scale-out"):
+// examples/server.js on every core. Two ways (see docs/extensions.md, "Scale-out"):
 //   node examples/multicore-server.js           cluster workers sharing one socket
 //   node examples/multicore-server.js threads   worker threads, each with its own socket on the
 //                                               port (reusePort), spread evenly (reusePortBalance)

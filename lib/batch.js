@@ -29,9 +29,11 @@ const { Buffer } = require('buffer')
 const {
   codes: {
     ERR_INVALID_ARG_TYPE,
+    ERR_INVALID_ARG_VALUE,
     ERR_SOCKET_DGRAM_IS_CONNECTED
   }
 } = require('./errors')
+const { copyLent, fixBufferList } = require('./buffers')
 const { validateInteger, validatePort, validateString } = require('./validators')
 const { isArrayBufferView } = require('util').types
 
@@ -39,125 +41,6 @@ const { isArrayBufferView } = require('util').types
 const MAX_SEGMENT = 65507
 
 const MESSAGE_TYPES = ['Buffer', 'TypedArray', 'DataView', 'string']
-
-// `internals` are lib/socket.js's own helpers, so that the batch path keeps
-// exactly the state machine, pre-bind queue and send order of send().
-function install (Socket, internals) {
-  const {
-    kStateSymbol,
-    isConnected,
-    isBound,
-    isUnbound,
-    fixBufferList,
-    enqueue,
-    healthCheck,
-    flushSends,
-    settleBatch,
-    finishBatch
-  } = internals
-
-  Socket.prototype.sendBatch = function sendBatch (messages, ...rest) {
-    let count
-    let send
-    if (isArrayBufferView(messages)) {
-      // sendBatch(buffer, segmentSize, ...): one buffer cut into datagrams.
-      const segmentSize = rest.shift()
-      validateInteger(segmentSize, 'segmentSize', 1, MAX_SEGMENT)
-      const data = Buffer.from(messages.buffer, messages.byteOffset, messages.byteLength)
-      count = Math.max(1, Math.ceil(data.length / segmentSize))
-      send = (self, req, ip) => sendSegments(self, req, data, segmentSize, ip)
-    } else {
-      if (!Array.isArray(messages)) { throw new ERR_INVALID_ARG_TYPE('messages', ['Array', 'Buffer', 'TypedArray', 'DataView'], messages) }
-      const list = fixBufferList(messages)
-      if (list === null) { throw new ERR_INVALID_ARG_TYPE('messages', MESSAGE_TYPES, messages) }
-      count = list.length
-      send = (self, req, ip) => sendMessages(self, req, list, ip)
-    }
-    sendMany(this, send, count, ...rest)
-  }
-
-  // The part of send() a batch shares: arguments, implicit bind, the pre-bind
-  // queue, the lookup, and the request its datagrams complete.
-  function sendMany (self, send, count, port, address, callback) {
-    const state = self[kStateSymbol]
-    const connected = isConnected(state)
-    if (typeof port === 'function') {
-      callback = port
-      port = undefined
-      address = undefined
-    } else if (typeof address === 'function') {
-      callback = address
-      address = undefined
-    }
-    if (connected) {
-      if (port !== undefined || address !== undefined) { throw new ERR_SOCKET_DGRAM_IS_CONNECTED() }
-    } else {
-      port = validatePort(port, 'Port', false)
-    }
-    if (address != null) { validateString(address, 'address') }
-    if (typeof callback !== 'function') { callback = undefined }
-    healthCheck(self)
-
-    if (isUnbound(state)) { self.bind({ port: 0, exclusive: true }, null) }
-    if (!isBound(state)) {
-      enqueue(self, () => sendMany(self, send, count, ...(connected ? [] : [port, address]), callback))
-      return
-    }
-
-    const afterLookup = (ex, ip) => {
-      if (ex) {
-        if (callback) process.nextTick(callback, ex)
-        else process.nextTick(() => self.emit('error', ex))
-        return
-      }
-      if (!state.handle) return
-      const req = {
-        batch: true,
-        id: state.nextSendId,
-        callback,
-        address,
-        port: connected ? 0 : port,
-        sent: 0,
-        pending: count,
-        errno: 0,
-        done: false
-      }
-      state.nextSendId = (state.nextSendId + 1) >>> 0
-      // Sends this tick gathered go first: datagrams leave in call order.
-      flushSends(self)
-      send(self, req, ip)
-      if (req.pending === 0) finishBatch(req, true)
-    }
-    if (connected) afterLookup(null, null)
-    else state.handle.lookup(address, afterLookup)
-  }
-
-  // The messages form: each message is gathered in the handle under the
-  // request's id, and the flush completes them (see flushSends).
-  function sendMessages (self, req, list, ip) {
-    const state = self[kStateSymbol]
-    const { handle } = state
-    for (const message of list) {
-      const err = handle.sendLater([message], req.port, ip, req.id)
-      if (err < 0) settleBatch(state, req, err)
-      else (state.gathered ??= []).push(req)
-    }
-    flushSends(self)
-  }
-
-  // The buffer form: one native call for the whole buffer, which answers
-  // [sent, queued, refused, first errno]; queued datagrams complete through
-  // onsend under the request's id.
-  function sendSegments (self, req, data, segmentSize, ip) {
-    const state = self[kStateSymbol]
-    const [sent, queued, failed, errno] =
-      state.handle.sendBatch(data, segmentSize, req.port, ip, req.id)
-    req.sent += sent
-    req.pending -= sent + failed
-    if (failed !== 0) req.errno ||= errno
-    if (queued !== 0) (state.sendReqs ??= new Map()).set(req.id, req)
-  }
-}
 
 // Splits what one read took from one sender into views. Three shapes:
 // - `buf` one read slot (a GRO batch, or one datagram) whose datagrams are
@@ -197,4 +80,54 @@ function batchSize (buf) {
   return total
 }
 
-module.exports = { batchSize, install, splitBatch }
+// sendBatch's datagrams, checked: `rest` holds the arguments after
+// `messages`; the buffer form takes the segment size from its front. Either
+// { data, segmentSize, count } (one buffer cut into datagrams) or
+// { list, count }. A lent 'zero-copy' view is copied: the batch may go out
+// after it is emptied (lib/buffers.js).
+function batchDatagrams (messages, rest) {
+  if (isArrayBufferView(messages)) {
+    const segmentSize = rest.shift()
+    validateInteger(segmentSize, 'segmentSize', 1, MAX_SEGMENT)
+    const lent = [Buffer.from(messages.buffer, messages.byteOffset, messages.byteLength)]
+    copyLent(lent)
+    const data = lent[0]
+    return { data, segmentSize, count: Math.max(1, Math.ceil(data.length / segmentSize)) }
+  }
+  if (!Array.isArray(messages)) { throw new ERR_INVALID_ARG_TYPE('messages', ['Array', 'Buffer', 'TypedArray', 'DataView'], messages) }
+  const list = fixBufferList(messages)
+  if (list === null) { throw new ERR_INVALID_ARG_TYPE('messages', MESSAGE_TYPES, messages) }
+  copyLent(list)
+  return { list, count: list.length }
+}
+
+// sendBatch's destination and callback, checked in order: (port[, address])
+// unconnected, nothing connected, then an optional callback.
+function batchDestination (connected, port, address, callback) {
+  if (typeof port === 'function') {
+    callback = port
+    port = undefined
+    address = undefined
+  } else if (typeof address === 'function') {
+    callback = address
+    address = undefined
+  }
+  if (connected) {
+    if (port !== undefined || address !== undefined) { throw new ERR_SOCKET_DGRAM_IS_CONNECTED() }
+  } else {
+    port = validatePort(port, 'Port', false)
+  }
+  if (address != null) { validateString(address, 'address') }
+  if (typeof callback !== 'function') { callback = undefined }
+  return { port, address, callback }
+}
+
+// createSocket's receiveBatches: false (or absent), true or 'zero-copy';
+// anything else is a TypeError, never a silent switch of 'message' off.
+function validateReceiveBatches (options) {
+  const value = options.receiveBatches
+  if (value === undefined || value === false || value === true || value === 'zero-copy') return value === undefined ? false : value
+  throw new ERR_INVALID_ARG_VALUE('options.receiveBatches', value, "must be one of: true, false, 'zero-copy'")
+}
+
+module.exports = { batchDatagrams, batchDestination, batchSize, splitBatch, validateReceiveBatches }

@@ -73,14 +73,6 @@ function applyControl (socket, handle, control) {
   return err
 }
 
-// Whether send()'s second argument is the options form: an object that is
-// no buffer (node:dgram takes a number, a function or nothing there); the
-// caller also requires a callback or nothing after it.
-function isSendOptions (value) {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) &&
-    !ArrayBuffer.isView(value)
-}
-
 // Validates the per-send options; returns { tos, sourceAddress } with tos
 // -1 when not given.
 function validateSendControl (options, family) {
@@ -136,7 +128,6 @@ function installControlMethods (proto) {
 module.exports = {
   applyControl,
   installControlMethods,
-  isSendOptions,
   validateControlOptions,
   validateSendControl
 }

@@ -26,6 +26,7 @@
 // properties and the first line of its stack.
 
 const util = require('util')
+const { isPermissionModelError } = require('./permission')
 
 // Node marks its own errors with a private symbol; ours has the same
 // description so that Reflect.ownKeys() of a SystemError looks the same.
@@ -323,15 +324,23 @@ class ErrnoException extends Error {
 // A failed system call about an address, e.g. `bind EADDRINUSE 0.0.0.0:1339`.
 class ExceptionWithHostPort extends Error {
   constructor (err, syscall, address, port, additional) {
-    const code = util.getSystemErrorName(err)
+    let code
     let details = ''
-    if (port && port > 0) {
-      details = ` ${address}:${port}`
-    } else if (address) {
-      details = ` ${address}`
-    }
-    if (additional) {
-      details += ` - Local (${additional})`
+    if (isPermissionModelError(err)) {
+      // The permission model refused the network (lib/permission.js): its code and message, as
+      // Node 25+ builds this error.
+      code = err.code
+      details = ` ${err.message}`
+    } else {
+      code = util.getSystemErrorName(err)
+      if (port && port > 0) {
+        details = ` ${address}:${port}`
+      } else if (address) {
+        details = ` ${address}`
+      }
+      if (additional) {
+        details += ` - Local (${additional})`
+      }
     }
 
     super(`${syscall} ${code}${details}`)

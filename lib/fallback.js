@@ -22,21 +22,13 @@
 const dgram = require('dgram')
 const fs = require('fs')
 const { createMessages } = require('./messages')
+const { batchDatagrams, batchDestination, validateReceiveBatches } = require('./batch')
+const { copyLent, lend } = require('./buffers')
+const { nextTick, setImmediate } = require('./ticks')
 const EventEmitter = require('events')
 const { isIP } = require('net')
 const { Buffer } = require('buffer')
 const { isArrayBufferView } = require('util').types
-const {
-  codes: {
-    ERR_INVALID_ARG_TYPE,
-    ERR_SOCKET_DGRAM_IS_CONNECTED
-  }
-} = require('./errors')
-const { validateInteger, validatePort, validateString } = require('./validators')
-
-// The largest UDP payload (IPv4).
-const MAX_SEGMENT = 65507
-const MESSAGE_TYPES = ['Buffer', 'TypedArray', 'DataView', 'string']
 
 const emit = EventEmitter.prototype.emit
 
@@ -47,8 +39,8 @@ const kClosing = Symbol('closing')
 const MAX_BATCH = 64
 
 function Socket (type, listener) {
+  const mode = type !== null && typeof type === 'object' ? validateReceiveBatches(type) : false
   Reflect.apply(dgram.Socket, this, [type, listener])
-  const mode = type !== null && typeof type === 'object' ? type.receiveBatches : undefined
   if (mode) {
     // Only batch sockets get these (as own, non-enumerable properties).
     this[kPending] = undefined
@@ -75,6 +67,7 @@ function createSocket (type, listener) {
 // would give them.
 function gather (socket, event, args, lent) {
   if (event !== 'message') return Reflect.apply(emit, socket, [event, ...args])
+  countReceived(socket, args[0])
   if (socket[kPending] === undefined) {
     socket[kPending] = []
     setImmediate(lent ? flushLent : flushCopied, socket)
@@ -139,6 +132,10 @@ function flushCopied (socket) {
 // 'zero-copy': each datagram's own memory (node:dgram allocates one
 // ArrayBuffer per datagram) is lent while the listeners run and detached when
 // they return or throw, so a kept view has length 0 and never shows bytes.
+function emitLentMessages (socket, [messages, rinfo]) {
+  Reflect.apply(emit, socket, ['messages', messages, rinfo])
+}
+
 function flushLent (socket) {
   flushRuns(socket, (messages, rinfo) => {
     for (let j = 0; j < messages.length; j++) {
@@ -146,33 +143,34 @@ function flushLent (socket) {
       if (m.byteOffset !== 0 || m.byteLength !== m.buffer.byteLength) { messages[j] = Buffer.from(m) } // not its own memory: lend a copy
     }
     try {
-      Reflect.apply(emit, socket, ['messages', messages, rinfo])
+      // A send made meanwhile copies what it sends (lib/buffers.js).
+      lend(messages, emitLentMessages, socket, [messages, rinfo])
     } finally {
       for (let j = 0; j < messages.length; j++) { structuredClone(messages[j].buffer, { transfer: [messages[j].buffer] }) }
     }
   })
 }
 
-Socket.prototype.sendBatch = function sendBatch (messages, ...rest) {
-  let list
-  if (isArrayBufferView(messages)) {
-    // sendBatch(buffer, segmentSize, ...): one buffer cut into datagrams.
-    const segmentSize = rest.shift()
-    validateInteger(segmentSize, 'segmentSize', 1, MAX_SEGMENT)
-    const data = Buffer.from(messages.buffer, messages.byteOffset, messages.byteLength)
-    list = []
-    for (let offset = 0; offset < data.length || list.length === 0; offset += segmentSize) { list.push(data.subarray(offset, offset + segmentSize)) }
-  } else {
-    if (!Array.isArray(messages)) { throw new ERR_INVALID_ARG_TYPE('messages', ['Array', 'Buffer', 'TypedArray', 'DataView'], messages) }
-    list = new Array(messages.length)
-    for (let i = 0; i < messages.length; i++) {
-      const m = messages[i]
-      if (typeof m === 'string') list[i] = Buffer.from(m)
-      else if (isArrayBufferView(m)) list[i] = Buffer.from(m.buffer, m.byteOffset, m.byteLength)
-      else throw new ERR_INVALID_ARG_TYPE('messages', MESSAGE_TYPES, messages)
-    }
+// node:dgram's send, but a lent 'zero-copy' view it is given (from a
+// 'messages' listener) is copied: it may go out after the view is emptied.
+Socket.prototype.send = function send (msg, ...args) {
+  const list = [msg]
+  if (Array.isArray(msg)) {
+    list[0] = msg.slice()
+    copyLent(list[0])
+  } else if (isArrayBufferView(msg)) {
+    copyLent(list)
   }
-  sendMany(this, list, ...rest)
+  return Reflect.apply(dgram.Socket.prototype.send, this, [list[0], ...args])
+}
+
+Socket.prototype.sendBatch = function sendBatch (messages, ...rest) {
+  const { data, segmentSize, list } = batchDatagrams(messages, rest)
+  if (list !== undefined) return sendMany(this, list, ...rest)
+  // The buffer form: its datagrams, as views of the buffer.
+  const segments = []
+  for (let offset = 0; offset < data.length || segments.length === 0; offset += segmentSize) { segments.push(data.subarray(offset, offset + segmentSize)) }
+  sendMany(this, segments, ...rest)
 }
 
 function isConnected (socket) {
@@ -189,23 +187,9 @@ function isConnected (socket) {
 
 // The argument checks of the native sendBatch (lib/batch.js), in its order,
 // then one send() per datagram.
-function sendMany (socket, list, port, address, callback) {
+function sendMany (socket, list, ...rest) {
   const connected = isConnected(socket)
-  if (typeof port === 'function') {
-    callback = port
-    port = undefined
-    address = undefined
-  } else if (typeof address === 'function') {
-    callback = address
-    address = undefined
-  }
-  if (connected) {
-    if (port !== undefined || address !== undefined) { throw new ERR_SOCKET_DGRAM_IS_CONNECTED() }
-  } else {
-    port = validatePort(port, 'Port', false)
-  }
-  if (address != null) { validateString(address, 'address') }
-  if (typeof callback !== 'function') { callback = undefined }
+  const { port, address, callback } = batchDestination(connected, ...rest)
   try {
     socket.address()
   } catch (e) {
@@ -229,7 +213,7 @@ function sendMany (socket, list, port, address, callback) {
     }
   }
   if (pending === 0) {
-    if (callback) process.nextTick(callback, null, 0)
+    if (callback) nextTick(callback, null, 0)
     return
   }
   const sendOne = (i, next) => {
@@ -260,19 +244,25 @@ function nodeHandle (socket) {
   return state && state.handle
 }
 
-function setPaused (socket, paused) {
-  const handle = nodeHandle(socket)
-  if (!handle) return
-  if (paused) handle.recvStop()
-  else handle.recvStart()
+const iteratorControl = {
+  setPaused (socket, paused) {
+    const handle = nodeHandle(socket)
+    if (!handle) return
+    if (paused) handle.recvStop()
+    else handle.recvStart()
+  },
+  // close() (below) keeps the kernel's last drop count: it was called.
+  isClosed (socket) {
+    return socket[kFinalDrops] !== undefined
+  }
 }
 
 Socket.prototype.messages = function messages (options) {
-  return createMessages(this, options, setPaused)
+  return createMessages(this, options, iteratorControl)
 }
 
 Socket.prototype[Symbol.asyncIterator] = function () {
-  return createMessages(this, undefined, setPaused)
+  return createMessages(this, undefined, iteratorControl)
 }
 
 // getStats(): what JavaScript can see on node:dgram. Received datagrams and
@@ -280,12 +270,15 @@ Socket.prototype[Symbol.asyncIterator] = function () {
 // /proc/net/udp(6) (Linux). Sends and queue drops are not visible there: 0.
 const kReceived = Symbol('received')
 
+function countReceived (socket, buf) {
+  const counts = socket[kReceived] || (socket[kReceived] = [0, 0])
+  counts[0]++
+  counts[1] += buf.length
+}
+
+// A batch socket's own emit (gather()) counts as well.
 Socket.prototype.emit = function (event, ...args) {
-  if (event === 'message') {
-    const counts = this[kReceived] || (this[kReceived] = [0, 0])
-    counts[0]++
-    counts[1] += args[0].length
-  }
+  if (event === 'message') countReceived(this, args[0])
   return Reflect.apply(emit, this, [event, ...args])
 }
 
@@ -326,8 +319,9 @@ function kernelDrops (socket) {
 }
 
 module.exports = {
-  // node:dgram's own deprecated export (it warns, DEP0112, as node:dgram's does).
-  _createSocketHandle: dgram._createSocketHandle,
+  // node:dgram's own deprecated export (it warns, DEP0112, as node:dgram's
+  // does), where node:dgram still has it (Node 24 and earlier).
+  ...('_createSocketHandle' in dgram ? { _createSocketHandle: dgram._createSocketHandle } : {}),
   createSocket,
   Socket
 }

@@ -11,6 +11,8 @@ const { unstage } = require('./staging')
 const { codes: { ERR_SOCKET_BAD_TYPE } } = require('./errors')
 const { isInt32, validateFunction } = require('./validators')
 const { batchSize } = require('./batch')
+const nodeVersion = require('./node-version')
+const { nextTick } = require('./ticks')
 
 const kStateSymbol = Symbol('state symbol')
 // The socket that owns a handle, for the callbacks the handle makes.
@@ -24,7 +26,6 @@ const UV_UDP_REUSEPORT = 8
 const UV_EINVAL = -22
 
 let dns // Lazy load for startup performance.
-let dnsLookup // dns.lookup as it was when first needed.
 let isIP // Lazily loaded, with dns.
 let tty // Only bind({ fd }) needs it.
 
@@ -42,7 +43,9 @@ function lookup6 (lookup, address, callback) {
 // handle (onmessage, onbatch, onerror, onsend). rinfo is built here, with
 // Node's key order. One set per thread, not closures per handle: a socket per
 // query then makes none.
-const kFamilyName = Symbol('family name')
+// Symbol.for: the callbacks the addon calls are those of the copy of this module that loaded
+// last in the thread (Jest loads one per test file), and they read this from every copy's handles.
+const kFamilyName = Symbol.for('dgram-rs.familyName')
 
 // A fourth argument, the datagrams' sizes, comes only in batch mode; six
 // more, the receive information, only with receiveInfo (lib/control.js).
@@ -87,41 +90,89 @@ function recvStart (handle) {
   return handle.recvStart()
 }
 
-// dns.lookup answers an IP literal itself: callback(null, address, family)
-// on the next tick. The default lookup does the same here, and remembers
-// the last literal it saw, so that a socket sending to one address does not
-// test the address again for every datagram. Anything else, and every
-// lookup where dns.lookup was replaced, goes to dns.lookup. One such lookup
-// per family serves every socket (made on first use): a closure per socket
-// cost a socket per query memory of its own.
+// The default lookup (no `lookup` option) goes to dns.lookup, which answers
+// an IP literal itself: callback(null, address, family) on the next tick and
+// nothing else. So where dns.lookup is Node's own, a literal is answered here
+// with no call, and the last literal seen is remembered, so that a socket
+// sending to one address does not test it again for every datagram. A
+// replaced or wrapped dns.lookup (APM instrumentation, caches, test doubles)
+// is always called, as node:dgram calls it: which one is Node's is decided by
+// identity at the lookup (isNodeDnsLookup), never by what dns.lookup was
+// when some earlier socket was made.
+//
+// Which dns.lookup, and which literals skip it, follow the running version
+// (lib/node-version.js): up to 24.18 / 26.4, the dns.lookup of the socket's
+// creation, for every address; from 24.19 / 26.5, a literal of the socket's
+// family never reaches dns.lookup, and anything else goes to dns.lookup as
+// it is at that moment.
+//
+// One default lookup per family serves every socket whose lookup is Node's
+// (made on first use): a closure per socket cost a socket per query memory
+// of its own.
 const literalLookups = { 4: undefined, 6: undefined }
+const defaultAddress = { 4: '127.0.0.1', 6: '::1' }
 
-function literalLookup (byFamily, lookup) {
+let nodeDnsLookup // Node's own dns.lookup, once seen.
+let notNodeDnsLookup // The last function found not to be.
+
+// Node's dns.lookup, told by its source text: every replacement has its own
+// text (a bound function or a Proxy reads "[native code]"), even one made
+// before dgram-rs was loaded.
+const kNodeDnsLookupSource = 'function lookup(hostname, options, callback) {\n  let hints ='
+
+function isNodeDnsLookup (fn) {
+  if (fn === nodeDnsLookup) return true
+  if (fn === notNodeDnsLookup || nodeDnsLookup !== undefined || typeof fn !== 'function') return false
+  if (Function.prototype.toString.call(fn).startsWith(kNodeDnsLookupSource)) {
+    nodeDnsLookup = fn
+    return true
+  }
+  notNodeDnsLookup = fn
+  return false
+}
+
+function literalLookup (family) {
   let known
   let knownFamily = 0
   return (address, callback) => {
-    if (address !== known || !address) {
+    address ||= defaultAddress[family]
+    if (address !== known) {
       isIP ??= require('net').isIP
-      const family = address ? isIP(address) : 0
-      if (family === 0) return byFamily(lookup, address, callback)
+      // Node's dns.lookup refuses what is no string; 24.19+ / 26.5+ test
+      // the literal before.
+      const found = typeof address === 'string' || nodeVersion.literalLookup ? isIP(address) : 0
+      if (found === 0) return socketDnsLookup()(address, family, callback)
       known = address
-      knownFamily = family
+      knownFamily = found
     }
-    process.nextTick(callback, null, address, knownFamily)
+    // 24.19+ / 26.5+ answer a literal of the family without dns.lookup, and
+    // give one of the other family to dns.lookup as it is now. Before, this
+    // lookup serves only sockets made while dns.lookup was Node's.
+    if (nodeVersion.literalLookup && knownFamily !== family && !isNodeDnsLookup(dns.lookup)) {
+      return dns.lookup(address, family, callback)
+    }
+    nextTick(callback, null, address, knownFamily)
     return {}
   }
+}
+
+// The dns.lookup a socket of literalLookup() calls for a name.
+function socketDnsLookup () {
+  return nodeVersion.literalLookup ? dnsLookup : nodeDnsLookup
+}
+
+// dns.lookup as it is at the call, called as dns.lookup(...).
+function dnsLookup (address, family, callback) {
+  return dns.lookup(address, family, callback)
 }
 
 function newHandle (type, lookup) {
   let custom = true
   if (lookup === undefined) {
-    if (dns === undefined) {
-      dns = require('dns')
-      dnsLookup = dns.lookup
-    }
-
+    dns ??= require('dns')
+    // Up to 24.18 / 26.4, the socket keeps the dns.lookup of its creation.
     lookup = dns.lookup
-    custom = lookup !== dnsLookup
+    custom = !nodeVersion.literalLookup && !isNodeDnsLookup(lookup)
   } else {
     validateFunction(lookup, 'lookup')
   }
@@ -130,7 +181,7 @@ function newHandle (type, lookup) {
     const handle = createNativeHandle(4)
     handle.lookup = custom
       ? lookup4.bind(handle, lookup)
-      : (literalLookups[4] ??= literalLookup(lookup4, lookup))
+      : (literalLookups[4] ??= literalLookup(4))
     return handle
   }
 
@@ -138,7 +189,7 @@ function newHandle (type, lookup) {
     const handle = createNativeHandle(6)
     handle.lookup = custom
       ? lookup6.bind(handle, lookup)
-      : (literalLookups[6] ??= literalLookup(lookup6, lookup))
+      : (literalLookups[6] ??= literalLookup(6))
     return handle
   }
 

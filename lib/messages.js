@@ -6,7 +6,15 @@
 // the kernel's receive buffer (or, with backgroundReceive, the inbox) holds
 // what comes meanwhile and drops what does not fit, which getStats() counts.
 // Reading resumes once the consumer has taken half. The iterator ends when
-// the socket closes and throws the socket's 'error'.
+// the socket closes (at once when it is closed already) and throws the
+// socket's 'error'.
+//
+// The pause is the socket's, so it is taken only when every consumer wants
+// it: every 'message' and 'messages' listener of the socket belongs to one of
+// its iterators, and each of those is full. A full iterator beside another
+// consumer (a listener, an iterator that keeps up) does not starve it: it
+// keeps what comes, past its highWaterMark, until its own consumer catches up
+// or leaves; nothing is dropped either way.
 //
 // One read is always delivered whole (up to 32 datagrams, or 32 GRO batches
 // of up to 64): a pause that falls in the middle of one takes effect after it.
@@ -17,9 +25,48 @@ const { validateInteger } = require('./validators')
 
 const DEFAULT_HIGH_WATER_MARK = 1024
 
-// `setPaused(socket, paused)` pauses or resumes the socket's reading; it is
-// lib/socket.js's (the iterator knows nothing of the native handle).
-function createMessages (socket, options, setPaused) {
+// The iterators of each socket, and whether the socket's reading is paused
+// for them.
+const consumers = new WeakMap()
+
+function consumersOf (socket, setPaused) {
+  let entry = consumers.get(socket)
+  if (entry === undefined) {
+    entry = { iterators: new Set(), paused: false, setPaused }
+    consumers.set(socket, entry)
+    // A listener added while reading is paused is a consumer that must not
+    // wait, and one removed may leave only full iterators: decide again once
+    // the change is made (the events come before it).
+    const onChange = (event) => {
+      if (event === 'message' || event === 'messages') Promise.resolve().then(() => decide(socket))
+    }
+    socket.on('newListener', onChange)
+    socket.on('removeListener', onChange)
+  }
+  return entry
+}
+
+// Pauses reading when every consumer of `socket` is a full iterator; resumes
+// it otherwise.
+function decide (socket) {
+  const entry = consumers.get(socket)
+  if (entry === undefined) return
+  const n = entry.iterators.size
+  let pause = n > 0 &&
+    socket.listenerCount('message') === n && socket.listenerCount('messages') === n
+  if (pause) {
+    for (const it of entry.iterators) if (!it.full) { pause = false; break }
+  }
+  if (pause !== entry.paused) {
+    entry.paused = pause
+    entry.setPaused(socket, pause)
+  }
+}
+
+// `setPaused(socket, paused)` pauses or resumes the socket's reading, and
+// `isClosed(socket)` says whether close() was called; both are lib/socket.js's
+// (or lib/fallback.js's): the iterator knows nothing of the native handle.
+function createMessages (socket, options, { setPaused, isClosed }) {
   if (options === undefined) options = {}
   if (options === null || typeof options !== 'object') { throw new ERR_INVALID_ARG_TYPE('options', 'Object', options) }
   const { highWaterMark = DEFAULT_HIGH_WATER_MARK } = options
@@ -31,10 +78,16 @@ function createMessages (socket, options, setPaused) {
   let head = 0
   let waiting = null
   let error = null
-  let ended = false
-  let paused = false
+  let ended = isClosed(socket)
+  // Whether this iterator holds its highWaterMark (until it is down to half).
+  const self = { full: false }
+  const shared = consumersOf(socket, setPaused)
 
   const pending = () => queue.length - head
+  const setFull = (full) => {
+    self.full = full
+    decide(socket)
+  }
   const push = (entry) => {
     if (waiting !== null) {
       const { resolve } = waiting
@@ -43,10 +96,7 @@ function createMessages (socket, options, setPaused) {
       return
     }
     queue.push(entry)
-    if (!paused && pending() >= highWaterMark) {
-      paused = true
-      setPaused(socket, true)
-    }
+    if (!self.full && pending() >= highWaterMark) setFull(true)
   }
   const onMessage = (msg, rinfo) => push([msg, rinfo])
   // receiveBatches sockets: each datagram on its own, as a copy (zero-copy
@@ -67,9 +117,9 @@ function createMessages (socket, options, setPaused) {
     socket.removeListener('messages', onMessages)
     socket.removeListener('error', onError)
     socket.removeListener('close', onClose)
-    if (paused) {
-      paused = false
-      setPaused(socket, false)
+    if (shared.iterators.delete(self)) {
+      self.full = false
+      decide(socket)
     }
   }
   // Answers a waiting next() once the iterator has nothing more to give.
@@ -89,10 +139,13 @@ function createMessages (socket, options, setPaused) {
     }
   }
 
-  socket.on('message', onMessage)
-  socket.on('messages', onMessages)
-  socket.on('error', onError)
-  socket.on('close', onClose)
+  if (!ended) {
+    shared.iterators.add(self)
+    socket.on('message', onMessage)
+    socket.on('messages', onMessages)
+    socket.on('error', onError)
+    socket.on('close', onClose)
+  }
 
   return {
     next () {
@@ -103,10 +156,7 @@ function createMessages (socket, options, setPaused) {
           queue = queue.slice(head)
           head = 0
         }
-        if (paused && pending() <= resumeAt) {
-          paused = false
-          setPaused(socket, false)
-        }
+        if (self.full && pending() <= resumeAt) setFull(false)
         return Promise.resolve({ value: entry, done: false })
       }
       if (error !== null) {

@@ -1,3 +1,4 @@
+// @ts-check
 'use strict'
 
 // Finds and loads the native addon, in this order:
@@ -10,10 +11,10 @@
 //
 // <platform> is napi-rs's name: linux-x64-gnu, linux-arm64-musl, darwin-arm64, win32-x64-msvc...
 //
-// When neither exists, this module throws an Error with code 'DGRAM_RS_NO_NATIVE' (index.js then
-// falls back to node:dgram). An addon that exists but fails to load (a corrupt file, an ABI
-// mismatch) throws the loader's own reason instead: that is a broken install, not a platform
-// without a binary.
+// When neither exists, or Node loads no addons, this module throws an Error with code
+// 'DGRAM_RS_NO_NATIVE' (index.js then falls back to node:dgram). An addon that exists but fails
+// to load (a corrupt file, an ABI mismatch) throws the loader's own reason instead: that is a
+// broken install, not a platform without a binary.
 //
 // Why not napi-rs's generated loader: it tries every platform's package and reads /usr/bin/ldd to
 // tell musl from glibc. That cost about 100 KB of V8's young generation at startup, which alone was
@@ -23,6 +24,7 @@
 
 const fs = require('fs')
 const path = require('path')
+const { guardNet, guardUnix } = require('./permission')
 
 // The Node-API version the addon is built for (napi's "napi8" feature in Cargo.toml).
 const NAPI_VERSION = 8
@@ -30,9 +32,7 @@ const NAPI_VERSION = 8
 const root = path.join(__dirname, '..')
 
 function noNative (reason) {
-  const err = new Error(reason)
-  err.code = 'DGRAM_RS_NO_NATIVE'
-  return err
+  return Object.assign(new Error(reason), { code: 'DGRAM_RS_NO_NATIVE' })
 }
 
 // Whether this Node runs on musl: the ELF interpreter (PT_INTERP) of the node binary itself is
@@ -99,23 +99,31 @@ function locate (platform) {
 function load () {
   const platform = platformName()
   const file = locate(platform)
+  /** @type {typeof import('../binding')} */
   let binding
   try {
     binding = require(file)
   } catch (e) {
+    // Addons switched off (--no-addons, also through NODE_OPTIONS or a Worker's execArgv, or
+    // --permission without --allow-addons) is the user's choice, not a broken install: the
+    // program then runs on node:dgram, as it would have without dgram-rs.
+    if (e.code === 'ERR_DLOPEN_DISABLED') {
+      throw noNative('loading native addons is disabled (--no-addons, or --permission without --allow-addons)')
+    }
     throw new Error(`dgram-rs: the native addon ${file} did not load: ${e.message} ` +
       '(DGRAM_RS_FALLBACK=1 uses node:dgram instead)', { cause: e })
   }
-  return { ...binding, UdpHandle: handleClass(binding) }
+  return { ...binding, UdpHandle: guardNet(handleClass(binding)), UnixHandle: guardUnix(binding.UnixHandle) }
 }
 
-// The UDP handle (Node's UDPWrap). To the addon a handle is a number, given here when the handle
-// is made: each method passes it to one of the addon's functions (src/handle.rs), or, for the
+// The UDP handle (Node's UDPWrap). To the addon a handle is a number, which it gives when the
+// handle is made: each method passes it to one of the addon's functions (src/handle.rs), or, for the
 // calls made once per datagram sent and those a socket per query makes, to a raw Node-API call
 // (src/fast_calls.rs). A plain object with a number costs a socket per query less than a native
 // class instance did (src/handle/registry.rs says why). close() makes the addon forget the
 // number, as Node's UDPWrap lives until its handle closes; the handle keeps its statistics at
 // close for getStats().
+/** @param {typeof import('../binding')} binding */
 function handleClass (binding) {
   const {
     udpCreate, udpSend, udpSendLater, udpBind, udpRecvStart, udpClose, udpGetsockname,
@@ -124,14 +132,10 @@ function handleClass (binding) {
   const kId = Symbol('handle id')
   const kStatsAtClose = Symbol('statistics at close')
   const statsAtClose = new Float64Array(6)
-  let nextId = 1
-
   class UdpHandle {
     constructor (family) {
-      const id = nextId
-      nextId = (nextId + 1) >>> 0 || 1
-      udpCreate(family, id)
-      this[kId] = id
+      // The addon numbers handles: every copy of this module in the thread shares its registry.
+      this[kId] = udpCreate(family)
     }
 
     send (list, port, ip, id) { return udpSend(this[kId], list, port, ip, id) }
@@ -179,6 +183,7 @@ function handleClass (binding) {
     getSendQueueSize () { return binding.udpSendQueue(this[kId])[0] }
     getSendQueueCount () { return binding.udpSendQueue(this[kId])[1] }
     get fd () { return this[kStatsAtClose] === undefined ? binding.udpFd(this[kId]) : -1 }
+    dupFd () { return binding.udpDupFd(this[kId]) }
 
     setReceiveInfo () { return binding.udpSetReceiveInfo(this[kId]) }
     setMaxMessageSize (size) { return binding.udpSetMaxMessageSize(this[kId], size) }

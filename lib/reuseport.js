@@ -1,7 +1,7 @@
 'use strict'
 
 // dgram-rs's reusePortBalance option: spreading the datagrams of a
-// SO_REUSEPORT group evenly over its sockets (src/reuseport.rs attaches a
+// SO_REUSEPORT group evenly over its sockets (src/sys/reuseport.rs attaches a
 // classic BPF program to the group). Validated when the socket is created,
 // applied right after the socket binds itself.
 

@@ -42,8 +42,10 @@
 const EventEmitter = require('events')
 const dc = require('diagnostics_channel')
 const udpSocketChannel = dc.channel('udp.socket')
-const batch = require('./batch')
-const { splitBatch } = batch
+const { batchDatagrams, batchDestination, validateReceiveBatches } = require('./batch')
+const { cancelSends, doSend, flushSends, isBlocked, onSend, startBatch } = require('./send')
+const { onBatch, onError, onMessage } = require('./receive')
+const { copyLent, fixBufferList, sliceBuffer } = require('./buffers')
 const { Buffer } = require('buffer')
 const { isArrayBufferView } = require('util').types
 const { deprecate, promisify } = require('util')
@@ -52,8 +54,8 @@ const {
   ExceptionWithHostPort,
   uvExceptionContext,
   codes: {
-    ERR_BUFFER_OUT_OF_BOUNDS,
     ERR_INVALID_ARG_TYPE,
+    ERR_INVALID_ARG_VALUE,
     ERR_INVALID_FD_TYPE,
     ERR_IP_BLOCKED,
     ERR_MISSING_ARGS,
@@ -69,7 +71,9 @@ const {
   isInt32,
   validateAbortSignal,
   validateBlockList,
+  validateFunction,
   validateNumber,
+  validateObject,
   validatePort,
   validateString,
   validateUint32
@@ -85,16 +89,17 @@ const {
   UV_UDP_REUSEADDR,
   UV_UDP_REUSEPORT
 } = require('./handle')
-const {
-  applyReusePortBalance,
-  validateReusePortBalance
-} = require('./reuseport')
-const { validateBackgroundReceive } = require('./background')
-const { createMessages } = require('./messages')
+// Loaded when first needed: a socket made without options, as most are, never needs them, and
+// each module loaded costs a program's start-up (node:dgram comes from Node's snapshot).
+let reuseport // lib/reuseport.js
+let background // lib/background.js
+let messages // lib/messages.js
+const nodeVersion = require('./node-version')
+const { nextTick } = require('./ticks')
+const { closeTwin, makeSendable } = require('./child-handle')
 const {
   applyControl,
   installControlMethods,
-  isSendOptions,
   validateControlOptions,
   validateSendControl
 } = require('./control')
@@ -114,8 +119,6 @@ const CONNECT_STATE_CONNECTED = 2
 const RECV_BUFFER = true
 const SEND_BUFFER = false
 
-const UV_EINVAL = -22
-
 // Node's --test-udp-no-try-send (for its own tests of the queue-info methods)
 // makes every send wait in the queue until the loop finds the socket writable.
 const kNoTrySend = process.execArgv.includes('--test-udp-no-try-send')
@@ -133,6 +136,7 @@ function Socket (type, listener) {
   let reusePortBalance
   let backgroundReceive
   let control
+  let receiveBatches = false
 
   let options
   if (type !== null && typeof type === 'object') {
@@ -157,11 +161,15 @@ function Socket (type, listener) {
       sendBlockList = options.sendBlockList
     }
     // dgram-rs: spread a reusePort group evenly (lib/reuseport.js).
-    reusePortBalance = validateReusePortBalance(options)
+    reuseport ??= require('./reuseport')
+    reusePortBalance = reuseport.validateReusePortBalance(options)
     // dgram-rs: read on a runtime thread into a bounded inbox (lib/background.js).
-    backgroundReceive = validateBackgroundReceive(options)
+    background ??= require('./background')
+    backgroundReceive = background.validateBackgroundReceive(options)
     // dgram-rs: receiveInfo, maxMessageSize, receiveErrors (lib/control.js).
     control = validateControlOptions(options)
+    // dgram-rs: 'messages' per read instead of 'message' (lib/batch.js).
+    receiveBatches = validateReceiveBatches(options)
   }
 
   const handle = newHandle(type, lookup)
@@ -196,9 +204,7 @@ function Socket (type, listener) {
     sendBlockList,
     // dgram-rs's batch receive (lib/batch.js): 'messages' per read; with
     // 'zero-copy', the messages are lent for the listeners' duration only.
-    receiveBatches: options && options.receiveBatches === 'zero-copy'
-      ? 'zero-copy'
-      : !!(options && options.receiveBatches),
+    receiveBatches,
     // Every send is a request with an id the handle gives back with its
     // result. Requests with datagrams still queued in the handle, by id: the
     // handle completes each datagram through onsend(id, status, bytes).
@@ -233,8 +239,9 @@ function Socket (type, listener) {
     })
   }
 }
-Object.setPrototypeOf(Socket.prototype, EventEmitter.prototype)
-Object.setPrototypeOf(Socket, EventEmitter)
+// Inherits from node:dgram's Socket (an EventEmitter), as Node's child_process
+// wants of a socket it sends to a child (lib/child-handle.js).
+makeSendable(Socket, (socket) => socket[kStateSymbol].handle)
 
 let UnixSocket // Lazily loaded: only 'unix_dgram' sockets need it.
 
@@ -247,7 +254,7 @@ function createSocket (type, listener) {
   return new Socket(type, listener)
 }
 
-function startListening (socket) {
+function startReceiving (socket) {
   const state = socket[kStateSymbol]
 
   state.handle.onmessage = onMessage
@@ -256,7 +263,7 @@ function startListening (socket) {
   if (state.backgroundReceive !== undefined) { state.handle.setBackgroundReceive(state.backgroundReceive) }
   if (state.control) {
     const err = applyControl(socket, state.handle, state.control)
-    if (err) { process.nextTick(() => socket.emit('error', new ErrnoException(err, 'setsockopt'))) }
+    if (err) { nextTick(() => socket.emit('error', new ErrnoException(err, 'setsockopt'))) }
   }
   recvStart(state.handle)
   state.receiving = true
@@ -265,8 +272,20 @@ function startListening (socket) {
   if (state.recvBufferSize) { bufferSize(socket, state.recvBufferSize, RECV_BUFFER) }
 
   if (state.sendBufferSize) { bufferSize(socket, state.sendBufferSize, SEND_BUFFER) }
+}
 
+function startListening (socket) {
+  startReceiving(socket)
   socket.emit('listening')
+}
+
+// bindSync() and connectSync() emit on the next tick, unless closed by then.
+function emitListeningNT (socket) {
+  if (socket[kStateSymbol].handle) { socket.emit('listening') }
+}
+
+function emitConnectNT (socket) {
+  if (socket[kStateSymbol].handle) { socket.emit('connect') }
 }
 
 function replaceHandle (self, newHandle) {
@@ -312,8 +331,27 @@ function bindServerHandle (self, options, errCb) {
       return
     }
     state.clusterHandle = handle
+    closeWithClusterHandle(self, handle)
     startListening(self)
   })
+}
+
+// When the worker disconnects, Node's cluster closes each shared handle
+// through the socket that owns it (handle[owner_symbol], private to Node), or
+// else the handle alone. The handle here is the primary's, not the socket's,
+// so its close() closes the socket too: otherwise the socket's duplicate of
+// the descriptor kept the worker alive after disconnect.
+function closeWithClusterHandle (self, handle) {
+  const state = self[kStateSymbol]
+  const clusterClose = handle.close
+  handle.close = function (...args) {
+    handle.close = clusterClose
+    if (state.clusterHandle === handle) {
+      state.clusterHandle = undefined
+      if (state.handle) self.close()
+    }
+    return clusterClose.apply(handle, args)
+  }
 }
 
 let cluster
@@ -340,6 +378,12 @@ function bufferSize (self, size, buffer) {
   return ret
 }
 
+// What bind(port, callback) waits on for a failure: Node 24.21+ / 26.8+ an
+// errorMonitor, so that a failed bind with no 'error' listener of the user's
+// throws as any unhandled 'error' does; before, an 'error' listener, which
+// swallows it.
+const kBindErrorEvent = nodeVersion.bindErrorMonitor ? EventEmitter.errorMonitor : 'error'
+
 Socket.prototype.bind = function (port_, address_ /* , callback */) {
   let port = port_
 
@@ -353,7 +397,7 @@ Socket.prototype.bind = function (port_, address_ /* , callback */) {
   const cb = arguments.length && arguments[arguments.length - 1]
   if (typeof cb === 'function') {
     function removeListeners () {
-      this.removeListener('error', removeListeners)
+      this.removeListener(kBindErrorEvent, removeListeners)
       this.removeListener('listening', onListening)
     }
 
@@ -362,7 +406,7 @@ Socket.prototype.bind = function (port_, address_ /* , callback */) {
       cb.call(this)
     }
 
-    this.on('error', removeListeners)
+    this.on(kBindErrorEvent, removeListeners)
     this.on('listening', onListening)
   }
 
@@ -460,7 +504,7 @@ Socket.prototype.bind = function (port_, address_ /* , callback */) {
     let err2 = bindHandle(state.handle, ip, port || 0, flags)
     if (!err2 && state.reusePortBalance) {
       syscall = 'setsockopt'
-      err2 = applyReusePortBalance(state.handle, state.reusePortBalance)
+      err2 = reuseport.applyReusePortBalance(state.handle, state.reusePortBalance)
     }
     if (err2) {
       const ex = new ExceptionWithHostPort(err2, syscall, ip, port)
@@ -502,6 +546,101 @@ Socket.prototype.connect = function (port, address, callback) {
   _connect.call(this, port, address, callback)
 }
 
+// Node 24.19+ / 26.4+: bind() and connect() done at once. bind(2) and a UDP
+// connect(2) are local and do not block; only a name lookup would, so both
+// take IP literals only. 'listening' and 'connect' come on the next tick.
+function bindSync (options = {}) {
+  healthCheck(this)
+  validateObject(options, 'options')
+  const state = this[kStateSymbol]
+
+  if (state.bindState !== BIND_STATE_UNBOUND) { throw new ERR_SOCKET_ALREADY_BOUND() }
+
+  // Validated before the state changes: a bad argument leaves the socket
+  // unbound and usable.
+  const port = validatePort(options.port ?? 0, 'options.port')
+  let { address } = options
+  if (!address) {
+    address = this.type === 'udp4' ? '0.0.0.0' : '::'
+  } else {
+    validateString(address, 'options.address')
+    isIP ??= require('net').isIP
+    if (isIP(address) === 0) {
+      throw new ERR_INVALID_ARG_VALUE('options.address', address,
+        'must be a numeric IP address; bindSync does not perform DNS resolution')
+    }
+  }
+
+  state.bindState = BIND_STATE_BINDING
+
+  let flags = 0
+  if (state.reuseAddr) { flags |= UV_UDP_REUSEADDR }
+  if (state.ipv6Only) { flags |= UV_UDP_IPV6ONLY }
+  if (state.reusePort) { flags |= UV_UDP_REUSEPORT }
+
+  let syscall = 'bind'
+  let err = bindHandle(state.handle, address, port, flags)
+  if (!err && state.reusePortBalance) {
+    syscall = 'setsockopt'
+    err = reuseport.applyReusePortBalance(state.handle, state.reusePortBalance)
+  }
+  if (err) {
+    state.bindState = BIND_STATE_UNBOUND
+    throw new ExceptionWithHostPort(err, syscall, address, port)
+  }
+
+  startReceiving(this)
+  process.nextTick(emitListeningNT, this)
+  return this.address()
+}
+
+function connectSync (port, address) {
+  healthCheck(this)
+  port = validatePort(port, 'Port', false)
+
+  const state = this[kStateSymbol]
+
+  if (state.connectState !== CONNECT_STATE_DISCONNECTED) { throw new ERR_SOCKET_DGRAM_IS_CONNECTED() }
+
+  isIP ??= require('net').isIP
+  if (address == null || address === '') {
+    address = this.type === 'udp4' ? '127.0.0.1' : '::1'
+  } else {
+    validateString(address, 'address')
+    if (isIP(address) === 0) {
+      throw new ERR_INVALID_ARG_VALUE('address', address,
+        'must be a numeric IP address; connectSync does not perform DNS resolution')
+    }
+  }
+
+  if (state.bindState === BIND_STATE_UNBOUND) {
+    this.bindSync()
+  } else if (state.bindState !== BIND_STATE_BOUND) {
+    throw new ERR_SOCKET_ALREADY_BOUND()
+  }
+
+  state.connectState = CONNECT_STATE_CONNECTING
+
+  if (isBlocked(state.sendBlockList, address)) {
+    state.connectState = CONNECT_STATE_DISCONNECTED
+    throw new ERR_IP_BLOCKED(address)
+  }
+
+  const err = state.handle.connect(address, port)
+  if (err) {
+    state.connectState = CONNECT_STATE_DISCONNECTED
+    throw new ExceptionWithHostPort(err, 'connect', address, port)
+  }
+
+  state.connectState = CONNECT_STATE_CONNECTED
+  process.nextTick(emitConnectNT, this)
+}
+
+if (nodeVersion.syncMethods) {
+  Socket.prototype.bindSync = bindSync
+  Socket.prototype.connectSync = connectSync
+}
+
 function _connect (port, address, callback) {
   const state = this[kStateSymbol]
   if (callback) { this.once('connect', callback) }
@@ -531,7 +670,7 @@ function doConnect (ex, self, ip, address, port, callback) {
 
   if (ex) {
     state.connectState = CONNECT_STATE_DISCONNECTED
-    return process.nextTick(() => {
+    return nextTick(() => {
       if (callback) {
         self.removeListener('connect', callback)
         callback(ex)
@@ -542,7 +681,7 @@ function doConnect (ex, self, ip, address, port, callback) {
   }
 
   state.connectState = CONNECT_STATE_CONNECTED
-  process.nextTick(() => self.emit('connect'))
+  nextTick(() => self.emit('connect'))
 }
 
 Socket.prototype.disconnect = function () {
@@ -566,42 +705,6 @@ Socket.prototype.sendto = function (buffer,
   validateString(address, 'address')
 
   this.send(buffer, offset, length, port, address, callback)
-}
-
-function sliceBuffer (buffer, offset, length) {
-  if (typeof buffer === 'string') {
-    buffer = Buffer.from(buffer)
-  } else if (!isArrayBufferView(buffer)) {
-    throw new ERR_INVALID_ARG_TYPE('buffer',
-      ['Buffer',
-        'TypedArray',
-        'DataView',
-        'string'],
-      buffer)
-  }
-
-  offset = offset >>> 0
-  length = length >>> 0
-  if (offset > buffer.byteLength) {
-    throw new ERR_BUFFER_OUT_OF_BOUNDS('offset')
-  }
-
-  if (offset + length > buffer.byteLength) {
-    throw new ERR_BUFFER_OUT_OF_BOUNDS('length')
-  }
-
-  return Buffer.from(buffer.buffer, buffer.byteOffset + offset, length)
-}
-
-function fixBufferList (list) {
-  const newlist = new Array(list.length)
-
-  for (let i = 0, l = list.length; i < l; i++) {
-    const buf = list[i]
-    if (typeof buf === 'string') { newlist[i] = Buffer.from(buf) } else if (!isArrayBufferView(buf)) { return null } else { newlist[i] = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength) }
-  }
-
-  return newlist
 }
 
 function enqueue (self, toEnqueue) {
@@ -658,25 +761,56 @@ Socket.prototype.send = function (buffer,
   port,
   address,
   callback) {
-  let list
-  const state = this[kStateSymbol]
-  const connected = state.connectState === CONNECT_STATE_CONNECTED
-  // dgram-rs: send(msg, { port, address, tos, sourceAddress }, callback)
-  // (lib/control.js), rewritten into node:dgram's (msg, port, address,
-  // callback) or, connected, (msg, callback).
-  let control
-  if (isSendOptions(offset) && (length === undefined || typeof length === 'function') &&
-      port === undefined) {
-    const options = offset
-    control = validateSendControl(options, this.type === 'udp4' ? 4 : 6)
-    control.options = options
-    if (connected && (options.port !== undefined || options.address !== undefined)) { throw new ERR_SOCKET_DGRAM_IS_CONNECTED() }
-    callback = typeof length === 'function' ? length : undefined;
-    [offset, length, port, address] = connected
-      ? [callback, undefined, undefined, undefined]
-      // Without a port, node:dgram's error names the object.
-      : [options.port === undefined ? options : options.port, options.address, callback, undefined]
+  return send(this, undefined, buffer, offset, length, port, address, callback)
+}
+
+// dgram-rs: sendWithOptions(msg, { port, address, tos, sourceAddress }[,
+// callback]), connected: sendWithOptions(msg, { tos, sourceAddress }[,
+// callback]) (lib/control.js). A method of its own, not a form of send():
+// node:dgram gives an object in send()'s second place a meaning (a bad port,
+// or, connected, an ignored callback), and may one day give it another.
+Socket.prototype.sendWithOptions = function (msg, options, callback) {
+  validateObject(options, 'options')
+  const control = validateSendControl(options, this.type === 'udp4' ? 4 : 6)
+  if (callback !== undefined) { validateFunction(callback, 'callback') }
+  if (this[kStateSymbol].connectState === CONNECT_STATE_CONNECTED) {
+    if (options.port !== undefined || options.address !== undefined) { throw new ERR_SOCKET_DGRAM_IS_CONNECTED() }
+    return send(this, control, msg, callback)
   }
+  const port = validatePort(options.port, 'options.port', false)
+  if (options.address != null) { validateString(options.address, 'options.address') }
+  return send(this, control, msg, port, options.address, callback)
+}
+
+// Both: `control` is sendWithOptions's (undefined for send()).
+// dgram-rs: sendBatch(messages, port[, address][, callback]),
+// sendBatch(buffer, segmentSize, port[, address][, callback]) and, connected,
+// without port and address (lib/batch.js): send()'s state machine, pre-bind
+// queue and lookup, for many datagrams at once.
+Socket.prototype.sendBatch = function (messages, ...rest) {
+  sendBatch(this, batchDatagrams(messages, rest), ...rest)
+}
+
+function sendBatch (self, batch, ...rest) {
+  const state = self[kStateSymbol]
+  const connected = state.connectState === CONNECT_STATE_CONNECTED
+  const { port, address, callback } = batchDestination(connected, ...rest)
+  healthCheck(self)
+
+  if (state.bindState === BIND_STATE_UNBOUND) { self.bind({ port: 0, exclusive: true }, null) }
+  if (state.bindState !== BIND_STATE_BOUND) {
+    enqueue(self, () => sendBatch(self, batch, ...(connected ? [] : [port, address]), callback))
+    return
+  }
+  const afterLookup = (ex, ip) => startBatch(self, batch, connected, port, address, callback, ex, ip)
+  if (connected) afterLookup(null, null)
+  else state.handle.lookup(address, afterLookup)
+}
+
+function send (self, control, buffer, offset, length, port, address, callback) {
+  let list
+  const state = self[kStateSymbol]
+  const connected = state.connectState === CONNECT_STATE_CONNECTED
   if (!connected) {
     if (address || (port && typeof port !== 'function')) {
       buffer = sliceBuffer(buffer, offset, length)
@@ -737,18 +871,19 @@ Socket.prototype.send = function (buffer,
     validateString(address, 'address')
   }
 
-  healthCheck(this)
+  healthCheck(self)
 
-  if (state.bindState === BIND_STATE_UNBOUND) { this.bind({ port: 0, exclusive: true }, null) }
+  if (state.bindState === BIND_STATE_UNBOUND) { self.bind({ port: 0, exclusive: true }, null) }
 
   if (list.length === 0) { list.push(Buffer.alloc(0)) }
+  copyLent(list)
 
   // If the socket hasn't been bound yet, push the outbound packet onto the
   // send queue and send after binding is complete.
   if (state.bindState !== BIND_STATE_BOUND) {
-    enqueue(this, control
-      ? this.send.bind(this, list, control.options, callback)
-      : this.send.bind(this, list, port, address, callback))
+    enqueue(self, control
+      ? send.bind(undefined, self, control, list, port, address, callback)
+      : self.send.bind(self, list, port, address, callback))
     return
   }
 
@@ -757,8 +892,8 @@ Socket.prototype.send = function (buffer,
   state.lookups++
   const afterDns = (ex, ip) => {
     state.lookups--
-    doSend(ex, this, ip, list, address, port, callback, control)
-    if (state.lookups === 0 && state.gathered !== undefined) { flushSends(this) }
+    doSend(ex, self, ip, list, address, port, callback, control)
+    if (state.lookups === 0 && state.gathered !== undefined) { flushSends(self) }
   }
 
   if (!connected) {
@@ -773,218 +908,6 @@ Socket.prototype.send = function (buffer,
   } else {
     afterDns(null, null)
   }
-}
-
-function doSend (ex, self, ip, list, address, port, callback, control) {
-  const state = self[kStateSymbol]
-
-  if (ex) {
-    if (typeof callback === 'function') {
-      process.nextTick(callback, ex)
-      return
-    }
-
-    process.nextTick(() => self.emit('error', ex))
-    return
-  } else if (!state.handle) {
-    return
-  }
-
-  // Node 22.13+ / 23.4+: a blocked destination fails the send, but (like
-  // every other send error) is only reported to a callback.
-  if (ip && isBlocked(state.sendBlockList, ip)) {
-    if (callback) {
-      process.nextTick(callback, new ERR_IP_BLOCKED(ip))
-    }
-    return
-  }
-
-  // Node's SendWrap: what the completion of a queued send needs.
-  const req = { id: state.nextSendId, list, address, port, callback }
-  state.nextSendId = (state.nextSendId + 1) >>> 0
-
-  // Node 20 aborts the process (CHECK(args[4]->IsString())) when a custom
-  // lookup yields a non-string address; fail the send as libuv does for an
-  // address it cannot parse instead.
-  if (port && typeof ip !== 'string') {
-    completeSend(state, req, UV_EINVAL)
-    return
-  }
-  if (port === null || port === undefined || port === 0) ip = null
-
-  // dgram-rs: per-send control leaves at once, after what was gathered before
-  // it (lib/control.js).
-  if (control) {
-    flushSends(self)
-    completeSend(state, req, state.handle.sendWithControl(
-      list, port || 0, ip, req.id, control.tos, control.sourceAddress))
-    return
-  }
-
-  // More sends of this tick are on their way: gather this one, so that they
-  // leave together (coalesced into GSO sends by the handle).
-  if (state.lookups !== 0 || state.gathered !== undefined) {
-    gatherSend(self, req, ip)
-    return
-  }
-  completeSend(state, req, state.handle.send(sendable(list), port || 0, ip, req.id))
-}
-
-// What the handle sends for a list of Buffers: a lone Buffer as itself (the
-// common case; the handle then walks no array).
-function sendable (list) {
-  return list.length === 1 ? list[0] : list
-}
-
-// A send's outcome, from the handle, in Node's encoding: bytes + 1 when sent
-// at once, 0 when queued (completed later by onsend), or a negative errno.
-function completeSend (state, req, err) {
-  const { callback } = req
-
-  if (err >= 1) {
-    // Synchronous finish. The return code is msg_length + 1 so that we can
-    // distinguish between synchronous success and asynchronous success.
-    if (callback) { process.nextTick(callback, null, err - 1) }
-    return
-  }
-
-  if (err === 0) {
-    // Queued: the handle calls onsend with this id when it is done.
-    queuedReqs(state).set(req.id, req)
-    return
-  }
-
-  if (callback) {
-    // Don't emit as error, dgram_legacy.js compatibility
-    const ex = new ExceptionWithHostPort(err, 'send', req.address, req.port)
-    process.nextTick(callback, ex)
-  }
-}
-
-// Gathers a send for flushSends(). A destination the handle refuses fails at
-// once, as an immediate send would. The last lookup of the tick flushes; a
-// microtask flushes anyway, so that a slow lookup (a real DNS query) never
-// holds back the sends gathered before it answers.
-function gatherSend (self, req, ip) {
-  const state = self[kStateSymbol]
-  const err = state.handle.sendLater(sendable(req.list), req.port || 0, ip, req.id)
-  if (err < 0) {
-    completeSend(state, req, err)
-    return
-  }
-  (state.gathered ??= []).push(req)
-  scheduleFlush(self)
-}
-
-function scheduleFlush (self) {
-  const state = self[kStateSymbol]
-  if (!state.flushScheduled) {
-    state.flushScheduled = true
-    queueMicrotask(() => {
-      state.flushScheduled = false
-      flushSends(self)
-    })
-  }
-}
-
-// Where the handle writes the results of a flush, one per gathered datagram,
-// in order. Flushes never overlap, so one array serves every socket; it
-// grows to the largest flush.
-let flushResults = new Float64Array(512)
-
-// Hands the gathered sends to the kernel, in order, and completes each
-// request with its datagrams' results. `state.gathered` holds the request of
-// each gathered datagram, in the order they were gathered, which is the
-// order of the results.
-function flushSends (self) {
-  const state = self[kStateSymbol]
-  const reqs = state.gathered
-  if (reqs === undefined || !state.handle) { return }
-  state.gathered = undefined
-  if (flushResults.length < reqs.length) { flushResults = new Float64Array(2 * reqs.length) }
-  const results = flushResults
-  const count = state.handle.flushSends(results)
-  for (let i = 0; i < count; i++) {
-    const req = reqs[i]
-    const result = results[i]
-    if (!req.batch) {
-      completeSend(state, req, result)
-      continue
-    }
-    settleBatch(state, req, result)
-    if (req.pending === 0) finishBatch(req, true)
-  }
-}
-
-// One datagram of a sendBatch() request is done (sent: bytes + 1, queued: 0,
-// or a negative errno). The callback runs once every datagram is sent or
-// refused: (null, count) when all were sent, else (the first error, count),
-// count being the datagrams sent.
-function settleBatch (state, req, result) {
-  if (result === 0) {
-    queuedReqs(state).set(req.id, req)
-    return
-  }
-  if (result > 0) req.sent++
-  else req.errno ||= result
-  req.pending--
-}
-
-// The batch's last datagram is done: its callback, on a later tick.
-function finishBatch (req, sync) {
-  if (req.done || !req.callback) return
-  req.done = true
-  const err = req.errno
-    ? new ExceptionWithHostPort(req.errno, 'send', req.address, req.port)
-    : null
-  if (sync) process.nextTick(req.callback, err, req.sent)
-  else req.callback(err, req.sent)
-}
-
-function afterSend (err, sent) {
-  if (err) {
-    err = new ExceptionWithHostPort(err, 'send', this.address, this.port)
-  } else {
-    err = null
-  }
-
-  this.callback(err, sent)
-}
-
-// The requests with datagrams queued in the handle, by id.
-function queuedReqs (state) {
-  return (state.sendReqs ??= new Map())
-}
-
-// handle.onsend: a queued datagram of request `id` is done.
-function onSend (id, status, bytes) {
-  const state = this[kOwner][kStateSymbol]
-  const req = state.sendReqs?.get(id)
-  if (req === undefined) return
-  if (req.batch) {
-    settleBatch(state, req, status < 0 ? status : bytes + 1)
-    if (req.pending !== 0) return
-    state.sendReqs.delete(id)
-    finishBatch(req, false)
-    emitDrain(this[kOwner])
-    return
-  }
-  state.sendReqs.delete(id)
-  if (req.callback) { afterSend.call(req, status, bytes) }
-  emitDrain(this[kOwner])
-}
-
-// 'drain' (dgram-rs): the send queue that filled when the socket buffer was
-// full has emptied; emitted after the last queued send's callback.
-function emitDrain (self) {
-  const { handle } = self[kStateSymbol]
-  if (handle && handle.getSendQueueCount() === 0) { self.emit('drain') }
-}
-
-function isBlocked (blockList, ip) {
-  if (blockList === undefined) { return false }
-  isIP ??= require('net').isIP
-  return blockList.check(ip, `ipv${isIP(ip)}`)
 }
 
 Socket.prototype.close = function (callback) {
@@ -1007,39 +930,17 @@ Socket.prototype.close = function (callback) {
   const cancelled = state.handle.close()
   state.closedHandle = state.handle
   state.handle = null
+  // The node:dgram handle a send to a child process made (lib/child-handle.js).
+  closeTwin(this)
   // A cluster worker's shared socket: closing the primary's handle tells it.
   if (state.clusterHandle !== undefined) {
     state.clusterHandle.close()
     state.clusterHandle = undefined
   }
-  process.nextTick(socketCloseNT, this)
+  nextTick(socketCloseNT, this)
   cancelSends(state, cancelled)
 
   return this
-}
-
-// How the handle's close() ended its queued datagrams: [id, status, bytes,
-// ...], first those it had sent but not yet reported, then the cancelled
-// (ECANCELED). libuv completes them in the loop's close phase, after the
-// 'close' event's tick: setImmediate is the nearest userland equivalent.
-function cancelSends (state, ended) {
-  const reqs = state.sendReqs
-  state.sendReqs = undefined
-  if (ended.length === 0 || reqs === undefined) { return }
-  setImmediate(() => {
-    for (let i = 0; i < ended.length; i += 3) {
-      const req = reqs.get(ended[i])
-      if (req === undefined) continue
-      const status = ended[i + 1]
-      const bytes = ended[i + 2]
-      if (req.batch) {
-        settleBatch(state, req, status < 0 ? status : bytes + 1)
-        if (req.pending === 0) finishBatch(req, false)
-      } else if (req.callback) {
-        afterSend.call(req, status, bytes)
-      }
-    }
-  })
 }
 
 Socket.prototype[SymbolAsyncDispose] = async function () {
@@ -1210,31 +1111,6 @@ function stopReceiving (socket) {
   state.receiving = false
 }
 
-// handle.onmessage: one received datagram; rinfo is built by lib/handle.js.
-function onMessage (buf, rinfo) {
-  const self = this[kOwner]
-  if (!fromBlockedSender(self, rinfo)) { self.emit('message', buf, rinfo) }
-}
-
-// handle.onbatch: what one read gave, in batch mode (lib/batch.js).
-function onBatch (buf, segment, rinfo) {
-  const self = this[kOwner]
-  if (!fromBlockedSender(self, rinfo)) { self.emit('messages', splitBatch(buf, segment), rinfo) }
-}
-
-// Node 22.13+ / 23.4+: datagrams from blocked senders are dropped silently.
-function fromBlockedSender (self, rinfo) {
-  const blockList = self[kStateSymbol].receiveBlockList
-  return blockList !== undefined &&
-    blockList.check(rinfo.address, rinfo.family.toLowerCase())
-}
-
-// handle.onerror: a failed receive (negative errno).
-function onError (errno) {
-  const self = this[kOwner]
-  return self.emit('error', new ErrnoException(errno, 'recvmsg'))
-}
-
 Socket.prototype.ref = function () {
   const handle = this[kStateSymbol].handle
 
@@ -1285,16 +1161,23 @@ Socket.prototype.getStats = function () {
 
 // dgram-rs: the datagrams as an async iterator (lib/messages.js).
 Socket.prototype.messages = function (options) {
-  return createMessages(this, options, setPaused)
+  messages ??= require('./messages')
+  return messages.createMessages(this, options, iteratorControl)
 }
 
 Socket.prototype[Symbol.asyncIterator] = function () {
-  return createMessages(this, undefined, setPaused)
+  messages ??= require('./messages')
+  return messages.createMessages(this, undefined, iteratorControl)
 }
 
-function setPaused (self, paused) {
-  const { handle } = self[kStateSymbol]
-  if (handle) { handle.setPaused(paused) }
+const iteratorControl = {
+  setPaused (self, paused) {
+    const { handle } = self[kStateSymbol]
+    if (handle) { handle.setPaused(paused) }
+  },
+  isClosed (self) {
+    return self[kStateSymbol].closedHandle !== undefined
+  }
 }
 
 Socket.prototype.getSendQueueSize = function () {
@@ -1305,45 +1188,39 @@ Socket.prototype.getSendQueueCount = function () {
   return this[kStateSymbol].handle.getSendQueueCount()
 }
 
-// Deprecated private APIs: accessors of the socket's state (DEP0112).
-for (const [name, key] of [
-  ['_handle', 'handle'],
-  ['_receiving', 'receiving'],
-  ['_bindState', 'bindState'],
-  ['_queue', 'queue'],
-  ['_reuseAddr', 'reuseAddr']
-]) {
-  Object.defineProperty(Socket.prototype, name, {
-    __proto__: null,
-    get: deprecate(function () {
-      return this[kStateSymbol][key]
-    }, `Socket.prototype.${name} is deprecated`, 'DEP0112'),
-    set: deprecate(function (val) {
-      this[kStateSymbol][key] = val
-    }, `Socket.prototype.${name} is deprecated`, 'DEP0112')
-  })
+// Deprecated private APIs: accessors of the socket's state (DEP0112),
+// removed in Node 25.
+if (nodeVersion.deprecatedPrivates) {
+  installDeprecatedPrivates()
 }
 
-Socket.prototype._healthCheck = deprecate(function () {
-  healthCheck(this)
-}, 'Socket.prototype._healthCheck() is deprecated', 'DEP0112')
+function installDeprecatedPrivates () {
+  for (const [name, key] of [
+    ['_handle', 'handle'],
+    ['_receiving', 'receiving'],
+    ['_bindState', 'bindState'],
+    ['_queue', 'queue'],
+    ['_reuseAddr', 'reuseAddr']
+  ]) {
+    Object.defineProperty(Socket.prototype, name, {
+      __proto__: null,
+      get: deprecate(function () {
+        return this[kStateSymbol][key]
+      }, `Socket.prototype.${name} is deprecated`, 'DEP0112'),
+      set: deprecate(function (val) {
+        this[kStateSymbol][key] = val
+      }, `Socket.prototype.${name} is deprecated`, 'DEP0112')
+    })
+  }
 
-Socket.prototype._stopReceiving = deprecate(function () {
-  stopReceiving(this)
-}, 'Socket.prototype._stopReceiving() is deprecated', 'DEP0112')
+  Socket.prototype._healthCheck = deprecate(function () {
+    healthCheck(this)
+  }, 'Socket.prototype._healthCheck() is deprecated', 'DEP0112')
 
-batch.install(Socket, {
-  kStateSymbol,
-  isConnected: (state) => state.connectState === CONNECT_STATE_CONNECTED,
-  isBound: (state) => state.bindState === BIND_STATE_BOUND,
-  isUnbound: (state) => state.bindState === BIND_STATE_UNBOUND,
-  fixBufferList,
-  enqueue,
-  healthCheck,
-  flushSends,
-  settleBatch,
-  finishBatch
-})
+  Socket.prototype._stopReceiving = deprecate(function () {
+    stopReceiving(this)
+  }, 'Socket.prototype._stopReceiving() is deprecated', 'DEP0112')
+}
 
 module.exports = {
   createSocket,

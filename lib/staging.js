@@ -9,8 +9,9 @@
 
 const { setStagingArea } = require('./native')
 
-const staging = new Uint8Array(16 * 64)
-setStagingArea(staging)
+// One area per thread: a second copy of this module (Jest loads one per test file) gets the
+// first one's back, since the addon stages every copy's datagrams there.
+const staging = setStagingArea(new Uint8Array(16 * 64))
 
 function unstage (code) {
   const length = code & 127

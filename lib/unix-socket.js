@@ -14,6 +14,7 @@ const { Buffer } = require('buffer')
 const { isArrayBufferView } = require('util').types
 const { UnixHandle } = require('./native')
 const { unstage } = require('./staging')
+const { sliceBuffer } = require('./buffers')
 const {
   ErrnoException,
   ExceptionWithHostPort,
@@ -30,6 +31,7 @@ const {
   }
 } = require('./errors')
 const { validateFunction, validateUint32 } = require('./validators')
+const { nextTick, setImmediate } = require('./ticks')
 
 const TYPE = 'unix_dgram'
 
@@ -110,11 +112,11 @@ UnixSocket.prototype.bind = function (path, callback) {
   const err = start(this) || state.handle.bind(path)
   if (err) {
     const ex = new ExceptionWithHostPort(err, 'bind', path)
-    process.nextTick(() => this.emit('error', ex))
+    nextTick(() => this.emit('error', ex))
     return this
   }
   state.bound = true
-  process.nextTick(() => this.emit('listening'))
+  nextTick(() => this.emit('listening'))
   return this
 }
 
@@ -126,13 +128,13 @@ UnixSocket.prototype.connect = function (path, callback) {
   const err = start(this) || state.handle.connect(path)
   if (err) {
     const ex = new ExceptionWithHostPort(err, 'connect', path)
-    process.nextTick(() => (callback ? callback(ex) : this.emit('error', ex)))
+    nextTick(() => (callback ? callback(ex) : this.emit('error', ex)))
     return
   }
   state.connected = true
   state.remote = path
   if (callback) this.once('connect', callback)
-  process.nextTick(() => this.emit('connect'))
+  nextTick(() => this.emit('connect'))
 }
 
 UnixSocket.prototype.disconnect = function () {
@@ -157,8 +159,9 @@ UnixSocket.prototype.send = function (msg, ...args) {
   const state = healthCheck(this)
   let buf = toBuffer(msg)
   if (typeof args[0] === 'number' && typeof args[1] === 'number') {
+    // node:dgram's checks: an offset or length past the end is a RangeError.
     const [offset, length] = args.splice(0, 2)
-    buf = buf.subarray(offset >>> 0, (offset >>> 0) + (length >>> 0))
+    buf = sliceBuffer(buf, offset, length)
   }
   let path = null
   if (typeof args[0] === 'string') path = args.shift()
@@ -172,7 +175,7 @@ UnixSocket.prototype.send = function (msg, ...args) {
   state.nextId = state.nextId === 0xFFFFFFFF ? 1 : state.nextId + 1
   const result = err || state.handle.send(buf, path, id)
   if (result > 0) {
-    if (callback) process.nextTick(callback, null, result - 1)
+    if (callback) nextTick(callback, null, result - 1)
   } else if (result === 0) {
     state.reqs.set(id, { callback, path: path ?? state.remote })
   } else {
@@ -182,8 +185,8 @@ UnixSocket.prototype.send = function (msg, ...args) {
 
 function fail (self, callback, errno, path) {
   const ex = new ExceptionWithHostPort(errno, 'send', path)
-  if (callback) process.nextTick(callback, ex)
-  else process.nextTick(() => self.emit('error', ex))
+  if (callback) nextTick(callback, ex)
+  else nextTick(() => self.emit('error', ex))
 }
 
 function onSend (self, id, status, bytes) {
@@ -213,7 +216,7 @@ UnixSocket.prototype.close = function (callback) {
       else req.callback(null, bytes)
     })
   }
-  process.nextTick(() => this.emit('close'))
+  nextTick(() => this.emit('close'))
   return this
 }
 

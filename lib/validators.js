@@ -109,6 +109,14 @@ const validateFunction = hideStackFrames((value, name) => {
   if (typeof value !== 'function') { throw new ERR_INVALID_ARG_TYPE(name, 'Function', value) }
 })
 
+// Node's validateObject with its default options (bindSync's options): no
+// null, no array.
+const validateObject = hideStackFrames((value, name) => {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ERR_INVALID_ARG_TYPE(name, 'Object', value)
+  }
+})
+
 let BlockList // Lazily loaded: most sockets have no block list.
 
 // Node 22.13+/23.4+ check with BlockList.isBlockList(), which Node 20 lacks;
@@ -128,6 +136,7 @@ module.exports = {
   validateFunction,
   validateInteger,
   validateNumber,
+  validateObject,
   validatePort,
   validateString,
   validateUint32

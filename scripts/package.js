@@ -44,7 +44,7 @@ fs.copyFileSync(path.join(root, file), path.join(dir, file))
 fs.rmSync(dist, { recursive: true, force: true })
 const stage = path.join(dist, 'stage')
 fs.mkdirSync(stage, { recursive: true })
-for (const f of [...rootPkg.files, 'README.md']) fs.cpSync(path.join(root, f), path.join(stage, f), { recursive: true })
+for (const f of [...rootPkg.files, 'README.md', 'LICENSE']) fs.cpSync(path.join(root, f), path.join(stage, f), { recursive: true })
 fs.writeFileSync(path.join(stage, 'package.json'), JSON.stringify({ ...rootPkg, optionalDependencies }, null, 2) + '\n')
 const pack = (cwd) => JSON.parse(run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dist], { cwd }))[0]
 const rootTar = pack(stage)
@@ -52,7 +52,7 @@ fs.rmSync(stage, { recursive: true })
 const platformTar = pack(dir)
 const nodeFiles = rootTar.files.filter((f) => f.path.endsWith('.node'))
 if (nodeFiles.length > 0) throw new Error(`the root tarball must hold no binary: ${nodeFiles.map((f) => f.path)}`)
-if (platformTar.files.map((f) => f.path).sort().join() !== ['README.md', file, 'package.json'].sort().join()) {
+if (platformTar.files.map((f) => f.path).sort().join() !== ['LICENSE', 'README.md', file, 'package.json'].sort().join()) {
   throw new Error(`unexpected files in the platform tarball: ${platformTar.files.map((f) => f.path)}`)
 }
 for (const t of [rootTar, platformTar]) {

@@ -57,8 +57,8 @@ pub unsafe extern "C" fn send_later(
     }
 }
 
-/// `udpCreate(family, handleId)`: makes handle `handleId` for `family` (4 or 6); see
-/// [`handle::create`]. A bad family, or a number a live handle has, is a thrown error.
+/// `udpCreate(family)`: makes a handle for `family` (4 or 6) and returns its number; see
+/// [`handle::create`]. A bad family is a thrown error.
 ///
 /// # Safety
 /// Called by Node-API with a live `env` and `info`, on the env's thread.
@@ -67,26 +67,20 @@ pub unsafe extern "C" fn create(
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     // SAFETY: as promised by the caller.
-    let Some([family, id]) = (unsafe { arguments::<2>(env, info) }) else {
+    let Some([family]) = (unsafe { arguments::<1>(env, info) }) else {
         return throw(env, c"cannot read the arguments");
     };
-    let (mut family_number, mut id_number) = (0u32, 0u32);
-    // SAFETY: both are live values of this call.
-    let read = unsafe {
-        (
-            sys::napi_get_value_uint32(env, family, &mut family_number),
-            sys::napi_get_value_uint32(env, id, &mut id_number),
-        )
-    };
-    if read != (sys::Status::napi_ok, sys::Status::napi_ok) {
-        return throw(env, c"udpCreate: expected (family, handleId)");
+    let mut family_number = 0u32;
+    // SAFETY: a live value of this call.
+    let read = unsafe { sys::napi_get_value_uint32(env, family, &mut family_number) };
+    if read != sys::Status::napi_ok {
+        return throw(env, c"udpCreate: expected (family)");
     }
     // SAFETY: `env` is the environment of the running call.
     let raw = unsafe { RawEnv::from_raw(env) };
-    match handle::create(raw, family_number, id_number) {
-        Ok(true) => number(env, 0),
-        Ok(false) => throw_error(env, c"the handle id is in use"),
-        Err(_) => throw_error(env, c"family must be 4 or 6"),
+    match handle::create(raw, family_number) {
+        Ok(id) => number(env, i64::from(id)),
+        Err(reason) => throw_error(env, reason),
     }
 }
 
@@ -163,7 +157,10 @@ pub unsafe extern "C" fn close(
             return throw(env, c"close: cannot make the result");
         }
         for (i, &n) in ended.iter().enumerate() {
-            sys::napi_set_element(env, array, i as u32, number(env, n));
+            // A result left out would leave a send's callback never called.
+            if sys::napi_set_element(env, array, i as u32, number(env, n)) != sys::Status::napi_ok {
+                return throw(env, c"close: cannot fill the result");
+            }
         }
     }
     array
@@ -305,9 +302,10 @@ unsafe fn address_of(
     let Some([id, out]) = (unsafe { arguments::<2>(env, info) }) else {
         return throw(env, c"cannot read the arguments");
     };
+    let name = if peer { c"getpeername" } else { c"getsockname" };
     // SAFETY: `id` is a live value of this call.
     let Some(core) = (unsafe { owner_of(env, id) }) else {
-        return throw(env, c"getsockname: no such UdpHandle");
+        return throw_with(env, name, c"no such UdpHandle");
     };
     let (ip, family, port_number) = match handle::socket_address(&core, peer) {
         Ok(found) => found,
@@ -336,7 +334,7 @@ unsafe fn address_of(
                 == sys::Status::napi_ok
     };
     if !ok {
-        return throw(env, c"getsockname: the result object cannot be filled");
+        return throw_with(env, name, c"the result object cannot be filled");
     }
     number(env, 0)
 }
@@ -535,6 +533,21 @@ fn throw_error(env: sys::napi_env, message: &std::ffi::CStr) -> sys::napi_value 
     // SAFETY: a live env; `message` is NUL-terminated.
     unsafe { sys::napi_throw_error(env, ptr::null(), message.as_ptr()) };
     ptr::null_mut()
+}
+
+/// Throws a `TypeError` saying `call: problem` and returns no value.
+fn throw_with(
+    env: sys::napi_env,
+    call: &std::ffi::CStr,
+    problem: &std::ffi::CStr,
+) -> sys::napi_value {
+    let mut message = call.to_bytes().to_vec();
+    message.extend_from_slice(b": ");
+    message.extend_from_slice(problem.to_bytes());
+    match std::ffi::CString::new(message) {
+        Ok(message) => throw(env, &message),
+        Err(_) => throw(env, problem),
+    }
 }
 
 /// Throws a `TypeError` and returns no value.

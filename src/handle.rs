@@ -16,9 +16,10 @@ pub mod registry;
 
 use std::io::IoSlice;
 use std::net::SocketAddr;
+use std::os::fd::IntoRawFd;
 use std::rc::Rc;
 
-use napi::bindgen_prelude::{BufferSlice, Float64ArraySlice, Unknown};
+use napi::bindgen_prelude::{BufferSlice, Float64ArraySlice, FromNapiValue, Unknown};
 use napi::{Env, Error, JsValue, Result, Status};
 use napi_derive::napi;
 
@@ -42,14 +43,17 @@ fn truthy(value: Unknown<'_>) -> bool {
     value.coerce_to_bool().unwrap_or(false)
 }
 
-/// Makes handle `id` for `family` (4 or 6); the OS socket is created by the first bind, connect
-/// or open. Returns whether `id` was free (a live handle keeps its number).
+/// Makes a handle for `family` (4 or 6) and returns its number; the OS socket is created by the
+/// first bind, connect or open.
 ///
 /// # Errors
-/// `family` is neither 4 nor 6.
-pub(crate) fn create(env: RawEnv, family: u32, id: u32) -> std::result::Result<bool, &'static str> {
-    let family = Family::from_number(family).ok_or("family must be 4 or 6")?;
-    Ok(registry::register(env, id, Owner::new(env, family)))
+/// `family` is neither 4 nor 6, or the thread's registry is being torn down.
+pub(crate) fn create(
+    env: RawEnv,
+    family: u32,
+) -> std::result::Result<u32, &'static std::ffi::CStr> {
+    let family = Family::from_number(family).ok_or(c"family must be 4 or 6")?;
+    registry::register(env, Owner::new(env, family)).ok_or(c"the thread is shutting down")
 }
 
 /// Adopts an open UDP descriptor of the handle's family (`bind({ fd })`), or a duplicate of it
@@ -333,6 +337,18 @@ pub fn udp_fd(id: u32) -> Result<i32> {
     Ok(owner(id)?.fd().unwrap_or(-1))
 }
 
+/// A duplicate of handle `id`'s descriptor (close-on-exec), or a negative errno (`EBADF` before
+/// bind and after close). Node sends only its own handles to a child process
+/// (`subprocess.send(message, socket)`): `lib/child-handle.js` has one of Node's UDP handles
+/// carry the duplicate, and closes it.
+#[napi]
+pub fn udp_dup_fd(id: u32) -> Result<i32> {
+    Ok(match owner(id)?.with_socket(|s| s.try_clone()) {
+        Ok(copy) => copy.into_raw_fd(),
+        Err(e) => error::errno(&e),
+    })
+}
+
 /// Runs `f` on handle `id`'s socket options; 0 or a negative errno.
 fn with_options(id: u32, f: impl FnOnce(&Options<'_>) -> std::io::Result<()>) -> Result<i32> {
     Ok(status(owner(id)?.options(f)))
@@ -461,14 +477,17 @@ fn address(core: &Owner, ip: &str, port: u32) -> std::result::Result<SocketAddr,
     socket::parse_addr(core.family(), ip, port).map_err(|e| error::errno(&e))
 }
 
-/// Takes `area` (a `Uint8Array` of at least 1,024 bytes that the caller keeps) as this thread's
-/// staging area for small received datagrams: see `owner::staging`. `lib/handle.js` calls it
-/// once, when it loads.
+/// Returns this thread's staging area for small received datagrams (see `owner::staging`): the
+/// one registered before, or else `area` (a `Uint8Array` of at least 1,024 bytes), which
+/// becomes it. Each copy of `lib/staging.js` calls it once, when it loads, and reads the area
+/// it returns.
 ///
 /// # Errors
 /// `area` is not a `Uint8Array`, or is too short.
 #[napi]
-pub fn set_staging_area(env: Env, area: Unknown<'_>) -> Result<()> {
+pub fn set_staging_area<'env>(env: &'env Env, area: Unknown<'env>) -> Result<Unknown<'env>> {
     // SAFETY: `area` is an argument of this call, on its env's thread.
-    unsafe { crate::owner::staging::register(RawEnv::from(&env), area.raw()) }
+    let value = unsafe { crate::owner::staging::register(RawEnv::from(env), area.raw())? };
+    // SAFETY: `value` is a live value of this call's scope on `env`.
+    unsafe { Unknown::from_napi_value(env.raw(), value) }
 }

@@ -118,6 +118,8 @@ pub struct Reactor {
     /// The thread's pacing timer, made on first use, and whether it is armed.
     timer: RefCell<Option<TimerFd>>,
     timer_armed: Cell<bool>,
+    /// When the armed timer fires.
+    timer_due: Cell<Option<std::time::Instant>>,
 }
 
 thread_local! {
@@ -163,6 +165,7 @@ impl Reactor {
                 paced: RefCell::new(Vec::new()),
                 timer: RefCell::new(None),
                 timer_armed: Cell::new(false),
+                timer_due: Cell::new(None),
             });
             let poll = Poll::new(env, reactor.epoll.0.as_raw_fd(), Rc::clone(&reactor))?;
             poll.set_ref(false);
@@ -433,10 +436,12 @@ impl Reactor {
         }
     }
 
-    /// Arms the thread's pacing timer for `delay` unless it is armed already (a socket that
-    /// paces later in the same window waits less, never more), making it on first use.
+    /// Arms the thread's pacing timer for `delay` unless it is armed to fire sooner already (a
+    /// socket that paces later in the same window waits less, never more; a sender's longer
+    /// wait, `crate::send::backoff`, never delays a read), making it on first use.
     fn arm_timer(&self, delay: std::time::Duration) -> io::Result<()> {
-        if self.timer_armed.get() {
+        let due = std::time::Instant::now() + delay;
+        if self.timer_armed.get() && self.timer_due.get().is_some_and(|armed| armed <= due) {
             return Ok(());
         }
         let mut slot = self.timer.try_borrow_mut().map_err(|_| busy())?;
@@ -455,6 +460,7 @@ impl Reactor {
                 TimerSetTimeFlags::empty(),
             )?;
             self.timer_armed.set(true);
+            self.timer_due.set(Some(due));
         }
         Ok(())
     }

@@ -1,7 +1,9 @@
-//! Raw FFI with libuv and Node-API, wrapped in small safe types: a `uv_poll_t` and a
-//! `uv_prepare_t` on Node's own event loop, calls into JavaScript through `napi_make_callback`,
-//! and the environment cleanup hook. (`fast_calls.rs` holds the other raw Node-API code, the
-//! per-send methods; napi-rs's generated glue in `handle.rs` is the rest.)
+//! Raw FFI with libuv and Node-API, wrapped in small safe types: a `uv_poll_t`, a
+//! `uv_prepare_t`, a `uv_idle_t` and a `uv_async_t` on Node's own event loop, calls into
+//! JavaScript through `napi_make_callback`, and the environment cleanup hook. The other raw
+//! Node-API code: `fast_calls.rs` (the calls a socket per query or per datagram makes) and
+//! `owner/staging.rs` (the staging area small datagrams reach JavaScript through); napi-rs's
+//! generated glue in `handle.rs` and `unix_handle.rs` is the rest.
 //!
 //! Why Node's own loop: reading on the JS thread when libuv says the socket is readable keeps
 //! node:dgram's latency and its tick order (each `'message'` handler's `process.nextTick` and
@@ -670,13 +672,6 @@ impl CallScope {
         ok.then_some(Callee { func, this })
     }
 
-    /// Calls `function` through `napi_make_callback` (see [`Self::call_callee`]).
-    pub fn call(&self, context: &AsyncContext, function: &JsRef, args: &[sys::napi_value]) {
-        if let Some(callee) = self.callee(function) {
-            self.call_callee(context, &callee, args);
-        }
-    }
-
     /// Calls `callee` through `napi_make_callback`, so that process.nextTick and microtasks
     /// queued by it run when it returns, as after any libuv callback in Node.
     ///
@@ -728,43 +723,28 @@ pub trait Teardown {
     fn teardown(&self);
 }
 
-/// An environment cleanup hook holding a strong `Rc` to its target.
+/// An environment cleanup hook holding a strong `Rc` to its target, registered for good: its
+/// targets (a thread's handle registry, its reactor) live as long as their environment, so a
+/// hook is never removed, and runs once, at the environment's teardown.
 ///
 /// Without it, a worker terminated with a socket open aborts the whole process (`uv_loop_close()
 /// while having open handles`): Node closes only the handles it knows about.
-pub struct CleanupHook<T: Teardown> {
-    env: sys::napi_env,
-    arg: *const T,
-}
+pub struct CleanupHook<T: Teardown>(std::marker::PhantomData<*const T>);
 
 impl<T: Teardown> CleanupHook<T> {
     /// Registers `target` for teardown of `env`.
     pub fn add(env: RawEnv, target: Rc<T>) -> Option<Self> {
         let env = env.0;
         let arg = Rc::into_raw(target);
-        // SAFETY: `arg` stays valid until the hook runs or is removed (both release it once).
+        // SAFETY: `arg` stays valid until the hook runs, which releases it once.
         let status =
             unsafe { sys::napi_add_env_cleanup_hook(env, Some(run_hook::<T>), arg as *mut c_void) };
         if status == sys::Status::napi_ok {
-            Some(CleanupHook { env, arg })
+            Some(CleanupHook(std::marker::PhantomData))
         } else {
             // SAFETY: not registered: the Rc is still ours to release.
             drop(unsafe { Rc::from_raw(arg) });
             None
-        }
-    }
-
-    /// Unregisters the hook (the target closed first) and releases its `Rc`.
-    pub fn remove(self) {
-        // SAFETY: registered in `add` with these exact arguments and not run yet (running it
-        // forgets the CleanupHook instead of removing it, see `forget_after_run`).
-        unsafe {
-            sys::napi_remove_env_cleanup_hook(
-                self.env,
-                Some(run_hook::<T>),
-                self.arg as *mut c_void,
-            );
-            drop(Rc::from_raw(self.arg));
         }
     }
 

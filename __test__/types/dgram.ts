@@ -147,14 +147,14 @@ meta.on('icmp', (e) => {
   const code: string = e.code;
   void [code, e.type, e.icmpCode, e.offender, e.address, e.port];
 });
-meta.send('x', { port: 1234, address: '::1', tos: 0x2e, sourceAddress: '::1' }, (err, n) => void [err, n]);
-meta.send('x', { tos: 4 });
+meta.sendWithOptions('x', { port: 1234, address: '::1', tos: 0x2e, sourceAddress: '::1' }, (err, n) => void [err, n]);
+meta.sendWithOptions('x', { tos: 4 });
 const tos: number = meta.setTOS(0x10) + meta.getTOS();
 meta.setDontFragment(true);
 const mtu: number = meta.getPathMTU();
 void [tos, mtu];
 // @ts-expect-error: the TOS is a number
-meta.send('x', { tos: 'high' });
+meta.sendWithOptions('x', { tos: 'high' });
 // @ts-expect-error: receiveInfo is a boolean
 dgram.createSocket({ type: 'udp4', receiveInfo: 'yes' });
 
@@ -170,4 +170,11 @@ dgram.createSocket({ type: 'udp4', receiveInfo: 'yes' });
     })();
     // @ts-expect-error: backgroundReceive takes a boolean or { maxQueueBytes }
     dgram.createSocket({ type: 'udp4', backgroundReceive: 'yes' });
+}
+
+// bindSync / connectSync exist where the running Node's node:dgram has them.
+const syncSocket = dgram.createSocket('udp4');
+if (syncSocket.bindSync) {
+  const bound: { port: number } = syncSocket.bindSync({ port: 0, address: '127.0.0.1' });
+  syncSocket.connectSync?.(bound.port);
 }

@@ -1,5 +1,5 @@
-//! Handles by number. A UDP handle is, to the addon, the number `lib/native.js` gave it when it
-//! made it: every call names its handle by that number, and finds the owner here with a hash
+//! Handles by number. A UDP handle is, to the addon, the number it was given when it was made
+//! (`udpCreate` returns it to `lib/native.js`): every call names its handle by that number, and finds the owner here with a hash
 //! lookup.
 //!
 //! Why not a native class: napi-rs's class machinery cost a socket per query more than its
@@ -16,7 +16,7 @@
 //! end, or the main thread's exit) closes whatever is still filed, through one cleanup hook per
 //! thread.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -26,6 +26,8 @@ use crate::uv::{CleanupHook, RawEnv, Teardown};
 /// One thread's handles.
 struct Registry {
     owners: RefCell<HashMap<u32, Rc<Owner>>>,
+    /// The number the next handle is offered (see [`register`]).
+    next_id: Cell<u32>,
     /// The functions every UDP handle of the thread reports to (see [`set_functions`]).
     functions: RefCell<Option<Rc<Functions>>>,
     /// The environment cleanup hook, registered with the first handle.
@@ -36,24 +38,32 @@ thread_local! {
     /// This thread's handles.
     static REGISTRY: Rc<Registry> = Rc::new(Registry {
         owners: RefCell::new(HashMap::new()),
+        next_id: Cell::new(1),
         functions: RefCell::new(None),
         hook: RefCell::new(None),
     });
 }
 
-/// Files `owner` under `id`; false when a handle has it already.
-pub fn register(env: RawEnv, id: u32, owner: Rc<Owner>) -> bool {
+/// Files `owner` under a number no live handle of the thread has, and returns it; `None` only
+/// while the registry is being torn down.
+///
+/// The addon numbers handles, not JavaScript: every copy of the package's JavaScript loaded in
+/// one thread (Jest's per-file module registry makes one per test file) shares this registry,
+/// and numbers chosen by each copy collided.
+pub fn register(env: RawEnv, owner: Rc<Owner>) -> Option<u32> {
     REGISTRY.with(|registry| {
-        let Ok(mut owners) = registry.owners.try_borrow_mut() else {
-            return false;
-        };
-        if owners.contains_key(&id) {
-            return false;
+        let mut owners = registry.owners.try_borrow_mut().ok()?;
+        // A thread never has 2^32 - 1 handles open (each holds a descriptor), so a free number
+        // turns up within as many tries as there are live handles.
+        let mut id = registry.next_id.get();
+        while id == 0 || owners.contains_key(&id) {
+            id = id.wrapping_add(1);
         }
+        registry.next_id.set(id.wrapping_add(1));
         owners.insert(id, owner);
         drop(owners);
         registry.hook_into(env);
-        true
+        Some(id)
     })
 }
 

@@ -184,11 +184,11 @@ impl Owner {
                 }
                 Item::Read(read) => {
                     if let Ok(mut slot) = self.inbound.try_borrow_mut() {
-                        *slot = Some(Current {
+                        *slot = Some(Box::new(Current {
                             read,
                             i: 0,
                             offset: 0,
-                        });
+                        }));
                     }
                 }
             }

@@ -192,10 +192,10 @@ impl Owner {
                     // The read becomes the socket's backlog (a read left over by an outer
                     // delivery was all delivered: see the check above).
                     let old = self.backlog.try_borrow_mut().ok().and_then(|mut slot| {
-                        slot.replace(Backlog {
+                        slot.replace(Box::new(Backlog {
                             reader,
                             at: Position::default(),
-                        })
+                        }))
                     });
                     if let Some(old) = old {
                         give_back(old.reader);

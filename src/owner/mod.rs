@@ -16,8 +16,9 @@
 //! Everything runs on the JS thread of one environment. State sits in `Cell`/`RefCell` because
 //! JavaScript can re-enter the owner (close it, send again) from inside a callback it is making;
 //! no borrow is held across a call into JavaScript, and borrows use `try_borrow*`, so that a
-//! mistake becomes an error reported to the caller (`EBUSY`), never a panic and never a silent
-//! drop.
+//! mistake becomes an error reported to the caller (`EBUSY`), never a panic. (Where Node-API
+//! itself refuses to make a value, out of memory, a datagram's or a completion's call to
+//! JavaScript is skipped: there is nothing left to report it with.)
 //!
 //! Lifetime: the thread's reactor holds a strong `Rc` to the owner while the socket is watched
 //! (it may call it until it lets go); the background reader's wake-up handle holds a weak one.
@@ -28,6 +29,7 @@ mod background;
 mod control;
 mod deliver;
 mod pacer;
+mod send_wait;
 pub mod staging;
 
 use std::cell::{Cell, RefCell, RefMut};
@@ -86,11 +88,11 @@ impl Functions {
     }
 }
 
-/// What a receiving socket calls: its functions, the object they are called on, and the async
-/// context of the calls, handed over by `recvStart`.
+/// What a receiving socket calls: its functions, the object they are called on (handed over by
+/// `recvStart`), and the async context of the calls (the owner's).
 struct Callbacks {
     /// The async context every call runs in.
-    context: AsyncContext,
+    context: Rc<AsyncContext>,
     /// What the functions are called on (`this`): the handle object; the global object if none.
     receiver: Option<JsRef>,
     functions: Rc<Functions>,
@@ -138,11 +140,13 @@ pub struct Owner {
     /// iteration's poll phase would deliver more than `deliver::FAIR` in one iteration.
     resting: Cell<bool>,
     /// What the last read left undelivered (`deliver.rs`).
-    backlog: RefCell<Option<deliver::Backlog>>,
+    /// Boxed: a read leaves one only under load, and inline it made every socket 152 bytes
+    /// larger.
+    backlog: RefCell<Option<Box<deliver::Backlog>>>,
     /// Calls made ready by a delivery in progress and not made yet (`deliver.rs`).
     pending: RefCell<deliver::Pending>,
-    /// The background read being delivered (`background.rs`).
-    inbound: RefCell<Option<background::Current>>,
+    /// The background read being delivered (`background.rs`; boxed, as the backlog).
+    inbound: RefCell<Option<Box<background::Current>>>,
     /// Whether a delivery to JavaScript is in progress (a nested loop may run meanwhile).
     delivering: Cell<bool>,
     /// Whether a reactor turn is asked for and not given yet.
@@ -152,6 +156,12 @@ pub struct Owner {
     /// This owner itself, weakly, for the background reader's wake-up handle.
     me: Weak<Owner>,
     callbacks: RefCell<Option<Rc<Callbacks>>>,
+    /// The async context of every call into JavaScript, made with the owner as node:dgram's
+    /// UDPWrap makes its async resource with the socket: async_hooks' `init` fires at
+    /// `createSocket()`, and the `'message'` listener sees the AsyncLocalStorage store of that
+    /// call, not the one of `bind()`. None where the environment would not make one (it is
+    /// shutting down); `recvStart` then tries again.
+    context: RefCell<Option<Rc<AsyncContext>>>,
     sender: RefCell<SendEngine>,
     delivery: Cell<Delivery>,
     /// The background reader, once started (`backgroundReceive`).
@@ -170,6 +180,9 @@ pub struct Owner {
     receiving: Cell<bool>,
     /// Whether `onwritable` waits for the socket to become writable.
     writable_wanted: Cell<bool>,
+    /// How long the queue waits before its next try, while writability is not to be trusted
+    /// (see `send_wait.rs`); `None` while the socket's writability is watched.
+    send_wait: Cell<Option<std::time::Duration>>,
     referenced: Cell<bool>,
     closed: Cell<bool>,
     /// Receive offload's state (`crate::recv::offload`).
@@ -188,7 +201,9 @@ fn borrow_mut<T>(cell: &RefCell<T>) -> io::Result<RefMut<'_, T>> {
 
 impl Owner {
     /// An owner with no OS socket yet (created by the first bind/connect/open, as libuv does).
+    /// Called from JavaScript (a handle scope is open on `env`'s thread).
     pub fn new(env: RawEnv, family: Family) -> Rc<Self> {
+        let context = AsyncContext::new(env, "UDPWRAP").map(Rc::new);
         Rc::new_cyclic(|me| Owner {
             env,
             family,
@@ -205,6 +220,7 @@ impl Owner {
             nested_blocked: Cell::new(false),
             me: me.clone(),
             callbacks: RefCell::new(None),
+            context: RefCell::new(context),
             sender: RefCell::new(match family {
                 Family::Unix => SendEngine::unix(),
                 Family::V4 | Family::V6 => SendEngine::default(),
@@ -218,6 +234,7 @@ impl Owner {
             connected: Cell::new(false),
             receiving: Cell::new(false),
             writable_wanted: Cell::new(false),
+            send_wait: Cell::new(None),
             referenced: Cell::new(true),
             closed: Cell::new(false),
             offload: Cell::new(Offload::default()),
@@ -324,7 +341,13 @@ impl Owner {
             Some(r) => Some(unsafe { JsRef::new(raw, r) }.ok_or_else(cannot)?),
             None => None,
         };
-        let context = AsyncContext::new(raw, "UDPWRAP").ok_or_else(cannot)?;
+        let context = self.context.try_borrow_mut().ok().and_then(|mut slot| {
+            if slot.is_none() {
+                *slot = AsyncContext::new(raw, "UDPWRAP").map(Rc::new);
+            }
+            slot.clone()
+        });
+        let context = context.ok_or_else(cannot)?;
         if self.closed.get() || !self.has_socket() {
             return Ok(error::EBADF);
         }
@@ -477,11 +500,12 @@ impl Owner {
         {
             events |= uv::READABLE;
         }
-        if self
-            .sender
-            .try_borrow()
-            .map(|s| s.has_queued())
-            .unwrap_or(false)
+        if self.send_wait.get().is_none()
+            && self
+                .sender
+                .try_borrow()
+                .map(|s| s.has_queued())
+                .unwrap_or(false)
         {
             events |= uv::WRITABLE;
         }
@@ -614,7 +638,10 @@ impl Owner {
         id: u32,
     ) -> [i64; 4] {
         if segment == 0 || segment > gso::MAX_PAYLOAD {
-            return [0, 0, 1, i64::from(error::EINVAL)];
+            // Every datagram of the batch refused, counted as JavaScript counts them (it waits
+            // for that many results before its callback).
+            let count = data.len().div_ceil(segment.max(1)).max(1);
+            return [0, 0, count as i64, i64::from(error::EINVAL)];
         }
         let slices: Vec<IoSlice<'_>> = if data.is_empty() {
             // An empty buffer is one empty datagram, as with send().
@@ -664,14 +691,20 @@ impl Owner {
     /// took or refused through `onsend(id, status, bytes)`: one at a time, so that the queue's
     /// size, read from a callback, still counts the datagrams whose callbacks have not run (as
     /// libuv counts them). All of them, even if a callback closes the socket: they were sent (or
-    /// refused) before it closed.
-    fn flush_queue(&self) {
-        let _ = self.with_sender(|engine, socket| engine.flush_queue(socket));
+    /// refused) before it closed. Returns whether the kernel took or refused any.
+    fn flush_queue(&self) -> bool {
+        let progressed = self
+            .with_sender(|engine, socket| {
+                let before = engine.waiting();
+                engine.flush_queue(socket);
+                engine.waiting() != before
+            })
+            .unwrap_or(false);
         let (Some(callbacks), Some(scope)) = (self.callbacks(), CallScope::open(self.env)) else {
-            return;
+            return progressed;
         };
         let Some(onsend) = callbacks.callee(&scope, |f| &f.onsend) else {
-            return;
+            return progressed;
         };
         loop {
             let next = match self.sender.try_borrow_mut() {
@@ -687,6 +720,7 @@ impl Owner {
             }
         }
         self.update_interest();
+        progressed
     }
 
     // ----- lifetime -----
@@ -757,6 +791,9 @@ impl Owner {
         if let Ok(mut c) = self.callbacks.try_borrow_mut() {
             c.take();
         }
+        if let Ok(mut c) = self.context.try_borrow_mut() {
+            c.take();
+        }
         cancelled
     }
 }
@@ -786,7 +823,7 @@ impl Watched for Owner {
             return;
         }
         if events & uv::WRITABLE != 0 {
-            self.flush_queue();
+            self.flush_queue_when_writable();
             self.on_writable();
         }
         if events & uv::READABLE != 0 {
@@ -812,6 +849,10 @@ impl Watched for Owner {
                 self.deliver_nested();
             }
             return;
+        }
+        if self.send_wait.get().is_some() {
+            // The queue's next try (`send_wait.rs`); a turn owed for receiving comes with it.
+            self.flush_queue_when_writable();
         }
         if self.is_background() {
             self.drain_background();

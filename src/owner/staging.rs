@@ -26,11 +26,12 @@ pub const SMALL: usize = 64;
 /// Datagrams staged at once (one group of calls).
 pub const SLOTS: usize = 16;
 
-thread_local! {
-    /// This thread's staging area: the env that registered it, and its bytes.
-    static AREA: Cell<Option<(sys::napi_env, *mut u8)>> = const { Cell::new(None) };
-    /// How many deliveries are in progress on this thread (more than one: nested).
-    static DEPTH: Cell<usize> = const { Cell::new(0) };
+/// A registered staging area: its env, its bytes, and the reference that keeps it alive.
+#[derive(Clone, Copy)]
+struct Area {
+    env: sys::napi_env,
+    bytes: *mut u8,
+    array: sys::napi_ref,
 }
 
 /// A delivery in progress on this thread, for as long as it lives.
@@ -50,17 +51,35 @@ impl Drop for Delivering {
     }
 }
 
-/// Takes `array`, a `Uint8Array` of at least `SLOTS * SMALL` bytes, as the staging area of
-/// `env` on this thread. It is kept alive (a reference never deleted: the environment frees it
-/// at its teardown, and it lives as long as the module that made it anyway).
+thread_local! {
+    /// This thread's staging area.
+    static AREA: Cell<Option<Area>> = const { Cell::new(None) };
+    /// How many deliveries are in progress on this thread (more than one: nested).
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Returns the staging area of `env` on this thread: the one registered before, or else
+/// `array`, a `Uint8Array` of at least `SLOTS * SMALL` bytes, which becomes it. It is kept
+/// alive (a reference never deleted: the environment frees it at its teardown).
+///
+/// One area per thread, whoever asks: every copy of the package's JavaScript loaded in the
+/// thread (Jest makes one per test file) reads the datagrams the addon stages, and a copy that
+/// brought an area of its own would read another copy's datagrams from the wrong bytes.
 ///
 /// # Errors
 /// `array` is not a `Uint8Array`, or is too short.
 ///
 /// # Safety
 /// `array` is a live value of the running call on `env`'s thread.
-pub unsafe fn register(env: RawEnv, array: sys::napi_value) -> napi::Result<()> {
+pub unsafe fn register(env: RawEnv, array: sys::napi_value) -> napi::Result<sys::napi_value> {
     let env = env.raw();
+    if let Some(known) = AREA.with(Cell::get).filter(|known| known.env == env) {
+        let mut value = ptr::null_mut();
+        // SAFETY: the reference was made on this env and is never deleted.
+        let status = unsafe { sys::napi_get_reference_value(env, known.array, &mut value) };
+        napi::check_status!(status, "cannot read the staging area")?;
+        return Ok(value);
+    }
     let mut kind = 0;
     let mut length = 0usize;
     let mut data: *mut std::ffi::c_void = ptr::null_mut();
@@ -92,8 +111,14 @@ pub unsafe fn register(env: RawEnv, array: sys::napi_value) -> napi::Result<()> 
     // once they are outside its heap, as they are at this size) alive.
     let status = unsafe { sys::napi_create_reference(env, array, 1, &mut reference) };
     napi::check_status!(status, "cannot keep the staging area")?;
-    AREA.with(|area| area.set(Some((env, data.cast()))));
-    Ok(())
+    AREA.with(|area| {
+        area.set(Some(Area {
+            env,
+            bytes: data.cast(),
+            array: reference,
+        }))
+    });
+    Ok(array)
 }
 
 /// Copies `bytes` into staging slot `slot` for `env`, and returns the number that tells
@@ -104,7 +129,11 @@ pub fn stage(env: RawEnv, slot: usize, bytes: &[u8]) -> Option<i32> {
     if bytes.len() > SMALL || slot >= SLOTS || DEPTH.with(Cell::get) > 1 {
         return None;
     }
-    let (owner, area) = AREA.with(Cell::get)?;
+    let Area {
+        env: owner,
+        bytes: area,
+        ..
+    } = AREA.with(Cell::get)?;
     if owner != env.raw() {
         return None;
     }

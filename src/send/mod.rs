@@ -21,6 +21,7 @@
 //! The engine knows nothing of Node-API: it takes a socket and reports through plain closures,
 //! so `cargo test` drives it on loopback sockets.
 
+pub mod backoff;
 pub mod queue;
 
 use socket2::Socket;
@@ -61,11 +62,6 @@ impl<'a> Datagram<'a> {
     /// leaves alone, never in a GSO run.
     pub fn with_control(self, control: SendControl) -> Self {
         Datagram { control, ..self }
-    }
-
-    /// The request this datagram belongs to.
-    pub fn id(&self) -> u32 {
-        self.id
     }
 }
 
@@ -159,6 +155,11 @@ impl SendEngine {
     /// Whether queued datagrams wait for writability or for their completions to be taken.
     pub fn has_queued(&self) -> bool {
         !self.queue.is_empty() || !self.completed.is_empty()
+    }
+
+    /// Queued datagrams the kernel has not taken (or refused) yet.
+    pub fn waiting(&self) -> usize {
+        self.queue.count()
     }
 
     /// Bytes of the queued datagrams not completed yet (`getSendQueueSize()`).

@@ -170,19 +170,11 @@ impl Reader {
         self.headers[i].msg_len = 0;
     }
 
-    /// One non-blocking `recvmmsg` on `fd`; returns how many slots were filled.
+    /// One non-blocking `recvmmsg` on `fd` in `mode` (the read buffers are shared by a thread's
+    /// sockets, each with its own mode); returns how many slots were filled.
     ///
     /// # Errors
     /// The socket's error (`EAGAIN` when nothing is waiting, a pending `ECONNREFUSED`...).
-    pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
-        self.recv_with(fd, ReadMode::default())
-    }
-
-    /// [`Reader::recv`] in `mode` (the read buffers are shared by a thread's sockets, each with
-    /// its own mode).
-    ///
-    /// # Errors
-    /// As [`Reader::recv`].
     pub fn recv_with(&mut self, fd: RawFd, mode: ReadMode) -> io::Result<usize> {
         // The kernel wrote only into the headers it filled last time: reset those (all of
         // them when the mode changed).
@@ -203,8 +195,10 @@ impl Reader {
                 fd,
                 self.headers.as_mut_ptr(),
                 SLOTS as libc::c_uint,
-                // An int on glibc, an unsigned int on musl.
-                libc::MSG_DONTWAIT as _,
+                // An int on glibc, an unsigned int on musl. MSG_CMSG_CLOEXEC: a descriptor a
+                // Unix peer passes is closed below, and no child process started in between
+                // (by another thread) may inherit it.
+                (libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC) as _,
                 std::ptr::null_mut(),
             )
         };
@@ -212,6 +206,9 @@ impl Reader {
             return Err(io::Error::last_os_error());
         }
         self.received = n as usize;
+        for header in &self.headers[..self.received] {
+            close_passed_descriptors(&header.msg_hdr);
+        }
         Ok(self.received)
     }
 
@@ -297,6 +294,32 @@ fn socket_addr(storage: &libc::sockaddr_storage, family: libc::c_int) -> Option<
     }
 }
 
+/// Closes every descriptor a Unix peer passed (`SCM_RIGHTS`) with a datagram: the kernel
+/// installs them in this process as it reads, and none is ever used here. Kept, they were a
+/// local peer's way to exhaust the process's descriptors (any local process can send to an
+/// abstract name), and children inherited them. Descriptors that did not fit the control
+/// buffer (`MSG_CTRUNC`) were never installed: the kernel drops them itself.
+fn close_passed_descriptors(hdr: &libc::msghdr) {
+    if hdr.msg_controllen == 0 {
+        return;
+    }
+    // SAFETY: `hdr` was filled by recvmmsg; CMSG_* walk only within msg_control/msg_controllen,
+    // and an SCM_RIGHTS message's data is its cmsg_len minus the header, in whole ints.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(hdr);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(cmsg).cast::<libc::c_int>();
+                let len = ((*cmsg).cmsg_len as usize).saturating_sub(libc::CMSG_LEN(0) as usize);
+                for i in 0..len / std::mem::size_of::<libc::c_int>() {
+                    libc::close(std::ptr::read_unaligned(data.add(i)));
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(hdr, cmsg);
+        }
+    }
+}
+
 /// The `UDP_GRO` segment size among a header's control messages.
 fn gro_segment(hdr: &libc::msghdr) -> Option<usize> {
     if hdr.msg_flags & libc::MSG_CTRUNC != 0 {
@@ -314,4 +337,72 @@ fn gro_segment(hdr: &libc::msghdr) -> Option<usize> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::IoSlice;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    use nix::sys::socket::{
+        sendmsg, socketpair, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType,
+    };
+
+    /// How many of this process's descriptors name the memfd called `name`.
+    fn open_copies(name: &str) -> usize {
+        std::fs::read_dir("/proc/self/fd")
+            .map(|dir| {
+                dir.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                    .filter(|target| target.to_string_lossy().contains(name))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Proves a read closes every descriptor a Unix peer passes with its datagrams: the memfd
+    /// sent (under a name no other test uses) has no descriptor left in this process once its
+    /// datagrams are read, whatever the read buffers held before.
+    #[test]
+    fn descriptors_passed_over_unix_sockets_are_closed() {
+        let (tx, rx) = socketpair(
+            AddressFamily::Unix,
+            SockType::Datagram,
+            None,
+            SockFlag::SOCK_NONBLOCK,
+        )
+        .expect("socketpair");
+        let name = "dgram-rs-scm-rights-test";
+        let cname = std::ffi::CString::new(name).expect("name");
+        // SAFETY: a valid NUL-terminated name; the result is checked.
+        let memfd = unsafe { libc::memfd_create(cname.as_ptr(), 0) };
+        assert!(memfd >= 0, "memfd_create");
+        // SAFETY: memfd_create returned a new descriptor that nothing else owns.
+        let memfd = unsafe { OwnedFd::from_raw_fd(memfd) };
+        let fds = [memfd.as_raw_fd(); 4];
+        for _ in 0..3 {
+            sendmsg::<()>(
+                tx.as_raw_fd(),
+                &[IoSlice::new(b"x")],
+                &[ControlMessage::ScmRights(&fds)],
+                MsgFlags::empty(),
+                None,
+            )
+            .expect("sendmsg");
+        }
+        drop(memfd);
+        assert_eq!(open_copies(name), 0, "only the queued datagrams hold it");
+        let mut reader = Reader::new().expect("reader");
+        assert_eq!(
+            reader
+                .recv_with(rx.as_raw_fd(), ReadMode::default())
+                .expect("recv"),
+            3
+        );
+        assert_eq!(
+            reader.slot(0).map(|s| s.payload.to_vec()),
+            Some(b"x".to_vec())
+        );
+        assert_eq!(open_copies(name), 0, "every passed descriptor was closed");
+    }
 }

@@ -1,0 +1,89 @@
+'use strict'
+
+// Cold start, node:dgram beside dgram-rs: what a short-lived program (a CLI that sends one
+// statsd metric, a health check, a serverless function) pays before its first datagram.
+//
+//   npm run bench -- --cold [--trials=21]
+//   (node bench/run.js --cold …, or node bench/cold-start.js …)
+//
+// Each trial is a fresh process (implementations alternate, so drift in the machine hits both
+// alike). The child takes its times from the moment its script starts (Node's own start-up,
+// the same for both, left out):
+//   require         when require() of the module returned
+//   first datagram  when its socket, bound to 127.0.0.1:0, received the datagram it sent itself
+// The median of the trials is printed with dgram-rs's ratio. Loopback only; each child is
+// bounded in time.
+
+const { spawn } = require('node:child_process')
+const path = require('node:path')
+
+const ROOT = path.resolve(__dirname, '..')
+const CHILD_LIMIT_MS = 10000
+
+// ---------------------------------------------------------------------------------------------
+// Child: one implementation; prints one JSON line.
+
+function child (impl) {
+  const { performance } = require('node:perf_hooks')
+  const start = performance.now()
+  const dgram = require(impl === 'node' ? 'node:dgram' : ROOT)
+  const requireMs = performance.now() - start
+  const s = dgram.createSocket('udp4')
+  s.on('message', () => {
+    const firstMs = performance.now() - start
+    s.close()
+    process.stdout.write(JSON.stringify({ requireMs, firstMs }) + '\n')
+  })
+  s.bind(0, '127.0.0.1', () => s.send('x', s.address().port, '127.0.0.1'))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parent: trials, medians, ratios.
+
+function runChild (impl) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [__filename, '--child', impl], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    p.stdout.on('data', (d) => { out += d })
+    const timer = setTimeout(() => p.kill('SIGKILL'), CHILD_LIMIT_MS)
+    p.on('exit', (code, signal) => {
+      clearTimeout(timer)
+      if (code !== 0) return reject(new Error(`${impl}: exit ${code ?? signal}`))
+      resolve(JSON.parse(out.trim().split('\n').pop()))
+    })
+  })
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+
+async function main (argv) {
+  const a = argv.find((x) => x.startsWith('--trials='))
+  const trials = a ? Number(a.slice('--trials='.length)) : 21
+  const got = { node: [], rs: [] }
+  for (let t = 0; t < trials; t++) {
+    for (const impl of t % 2 ? ['rs', 'node'] : ['node', 'rs']) got[impl].push(await runChild(impl))
+  }
+  const rows = []
+  for (const [key, label] of [['requireMs', 'require (ms)'], ['firstMs', 'first datagram received (ms)']]) {
+    const node = median(got.node.map((r) => r[key]))
+    const rs = median(got.rs.map((r) => r[key]))
+    rows.push({ figure: label, node: +node.toFixed(2), rs: +rs.toFixed(2), ratio: +(rs / node).toFixed(2) })
+  }
+  console.log(`cold start, median of ${trials} processes per implementation (ratio = dgram-rs / node:dgram)`)
+  console.table(rows)
+  return rows
+}
+
+if (process.argv[2] === '--child') {
+  child(process.argv[3])
+} else if (require.main === module) {
+  main(process.argv.slice(2)).catch((e) => {
+    console.error(e)
+    process.exitCode = 1
+  })
+}
+
+module.exports = { main }
