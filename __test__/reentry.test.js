@@ -13,12 +13,17 @@ let deasync = null
 try { deasync = require('deasync') } catch {}
 const NEEDS_DEASYNC = { skip: !deasync && 'deasync cannot be loaded here', timeout: 15000 }
 
-parity('re-entry: a listener that waits in a nested loop gets the reply on another socket of its thread', async (ctx) => {
+// The scenario: `server`'s listener sends a query from `client` (both of this implementation) to a
+// node:dgram echo and waits for the reply in a nested loop. With `burst`, the three requests
+// arrive at once: node:dgram's nested loop then reads the server's next request too (its read
+// takes one datagram at a time), so the requests' listeners nest; dgram-rs read all three at once
+// and must deliver the rest in the same order, nested the same way.
+async function nestedWait (ctx, burst) {
   const t = []
   const server = ctx.socket('udp4')
   const client = ctx.socket('udp4')
   const serverPort = await bindLoopback(server)
-  const clientPort = await bindLoopback(client)
+  await bindLoopback(client)
   const echo = ctx.node('udp4')
   const echoPort = await bindLoopback(echo)
   echo.on('message', (m, rinfo) => echo.send(`re:${m}`, rinfo.port, rinfo.address))
@@ -39,15 +44,28 @@ parity('re-entry: a listener that waits in a nested loop gets the reply on anoth
   })
   const sender = ctx.node('udp4')
   await bindLoopback(sender)
-  // One request at a time: the next is sent once the listener has returned. (Requests waiting
-  // on the listener's own socket differ: see the README's differences.)
-  for (const m of ['1', '2', '3']) {
-    sender.send(m, serverPort, '127.0.0.1')
-    await until(() => t.length >= 4 * Number(m), 4000, `request ${m}`)
+  if (burst) {
+    for (const m of ['1', '2', '3']) sender.send(m, serverPort, '127.0.0.1')
+    await until(() => t.length >= 12, 8000, 'three requests')
+  } else {
+    // One request at a time: the next is sent once the listener has returned.
+    for (const m of ['1', '2', '3']) {
+      sender.send(m, serverPort, '127.0.0.1')
+      await until(() => t.length >= 4 * Number(m), 4000, `request ${m}`)
+    }
   }
-  return { t, clientPort: typeof clientPort }
-}, (r) => {
-  assert.deepStrictEqual(r.t, [
+  return t
+}
+
+parity('re-entry: requests arriving together nest in the listener\'s nested loop, in order', (ctx) => nestedWait(ctx, true), (t) => {
+  assert.deepStrictEqual(t, [
+    'server:1', 'server:2', 'server:3', 'client:re:q1', 'client:re:q2', 'client:re:q3',
+    'nested:re:q3', 'no spin', 'nested:re:q3', 'no spin', 'nested:re:q3', 'no spin'
+  ])
+}, NEEDS_DEASYNC)
+
+parity('re-entry: a listener that waits in a nested loop gets the reply on another socket of its thread', (ctx) => nestedWait(ctx, false), (t) => {
+  assert.deepStrictEqual(t, [
     'server:1', 'client:re:q1', 'nested:re:q1', 'no spin',
     'server:2', 'client:re:q2', 'nested:re:q2', 'no spin',
     'server:3', 'client:re:q3', 'nested:re:q3', 'no spin'

@@ -8,9 +8,9 @@
 //! them all. Here a socket's registration follows libuv's own watchers:
 //!
 //! - it reaches the kernel only when the loop is about to poll (a `uv_prepare_t` runs the
-//!   pending `EPOLL_CTL_ADD`/`MOD`s, and so does every callback of this addon that runs
-//!   JavaScript in the prepare phase: [`flush_pending`]), so a socket opened and closed within
-//!   one turn of the loop costs no `epoll_ctl` at all;
+//!   pending `EPOLL_CTL_ADD`/`MOD`s, after the sockets' turns, whose JavaScript may have queued
+//!   more), so a socket opened and closed within one turn of the loop costs no `epoll_ctl` at
+//!   all;
 //! - a watch that wants nothing more is taken out of the set only when the kernel next reports
 //!   the socket (one `EPOLL_CTL_DEL` then), not at once;
 //! - closing removes it (`EPOLL_CTL_DEL`) only if it was added.
@@ -485,20 +485,6 @@ impl Reactor {
                 }
             }
         }
-    }
-}
-
-/// Applies now the registrations queued for the loop's next poll. For what runs JavaScript in
-/// the loop's prepare phase (a paced read, a background delivery): what it changed must reach
-/// the kernel before this iteration polls, and the reactor's own prepare callback may have run
-/// already. A socket left out would not be watched until something else woke the loop.
-pub fn flush_pending() {
-    let reactor = REACTOR
-        .try_with(|slot| slot.try_borrow().ok().and_then(|r| r.clone()))
-        .ok()
-        .flatten();
-    if let Some(reactor) = reactor {
-        reactor.flush();
     }
 }
 

@@ -14,6 +14,10 @@
 //! 32 per readiness); what is left waits in the inbox for the next turn, which comes at the start
 //! of the following iteration without waiting in the poll. Timers, immediates and other sockets
 //! run in between, however fast the reader's thread refills the inbox.
+//!
+//! Re-entry, as on the default path: the read being delivered stays in the socket's `inbound`
+//! slot and is delivered a call at a time, with no borrow held across a call; while it has more,
+//! the socket asks for a turn, so that a nested loop run by a listener continues it in order.
 
 use std::io;
 use std::os::fd::AsFd;
@@ -121,14 +125,6 @@ impl Owner {
         self.background.try_borrow().ok()?.as_ref()?.reader.pop()
     }
 
-    fn push_back_background(&self, item: Item) {
-        if let Ok(b) = self.background.try_borrow() {
-            if let Some(receiver) = b.as_ref() {
-                receiver.reader.push_front(item);
-            }
-        }
-    }
-
     /// A turn: delivers what the reader queued, oldest first, [`FAIR`] datagrams at most, while
     /// the socket receives and is not paused; what is left waits for the next turn (what a
     /// pause leaves, for the resume).
@@ -148,12 +144,29 @@ impl Owner {
         }
     }
 
-    /// Delivers up to [`FAIR`] datagrams from the inbox; returns whether more may wait.
+    /// Delivers up to [`FAIR`] datagrams from the inbox; returns whether more may wait. The read
+    /// in progress stays in the socket's `inbound` slot, a call at a time: a nested loop (a
+    /// listener running the loop) gives the socket a turn that continues it, in order, before
+    /// it takes the next read from the inbox.
     fn drain_some(&self, callbacks: &Callbacks) -> bool {
         let mut left = FAIR;
         while self.is_receiving() && !self.paused.get() {
             if left == 0 {
                 return true;
+            }
+            if self
+                .inbound
+                .try_borrow()
+                .map(|c| c.is_some())
+                .unwrap_or(false)
+            {
+                // Should the listener run the loop, its nested loop continues from here.
+                self.request_turn();
+                match self.call_next_inbound(callbacks) {
+                    Some(n) => left = left.saturating_sub(n),
+                    None => return false,
+                }
+                continue;
             }
             let Some(item) = self.pop_background() else {
                 return false;
@@ -170,9 +183,12 @@ impl Owner {
                     }
                 }
                 Item::Read(read) => {
-                    if let Some(rest) = self.deliver_inbound(callbacks, read, &mut left) {
-                        self.push_back_background(Item::Read(rest));
-                        return left == 0;
+                    if let Ok(mut slot) = self.inbound.try_borrow_mut() {
+                        *slot = Some(Box::new(Current {
+                            read,
+                            i: 0,
+                            offset: 0,
+                        }));
                     }
                 }
             }
@@ -180,34 +196,24 @@ impl Owner {
         false
     }
 
-    /// Delivers one read's datagrams, counting them off `left`; returns those left when `left`
-    /// ran out or the socket was paused meanwhile. A batch (batch mode) is never split: it
-    /// counts as one.
-    fn deliver_inbound(
-        &self,
-        callbacks: &Callbacks,
-        read: Inbound,
-        left: &mut usize,
-    ) -> Option<Inbound> {
+    /// Makes the next call of the read in progress: one datagram, or (batch mode) a run of one
+    /// sender's datagrams (a batch is never split). Returns how many datagrams it delivered;
+    /// `None` when the call could not be made (the read is dropped then).
+    fn call_next_inbound(&self, callbacks: &Callbacks) -> Option<usize> {
+        let scope = CallScope::open(self.env)?;
+        let onmessage = callbacks.callee(&scope, |f| &f.onmessage)?;
         let batch = self.delivery.get() != Delivery::Each;
-        let mut offset = 0;
-        let mut i = 0;
-        while i < read.entries.len() {
-            if !self.is_receiving() {
-                return None;
-            }
-            if self.paused.get() || *left == 0 {
-                return Some(Inbound {
-                    data: read.data[offset..].to_vec(),
-                    entries: read.entries[i..].to_vec(),
-                });
-            }
-            // In batch mode, one call per run of one sender's datagrams; else one per datagram.
-            // A batch holds datagrams of one sender whose information matches but for the time,
-            // as on the default path.
-            let first = &read.entries[i];
+        let (args, argc, count) = {
+            let mut slot = self.inbound.try_borrow_mut().ok()?;
+            let current = slot.as_mut()?;
+            let (i, offset) = (current.i, current.offset);
+            let entries = &current.read.entries;
+            // In batch mode, one call per run of one sender's datagrams; else one per
+            // datagram. A batch holds datagrams of one sender whose information matches but
+            // for the time, as on the default path.
+            let first = entries.get(i)?;
             let end = if batch {
-                i + read.entries[i..]
+                i + entries[i..]
                     .iter()
                     .take_while(|e| {
                         e.from == first.from
@@ -220,34 +226,35 @@ impl Owner {
             } else {
                 i + 1
             };
-            let group = &read.entries[i..end];
+            let group = &entries[i..end];
             let len: usize = group.iter().map(|e| e.len).sum();
-            let bytes = &read.data[offset..offset + len];
-            if !self.call_inbound(callbacks, bytes, group, batch) {
-                return None;
+            let made = current
+                .read
+                .data
+                .get(offset..offset + len)
+                .and_then(|bytes| self.inbound_args(&scope, bytes, group, batch));
+            current.i = end;
+            current.offset += len;
+            if made.is_none() || current.i >= current.read.entries.len() {
+                *slot = None;
             }
-            *left = left.saturating_sub(end - i);
-            offset += len;
-            i = end;
-        }
-        None
+            let (args, argc) = made?;
+            (args, argc, end - i)
+        };
+        scope.call_callee(&callbacks.context, &onmessage, &args[..argc]);
+        Some(count)
     }
 
-    /// One `onmessage` call for `bytes`: a datagram, or (batch mode) a run of datagrams of one
-    /// sender, with their sizes (a number when all but the last share it, else an array).
-    fn call_inbound(
+    /// `onmessage`'s arguments for `bytes`: a datagram, or (batch mode) a run of datagrams of
+    /// one sender, with their sizes (a number when all but the last share it, else an array).
+    fn inbound_args(
         &self,
-        callbacks: &Callbacks,
+        scope: &CallScope,
         bytes: &[u8],
         group: &[Entry],
         batch: bool,
-    ) -> bool {
-        let (Some(scope), Some(first)) = (CallScope::open(self.env), group.first()) else {
-            return false;
-        };
-        let Some(onmessage) = callbacks.callee(&scope, |f| &f.onmessage) else {
-            return false;
-        };
+    ) -> Option<([napi_value; 10], usize)> {
+        let first = group.first()?;
         // A small datagram goes through the staging area (see `staging`); each call here stages
         // its own, just before it is made.
         let staged = if batch {
@@ -255,52 +262,49 @@ impl Owner {
         } else {
             staging::stage(self.env, 0, bytes).and_then(|code| scope.int(code))
         };
-        let (Some(buf), Some((address, port))) = (
-            staged.or_else(|| scope.buffer_copy(bytes)),
-            Sender::default().values(&scope, first.from.as_addr()),
-        ) else {
-            return false;
-        };
+        let buf = staged.or_else(|| scope.buffer_copy(bytes))?;
+        let (address, port) = Sender::default().values(scope, first.from.as_addr())?;
         // receiveInfo: six more arguments (a batch reports its first datagram's).
         let info = match &first.info {
-            Some(info) => match InfoValues::default().values(&scope, self.family, info) {
-                Some(values) => Some(values),
-                None => return false,
-            },
+            Some(info) => Some(InfoValues::default().values(scope, self.family, info)?),
             None => None,
         };
-        let call = |sizes: Option<napi_value>| {
-            let mut args = [std::ptr::null_mut(); 10];
-            args[..3].copy_from_slice(&[buf, address, port]);
-            let mut argc = 3;
-            if let Some(values) = info {
-                args[3] = sizes.or_else(|| scope.undefined())?;
-                args[4..].copy_from_slice(&values);
-                argc = 10;
-            } else if let Some(sizes) = sizes {
-                args[3] = sizes;
-                argc = 4;
-            }
-            scope.call_callee(&callbacks.context, &onmessage, &args[..argc]);
-            Some(())
-        };
-        if !batch {
-            return call(None).is_some();
-        }
-        let size = |n: usize| scope.int(i32::try_from(n).unwrap_or(i32::MAX));
-        let common = first.len;
-        let uniform = common > 0
-            && group.iter().rev().skip(1).all(|e| e.len == common)
-            && group.last().is_some_and(|e| e.len > 0 && e.len <= common);
-        let sizes: Option<napi_value> = if uniform {
-            size(common)
+        let sizes = if batch {
+            let size = |n: usize| scope.int(i32::try_from(n).unwrap_or(i32::MAX));
+            let common = first.len;
+            let uniform = common > 0
+                && group.iter().rev().skip(1).all(|e| e.len == common)
+                && group.last().is_some_and(|e| e.len > 0 && e.len <= common);
+            Some(if uniform {
+                size(common)?
+            } else {
+                let values: Option<Vec<napi_value>> = group.iter().map(|e| size(e.len)).collect();
+                scope.array(&values?)?
+            })
         } else {
-            let values: Option<Vec<napi_value>> = group.iter().map(|e| size(e.len)).collect();
-            values.and_then(|v| scope.array(&v))
+            None
         };
-        let Some(sizes) = sizes else {
-            return false;
-        };
-        call(Some(sizes)).is_some()
+        let mut args = [std::ptr::null_mut(); 10];
+        args[..3].copy_from_slice(&[buf, address, port]);
+        let mut argc = 3;
+        if let Some(values) = info {
+            args[3] = match sizes {
+                Some(sizes) => sizes,
+                None => scope.undefined()?,
+            };
+            args[4..].copy_from_slice(&values);
+            argc = 10;
+        } else if let Some(sizes) = sizes {
+            args[3] = sizes;
+            argc = 4;
+        }
+        Some((args, argc))
     }
+}
+
+/// The background read being delivered: its datagrams, and the next one's index and offset.
+pub(super) struct Current {
+    read: Inbound,
+    i: usize,
+    offset: usize,
 }

@@ -17,14 +17,23 @@
 //! exactly as with node:dgram.
 //!
 //! Re-entry: a listener may run the loop itself (`deasync`'s synchronous wait). The read buffers
-//! are never borrowed across a call into JavaScript: each read takes a buffer from the thread's
-//! pool (making one if a nested read finds it empty) and keeps it only while its datagrams are
-//! delivered. A socket whose delivery is in progress is not read again by a nested loop (its
-//! datagrams would overtake the ones still to be delivered): its readable interest goes off until
-//! the outer delivery ends, so the nested loop does not spin on it, and other sockets are read
-//! and delivered as usual.
+//! are never borrowed across a call into JavaScript: a read takes a buffer from the thread's pool
+//! (making one if a nested read finds it empty), and it becomes the socket's backlog, from which
+//! every delivery level takes its datagrams a few at a time. The calls a level has made ready
+//! (their Buffers made in its handle scope) wait in the socket's `pending` queue, shared by the
+//! levels: a nested delivery to the same socket first makes the calls the outer one made ready,
+//! then takes the backlog's next datagrams, so the order is the read's whatever the nesting, and
+//! every level makes (or has a nested level make) the calls it made ready before it returns.
+//! While datagrams wait behind the call in progress, the socket asks for a reactor turn, which a
+//! nested loop gives it at once: node:dgram's nested read takes the next datagram the same way.
+//! Without a nested loop that turn finds nothing to do. A nested loop never spins on the socket:
+//! readable interest is off while a backlog waits, and a nested delivery of more than [`FAIR`]
+//! asks for another turn rather than for readiness. Batches (`receiveBatches`) are not delivered
+//! re-entrantly: their socket waits for the outer delivery. (The background path nests as this
+//! one does: `background.rs`.)
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::io;
 
 use napi::sys::napi_value;
@@ -36,7 +45,7 @@ use crate::sys::addr::Addr;
 use crate::sys::error;
 use crate::sys::mmsg::Reader;
 use crate::sys::socket::format_ip;
-use crate::uv::{CallScope, Callee};
+use crate::uv::CallScope;
 
 /// Datagrams delivered per socket per loop iteration at most (libuv reads 32 per readiness).
 pub const FAIR: usize = 32;
@@ -80,6 +89,9 @@ pub(super) struct Backlog {
     at: Position,
 }
 
+/// `onmessage` calls made ready (in a delivery's handle scope) and not made yet.
+pub(super) type Pending = VecDeque<([napi_value; ARGS], usize)>;
+
 /// How many datagrams get their Buffers made (or their bytes staged) ahead of their calls, in
 /// one handle scope. Few, because a young-generation GC during the calls finds them all alive:
 /// a whole GRO read (up to 2,048 datagrams) made ahead made V8 grow its young generation, and
@@ -102,38 +114,48 @@ impl Owner {
         self.pace(read);
     }
 
-    /// Whether datagrams read earlier wait for a later turn (or are being delivered from the
-    /// backlog now).
+    /// Whether datagrams read earlier are still to be delivered (in the backlog, or made ready
+    /// for their calls by a delivery in progress).
     pub(super) fn has_backlog(&self) -> bool {
-        self.draining.get()
+        let pending = self
+            .pending
+            .try_borrow()
+            .map(|p| !p.is_empty())
+            .unwrap_or(true);
+        pending
             || self
                 .backlog
                 .try_borrow()
-                .map(|b| b.is_some())
+                .map(|b| {
+                    b.as_ref()
+                        .is_some_and(|b| Datagrams::resume(&b.reader, b.at).next().is_some())
+                })
                 .unwrap_or(true)
     }
 
+    /// Whether the backlog holds datagrams not yet made ready for their calls.
+    fn has_backlog_beyond_pending(&self) -> bool {
+        self.backlog
+            .try_borrow()
+            .map(|b| {
+                b.as_ref()
+                    .is_some_and(|b| Datagrams::resume(&b.reader, b.at).next().is_some())
+            })
+            .unwrap_or(false)
+    }
+
     /// A turn of the loop: delivers the next [`FAIR`] datagrams of the backlog. Once it is
-    /// empty the socket is read again on readiness.
+    /// empty the socket is read again on readiness, from the next iteration on.
     pub(super) fn deliver_backlog(&self) {
         if !self.is_receiving() || self.paused.get() {
             // Kept for when receiving resumes (closing drops it).
             return;
         }
-        let (Some(callbacks), Some(backlog)) = (
-            self.callbacks(),
-            self.backlog
-                .try_borrow_mut()
-                .ok()
-                .and_then(|mut b| b.take()),
-        ) else {
+        let Some(callbacks) = self.callbacks() else {
             return;
         };
-        self.draining.set(true);
-        let Backlog { reader, at } = *backlog;
-        self.deliver_from(&callbacks, reader, at);
-        self.draining.set(false);
-        if !self.has_backlog() && self.is_receiving() {
+        self.deliver_level(&callbacks);
+        if !self.has_backlog() && self.is_receiving() && !self.delivering.get() {
             // Read again from the next iteration on (see `Owner::resting`).
             self.resting.set(true);
             self.request_turn();
@@ -166,7 +188,22 @@ impl Owner {
                 let (datagrams, bytes) = self.received.get();
                 self.received
                     .set((datagrams + size.datagrams as u64, bytes + size.bytes as u64));
-                self.deliver_from(&callbacks, reader, Position::default());
+                if self.delivery.get() == Delivery::Each {
+                    // The read becomes the socket's backlog (a read left over by an outer
+                    // delivery was all delivered: see the check above).
+                    let old = self.backlog.try_borrow_mut().ok().and_then(|mut slot| {
+                        slot.replace(Box::new(Backlog {
+                            reader,
+                            at: Position::default(),
+                        }))
+                    });
+                    if let Some(old) = old {
+                        give_back(old.reader);
+                    }
+                    self.deliver_level(&callbacks);
+                } else {
+                    self.deliver_batch_read(&callbacks, reader);
+                }
                 size
             }
             Err(e) => {
@@ -183,35 +220,173 @@ impl Owner {
         }
     }
 
-    /// Delivers `reader`'s datagrams from `at` on, at most [`FAIR`] of them; what is left goes
-    /// to the backlog with a turn asked for, while the socket receives.
-    fn deliver_from(&self, callbacks: &Callbacks, reader: Reader, at: Position) {
-        let nested = self.delivering.replace(true);
-        let rest = {
-            let _delivering = staging::Delivering::begin();
-            if self.delivery.get() == Delivery::Each {
-                self.deliver_each(callbacks, &reader, at)
-            } else {
-                self.deliver_batches(callbacks, &reader);
-                None
-            }
-        };
-        self.delivering.set(nested);
-        match rest {
-            Some(at) if self.is_receiving() => {
-                if let Ok(mut slot) = self.backlog.try_borrow_mut() {
-                    *slot = Some(Box::new(Backlog { reader, at }));
-                }
-                self.request_turn();
-                // Not read on readiness until the backlog is delivered.
-                self.update_interest();
-            }
-            _ => give_back(reader),
+    /// A nested loop (a listener running the loop) found the socket ready, or gave it a turn,
+    /// while a delivery to it is in progress: delivers what is still to be delivered, in order
+    /// (as node:dgram's nested read takes the next datagram), or reads anew once all is; more
+    /// than [`FAIR`] left asks for another turn, so that the nested loop does not spin.
+    pub(super) fn deliver_nested(&self) {
+        if !self.is_receiving() || self.paused.get() || self.delivery.get() != Delivery::Each {
+            // Batches (and a paused socket) wait for the outer delivery to end.
+            self.nested_blocked.set(true);
+            self.update_interest();
+            return;
         }
+        if self.has_backlog() {
+            if let Some(callbacks) = self.callbacks() {
+                self.deliver_level(&callbacks);
+            }
+        } else {
+            self.read_once();
+        }
+        if self.has_backlog() {
+            self.request_turn();
+        }
+    }
+
+    /// One delivery level: at most [`FAIR`] datagrams from the backlog to `onmessage`. The
+    /// outermost level then keeps what is left for the next turn (readable interest off), or
+    /// gives the read buffer back to the pool.
+    fn deliver_level(&self, callbacks: &Callbacks) {
+        let nested = self.delivering.replace(true);
+        {
+            let _delivering = staging::Delivering::begin();
+            self.deliver_each(callbacks, FAIR);
+        }
+        self.delivering.set(nested);
+        if nested {
+            return;
+        }
+        if !self.is_receiving() {
+            // Closed meanwhile: what is left is discarded (counted as received when read).
+            if let Ok(mut pending) = self.pending.try_borrow_mut() {
+                pending.clear();
+            }
+        }
+        if self.has_backlog() {
+            if self.is_receiving() {
+                self.request_turn();
+            }
+        } else if let Some(backlog) = self
+            .backlog
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut b| b.take())
+        {
+            give_back(backlog.reader);
+        }
+        self.nested_blocked.set(false);
+        // Readable again once nothing waits (a backlog, or a nested loop, turned it off).
+        self.update_interest();
+    }
+
+    /// One read's batches (`receiveBatches`): delivered together, not re-entrantly (a nested
+    /// loop leaves the socket until they are).
+    fn deliver_batch_read(&self, callbacks: &Callbacks, reader: Reader) {
+        let nested = self.delivering.replace(true);
+        {
+            let _delivering = staging::Delivering::begin();
+            self.deliver_batches(callbacks, &reader);
+        }
+        give_back(reader);
+        self.delivering.set(nested);
         if !nested && self.nested_blocked.replace(false) {
-            // A nested loop found this socket readable meanwhile and left it: watch it again.
             self.update_interest();
         }
+    }
+
+    /// Up to `budget` calls `onmessage(buf, address, port)`, one per datagram, in order: first
+    /// those an outer delivery made ready and did not make yet (a nested loop runs inside one of
+    /// its calls), then the backlog's next datagrams, [`AHEAD`] Buffers made at a time; with
+    /// `receiveInfo`, `onmessage(buf, address, port, undefined, localAddress, interfaceIndex,
+    /// tos, ttl, timestamp, truncated)`. Every call this level makes ready, it makes (or a level
+    /// nested in it does) before it returns: their values live in its handle scope.
+    fn deliver_each(&self, callbacks: &Callbacks, budget: usize) {
+        let mut left = budget;
+        let mut fill = false;
+        loop {
+            let Some(scope) = CallScope::open(self.env) else {
+                return;
+            };
+            let Some(onmessage) = callbacks.callee(&scope, |f| &f.onmessage) else {
+                return;
+            };
+            if fill {
+                let made = self.make_ready(&scope, AHEAD.min(left));
+                if made == 0 {
+                    return;
+                }
+            }
+            fill = true;
+            loop {
+                if !self.is_receiving() {
+                    return;
+                }
+                let (next, more) = match self.pending.try_borrow_mut() {
+                    Ok(mut p) => (p.pop_front(), !p.is_empty()),
+                    Err(_) => (None, false),
+                };
+                let Some((args, argc)) = next else { break };
+                if more || self.has_backlog_beyond_pending() {
+                    // Should the listener run the loop (deasync), the nested loop gives this
+                    // socket a turn that delivers the rest in order, as node:dgram's nested read
+                    // takes the next datagram. Otherwise the turn finds nothing to do.
+                    self.request_turn();
+                }
+                scope.call_callee(&callbacks.context, &onmessage, &args[..argc]);
+                left = left.saturating_sub(1);
+            }
+            if left == 0 {
+                return;
+            }
+        }
+    }
+
+    /// Makes the backlog's next `count` datagrams ready for their calls (their Buffers, or their
+    /// bytes staged, and their arguments), in `scope`. Returns how many.
+    fn make_ready(&self, scope: &CallScope, count: usize) -> usize {
+        let Ok(mut slot) = self.backlog.try_borrow_mut() else {
+            return 0;
+        };
+        let Some(backlog) = slot.as_mut() else {
+            return 0;
+        };
+        let Ok(mut pending) = self.pending.try_borrow_mut() else {
+            return 0;
+        };
+        let mut datagrams = Datagrams::resume(&backlog.reader, backlog.at);
+        // The sender's address string is made once per run of datagrams from one sender.
+        let mut sender = Sender::default();
+        let mut local = InfoValues::default();
+        let mut made = 0;
+        for (slot, datagram) in datagrams.by_ref().take(count).enumerate() {
+            // A small datagram goes through the staging area (see `staging`), a number in place
+            // of its Buffer.
+            let buf = match staging::stage(self.env, slot, datagram.bytes) {
+                Some(code) => scope.int(code),
+                None => scope.buffer_copy(datagram.bytes),
+            };
+            let (Some((address, port)), Some(buf)) = (sender.values(scope, datagram.from), buf)
+            else {
+                break;
+            };
+            let mut call = ([std::ptr::null_mut(); ARGS], 3);
+            call.0[..3].copy_from_slice(&[buf, address, port]);
+            if let Some(info) = &datagram.info {
+                // onmessage(buf, address, port, undefined, ...info)
+                let (Some(none), Some(values)) =
+                    (scope.undefined(), local.values(scope, self.family, info))
+                else {
+                    break;
+                };
+                call.0[3] = none;
+                call.0[4..].copy_from_slice(&values);
+                call.1 = ARGS;
+            }
+            pending.push_back(call);
+            made += 1;
+        }
+        backlog.at = datagrams.position();
+        made
     }
 
     /// `onerror(errno)`: a receive error (`'error'` on the socket).
@@ -221,68 +396,6 @@ impl Owner {
         };
         if let Some(code) = scope.int(errno) {
             callbacks.call(&scope, |f| &f.onerror, &[code]);
-        }
-    }
-
-    /// One `onmessage(buf, address, port)` per datagram from `at` on, [`AHEAD`] Buffers at a
-    /// time, while the socket receives, [`FAIR`] at most; with `receiveInfo`,
-    /// `onmessage(buf, address, port, undefined, localAddress, interfaceIndex, tos, ttl,
-    /// timestamp, truncated)`. Returns where it stopped if datagrams are left.
-    fn deliver_each(
-        &self,
-        callbacks: &Callbacks,
-        reader: &Reader,
-        at: Position,
-    ) -> Option<Position> {
-        let mut datagrams = Datagrams::resume(reader, at);
-        let mut left = FAIR;
-        loop {
-            if left == 0 {
-                let at = datagrams.position();
-                return Datagrams::resume(reader, at).next().map(|_| at);
-            }
-            let scope = CallScope::open(self.env)?;
-            let onmessage = callbacks.callee(&scope, |f| &f.onmessage)?;
-            // The sender's address string is made once per run of datagrams from one sender.
-            let mut sender = Sender::default();
-            let mut local = InfoValues::default();
-            let mut calls = [([std::ptr::null_mut(); ARGS], 3); AHEAD];
-            let mut count = 0;
-            for (slot, (datagram, call)) in datagrams
-                .by_ref()
-                .take(AHEAD.min(left))
-                .zip(calls.iter_mut())
-                .enumerate()
-            {
-                // A small datagram goes through the staging area (see `staging`), a number in
-                // place of its Buffer.
-                let buf = match staging::stage(self.env, slot, datagram.bytes) {
-                    Some(code) => scope.int(code),
-                    None => scope.buffer_copy(datagram.bytes),
-                };
-                let (Some((address, port)), Some(buf)) =
-                    (sender.values(&scope, datagram.from), buf)
-                else {
-                    return None;
-                };
-                call.0[..3].copy_from_slice(&[buf, address, port]);
-                if let Some(info) = &datagram.info {
-                    // onmessage(buf, address, port, undefined, ...info)
-                    let (Some(none), Some(values)) =
-                        (scope.undefined(), local.values(&scope, self.family, info))
-                    else {
-                        return None;
-                    };
-                    call.0[3] = none;
-                    call.0[4..].copy_from_slice(&values);
-                    call.1 = ARGS;
-                }
-                count += 1;
-            }
-            if count == 0 || !self.call_each(&scope, callbacks, &onmessage, &calls[..count]) {
-                return None;
-            }
-            left -= count;
         }
     }
 
@@ -360,24 +473,6 @@ impl Owner {
             }
             scope.call_callee(&callbacks.context, &onmessage, &call[..argc]);
         }
-    }
-
-    /// Makes the calls of one chunk; returns false once the socket has stopped receiving (a
-    /// handler may close it).
-    fn call_each(
-        &self,
-        scope: &CallScope,
-        callbacks: &Callbacks,
-        onmessage: &Callee,
-        calls: &[([napi_value; ARGS], usize)],
-    ) -> bool {
-        for (args, argc) in calls {
-            if !self.is_receiving() {
-                return false;
-            }
-            scope.call_callee(&callbacks.context, onmessage, &args[..*argc]);
-        }
-        true
     }
 }
 

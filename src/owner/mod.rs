@@ -143,10 +143,14 @@ pub struct Owner {
     /// Boxed: a read leaves one only under load, and inline it made every socket 152 bytes
     /// larger.
     backlog: RefCell<Option<Box<deliver::Backlog>>>,
-    /// Whether the backlog is being delivered (taken out of `backlog` meanwhile).
-    draining: Cell<bool>,
+    /// Calls made ready by a delivery in progress and not made yet (`deliver.rs`).
+    pending: RefCell<deliver::Pending>,
+    /// The background read being delivered (`background.rs`; boxed, as the backlog).
+    inbound: RefCell<Option<Box<background::Current>>>,
     /// Whether a delivery to JavaScript is in progress (a nested loop may run meanwhile).
     delivering: Cell<bool>,
+    /// Whether a reactor turn is asked for and not given yet.
+    turn_owed: Cell<bool>,
     /// Whether a nested loop found the socket readable during a delivery, and left it.
     nested_blocked: Cell<bool>,
     /// This owner itself, weakly, for the background reader's wake-up handle.
@@ -209,8 +213,10 @@ impl Owner {
             after_wait: Cell::new(false),
             resting: Cell::new(false),
             backlog: RefCell::new(None),
-            draining: Cell::new(false),
+            pending: RefCell::new(Default::default()),
+            inbound: RefCell::new(None),
             delivering: Cell::new(false),
+            turn_owed: Cell::new(false),
             nested_blocked: Cell::new(false),
             me: me.clone(),
             callbacks: RefCell::new(None),
@@ -415,6 +421,9 @@ impl Owner {
 
     /// Asks the thread's reactor for a turn at the start of the loop's next iteration.
     pub(super) fn request_turn(&self) {
+        if self.turn_owed.replace(true) {
+            return;
+        }
         if let Ok(watch) = self.watch.try_borrow() {
             if let Some(watch) = watch.as_ref() {
                 watch.turn();
@@ -770,6 +779,12 @@ impl Owner {
         if let Ok(mut b) = self.backlog.try_borrow_mut() {
             b.take();
         }
+        if let Ok(mut p) = self.pending.try_borrow_mut() {
+            p.clear();
+        }
+        if let Ok(mut i) = self.inbound.try_borrow_mut() {
+            i.take();
+        }
         if let Ok(mut s) = self.socket.try_borrow_mut() {
             s.take();
         }
@@ -813,11 +828,9 @@ impl Watched for Owner {
         }
         if events & uv::READABLE != 0 {
             if self.delivering.get() {
-                // A nested loop (a listener running the loop): reading now would deliver
-                // datagrams ahead of those the outer delivery still holds. Stop watching until
-                // it ends, so that the nested loop does not spin on the socket.
-                self.nested_blocked.set(true);
-                self.update_interest();
+                // A nested loop (a listener running the loop): what the outer delivery holds
+                // goes first.
+                self.deliver_nested();
                 return;
             }
             self.read_and_pace();
@@ -825,10 +838,16 @@ impl Watched for Owner {
     }
 
     fn on_turn(&self) {
+        self.turn_owed.set(false);
         if self.delivering.get() {
-            // As for readiness above: after the outer delivery.
-            self.nested_blocked.set(true);
+            // As for readiness above. A pacing or rest turn is moot meanwhile.
             self.paced.set(false);
+            self.resting.set(false);
+            if self.is_background() {
+                self.drain_background();
+            } else if self.has_backlog() {
+                self.deliver_nested();
+            }
             return;
         }
         if self.send_wait.get().is_some() {
