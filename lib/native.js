@@ -24,7 +24,6 @@
 
 const fs = require('fs')
 const path = require('path')
-const { guardNet, guardUnix } = require('./permission')
 
 // The Node-API version the addon is built for (napi's "napi8" feature in Cargo.toml).
 const NAPI_VERSION = 8
@@ -113,7 +112,12 @@ function load () {
     throw new Error(`dgram-rs: the native addon ${file} did not load: ${e.message} ` +
       '(DGRAM_RS_FALLBACK=1 uses node:dgram instead)', { cause: e })
   }
-  return { ...binding, UdpHandle: guardNet(handleClass(binding)), UnixHandle: guardUnix(binding.UnixHandle) }
+  const UdpHandle = handleClass(binding)
+  // The permission model's checks (lib/permission.js), loaded only where it is on: without
+  // --permission, process.permission is undefined and the handle classes stay as they are.
+  if (process.permission === undefined) return { ...binding, UdpHandle }
+  const { guardNet, guardUnix } = require('./permission')
+  return { ...binding, UdpHandle: guardNet(UdpHandle), UnixHandle: guardUnix(binding.UnixHandle) }
 }
 
 // The UDP handle (Node's UDPWrap). To the addon a handle is a number, which it gives when the

@@ -89,6 +89,13 @@ pub(super) struct Backlog {
     at: Position,
 }
 
+impl Backlog {
+    /// Drops what is left undelivered; the read buffer goes back to the thread's pool.
+    pub(super) fn discard(self) {
+        give_back(self.reader);
+    }
+}
+
 /// `onmessage` calls made ready (in a delivery's handle scope) and not made yet.
 pub(super) type Pending = VecDeque<([napi_value; ARGS], usize)>;
 

@@ -776,8 +776,16 @@ impl Owner {
         self.resting.set(false);
         // Read but not delivered: discarded, as node:dgram's close discards what waits in the
         // kernel (these were counted as received when read).
-        if let Ok(mut b) = self.backlog.try_borrow_mut() {
-            b.take();
+        if let Some(backlog) = self
+            .backlog
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut b| b.take())
+        {
+            // Its read buffer goes back to the thread's pool: a socket per query closes from its
+            // 'message' handler, and freeing the buffer there cost every query 32 mmap/munmap
+            // pairs (a socket per query ran at 4.7x node:dgram's time).
+            backlog.discard();
         }
         if let Ok(mut p) = self.pending.try_borrow_mut() {
             p.clear();
