@@ -81,8 +81,11 @@ test('reusePortBalance by flow: 8 sources on consecutive ports reach 8 different
   assert.strictEqual(new Set(heard.map((ports) => ports[0])).size, RECEIVERS)
 })
 
-test('reusePortBalance by datagram: one flow reaches all 8 receivers, each at least half the mean', { skip: NATIVE_ONLY }, async (ctx) => {
-  const SENT = 400
+test('reusePortBalance by datagram: one flow reaches all 8 receivers, each at least a quarter of the mean', { skip: NATIVE_ONLY }, async (ctx) => {
+  // A random receiver per datagram: 800 datagrams make each receiver's count 100 ± 9.4 (one
+  // standard deviation); a quarter of the mean is 8 of them away (half the mean, with 400,
+  // failed once in a CI run: 24 of 50).
+  const SENT = 800
   const send = async (port, count) => {
     const s = nodeDgram.createSocket('udp4')
     ctx.after(() => s.close())
@@ -101,7 +104,7 @@ test('reusePortBalance by datagram: one flow reaches all 8 receivers, each at le
   await send(balanced.port, SENT)
   const counts = await arrived(balanced.heard, SENT)
   assert.strictEqual(counts.reduce((a, b) => a + b), SENT)
-  assert.ok(counts.every((c) => c >= SENT / RECEIVERS / 2), `${counts}`)
+  assert.ok(counts.every((c) => c >= SENT / RECEIVERS / 4), `${counts}`)
 })
 
 test('reusePortBalance: Node-style errors for bad options', { skip: NATIVE_ONLY }, () => {
