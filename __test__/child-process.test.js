@@ -4,6 +4,7 @@
 // socket bound to the same port that receives on it. Each case runs in a child process
 // (__test__/fixtures/send-to-child.js, which forks the receiving child) on node:dgram and on
 // dgram-rs, with the same transcript.
+const { nodeCommand } = require('./helpers/node-command')
 const assert = require('node:assert')
 const { test } = require('node:test')
 const path = require('node:path')
@@ -14,7 +15,7 @@ const SCRIPT = path.join(__dirname, 'fixtures', 'send-to-child.js')
 
 function run (moduleName, kind) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SCRIPT, moduleName, kind], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(...nodeCommand([SCRIPT, moduleName, kind]), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (d) => { stdout += d })

@@ -30,7 +30,7 @@ const DISCONNECT = path.join(__dirname, 'fixtures', 'cluster-disconnect.js')
 for (const [how, by] of [['bind', 'worker'], ['bind', 'cluster']]) {
   test(`cluster: a worker with a shared socket exits after ${by}.disconnect()`, { timeout: 40000 }, () => {
     const [node, rs] = IMPLS.map((impl) => {
-      const r = spawnSync(process.execPath, [DISCONNECT, impl.module, how, by], {
+      const r = spawnSync(...nodeCommand([DISCONNECT, impl.module, how, by]), {
         cwd: path.join(__dirname, '..'), encoding: 'utf8', timeout: 15000
       })
       assert.strictEqual(r.status, 0, r.stderr)

@@ -5,6 +5,7 @@
 // (lib/ticks.js). Runs the Jest tests in __test__/fixtures/jest (fake timers from a test file and
 // from the configuration) on node:dgram, on dgram-rs, and on dgram-rs's fallback, and requires
 // every test to pass: a tick scheduled on a fake never runs, and the test times out.
+const { nodeCommand } = require('./helpers/node-command')
 const assert = require('node:assert')
 const { test } = require('node:test')
 const path = require('node:path')
@@ -27,7 +28,7 @@ function resolveImpl (name) {
 // Runs the fixtures with DGRAM_JEST_IMPL = moduleName; resolves with { test name: status }.
 function runJest (moduleName, env = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [jestBin, '--config', CONFIG, '--ci', '--json', '--testTimeout', '5000'], {
+    const child = spawn(...nodeCommand([jestBin, '--config', CONFIG, '--ci', '--json', '--testTimeout', '5000']), {
       cwd: REPO_ROOT,
       env: { ...process.env, DGRAM_JEST_IMPL: resolveImpl(moduleName), ...env },
       stdio: ['ignore', 'pipe', 'pipe']

@@ -10,6 +10,7 @@
 // - Where addons are off (--no-addons, through NODE_OPTIONS, a Worker's execArgv, or --permission
 //   without --allow-addons), require('dgram-rs') falls back to node:dgram with the warning instead
 //   of throwing ERR_DLOPEN_DISABLED, and the program behaves as on node:dgram.
+const { nodeCommand } = require('./helpers/node-command')
 const assert = require('node:assert')
 const { test } = require('node:test')
 const { spawn } = require('node:child_process')
@@ -46,7 +47,7 @@ process.on('uncaughtException', (e) => log('uncaught', err(e)))
 function runScript (moduleName, body, { execArgv = [], env = {}, stdio = [] } = {}) {
   const script = `const dgram = require(${JSON.stringify(moduleName)})\n${PROLOGUE}\n${body}`
   return withTimeout(new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...execArgv, '-e', script], {
+    const child = spawn(...nodeCommand([...execArgv, '-e', script]), {
       cwd: REPO_ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe', ...stdio]
