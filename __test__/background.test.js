@@ -258,9 +258,10 @@ both('for await: over a socket already closed (before or after its \'close\' eve
 // The pause is the socket's: an idle iterator pauses reading only when nothing else consumes the
 // socket. Beside a 'message' listener or a second iterator that keeps up, it holds what comes
 // past its highWaterMark instead of starving them; nothing is dropped.
-both('messages(): an idle iterator does not starve the socket\'s other consumers', async () => {
-  for (const other of ['listener', 'iterator']) {
-    const r = rs().createSocket('udp4')
+both('messages(): an idle iterator does not starve the socket\'s other consumers (default and background paths)', async () => {
+  // The fallback ignores backgroundReceive (node:dgram reads there).
+  for (const [other, backgroundReceive] of [['listener', false], ['iterator', false], ['listener', true], ['iterator', true]]) {
+    const r = rs().createSocket({ type: 'udp4', backgroundReceive })
     const s = rs().createSocket('udp4')
     try {
       const port = await bindLoopback(r)

@@ -76,6 +76,11 @@ function isLent (memory) {
   return false
 }
 
+// Whether 'messages' listeners are running with lent views now.
+function isLending () {
+  return lent !== undefined
+}
+
 // A send may go out after the listener that made it returns (after a lookup,
 // after bind), when a lent view is empty: the views in `list` (an array of
 // views, changed in place) whose memory is lent now become copies.
@@ -87,4 +92,4 @@ function copyLent (list) {
   }
 }
 
-module.exports = { copyLent, fixBufferList, lend, sliceBuffer }
+module.exports = { copyLent, fixBufferList, isLending, lend, sliceBuffer }

@@ -23,7 +23,7 @@ const dgram = require('dgram')
 const fs = require('fs')
 const { createMessages } = require('./messages')
 const { batchDatagrams, batchDestination, validateReceiveBatches } = require('./batch')
-const { copyLent, lend } = require('./buffers')
+const { copyLent, isLending, lend } = require('./buffers')
 const { nextTick, setImmediate } = require('./ticks')
 const EventEmitter = require('events')
 const { isIP } = require('net')
@@ -153,15 +153,20 @@ function flushLent (socket) {
 
 // node:dgram's send, but a lent 'zero-copy' view it is given (from a
 // 'messages' listener) is copied: it may go out after the view is emptied.
-Socket.prototype.send = function send (msg, ...args) {
-  const list = [msg]
+Socket.prototype.send = function send (msg) {
+  // Outside a zero-copy 'messages' listener (almost every send): node:dgram's
+  // send as it is, with no array made per send.
+  if (!isLending()) return Reflect.apply(dgram.Socket.prototype.send, this, arguments)
+  const args = Array.from(arguments)
   if (Array.isArray(msg)) {
-    list[0] = msg.slice()
-    copyLent(list[0])
+    args[0] = msg.slice()
+    copyLent(args[0])
   } else if (isArrayBufferView(msg)) {
-    copyLent(list)
+    const views = [msg]
+    copyLent(views)
+    args[0] = views[0]
   }
-  return Reflect.apply(dgram.Socket.prototype.send, this, [list[0], ...args])
+  return Reflect.apply(dgram.Socket.prototype.send, this, args)
 }
 
 Socket.prototype.sendBatch = function sendBatch (messages, ...rest) {
