@@ -1,11 +1,11 @@
 'use strict'
 
-// dgram-rs's per-datagram metadata and send control, all opt-in (see the
-// README's "Beyond node:dgram"): createSocket's receiveInfo, maxMessageSize
-// and receiveErrors options, the socket methods setTOS / getTOS /
-// setDontFragment / getPathMTU, and the per-send options of
-// send(msg, { port, address, tos, sourceAddress }, callback). Without them,
-// a socket is exactly node:dgram's.
+// dgram-rs's per-datagram metadata, send control and statistics, all opt-in
+// (docs/extensions.md): createSocket's receiveInfo, maxMessageSize and
+// receiveErrors options, the socket methods setTOS / getTOS /
+// setDontFragment / getPathMTU / getStats, and the per-send options of
+// sendWithOptions(msg, { port, address, tos, sourceAddress }, callback).
+// Without them, a socket is exactly node:dgram's.
 
 const { getSystemErrorName } = require('util')
 const {
@@ -93,7 +93,24 @@ function validateSendControl (options, family) {
   return { tos: value, sourceAddress: sourceAddress ?? null }
 }
 
+// getStats()'s fields, in the order the handle gives them.
+const STATS = ['datagramsReceived', 'bytesReceived', 'datagramsSent', 'bytesSent',
+  'droppedByKernel', 'droppedByQueue']
+
 function installControlMethods (proto) {
+  // What the socket has received, sent and lost. droppedByKernel is the
+  // kernel's own count for the socket (a full receive buffer, mostly);
+  // droppedByQueue counts what a full backgroundReceive inbox dropped. After
+  // close(), the figures at the moment of closing.
+  proto.getStats = function getStats () {
+    const state = this[kStateSymbol]
+    const handle = state.handle || state.closedHandle
+    const values = handle ? handle.getStats() : undefined
+    const stats = {}
+    for (let i = 0; i < STATS.length; i++) { stats[STATS[i]] = values === undefined ? 0 : values[i] }
+    return stats
+  }
+
   // IPv4 TOS / IPv6 traffic class of every datagram the socket sends; taken
   // as setTTL takes the TTL (a number, ToInt32, 0..255 else EINVAL).
   proto.setTOS = function setTOS (tos) {

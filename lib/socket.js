@@ -31,7 +31,7 @@
 // - in a cluster worker, the primary's node:dgram creates the shared socket
 //   and sends Node's own UDP handle: the native handle adopts a duplicate of
 //   its descriptor, and the worker keeps the original until the socket
-//   closes (closing it tells the primary), see bindServerHandle;
+//   closes (closing it tells the primary), see lib/cluster-worker.js;
 // - Node's SendWrap is a plain object, kept in a FIFO until the handle
 //   completes a queued send;
 // - from Node 22/23: the reusePort, receiveBlockList and sendBlockList
@@ -305,59 +305,16 @@ function replaceHandle (self, newHandle) {
   state.handle = newHandle
 }
 
-// Query the primary process for the shared socket (a cluster worker's bind
-// without `exclusive`), as node:dgram does.
-function bindServerHandle (self, options, errCb) {
-  const cluster = lazyLoadCluster()
-  const state = self[kStateSymbol]
-  cluster._getServer(self, options, (err, handle) => {
-    if (err) {
-      // Do not call callback if socket is closed
-      if (state.handle) {
-        errCb(err)
-      }
-      return
-    }
-
-    if (!state.handle) {
-      // Handle has been closed in the mean time.
-      return handle.close()
-    }
-
-    const openErr = state.handle.open(handle.fd, true)
-    if (openErr) {
-      handle.close()
-      errCb(openErr)
-      return
-    }
-    state.clusterHandle = handle
-    closeWithClusterHandle(self, handle)
-    startListening(self)
-  })
-}
-
-// When the worker disconnects, Node's cluster closes each shared handle
-// through the socket that owns it (handle[owner_symbol], private to Node), or
-// else the handle alone. The handle here is the primary's, not the socket's,
-// so its close() closes the socket too: otherwise the socket's duplicate of
-// the descriptor kept the worker alive after disconnect.
-function closeWithClusterHandle (self, handle) {
-  const state = self[kStateSymbol]
-  const clusterClose = handle.close
-  handle.close = function (...args) {
-    handle.close = clusterClose
-    if (state.clusterHandle === handle) {
-      state.clusterHandle = undefined
-      if (state.handle) self.close()
-    }
-    return clusterClose.apply(handle, args)
-  }
-}
-
+// A cluster worker's bind without `exclusive` asks the primary for the shared
+// socket (lib/cluster-worker.js, loaded only then).
 let cluster
-function lazyLoadCluster () {
+function isClusterWorker () {
   cluster ??= require('cluster')
-  return cluster
+  return cluster.isWorker
+}
+
+function bindServerHandle (self, options, errCb) {
+  require('./cluster-worker').bindServerHandle(self, options, errCb, startListening)
 }
 
 function bufferSize (self, size, buffer) {
@@ -426,7 +383,7 @@ Socket.prototype.bind = function (port_, address_ /* , callback */) {
     const exclusive = !!port.exclusive
     const state = this[kStateSymbol]
 
-    if (lazyLoadCluster().isWorker && !exclusive) {
+    if (isClusterWorker() && !exclusive) {
       bindServerHandle(this, {
         address: null,
         port: null,
@@ -479,12 +436,9 @@ Socket.prototype.bind = function (port_, address_ /* , callback */) {
       return
     }
 
-    let flags = 0
-    if (state.reuseAddr) { flags |= UV_UDP_REUSEADDR }
-    if (state.ipv6Only) { flags |= UV_UDP_IPV6ONLY }
-    if (state.reusePort) { flags |= UV_UDP_REUSEPORT }
+    const flags = bindFlags(state)
 
-    if (lazyLoadCluster().isWorker && !exclusive) {
+    if (isClusterWorker() && !exclusive) {
       bindServerHandle(this, {
         address: ip,
         port,
@@ -500,17 +454,10 @@ Socket.prototype.bind = function (port_, address_ /* , callback */) {
       return
     }
 
-    let syscall = 'bind'
-    let err2 = bindHandle(state.handle, ip, port || 0, flags)
-    if (!err2 && state.reusePortBalance) {
-      syscall = 'setsockopt'
-      err2 = reuseport.applyReusePortBalance(state.handle, state.reusePortBalance)
-    }
-    if (err2) {
-      const ex = new ExceptionWithHostPort(err2, syscall, ip, port)
+    const ex = bindBalanced(state, ip, port, flags)
+    if (ex) {
       state.bindState = BIND_STATE_UNBOUND
       this.emit('error', ex)
-      // Todo: close?
       return
     }
 
@@ -518,6 +465,25 @@ Socket.prototype.bind = function (port_, address_ /* , callback */) {
   })
 
   return this
+}
+
+// The flags bind(2) is asked with, from the socket's options.
+function bindFlags (state) {
+  return (state.reuseAddr ? UV_UDP_REUSEADDR : 0) |
+    (state.ipv6Only ? UV_UDP_IPV6ONLY : 0) |
+    (state.reusePort ? UV_UDP_REUSEPORT : 0)
+}
+
+// Binds the handle, then spreads its reusePort group as asked
+// (lib/reuseport.js): the error, if one of them failed.
+function bindBalanced (state, ip, port, flags) {
+  let syscall = 'bind'
+  let err = bindHandle(state.handle, ip, port || 0, flags)
+  if (!err && state.reusePortBalance) {
+    syscall = 'setsockopt'
+    err = reuseport.applyReusePortBalance(state.handle, state.reusePortBalance)
+  }
+  return err ? new ExceptionWithHostPort(err, syscall, ip, port) : null
 }
 
 Socket.prototype.connect = function (port, address, callback) {
@@ -573,20 +539,10 @@ function bindSync (options = {}) {
 
   state.bindState = BIND_STATE_BINDING
 
-  let flags = 0
-  if (state.reuseAddr) { flags |= UV_UDP_REUSEADDR }
-  if (state.ipv6Only) { flags |= UV_UDP_IPV6ONLY }
-  if (state.reusePort) { flags |= UV_UDP_REUSEPORT }
-
-  let syscall = 'bind'
-  let err = bindHandle(state.handle, address, port, flags)
-  if (!err && state.reusePortBalance) {
-    syscall = 'setsockopt'
-    err = reuseport.applyReusePortBalance(state.handle, state.reusePortBalance)
-  }
-  if (err) {
+  const ex = bindBalanced(state, address, port, bindFlags(state))
+  if (ex) {
     state.bindState = BIND_STATE_UNBOUND
-    throw new ExceptionWithHostPort(err, syscall, address, port)
+    throw ex
   }
 
   startReceiving(this)
@@ -981,45 +937,35 @@ Socket.prototype.remoteAddress = function () {
   return out
 }
 
-Socket.prototype.setBroadcast = function (arg) {
-  const err = this[kStateSymbol].handle.setBroadcast(!!arg)
-  if (err) {
-    throw new ErrnoException(err, 'setBroadcast')
-  }
+// The handle's setters and membership calls are named like the socket's, and
+// so is the syscall of the error each reports.
+function callHandle (self, method, ...args) {
+  const err = self[kStateSymbol].handle[method](...args)
+  if (err) { throw new ErrnoException(err, method) }
 }
 
-// dgram-rs: setTOS, getTOS, setDontFragment, getPathMTU (lib/control.js).
+Socket.prototype.setBroadcast = function (arg) {
+  callHandle(this, 'setBroadcast', !!arg)
+}
+
+// dgram-rs: setTOS, getTOS, setDontFragment, getPathMTU, getStats (lib/control.js).
 installControlMethods(Socket.prototype)
 
-// Node's C++ takes the TTL with ToInt32 (`| 0`): 1.5 is 1, NaN is 0.
+// Node's C++ takes a TTL with ToInt32 (`| 0`): 1.5 is 1, NaN is 0.
 Socket.prototype.setTTL = function (ttl) {
   validateNumber(ttl, 'ttl')
-
-  const err = this[kStateSymbol].handle.setTTL(ttl | 0)
-  if (err) {
-    throw new ErrnoException(err, 'setTTL')
-  }
-
+  callHandle(this, 'setTTL', ttl | 0)
   return ttl
 }
 
 Socket.prototype.setMulticastTTL = function (ttl) {
   validateNumber(ttl, 'ttl')
-
-  const err = this[kStateSymbol].handle.setMulticastTTL(ttl | 0)
-  if (err) {
-    throw new ErrnoException(err, 'setMulticastTTL')
-  }
-
+  callHandle(this, 'setMulticastTTL', ttl | 0)
   return ttl
 }
 
 Socket.prototype.setMulticastLoopback = function (arg) {
-  const err = this[kStateSymbol].handle.setMulticastLoopback(!!arg)
-  if (err) {
-    throw new ErrnoException(err, 'setMulticastLoopback')
-  }
-
+  callHandle(this, 'setMulticastLoopback', !!arg)
   return arg // 0.4 compatibility
 }
 
@@ -1027,10 +973,7 @@ Socket.prototype.setMulticastInterface = function (interfaceAddress) {
   healthCheck(this)
   validateString(interfaceAddress, 'interfaceAddress')
 
-  const err = this[kStateSymbol].handle.setMulticastInterface(interfaceAddress)
-  if (err) {
-    throw new ErrnoException(err, 'setMulticastInterface')
-  }
+  callHandle(this, 'setMulticastInterface', interfaceAddress)
 }
 
 // Node's C++ converts addresses with ToString (a Symbol throws a TypeError)
@@ -1043,8 +986,6 @@ function toInterface (value) {
   return value === undefined || value === null ? null : `${value}`
 }
 
-// The membership calls: the handle method is named like the socket's, and so is
-// the syscall of the error it reports.
 function membership (self, method, multicastAddress, interfaceAddress) {
   healthCheck(self)
 
@@ -1052,11 +993,7 @@ function membership (self, method, multicastAddress, interfaceAddress) {
     throw new ERR_MISSING_ARGS('multicastAddress')
   }
 
-  const err = self[kStateSymbol].handle[method](toAddress(multicastAddress),
-    toInterface(interfaceAddress))
-  if (err) {
-    throw new ErrnoException(err, method)
-  }
+  callHandle(self, method, toAddress(multicastAddress), toInterface(interfaceAddress))
 }
 
 function sourceSpecificMembership (self, method, sourceAddress, groupAddress,
@@ -1066,11 +1003,7 @@ function sourceSpecificMembership (self, method, sourceAddress, groupAddress,
   validateString(sourceAddress, 'sourceAddress')
   validateString(groupAddress, 'groupAddress')
 
-  const err = self[kStateSymbol].handle[method](sourceAddress, groupAddress,
-    toInterface(interfaceAddress))
-  if (err) {
-    throw new ErrnoException(err, method)
-  }
+  callHandle(self, method, sourceAddress, groupAddress, toInterface(interfaceAddress))
 }
 
 Socket.prototype.addMembership = function (multicastAddress, interfaceAddress) {
@@ -1143,32 +1076,13 @@ Socket.prototype.getSendBufferSize = function () {
   return bufferSize(this, 0, SEND_BUFFER)
 }
 
-// dgram-rs: what the socket has received, sent and lost. droppedByKernel is
-// the kernel's own count for the socket (a full receive buffer, mostly);
-// droppedByQueue counts what a full backgroundReceive inbox dropped. After
-// close(), the figures at the moment of closing.
-const STATS = ['datagramsReceived', 'bytesReceived', 'datagramsSent', 'bytesSent',
-  'droppedByKernel', 'droppedByQueue']
-
-Socket.prototype.getStats = function () {
-  const state = this[kStateSymbol]
-  const handle = state.handle || state.closedHandle
-  const values = handle ? handle.getStats() : undefined
-  const stats = {}
-  for (let i = 0; i < STATS.length; i++) { stats[STATS[i]] = values === undefined ? 0 : values[i] }
-  return stats
-}
-
 // dgram-rs: the datagrams as an async iterator (lib/messages.js).
 Socket.prototype.messages = function (options) {
   messages ??= require('./messages')
   return messages.createMessages(this, options, iteratorControl)
 }
 
-Socket.prototype[Symbol.asyncIterator] = function () {
-  messages ??= require('./messages')
-  return messages.createMessages(this, undefined, iteratorControl)
-}
+Socket.prototype[Symbol.asyncIterator] = function () { return Socket.prototype.messages.call(this) }
 
 const iteratorControl = {
   setPaused (self, paused) {
