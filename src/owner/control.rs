@@ -235,13 +235,6 @@ impl Owner {
         control: control::SendControl,
     ) -> i64 {
         let to = to.map(crate::sys::addr::Addr::Ip);
-        let datagram = [crate::send::Datagram::new(parts, to, id).with_control(control)];
-        let mut code = i64::from(error::EBADF);
-        match self.with_sender(|engine, socket| {
-            engine.send(socket, &datagram, |_, outcome| code = outcome.code())
-        }) {
-            Ok(()) => code,
-            Err(e) => i64::from(error::errno(&e)),
-        }
+        self.send_one(crate::send::Datagram::new(parts, to, id).with_control(control))
     }
 }

@@ -576,7 +576,13 @@ impl Owner {
     /// Returns bytes + 1 when sent at once, 0 when queued (completed later by `onsend`), or a
     /// negative errno.
     pub fn send(&self, parts: &[IoSlice<'_>], to: Option<Addr<'_>>, id: u32) -> i64 {
-        let datagram = [Datagram::new(parts, to, id)];
+        self.send_one(Datagram::new(parts, to, id))
+    }
+
+    /// Sends one datagram, with or without per-send control: the one path of [`Owner::send`]
+    /// and `Owner::send_with_control`, with their result encoding.
+    fn send_one(&self, datagram: Datagram<'_>) -> i64 {
+        let datagram = [datagram];
         let mut code = i64::from(error::EBADF);
         match self.with_sender(|engine, socket| {
             engine.send(socket, &datagram, |_, outcome| code = outcome.code())
