@@ -55,21 +55,31 @@ function splitBatch (buf, sizes) {
   } else if (Array.isArray(buf)) {
     for (let i = 0; i < buf.length; i++) splitSlot(buf[i], sizes[i], messages)
   } else {
+    const { buffer, byteOffset } = buf
     let offset = 0
     for (const size of sizes) {
-      messages.push(buf.subarray(offset, offset + size))
+      messages.push(new FastBuffer(buffer, byteOffset + offset, size))
       offset += size
     }
   }
   return messages
 }
 
+// The views are Node's own Buffers, made as subarray() makes them but without
+// its species lookup and argument checks, which cost about as much again per
+// view: Buffer[Symbol.species] is Node's internal FastBuffer class.
+const FastBuffer = Buffer[Symbol.species]
+
 function splitSlot (buf, size, messages) {
-  if (buf.length === 0) {
+  const length = buf.length
+  if (length === 0) {
     messages.push(buf)
     return
   }
-  for (let offset = 0; offset < buf.length; offset += size) { messages.push(buf.subarray(offset, Math.min(offset + size, buf.length))) }
+  const { buffer, byteOffset } = buf
+  for (let offset = 0; offset < length; offset += size) {
+    messages.push(new FastBuffer(buffer, byteOffset + offset, Math.min(size, length - offset)))
+  }
 }
 
 // Bytes in what splitBatch() splits.
