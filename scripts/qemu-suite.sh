@@ -51,7 +51,8 @@ echo "$loaded"
 [ "$loaded" = "arm64 v$version native: true" ]
 
 # The suite, once per receive path: as it is (plain), and with backgroundReceive on for every
-# dgram-rs socket (DGRAM_TEST_BACKGROUND=1, as CI runs it on x64). About 4 minutes each.
+# dgram-rs socket (DGRAM_TEST_BACKGROUND=1, as CI runs it on x64). 466 s and 432 s on a 2-core
+# machine busy with other work (2026-12-06).
 status=0
 suite() {
   local mode="$1" pass=0 fail=0 skip=0 qskip=0 f out p k x
@@ -69,7 +70,7 @@ suite() {
     while IFS= read -r line; do [ -n "$line" ] && skips+=("$line"); done < <(grep -o '^ok [0-9]* - .* # SKIP qemu: .*' <<<"$out" | sed 's/^ok [0-9]* - //' || true)
   done
   qskip="${#skips[@]}"
-  echo "arm64 (qemu-user, Node $version, $mode): $pass passed, $skip skipped ($qskip by qemu-skips.js, the rest as on x64), $fail failed"
+  echo "arm64 (qemu-user, Node $version, $mode): $pass passed, $skip skipped ($qskip by qemu-skips.js, the rest by the tests' own conditions), $fail failed"
   for s in "${skips[@]}"; do echo "  skipped: $s"; done
   for s in "${failed[@]}"; do echo "  FAILED: $s"; done
   [ "$fail" = 0 ] || status=1

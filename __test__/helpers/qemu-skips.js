@@ -2,7 +2,8 @@
 // Preloaded (node --require) by scripts/qemu-suite.sh, which runs the suite with an arm64 Node.js
 // under qemu-user: the tests that cannot pass there are skipped by name, each with the reason,
 // so that they are counted and listed as skips ("# SKIP <reason>") instead of failing. Every
-// other test runs as on x64. A test is named by a regular expression on its full name.
+// other test runs as on x64, in both of the script's runs (plain, and DGRAM_TEST_BACKGROUND=1).
+// A test is named by a regular expression on its full name.
 const nodeTest = require('node:test')
 
 const SKIPS = [
