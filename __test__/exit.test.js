@@ -7,12 +7,16 @@ const { test } = require('node:test')
 const { parity, IMPLS } = require('./helpers/impls')
 const { runChild } = require('./helpers/child')
 
+// A child expected to stay alive is killed this long after its first output ('listening', printed
+// once the socket is bound): exiting by then fails the test. Counted from the output, not the
+// spawn, so that a slow start (an emulated arm64 node loads dgram-rs in about 0.4 s under
+// qemu-user, against 20 ms on x64) does not eat the window.
 const ALIVE_MS = 1000
 
 function lifetime (name, body, expectAlive) {
   parity(`exit: ${name}`, async (ctx) => {
     const r = await runChild(ctx.module, body,
-      { killAfter: expectAlive ? ALIVE_MS : undefined, timeout: 8000 })
+      { killAfterOutput: expectAlive ? ALIVE_MS : undefined, timeout: 8000 })
     return { code: r.code, stillRunning: r.stillRunning, timedOut: r.timedOut, stdout: r.stdout, stderr: r.stderr }
   }, (r) => {
     assert.strictEqual(r.stillRunning, expectAlive, JSON.stringify(r))

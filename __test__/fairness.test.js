@@ -126,3 +126,62 @@ for (const backgroundReceive of [false, true]) {
     }
   })
 }
+
+// The iteration whose turn delivers the end of a read's backlog reads nothing more: the socket is
+// read again from the next iteration on. A GSO batch of 64 reaches an offload receiver as one
+// read (32 delivered, 32 left for the next iteration's turn); a datagram sent from the first
+// 'message' handler is then waiting when that turn ends the backlog. Read in the same iteration's
+// poll, it made 33 delivered between two setImmediate turns (64 under qemu-user, where the reads
+// are smaller and a full one was waiting).
+parity('fairness: the iteration that ends a read\'s backlog reads no more (at most 32 datagrams between two setImmediate turns)', async (ctx) => {
+  const r = ctx.socket({ type: 'udp4', recvBufferSize: 1 << 22 })
+  const port = await bindLoopback(r)
+  const s = require('dgram-rs').createSocket('udp4')
+  try {
+    await bindLoopback(s)
+    const batch = Buffer.alloc(64 * 100)
+    let received = 0
+    let extraSent = false
+    r.on('message', () => { received++ })
+    const arrived = (n) => new Promise((resolve, reject) => {
+      const end = Date.now() + 5000
+      const check = () => {
+        if (received >= n) return resolve()
+        if (Date.now() > end) return reject(new Error(`${received} of ${n} datagrams arrived`))
+        setTimeout(check, 5)
+      }
+      check()
+    })
+    // 64 datagrams ready at once: dgram-rs's first read comes back full, which turns receive
+    // offload on for the next.
+    s.sendBatch(batch, 100, port, '127.0.0.1')
+    await arrived(64)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    // Measured: the next 64 (one read with offload on) and the datagram sent from the first
+    // handler.
+    received = 0
+    let since = 0
+    let most = 0
+    r.on('message', () => {
+      since++
+      if (!extraSent) {
+        extraSent = true
+        s.send('x', port, '127.0.0.1')
+      }
+    })
+    let turning = true
+    const turn = () => {
+      most = Math.max(most, since)
+      since = 0
+      if (turning) setImmediate(turn)
+    }
+    setImmediate(turn)
+    s.sendBatch(batch, 100, port, '127.0.0.1')
+    await arrived(65)
+    await new Promise((resolve) => setImmediate(resolve))
+    turning = false
+    return { received, most: most <= FAIR ? 'fair' : most }
+  } finally {
+    s.close()
+  }
+}, (r) => assert.deepStrictEqual(r, { received: 65, most: 'fair' }), { timeout: 15000 })

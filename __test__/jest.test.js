@@ -5,7 +5,7 @@
 // (lib/ticks.js). Runs the Jest tests in __test__/fixtures/jest (fake timers from a test file and
 // from the configuration) on node:dgram, on dgram-rs, and on dgram-rs's fallback, and requires
 // every test to pass: a tick scheduled on a fake never runs, and the test times out.
-const { nodeCommand } = require('./helpers/node-command')
+const { nodeCommand, underPrefix } = require('./helpers/node-command')
 const assert = require('node:assert')
 const { test } = require('node:test')
 const path = require('node:path')
@@ -25,10 +25,16 @@ function resolveImpl (name) {
   return name.startsWith('node:') ? name : require.resolve(name)
 }
 
+// Jest runs test files in worker processes it forks from process.execPath (jest-worker) when it
+// has more than one core and no timings saying the files are fast; under a command prefix (an
+// arm64 node under qemu-user, scripts/qemu-suite.sh) such a child cannot start, so the files run
+// in Jest's own process there.
+const IN_BAND = underPrefix ? ['--runInBand'] : []
+
 // Runs the fixtures with DGRAM_JEST_IMPL = moduleName; resolves with { test name: status }.
 function runJest (moduleName, env = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(...nodeCommand([jestBin, '--config', CONFIG, '--ci', '--json', '--testTimeout', '5000']), {
+    const child = spawn(...nodeCommand([jestBin, '--config', CONFIG, '--ci', '--json', '--testTimeout', '5000', ...IN_BAND]), {
       cwd: REPO_ROOT,
       env: { ...process.env, DGRAM_JEST_IMPL: resolveImpl(moduleName), ...env },
       stdio: ['ignore', 'pipe', 'pipe']

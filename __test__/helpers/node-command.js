@@ -12,4 +12,13 @@ function nodeCommand (args) {
     : [prefix[0], [...prefix.slice(1), process.execPath, ...args]]
 }
 
-module.exports = { nodeCommand, underPrefix: prefix.length > 0 }
+// Options for child_process.fork(), which starts options.execPath (default process.execPath) with
+// execArgv (default process.execArgv) before the module: the same command as nodeCommand's.
+function forkOptions (options = {}) {
+  const execArgv = options.execArgv || process.execArgv
+  return prefix.length === 0
+    ? { ...options, execArgv }
+    : { ...options, execPath: prefix[0], execArgv: [...prefix.slice(1), process.execPath, ...execArgv] }
+}
+
+module.exports = { nodeCommand, forkOptions, underPrefix: prefix.length > 0 }

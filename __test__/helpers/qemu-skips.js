@@ -2,7 +2,8 @@
 // Preloaded (node --require) by scripts/qemu-suite.sh, which runs the suite with an arm64 Node.js
 // under qemu-user: the tests that cannot pass there are skipped by name, each with the reason,
 // so that they are counted and listed as skips ("# SKIP <reason>") instead of failing. Every
-// other test runs as on x64. A test is named by a regular expression on its full name.
+// other test runs as on x64, in both of the script's runs (plain, and DGRAM_TEST_BACKGROUND=1).
+// A test is named by a regular expression on its full name.
 const nodeTest = require('node:test')
 
 const SKIPS = [
@@ -23,12 +24,7 @@ const SKIPS = [
   [/^pacing: exit: a bound socket stays alive after reading bursts/,
     'the scenario\'s fixed window ends before an emulated child has read its bursts (node:dgram fails alike)'],
   [/^send queue \(dgram-rs\): a queued batch calls back once all its datagrams are sent/,
-    'its fixed 50 ms window ends before the emulated receiver has read more than the first datagram (the queue\'s counts and callbacks are as on x64)'],
-  // Failing under qemu-user since the merges of 2026-12-06, passing on x64 on Node 20-26: tests
-  // added then, and three exit tests that passed under qemu before (a process kept alive is
-  // killed after a fixed 1 s window; start-up now loads more). Not investigated yet.
-  [/^child process: a bound socket is sent|^child process: a closed socket sends the message alone|^exit: a bound socket keeps the process alive|^exit: unref\(\) then ref\(\) keeps it alive|^exit: ref\(\) and unref\(\) before bind, ref last: alive|^jest fake timers: |^addons off |^permission: unix_dgram without --allow-net/,
-    'fails under qemu-user only; not investigated yet (passes on x64, Node 20-26)']
+    'its fixed 50 ms window ends before the emulated receiver has read more than the first datagram (the queue\'s counts and callbacks are as on x64)']
 ]
 
 const skipped = []

@@ -163,8 +163,11 @@ impl Owner {
         };
         self.deliver_level(&callbacks);
         if !self.has_backlog() && self.is_receiving() && !self.delivering.get() {
-            // Read again from the next iteration on (see `Owner::resting`).
+            // Read again from the next iteration on (see `Owner::resting`). The delivery just
+            // made turned readable interest back on (no backlog, not resting yet): off again,
+            // or this iteration's poll would read and deliver up to [`FAIR`] more.
             self.resting.set(true);
+            self.update_interest();
             self.request_turn();
         }
     }
