@@ -3,7 +3,7 @@
 
 // The raw Node-API calls of src/fast_calls.rs (made without #[napi], so the generator below does
 // not see them): this header, package.json's napi.dtsHeaderFile, declares them. A handle is the
-// number udpCreate returned; results are 0 or a negative errno unless said otherwise.
+// number udpCreate or unixCreate returned; results are 0 or a negative errno unless said otherwise.
 
 /** Makes a UDP handle for `family` (4 or 6) and returns its number. */
 export declare function udpCreate(family: number): number
@@ -30,87 +30,14 @@ export declare function udpRecvStart(handleId: number, handle: object): number
 export declare function udpGetsockname(handleId: number, out: object): number
 /** Fills `out` with `{ address, family, port }` of the connected peer. */
 export declare function udpGetpeername(handleId: number, out: object): number
-
-/** A Unix datagram socket handle bound to one JS environment (see `lib/unix-socket.js`). */
-export declare class UnixHandle {
-  /** A handle with no OS socket yet (made by the first bind, connect or `open`). */
-  constructor()
-  /**
-   * Creates the OS socket if there is none (a socket that sends without a name). Returns 0
-   * or a negative errno.
-   */
-  open(): number
-  /**
-   * Binds to `name` (a path, or an abstract name starting with NUL). Returns 0 or a negative
-   * errno (`EADDRINUSE` when a path's socket file exists, whether or not anything still
-   * listens there).
-   */
-  bind(name: string): number
-  /** Connects to `name`: sends without a name go there, and only its datagrams are received. */
-  connect(name: string): number
-  /** Dissolves the connection. */
-  disconnect(): number
-  /**
-   * Fills `out.address` with the socket's own name (`''` when unbound); 0 or a negative errno.
-   *
-   * # Errors
-   * The property cannot be set.
-   */
-  getsockname(out: object): number
-  /**
-   * Fills `out.address` with the connected peer's name; 0 or a negative errno.
-   *
-   * # Errors
-   * The property cannot be set.
-   */
-  getpeername(out: object): number
-  /**
-   * Starts delivering datagrams to `onmessage(buf, name)` and receive errors to
-   * `onerror(errno)`; queued datagrams complete through `onsend(id, status, bytes)`, and
-   * `onwritable()` answers [`UnixHandle::notify_writable`].
-   *
-   * # Errors
-   * A function cannot be referenced (the environment is shutting down).
-   */
-  recvStart(onmessage: (arg?: unknown) => unknown, onerror: (arg?: unknown) => unknown, onsend: (arg?: unknown) => unknown, onwritable: (arg?: unknown) => unknown): number
-  /** Stops delivering datagrams. */
-  recvStop(): number
-  /**
-   * Sends `data` to `name`, or to the connected peer when `name` is null, for request `id`.
-   * Returns bytes + 1 when sent, 0 when queued behind a full socket or receiver (completed by
-   * `onsend`), or a negative errno.
-   */
-  send(data: Buffer, name: string | undefined | null, id: number): number
-  /**
-   * Sends `data` now or not at all: as `send`, but where `send` would queue, it answers
-   * `-EAGAIN` (the unix-dgram package's congestion).
-   */
-  trySend(data: Buffer, name?: string | undefined | null): number
-  /**
-   * Calls `onwritable()` once, when the socket is next writable. Returns 0 or a negative
-   * errno.
-   */
-  notifyWritable(): number
-  /** Closes the handle; returns how its queued datagrams end, as the UDP handle's close. */
-  close(): Array<number>
-  /** Lets the socket keep the process alive (the default). */
-  ref(): void
-  /** Stops the socket from keeping the process alive. */
-  unref(): void
-  /** Whether the socket keeps the process alive while active. */
-  hasRef(): boolean
-  /**
-   * Reads (`size` 0) or sets the receive (`is_recv`) or send buffer size. Returns the size
-   * or a negative errno.
-   */
-  bufferSize(size: number, isRecv: boolean): number
-  /** Bytes waiting in the send queue. */
-  getSendQueueSize(): number
-  /** Sends waiting in the send queue. */
-  getSendQueueCount(): number
-  /** The OS descriptor, or -1 before the socket exists and after close. */
-  get fd(): number
-}
+/**
+ * Sends one datagram on the Unix handle `handleId` to `name`, or to the connected peer when `name`
+ * is null: bytes + 1 when sent, 0 when queued (completed by the handle's onsend with `id`), or a
+ * negative errno (EBADF once the handle is closed).
+ */
+export declare function unixSend(handleId: number, data: Uint8Array, name: string | null, id: number): number
+/** As unixSend, but where unixSend would queue it answers -EAGAIN (nothing is queued). */
+export declare function unixTrySend(handleId: number, data: Uint8Array, name: string | null): number
 
 /**
  * Returns this thread's staging area for small received datagrams (see `owner::staging`): the
@@ -284,3 +211,91 @@ export declare function udpSetTTL(id: number, ttl: number): number
 
 /** Joins (`join`) or leaves a source-specific multicast group. */
 export declare function udpSourceMembership(id: number, source: string, group: string, interface: string | undefined | null, join: boolean): number
+
+/**
+ * Binds to `name` (a path, or an abstract name starting with NUL). Returns 0 or a negative
+ * errno (`EADDRINUSE` when a path's socket file exists, whether or not anything still listens
+ * there).
+ */
+export declare function unixBind(id: number, name: string): number
+
+/**
+ * Reads (`size` 0) or sets the receive (`is_recv`) or send buffer size. Returns the size or a
+ * negative errno.
+ */
+export declare function unixBufferSize(id: number, size: number, isRecv: boolean): number
+
+/**
+ * Closes the handle and forgets its number; returns how its queued datagrams end, as the UDP
+ * handle's close (`[id, status, bytes, ...]`). A number already closed: nothing.
+ */
+export declare function unixClose(id: number): Array<number>
+
+/** Connects to `name`: sends without a name go there, and only its datagrams are received. */
+export declare function unixConnect(id: number, name: string): number
+
+/**
+ * Makes a Unix datagram handle with no OS socket yet (made by the first bind, connect or
+ * `unixOpen`) and returns its number.
+ *
+ * # Errors
+ * The thread's registry is being torn down.
+ */
+export declare function unixCreate(): number
+
+/** Dissolves the connection. */
+export declare function unixDisconnect(id: number): number
+
+/** The OS descriptor, or -1 before the socket exists and after close. */
+export declare function unixFd(id: number): number
+
+/**
+ * Fills `out.address` with the connected peer's name; 0 or a negative errno.
+ *
+ * # Errors
+ * The property cannot be set.
+ */
+export declare function unixGetpeername(id: number, out: object): number
+
+/**
+ * Fills `out.address` with the socket's own name (`''` when unbound); 0 or a negative errno.
+ *
+ * # Errors
+ * The property cannot be set.
+ */
+export declare function unixGetsockname(id: number, out: object): number
+
+/** Whether the socket keeps the process alive while active (false once closed). */
+export declare function unixHasRef(id: number): boolean
+
+/** Calls `onwritable()` once, when the socket is next writable. Returns 0 or a negative errno. */
+export declare function unixNotifyWritable(id: number): number
+
+/**
+ * Creates the OS socket if there is none (a socket that sends without a name). Returns 0 or a
+ * negative errno.
+ */
+export declare function unixOpen(id: number): number
+
+/**
+ * Starts delivering datagrams to `onmessage(buf, name)` and receive errors to `onerror(errno)`;
+ * the queued datagrams one flush took or refused complete through one
+ * `onsend([id, status, bytes, ...])`, and `onwritable()` answers [`unix_notify_writable`].
+ * Returns 0 or a negative errno.
+ *
+ * # Errors
+ * A function cannot be referenced (the environment is shutting down).
+ */
+export declare function unixRecvStart(id: number, onmessage: (arg?: unknown) => unknown, onerror: (arg?: unknown) => unknown, onsend: (arg?: unknown) => unknown, onwritable: (arg?: unknown) => unknown): number
+
+/** Stops delivering datagrams. */
+export declare function unixRecvStop(id: number): number
+
+/** `[bytes, datagrams]` waiting in the send queue. */
+export declare function unixSendQueue(id: number): Array<number>
+
+/**
+ * `ref()` (`on` true, the default: the socket keeps the process alive while active) and
+ * `unref()`.
+ */
+export declare function unixSetRef(id: number, on: boolean): void

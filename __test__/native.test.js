@@ -243,3 +243,50 @@ test('native: a handle dropped without close() keeps its socket, as Node\'s UDPW
   await w.terminate()
   assert.notStrictEqual(link(), socketName, 'closed when the worker ended')
 })
+
+test('native: when a worker ends, its one cleanup hook closes every socket it left open (UDP and Unix, receiving or not, one with sends queued), then its epoll set and timer', async () => {
+  const fs = require('node:fs')
+  const { Worker } = require('node:worker_threads')
+  const index = path.join(__dirname, '..', 'index.js')
+  const native = path.join(__dirname, '..', 'lib', 'native.js')
+  const w = new Worker(`
+    const { parentPort } = require('node:worker_threads')
+    const dgram = require(${JSON.stringify(index)})
+    const { UnixHandle } = require(${JSON.stringify(native)})
+    const fs = require('node:fs')
+    const name = '\\0dgram-rs-teardown-' + process.pid + '-' + Math.random()
+    // A receiver that never reads, and a sender whose sends queue behind it.
+    const receiver = new UnixHandle()
+    if (receiver.bind(name) !== 0) throw new Error('bind')
+    const sender = new UnixHandle()
+    if (sender.connect(name) !== 0) throw new Error('connect')
+    sender.recvStart(() => {}, () => {}, () => {}, () => {})
+    for (let i = 0; i < 100; i++) sender.send(Buffer.alloc(1000), null, i + 1)
+    const udp = dgram.createSocket('udp4', () => {})
+    udp.bind(0, '127.0.0.1', () => {
+      const idle = dgram.createSocket('udp4')
+      idle.bind(0, '127.0.0.1', () => {
+        // Full reads pace the receiver, which arms the thread's timer.
+        for (let i = 0; i < 200; i++) idle.send('x', udp.address().port, '127.0.0.1')
+        setTimeout(() => {
+          const link = (fd) => { try { return fs.readlinkSync('/proc/self/fd/' + fd) } catch { return '' } }
+          const fds = [receiver.fd, sender.fd, udp._handle.fd, idle._handle.fd]
+          const sets = fs.readdirSync('/proc/self/fd').filter((fd) => /eventpoll|timerfd/.test(link(fd)))
+          parentPort.postMessage({ fds, queued: sender.getSendQueueCount(), sets })
+        }, 50)
+      })
+    })
+    setTimeout(() => {}, 60000)
+  `, { eval: true })
+  const { fds, queued } = await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject) })
+  const link = (fd) => { try { return fs.readlinkSync(`/proc/self/fd/${fd}`) } catch { return null } }
+  const epollSets = () => fs.readdirSync('/proc/self/fd').filter((fd) => link(fd) === 'anon_inode:[eventpoll]')
+  assert.ok(queued > 0, 'sends were queued when the worker ended')
+  assert.ok(fds.every((fd) => fd >= 0), `every socket was open: ${fds}`)
+  const before = fds.map(link)
+  assert.ok(before.every((l) => /^socket:/.test(String(l))), `sockets: ${before}`)
+  const setsBefore = epollSets().length
+  await w.terminate()
+  assert.deepStrictEqual(fds.map(link).map((l, i) => l === before[i]), fds.map(() => false), 'every socket was closed')
+  assert.ok(epollSets().length < setsBefore, `the worker's epoll set was closed (${setsBefore} → ${epollSets().length})`)
+})

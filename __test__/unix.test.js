@@ -337,6 +337,40 @@ print('inorder' if seen == list(range(int(sys.argv[2]))) else 'disorder', flush=
   unlink(p)
 })
 
+test('unix_dgram: a send callback that closes the socket leaves no other send without its callback (queued sends complete several to a call)', async () => {
+  const name = abstractName('close-in-callback')
+  const r = dgram.createSocket('unix_dgram', () => {})
+  r.bind(name)
+  await once(r, 'listening')
+  const s = dgram.createSocket('unix_dgram')
+  s.connect(name)
+  await once(s, 'connect')
+  const N = 200
+  const calls = Array(N).fill(0)
+  const outcomes = Array(N)
+  let firstQueued = -1
+  const all = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`callbacks missing: ${calls.flatMap((c, i) => c ? [] : [i]).join(' ')}`)), 5000)
+    let done = 0
+    for (let i = 0; i < N; i++) {
+      s.send(Buffer.alloc(16), (err, n) => {
+        calls[i]++
+        outcomes[i] = err ? err.code : n
+        // The first send that waited in the queue closes the socket from its callback.
+        if (i === firstQueued) s.close()
+        if (++done === N) { clearTimeout(timer); resolve() }
+      })
+      if (firstQueued < 0 && s.getSendQueueCount() > 0) firstQueued = i
+    }
+  })
+  assert.ok(firstQueued >= 0 && firstQueued < N - 2, `sends queued behind the full receiver (first: ${firstQueued})`)
+  await all
+  assert.deepStrictEqual(calls, Array(N).fill(1), 'each callback once')
+  assert.ok(outcomes.every((o) => o === 16 || o === 'ECANCELED'), String(outcomes))
+  assert.ok(outcomes.slice(0, firstQueued + 1).every((o) => o === 16), 'those before the close were sent')
+  r.close()
+})
+
 // ----- the unix-dgram drop-in -----
 
 // One scenario, run in a child process against an implementation of the

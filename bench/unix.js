@@ -6,6 +6,11 @@
 // side (process.cpuUsage() over the timed window / datagrams).
 //
 //   node bench/unix.js [--seconds 2] [--trials 3] [--unix-dgram <path to the unix-dgram package>]
+//                      [--base <another checkout, built>]
+//
+// With --base, the dgram-rs rows are also run from that checkout (its own
+// bench/unix.js as the child), for a before/after in one run; trials of the
+// rows alternate, so that a load that comes and goes hits both alike.
 //
 // Rows: dgram-rs's unix-dgram drop-in and the unix-dgram package (when given or
 // installed), both through that package's API (the sender resends on
@@ -65,7 +70,9 @@ function child (role, impl, sockPath, seconds) {
   if (impl === 'python') {
     return spawn('python3', ['-c', role === 'recv' ? PY_RECV : PY_SEND, sockPath, String(seconds)])
   }
-  return spawn(process.execPath, [__filename, role, impl, sockPath, String(seconds)])
+  // 'base:<impl>': the same role from the --base checkout.
+  const base = impl.startsWith('base:') ? path.resolve(arg('--base'), 'bench', 'unix.js') : null
+  return spawn(process.execPath, [base ?? __filename, role, base ? impl.slice(5) : impl, sockPath, String(seconds)])
 }
 
 function lines (proc) {
@@ -195,21 +202,27 @@ async function main () {
   if (!oracle) {
     try { oracle = path.dirname(require.resolve('unix-dgram/package.json')) } catch { /* absent */ }
   }
+  const base = arg('--base')
   const pairs = [
     ['dgram-rs unix-dgram drop-in', 'drop-in', 'drop-in'],
+    ...(base ? [['  the same, --base', 'base:drop-in', 'base:drop-in']] : []),
     ...(oracle ? [['unix-dgram package (node-gyp)', oracle, oracle]] : []),
     ["dgram-rs createSocket('unix_dgram')", 'node-style', 'node-style'],
+    ...(base ? [['  the same, --base', 'base:node-style', 'base:node-style']] : []),
     ['Python socket (both sides)', 'python', 'python']
   ]
   console.log(`Unix datagram flood: ${SIZE}-byte datagrams, connected sender, ${seconds} s × ${trials} trials, medians`)
-  console.log('| pairing | datagrams/s | sender CPU µs/dgram | receiver CPU µs/dgram |')
-  console.log('|---|---:|---:|---:|')
   const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1]
-  for (const [label, sendImpl, recvImpl] of pairs) {
-    const runs = []
-    for (let i = 0; i < trials; i++) runs.push(await trial(sendImpl, recvImpl, seconds))
-    const rate = median(runs.map((r) => r.rate))
-    console.log(`| ${label} | ${Math.round(rate / 1000)} k | ${median(runs.map((r) => r.sendCpu)).toFixed(2)} | ${median(runs.map((r) => r.recvCpu)).toFixed(2)} |`)
+  const runs = pairs.map(() => [])
+  for (let i = 0; i < trials; i++) {
+    for (const [j, [, sendImpl, recvImpl]] of pairs.entries()) runs[j].push(await trial(sendImpl, recvImpl, seconds))
+  }
+  console.log('| pairing | datagrams/s | sender CPU µs/dgram | receiver CPU µs/dgram | datagrams/s of each trial |')
+  console.log('|---|---:|---:|---:|---|')
+  for (const [j, [label]] of pairs.entries()) {
+    const rate = median(runs[j].map((r) => r.rate))
+    const each = runs[j].map((r) => `${Math.round(r.rate / 1000)}`).join(', ')
+    console.log(`| ${label} | ${Math.round(rate / 1000)} k | ${median(runs[j].map((r) => r.sendCpu)).toFixed(2)} | ${median(runs[j].map((r) => r.recvCpu)).toFixed(2)} | ${each} |`)
   }
 }
 

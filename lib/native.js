@@ -113,11 +113,12 @@ function load () {
       '(DGRAM_RS_FALLBACK=1 uses node:dgram instead)', { cause: e })
   }
   const UdpHandle = handleClass(binding)
+  const UnixHandle = unixHandleClass(binding)
   // The permission model's checks (lib/permission.js), loaded only where it is on: without
   // --permission, process.permission is undefined and the handle classes stay as they are.
-  if (process.permission === undefined) return { ...binding, UdpHandle }
+  if (process.permission === undefined) return { ...binding, UdpHandle, UnixHandle }
   const { guardNet, guardUnix } = require('./permission')
-  return { ...binding, UdpHandle: guardNet(UdpHandle), UnixHandle: guardUnix(binding.UnixHandle) }
+  return { ...binding, UdpHandle: guardNet(UdpHandle), UnixHandle: guardUnix(UnixHandle) }
 }
 
 // The UDP handle (Node's UDPWrap). To the addon a handle is a number, which it gives when the
@@ -199,6 +200,45 @@ function handleClass (binding) {
     sendWithControl (list, port, ip, id, tos, source) { return binding.udpSendWithControl(this[kId], list, port, ip, id, tos, source) }
   }
   return UdpHandle
+}
+
+// The Unix datagram handle ('unix_dgram' sockets, src/unix_handle.rs), on the same model: a plain
+// object with the number unixCreate gave it, filed in the same table as the UDP handles from
+// creation to close(). After close() the number names nothing, and each call answers as a closed
+// socket does (EBADF, fd -1, nothing queued). Its sends are raw calls (src/fast_calls.rs).
+/** @param {typeof import('../binding')} binding */
+function unixHandleClass (binding) {
+  const { unixCreate, unixSend, unixTrySend } = binding
+  const kId = Symbol('handle id')
+  class UnixHandle {
+    constructor () {
+      this[kId] = unixCreate()
+    }
+
+    open () { return binding.unixOpen(this[kId]) }
+    bind (name) { return binding.unixBind(this[kId], name) }
+    connect (name) { return binding.unixConnect(this[kId], name) }
+    disconnect () { return binding.unixDisconnect(this[kId]) }
+    getsockname (out) { return binding.unixGetsockname(this[kId], out) }
+    getpeername (out) { return binding.unixGetpeername(this[kId], out) }
+    recvStart (onmessage, onerror, onsend, onwritable) {
+      return binding.unixRecvStart(this[kId], onmessage, onerror, onsend, onwritable)
+    }
+
+    recvStop () { return binding.unixRecvStop(this[kId]) }
+    send (data, name, id) { return unixSend(this[kId], data, name, id) }
+    trySend (data, name) { return unixTrySend(this[kId], data, name) }
+    notifyWritable () { return binding.unixNotifyWritable(this[kId]) }
+    close () { return binding.unixClose(this[kId]) }
+    ref () { binding.unixSetRef(this[kId], true) }
+    unref () { binding.unixSetRef(this[kId], false) }
+    hasRef () { return binding.unixHasRef(this[kId]) }
+    bufferSize (size, isRecv) { return binding.unixBufferSize(this[kId], size, isRecv) }
+    getSendQueueSize () { return binding.unixSendQueue(this[kId])[0] }
+    getSendQueueCount () { return binding.unixSendQueue(this[kId])[1] }
+    get fd () { return binding.unixFd(this[kId]) }
+  }
+  return UnixHandle
 }
 
 module.exports = load()

@@ -1,8 +1,8 @@
 'use strict'
 
 // 'unix_dgram' sockets (AF_UNIX, SOCK_DGRAM): node:dgram's Socket shape with
-// Unix socket names for addresses, over the native UnixHandle
-// (src/unix_handle.rs), which drives the same owner and engines as UDP.
+// Unix socket names for addresses, over the native UnixHandle (lib/native.js,
+// src/unix_handle.rs), which drives the same owner and engines as UDP.
 //
 // A name is a file-system path, or (Linux) an abstract name whose first
 // character is '\0'. Binding a path creates a socket file; it stays after
@@ -94,7 +94,7 @@ function start (self) {
       self.emit('message', buf, { address, family: 'unix', size: buf.length })
     },
     (errno) => self.emit('error', new ErrnoException(errno, 'recvmsg')),
-    (id, status, bytes) => onSend(self, id, status, bytes),
+    (ended) => onSends(self, self[kState].reqs, ended, 0),
     () => {}
   )
 }
@@ -189,10 +189,25 @@ function fail (self, callback, errno, path) {
   else nextTick(() => self.emit('error', ex))
 }
 
-function onSend (self, id, status, bytes) {
-  const req = self[kState].reqs.get(id)
+// The queued sends one flush took or refused, [id, status, bytes, ...] from
+// `from`, in the order sent: one call from the addon for them all. The map is
+// the one they were filed in, so that a callback that closes the socket leaves
+// the rest of the batch to complete here, as sent (close() cancels only what is
+// still queued). Should a callback throw, the rest complete on the next tick
+// (the error goes on as uncaught): none is left without its callback.
+function onSends (self, reqs, ended, from) {
+  let i = from
+  try {
+    for (; i + 2 < ended.length; i += 3) onSend(self, reqs, ended[i], ended[i + 1], ended[i + 2])
+  } finally {
+    if (i + 2 < ended.length) nextTick(onSends, self, reqs, ended, i + 3)
+  }
+}
+
+function onSend (self, reqs, id, status, bytes) {
+  const req = reqs.get(id)
   if (req === undefined) return
-  self[kState].reqs.delete(id)
+  reqs.delete(id)
   if (status < 0) fail(self, req.callback, status, req.path)
   else if (req.callback) req.callback(null, bytes)
 }

@@ -3,7 +3,7 @@
 
 // The raw Node-API calls of src/fast_calls.rs (made without #[napi], so the generator below does
 // not see them): this header, package.json's napi.dtsHeaderFile, declares them. A handle is the
-// number udpCreate returned; results are 0 or a negative errno unless said otherwise.
+// number udpCreate or unixCreate returned; results are 0 or a negative errno unless said otherwise.
 
 /** Makes a UDP handle for `family` (4 or 6) and returns its number. */
 export declare function udpCreate(family: number): number
@@ -30,4 +30,11 @@ export declare function udpRecvStart(handleId: number, handle: object): number
 export declare function udpGetsockname(handleId: number, out: object): number
 /** Fills `out` with `{ address, family, port }` of the connected peer. */
 export declare function udpGetpeername(handleId: number, out: object): number
-
+/**
+ * Sends one datagram on the Unix handle `handleId` to `name`, or to the connected peer when `name`
+ * is null: bytes + 1 when sent, 0 when queued (completed by the handle's onsend with `id`), or a
+ * negative errno (EBADF once the handle is closed).
+ */
+export declare function unixSend(handleId: number, data: Uint8Array, name: string | null, id: number): number
+/** As unixSend, but where unixSend would queue it answers -EAGAIN (nothing is queued). */
+export declare function unixTrySend(handleId: number, data: Uint8Array, name: string | null): number

@@ -1,9 +1,10 @@
-//! The calls made once per datagram sent (`udpSend`, `udpSendLater`) and those a program that
-//! opens a socket per query makes once per query (`udpCreate`, `udpBind`, `udpRecvStart`,
-//! `udpClose`, `udpGetsockname`, `udpGetpeername`), as raw Node-API callbacks that
-//! `lib/native.js` wraps as the handle's methods.
+//! The calls made once per datagram sent (`udpSend`, `udpSendLater`, and the Unix handle's
+//! `unixSend` and `unixTrySend`) and those a program that opens a socket per query makes once
+//! per query (`udpCreate`, `udpBind`, `udpRecvStart`, `udpClose`, `udpGetsockname`,
+//! `udpGetpeername`), as raw Node-API callbacks that `lib/native.js` wraps as the handles'
+//! methods.
 //!
-//! Why not `#[napi]` functions, as the handle's other calls are: napi-rs converts the arguments
+//! Why not `#[napi]` functions, as the handles' other calls are: napi-rs converts the arguments
 //! into a `Vec` and a `String`. These read their arguments straight from Node-API, into the
 //! stack, and find their handle by the number `lib/native.js` gave it
 //! ([`crate::handle::registry`]).
@@ -17,9 +18,13 @@ use napi::bindgen_prelude::JsValue;
 use napi::sys;
 
 use crate::handle::{self, registry};
-use crate::owner::{Functions, Owner};
+use crate::owner::{Completions, Functions, Owner};
+use crate::unix_handle;
 use crate::uv::RawEnv;
 
+/// Room on the stack for a Unix socket name (`sun_path` holds 108 bytes); longer names are read
+/// into the heap, and refused as too long.
+const NAME_ROOM: usize = 128;
 /// Buffers of one datagram read onto the stack; more go to the heap.
 const STACK_PARTS: usize = 8;
 /// Room for any IP literal JavaScript passes (the longest IPv6 with a zone is 61 bytes).
@@ -55,6 +60,140 @@ pub unsafe extern "C" fn send_later(
             handle::send_later(core, parts, port, ip, id)
         })
     }
+}
+
+/// `unixSend(handleId, data, name, id)`: see [`unix_handle::send`]; `name` null for the
+/// connected peer.
+///
+/// # Safety
+/// Called by Node-API with a live `env` and `info`, on the env's thread.
+pub unsafe extern "C" fn unix_send(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: as promised by the caller.
+    unsafe {
+        with_unix_send_args(env, info, |core, parts, name, id| {
+            unix_handle::send(core, parts, name, id)
+        })
+    }
+}
+
+/// `unixTrySend(handleId, data, name)`: see [`unix_handle::try_send`].
+///
+/// # Safety
+/// Called by Node-API with a live `env` and `info`, on the env's thread.
+pub unsafe extern "C" fn unix_try_send(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // SAFETY: as promised by the caller.
+    unsafe {
+        with_unix_send_args(env, info, |core, parts, name, _| {
+            unix_handle::try_send(core, parts, name)
+        })
+    }
+}
+
+/// Reads `(handleId, data, name[, id])`, runs `f` with the Unix handle's owner, and returns its
+/// number. A closed handle's number answers `EBADF`, as a closed socket does; a wrong argument
+/// is a thrown `TypeError`, never a crash.
+///
+/// # Safety
+/// Called with a live `env` and `info` of a Node-API callback, on the env's thread.
+unsafe fn with_unix_send_args(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+    f: impl FnOnce(&Owner, &[IoSlice<'_>], Option<&[u8]>, u32) -> i64,
+) -> sys::napi_value {
+    // SAFETY: as promised by the caller.
+    let Some(argv) = (unsafe { arguments::<4>(env, info) }) else {
+        return throw(env, c"cannot read the arguments");
+    };
+    let mut stack = [IoSlice::new(&[]); STACK_PARTS];
+    let mut heap = Vec::new();
+    // SAFETY: argv[1] is a live value of this call; the slices stay valid during it.
+    let Some(parts) = (unsafe { buffers(env, argv[1], &mut stack, &mut heap) }) else {
+        return throw(env, c"send: the data must be a Buffer");
+    };
+    let mut room = [0u8; NAME_ROOM];
+    let mut long = Vec::new();
+    // SAFETY: argv[2] is a live value of this call.
+    let Ok(name) = (unsafe { unix_name(env, argv[2], &mut room, &mut long) }) else {
+        return throw(env, c"send: the name must be a string or null");
+    };
+    let mut id = 0u32;
+    // SAFETY: argv[3] is a live value of this call (`undefined` for unixTrySend: id 0 then).
+    let _ = unsafe { sys::napi_get_value_uint32(env, argv[3], &mut id) };
+    let mut handle_id = 0u32;
+    // SAFETY: argv[0] is a live value of this call.
+    if unsafe { sys::napi_get_value_uint32(env, argv[0], &mut handle_id) } != sys::Status::napi_ok {
+        return throw(env, c"send: no such UnixHandle");
+    }
+    match unix_handle::find(handle_id) {
+        Some(core) => number(env, f(&core, parts, name, id)),
+        None => number(env, i64::from(crate::sys::error::EBADF)),
+    }
+}
+
+/// `name` as bytes: `None` for null or undefined; a string's UTF-8, in `room` when it fits, else
+/// in `long`.
+///
+/// # Safety
+/// `name` is a live value of the running call on `env`'s thread.
+unsafe fn unix_name<'a>(
+    env: sys::napi_env,
+    name: sys::napi_value,
+    room: &'a mut [u8; NAME_ROOM],
+    long: &'a mut Vec<u8>,
+) -> Result<Option<&'a [u8]>, ()> {
+    let mut kind = 0;
+    // SAFETY: `name` is a live value of this call.
+    if unsafe { sys::napi_typeof(env, name, &mut kind) } != sys::Status::napi_ok {
+        return Err(());
+    }
+    if kind == sys::ValueType::napi_null || kind == sys::ValueType::napi_undefined {
+        return Ok(None);
+    }
+    let mut len = 0usize;
+    // SAFETY: `room` has NAME_ROOM bytes; the call writes at most that, with its terminating NUL.
+    let status = unsafe {
+        sys::napi_get_value_string_utf8(
+            env,
+            name,
+            room.as_mut_ptr() as *mut c_char,
+            NAME_ROOM,
+            &mut len,
+        )
+    };
+    if status != sys::Status::napi_ok {
+        return Err(());
+    }
+    if len < NAME_ROOM - 1 {
+        return Ok(Some(&room[..len]));
+    }
+    // Perhaps cut short: the whole name, whose length a null buffer asks for.
+    // SAFETY: with a null buffer the call only writes the length.
+    let status =
+        unsafe { sys::napi_get_value_string_utf8(env, name, ptr::null_mut(), 0, &mut len) };
+    if status != sys::Status::napi_ok {
+        return Err(());
+    }
+    long.resize(len + 1, 0);
+    // SAFETY: `long` has len + 1 bytes, room for the name and its terminating NUL.
+    let status = unsafe {
+        sys::napi_get_value_string_utf8(
+            env,
+            name,
+            long.as_mut_ptr() as *mut c_char,
+            len + 1,
+            &mut len,
+        )
+    };
+    if status != sys::Status::napi_ok {
+        return Err(());
+    }
+    Ok(Some(&long[..len]))
 }
 
 /// `udpCreate(family)`: makes a handle for `family` (4 or 6) and returns its number; see
@@ -254,7 +393,7 @@ pub unsafe extern "C" fn set_callbacks(
     // SAFETY: `env` is the environment of the running call.
     let raw = unsafe { RawEnv::from_raw(env) };
     // SAFETY: the functions are arguments of this call.
-    match unsafe { Functions::new(raw, callbacks, None) } {
+    match unsafe { Functions::new(raw, callbacks, None, Completions::Each) } {
         Some(functions) => {
             registry::set_functions(raw, functions);
             number(env, 0)
@@ -565,7 +704,7 @@ fn throw(env: sys::napi_env, message: &std::ffi::CStr) -> sys::napi_value {
 #[napi_derive::napi(module_exports)]
 pub fn fast_calls(exports: napi::bindgen_prelude::Object, env: napi::Env) -> napi::Result<()> {
     type Callback = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
-    let calls: [(&std::ffi::CStr, Callback); 9] = [
+    let calls: [(&std::ffi::CStr, Callback); 11] = [
         (c"udpCreate", create),
         (c"udpSetCallbacks", set_callbacks),
         (c"udpSend", send),
@@ -575,6 +714,8 @@ pub fn fast_calls(exports: napi::bindgen_prelude::Object, env: napi::Env) -> nap
         (c"udpRecvStart", recv_start),
         (c"udpGetsockname", getsockname),
         (c"udpGetpeername", getpeername),
+        (c"unixSend", unix_send),
+        (c"unixTrySend", unix_try_send),
     ];
     for (name, callback) in calls {
         let mut function = ptr::null_mut();

@@ -41,8 +41,7 @@ use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 
 use crate::uv::{
-    CleanupHook, Idle, Poll, PollHandler, Prepare, PrepareHandler, RawEnv, Teardown, READABLE,
-    WRITABLE,
+    Idle, Poll, PollHandler, Prepare, PrepareHandler, RawEnv, Teardown, READABLE, WRITABLE,
 };
 
 /// The pacing timer's token in the epoll set (sockets' tokens start at 1).
@@ -102,7 +101,6 @@ pub struct Reactor {
     env: RawEnv,
     poll: RefCell<Option<Poll<Reactor>>>,
     prepare: RefCell<Option<Prepare<Reactor>>>,
-    hook: RefCell<Option<CleanupHook<Reactor>>>,
     entries: RefCell<HashMap<u64, Entry>>,
     /// Tokens whose registration must change before the loop next polls.
     pending: RefCell<Vec<u64>>,
@@ -122,11 +120,6 @@ pub struct Reactor {
     timer_due: Cell<Option<std::time::Instant>>,
 }
 
-thread_local! {
-    /// This thread's reactor, made by the first socket that receives.
-    static REACTOR: RefCell<Option<Rc<Reactor>>> = const { RefCell::new(None) };
-}
-
 fn busy() -> io::Error {
     io::Error::from_raw_os_error(libc::EBUSY)
 }
@@ -143,45 +136,45 @@ fn to_epoll(events: i32) -> EpollFlags {
 }
 
 impl Reactor {
-    /// This thread's reactor for `env`, made on first use.
-    fn of(env: RawEnv) -> io::Result<Rc<Reactor>> {
-        REACTOR.with(|slot| {
-            let mut slot = slot.try_borrow_mut().map_err(|_| busy())?;
-            if let Some(reactor) = slot.as_ref().filter(|r| r.env.raw() == env.raw()) {
-                return Ok(Rc::clone(reactor));
-            }
-            let reactor = Rc::new(Reactor {
-                epoll: Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?,
-                env,
-                poll: RefCell::new(None),
-                prepare: RefCell::new(None),
-                hook: RefCell::new(None),
-                entries: RefCell::new(HashMap::new()),
-                pending: RefCell::new(Vec::new()),
-                next_token: Cell::new(TIMER + 1),
-                holding: Cell::new(0),
-                idle: RefCell::new(None),
-                turns: RefCell::new(Vec::new()),
-                paced: RefCell::new(Vec::new()),
-                timer: RefCell::new(None),
-                timer_armed: Cell::new(false),
-                timer_due: Cell::new(None),
-            });
-            let poll = Poll::new(env, reactor.epoll.0.as_raw_fd(), Rc::clone(&reactor))?;
-            poll.set_ref(false);
-            if poll.watch(READABLE) < 0 {
-                return Err(io::Error::other("cannot watch the epoll set"));
-            }
-            let prepare = Prepare::new(env, Rc::clone(&reactor))?;
-            // The shared poll handle alone says whether the loop has to stay alive.
-            prepare.set_ref(false);
-            *reactor.poll.borrow_mut() = Some(poll);
-            *reactor.prepare.borrow_mut() = Some(prepare);
-            *reactor.idle.borrow_mut() = Some(Idle::new(env)?);
-            *reactor.hook.borrow_mut() = CleanupHook::add(env, Rc::clone(&reactor));
-            *slot = Some(Rc::clone(&reactor));
-            Ok(reactor)
-        })
+    /// A reactor for `env`'s thread: its epoll set, watched by one poll handle on the loop. The
+    /// thread keeps it, and tears it down at the environment's end (`owner::thread`).
+    ///
+    /// # Errors
+    /// No loop, no memory, no epoll set.
+    pub fn new(env: RawEnv) -> io::Result<Rc<Reactor>> {
+        let reactor = Rc::new(Reactor {
+            epoll: Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?,
+            env,
+            poll: RefCell::new(None),
+            prepare: RefCell::new(None),
+            entries: RefCell::new(HashMap::new()),
+            pending: RefCell::new(Vec::new()),
+            next_token: Cell::new(TIMER + 1),
+            holding: Cell::new(0),
+            idle: RefCell::new(None),
+            turns: RefCell::new(Vec::new()),
+            paced: RefCell::new(Vec::new()),
+            timer: RefCell::new(None),
+            timer_armed: Cell::new(false),
+            timer_due: Cell::new(None),
+        });
+        let poll = Poll::new(env, reactor.epoll.0.as_raw_fd(), Rc::clone(&reactor))?;
+        poll.set_ref(false);
+        if poll.watch(READABLE) < 0 {
+            return Err(io::Error::other("cannot watch the epoll set"));
+        }
+        let prepare = Prepare::new(env, Rc::clone(&reactor))?;
+        // The shared poll handle alone says whether the loop has to stay alive.
+        prepare.set_ref(false);
+        *reactor.poll.borrow_mut() = Some(poll);
+        *reactor.prepare.borrow_mut() = Some(prepare);
+        *reactor.idle.borrow_mut() = Some(Idle::new(env)?);
+        Ok(reactor)
+    }
+
+    /// The environment whose loop this reactor is on.
+    pub fn env(&self) -> RawEnv {
+        self.env
     }
 
     /// References the shared poll handle exactly while some entry holds the loop.
@@ -489,10 +482,9 @@ impl Reactor {
 }
 
 impl Teardown for Reactor {
+    /// Tears down whatever the reactor still watches, then closes its handles on the loop and
+    /// its timer (the thread's cleanup hook calls this, after closing the thread's sockets).
     fn teardown(&self) {
-        if let Some(hook) = self.hook.try_borrow_mut().ok().and_then(|mut h| h.take()) {
-            hook.forget_after_run();
-        }
         let targets: Vec<Rc<dyn Watched>> = match self.entries.try_borrow() {
             Ok(entries) => entries.values().map(|e| Rc::clone(&e.target)).collect(),
             Err(_) => Vec::new(),
@@ -516,16 +508,6 @@ impl Teardown for Reactor {
         if let Ok(mut timer) = self.timer.try_borrow_mut() {
             timer.take();
         }
-        let _ = REACTOR.try_with(|slot| {
-            if let Ok(mut slot) = slot.try_borrow_mut() {
-                if slot
-                    .as_ref()
-                    .is_some_and(|r| std::ptr::eq(Rc::as_ptr(r), self))
-                {
-                    slot.take();
-                }
-            }
-        });
     }
 }
 
@@ -537,13 +519,12 @@ pub struct Watch {
 }
 
 impl Watch {
-    /// Watches `fd` (for nothing yet) on `env`'s thread for `target`, which the reactor keeps
-    /// alive until this is dropped or the environment is torn down.
+    /// Watches `fd` (for nothing yet) in `reactor` (its thread's) for `target`, which the
+    /// reactor keeps alive until this is dropped or the environment is torn down.
     ///
     /// # Errors
-    /// The reactor cannot be made (no loop, no memory, no epoll set).
-    pub fn new(env: RawEnv, fd: RawFd, target: Rc<dyn Watched>) -> io::Result<Watch> {
-        let reactor = Reactor::of(env)?;
+    /// The reactor is busy (a re-entrant call).
+    pub fn new(reactor: Rc<Reactor>, fd: RawFd, target: Rc<dyn Watched>) -> io::Result<Watch> {
         let token = reactor.next_token.get();
         reactor.next_token.set(token + 1);
         reactor

@@ -724,8 +724,8 @@ pub trait Teardown {
 }
 
 /// An environment cleanup hook holding a strong `Rc` to its target, registered for good: its
-/// targets (a thread's handle registry, its reactor) live as long as their environment, so a
-/// hook is never removed, and runs once, at the environment's teardown.
+/// target (a thread's state, `owner/thread.rs`, the one hook of a thread) lives as long as its
+/// environment, so the hook is never removed, and runs once, at the environment's teardown.
 ///
 /// Without it, a worker terminated with a socket open aborts the whole process (`uv_loop_close()
 /// while having open handles`): Node closes only the handles it knows about.

@@ -32,14 +32,13 @@
 //! re-entrantly: their socket waits for the outer delivery. (The background path nests as this
 //! one does: `background.rs`.)
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
 
 use napi::sys::napi_value;
 
 use super::control::InfoValues;
-use super::{staging, Callbacks, Delivery, Owner};
+use super::{staging, thread, Callbacks, Delivery, Owner};
 use crate::recv::{self, Batches, Datagrams, Position, ReadSize};
 use crate::sys::addr::Addr;
 use crate::sys::error;
@@ -53,19 +52,14 @@ pub const FAIR: usize = 32;
 /// Read buffers kept in the thread's pool: one for reads, one for a nested loop's read.
 const POOLED: usize = 2;
 
-thread_local! {
-    /// One JS thread's spare read buffers (32 × 64 KiB each): a read takes one for as long as
-    /// its datagrams are delivered, so that buffers per socket (2 MiB for each of possibly
-    /// thousands of sockets) are not needed. Untouched pages cost nothing.
-    static READERS: RefCell<Vec<Reader>> = const { RefCell::new(Vec::new()) };
-}
+// One JS thread's spare read buffers (32 × 64 KiB each, in its `thread::Thread`): a read takes
+// one for as long as its datagrams are delivered, so that buffers per socket (2 MiB for each of
+// possibly thousands of sockets) are not needed. Untouched pages cost nothing.
 
 /// A read buffer from the pool, or a new one.
 fn take_reader() -> io::Result<Reader> {
-    let pooled = READERS
-        .try_with(|r| r.try_borrow_mut().ok().and_then(|mut v| v.pop()))
-        .ok()
-        .flatten();
+    let pooled =
+        thread::with(|t| t.readers.try_borrow_mut().ok().and_then(|mut v| v.pop())).flatten();
     match pooled {
         Some(reader) => Ok(reader),
         None => Reader::new(),
@@ -74,8 +68,8 @@ fn take_reader() -> io::Result<Reader> {
 
 /// Returns a read buffer to the pool (or frees it, when the pool is full).
 fn give_back(reader: Reader) {
-    let _ = READERS.try_with(|r| {
-        if let Ok(mut v) = r.try_borrow_mut() {
+    thread::with(|t| {
+        if let Ok(mut v) = t.readers.try_borrow_mut() {
             if v.len() < POOLED {
                 v.push(reader);
             }

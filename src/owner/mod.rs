@@ -31,6 +31,7 @@ mod deliver;
 mod pacer;
 mod send_wait;
 pub mod staging;
+pub(crate) mod thread;
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::io::{self, IoSlice};
@@ -61,11 +62,27 @@ pub struct Functions {
     onsend: JsRef,
     /// `onwritable()`: the socket became writable after [`Owner::notify_writable`].
     onwritable: Option<JsRef>,
+    /// How `onsend` reports completions.
+    completions: Completions,
+}
+
+/// How the completions of queued sends reach `onsend`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Completions {
+    /// One call per datagram, `onsend(id, status, bytes)`, so that the queue's size read from a
+    /// callback still counts the datagrams whose callbacks have not run, as libuv counts them
+    /// (the UDP handle: node:dgram's behaviour).
+    Each,
+    /// One call per flush, `onsend([id, status, bytes, ...])`, in the order sent (the Unix
+    /// handle: behind a receiver's queue of `net.unix.max_dgram_qlen` datagrams most sends
+    /// wait, and a call into JavaScript per completion cost more than the send).
+    Batched,
 }
 
 impl Functions {
-    /// Keeps `[onmessage, onerror, onsend]` and `onwritable`; `None` if a reference cannot be
-    /// made (the environment is shutting down).
+    /// Keeps `[onmessage, onerror, onsend]` and `onwritable`, `onsend` reporting as
+    /// `completions` says; `None` if a reference cannot be made (the environment is shutting
+    /// down).
     ///
     /// # Safety
     /// The functions are live values of the running call on `raw`'s thread.
@@ -73,6 +90,7 @@ impl Functions {
         raw: RawEnv,
         [onmessage, onerror, onsend]: [napi_value; 3],
         onwritable: Option<napi_value>,
+        completions: Completions,
     ) -> Option<Self> {
         // SAFETY: the caller's promise.
         let reference = |f: napi_value| unsafe { JsRef::new(raw, f) };
@@ -84,6 +102,7 @@ impl Functions {
                 Some(f) => Some(reference(f)?),
                 None => None,
             },
+            completions,
         })
     }
 }
@@ -477,7 +496,9 @@ impl Owner {
         }
         let fd = self.with_socket(|s| Ok(s.as_raw_fd()))?;
         let target: Rc<dyn Watched> = Rc::clone(self) as Rc<dyn Watched>;
-        let watch = Watch::new(self.env, fd, target)?;
+        let reactor = thread::with(|t| t.reactor(self.env))
+            .unwrap_or_else(|| Err(io::Error::from_raw_os_error(libc::EBADF)))?;
+        let watch = Watch::new(reactor, fd, target)?;
         if !self.referenced.get() {
             watch.set_ref(false);
         }
@@ -712,6 +733,30 @@ impl Owner {
         let Some(onsend) = callbacks.callee(&scope, |f| &f.onsend) else {
             return progressed;
         };
+        if callbacks.functions.completions == Completions::Batched {
+            let mut values = Vec::new();
+            while let Some(c) = self
+                .sender
+                .try_borrow_mut()
+                .ok()
+                .and_then(|mut engine| engine.take_completion())
+            {
+                let bytes = i32::try_from(c.bytes).unwrap_or(i32::MAX);
+                // A completion that cannot be made a value (the environment is going) ends the
+                // flush's report: no callback runs after that anyway.
+                match (scope.uint(c.id), scope.int(c.status), scope.int(bytes)) {
+                    (Some(id), Some(status), Some(bytes)) => values.extend([id, status, bytes]),
+                    _ => break,
+                }
+            }
+            if !values.is_empty() {
+                if let Some(list) = scope.array(&values) {
+                    scope.call_callee(&callbacks.context, &onsend, &[list]);
+                }
+            }
+            self.update_interest();
+            return progressed;
+        }
         loop {
             let next = match self.sender.try_borrow_mut() {
                 Ok(mut engine) => engine.take_completion(),

@@ -14,11 +14,11 @@
 //! listener that runs the loop, as `deasync` does); only the outermost one stages
 //! ([`Delivering`]), so a nested one never overwrites slots whose calls are still to come.
 
-use std::cell::Cell;
 use std::ptr;
 
 use napi::sys;
 
+use super::thread::{self, Area};
 use crate::uv::RawEnv;
 
 /// The largest datagram staged: V8 keeps typed arrays up to this size in its heap.
@@ -26,37 +26,25 @@ pub const SMALL: usize = 64;
 /// Datagrams staged at once (one group of calls).
 pub const SLOTS: usize = 16;
 
-/// A registered staging area: its env, its bytes, and the reference that keeps it alive.
-#[derive(Clone, Copy)]
-struct Area {
-    env: sys::napi_env,
-    bytes: *mut u8,
-    array: sys::napi_ref,
-}
-
 /// A delivery in progress on this thread, for as long as it lives.
 pub struct Delivering(());
 
 impl Delivering {
     /// Marks a delivery as begun.
     pub fn begin() -> Self {
-        DEPTH.with(|d| d.set(d.get() + 1));
+        thread::with(|t| t.depth.set(t.depth.get() + 1));
         Delivering(())
     }
 }
 
 impl Drop for Delivering {
     fn drop(&mut self) {
-        DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+        thread::with(|t| t.depth.set(t.depth.get().saturating_sub(1)));
     }
 }
 
-thread_local! {
-    /// This thread's staging area.
-    static AREA: Cell<Option<Area>> = const { Cell::new(None) };
-    /// How many deliveries are in progress on this thread (more than one: nested).
-    static DEPTH: Cell<usize> = const { Cell::new(0) };
-}
+// This thread's staging area, and how many deliveries are in progress on it (more than one:
+// nested), are kept in its `thread::Thread`.
 
 /// Returns the staging area of `env` on this thread: the one registered before, or else
 /// `array`, a `Uint8Array` of at least `SLOTS * SMALL` bytes, which becomes it. It is kept
@@ -73,7 +61,10 @@ thread_local! {
 /// `array` is a live value of the running call on `env`'s thread.
 pub unsafe fn register(env: RawEnv, array: sys::napi_value) -> napi::Result<sys::napi_value> {
     let env = env.raw();
-    if let Some(known) = AREA.with(Cell::get).filter(|known| known.env == env) {
+    if let Some(known) = thread::with(|t| t.area.get())
+        .flatten()
+        .filter(|known| known.env == env)
+    {
         let mut value = ptr::null_mut();
         // SAFETY: the reference was made on this env and is never deleted.
         let status = unsafe { sys::napi_get_reference_value(env, known.array, &mut value) };
@@ -111,8 +102,8 @@ pub unsafe fn register(env: RawEnv, array: sys::napi_value) -> napi::Result<sys:
     // once they are outside its heap, as they are at this size) alive.
     let status = unsafe { sys::napi_create_reference(env, array, 1, &mut reference) };
     napi::check_status!(status, "cannot keep the staging area")?;
-    AREA.with(|area| {
-        area.set(Some(Area {
+    thread::with(|t| {
+        t.area.set(Some(Area {
             env,
             bytes: data.cast(),
             array: reference,
@@ -126,14 +117,14 @@ pub unsafe fn register(env: RawEnv, array: sys::napi_value) -> napi::Result<sys:
 /// has no staging area on this thread, or when the delivery is nested in another
 /// (see [`Delivering`]).
 pub fn stage(env: RawEnv, slot: usize, bytes: &[u8]) -> Option<i32> {
-    if bytes.len() > SMALL || slot >= SLOTS || DEPTH.with(Cell::get) > 1 {
+    if bytes.len() > SMALL || slot >= SLOTS || thread::with(|t| t.depth.get()).unwrap_or(2) > 1 {
         return None;
     }
     let Area {
         env: owner,
         bytes: area,
         ..
-    } = AREA.with(Cell::get)?;
+    } = thread::with(|t| t.area.get()).flatten()?;
     if owner != env.raw() {
         return None;
     }
