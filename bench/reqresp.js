@@ -55,8 +55,10 @@ function client (impl, port, window, seconds, ports) {
   const onMessage = (m) => {
     const id = m.readUInt32LE(0)
     const t0 = sentAt.get(id)
+    // A late reply to a request already counted lost and replaced: the window is full.
+    if (t0 === undefined) return
     sentAt.delete(id)
-    if (measuring && t0 !== undefined) {
+    if (measuring) {
       done++
       if (rtts.length < 200000) rtts.push(Number(process.hrtime.bigint() - t0) / 1000)
     }
@@ -67,6 +69,18 @@ function client (impl, port, window, seconds, ports) {
     s.on('message', onMessage)
     s.bind(0, '127.0.0.1', () => { if (++bound === ports) start() })
   }
+  // A request unanswered after 100 ms is counted lost and replaced, so that a lost datagram (on a
+  // loaded machine) does not shrink the window for the rest of the trial.
+  let lost = 0
+  setInterval(() => {
+    const old = process.hrtime.bigint() - 100_000_000n
+    for (const [id, t] of sentAt) {
+      if (t > old) break // in the order sent
+      sentAt.delete(id)
+      lost++
+      send()
+    }
+  }, 20).unref()
   function start () {
     for (let i = 0; i < window; i++) send()
     // A short warm-up, then the measured period.
@@ -81,7 +95,8 @@ function client (impl, port, window, seconds, ports) {
         process.stdout.write(JSON.stringify({
           rate: done / secs,
           p50: rtts[rtts.length >> 1] || null,
-          cpuPerReply: done ? (cpu.user + cpu.system) / done : null
+          cpuPerReply: done ? (cpu.user + cpu.system) / done : null,
+          lost
         }) + '\n')
         process.exit(0)
       }, seconds * 1000)
@@ -143,14 +158,15 @@ async function main (argv) {
       const rate = median(results[i].map((r) => r.rate))
       const p50 = median(results[i].map((r) => r.p50))
       const cpu = median(results[i].map((r) => r.cpuPerReply))
-      rows.push({ window, name, rate, p50, ratio: rate / base, cpu, cpuRatio: cpu / median(results[0].map((r) => r.cpuPerReply)) })
+      const lost = results[i].reduce((sum, r) => sum + r.lost, 0)
+      rows.push({ window, name, rate, p50, ratio: rate / base, cpu, cpuRatio: cpu / median(results[0].map((r) => r.cpuPerReply)), lost })
     }
   }
   console.log(`request/response, 64 B, across cores, ${ports} client port(s), ${trials} trial(s) of ${seconds} s, medians\n`)
-  console.log('| window | implementation | requests/s | p50 µs | × node:dgram | client CPU µs/reply | × node:dgram |')
-  console.log('|---:|---|---:|---:|---:|---:|---:|')
+  console.log('| window | implementation | requests/s | p50 µs | × node:dgram | client CPU µs/reply | × node:dgram | lost (all trials) |')
+  console.log('|---:|---|---:|---:|---:|---:|---:|---:|')
   for (const r of rows) {
-    console.log(`| ${r.window} | ${r.name} | ${Math.round(r.rate).toLocaleString('en')} | ${r.p50 === null ? '-' : r.p50.toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.cpu.toFixed(2)} | ${r.cpuRatio.toFixed(2)} |`)
+    console.log(`| ${r.window} | ${r.name} | ${Math.round(r.rate).toLocaleString('en')} | ${r.p50 === null ? '-' : r.p50.toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.cpu.toFixed(2)} | ${r.cpuRatio.toFixed(2)} | ${r.lost} |`)
   }
 }
 
