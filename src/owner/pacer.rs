@@ -1,8 +1,9 @@
 //! Read pacing, carried out (the decision is `crate::recv::pacing`): a paced socket's readable
 //! interest is switched off and the thread's reactor gives it a turn [`DELAY`] later, through
 //! the one pacing timer of the thread (a `timerfd` in the reactor's epoll set, because libuv's
-//! own timers count in milliseconds). A socket holds nothing for pacing: no descriptor, no
-//! handle; the thread's timer is made the first time any of its sockets paces.
+//! own timers count in milliseconds). A socket holds nothing for pacing but a few bytes of
+//! recent-read state (`pacing::Arrivals`): no descriptor, no handle; the thread's timer is made
+//! the first time any of its sockets paces.
 //!
 //! The paced read happens at the start of the loop iteration after the timer fires (the
 //! reactor's prepare), not in the timer's own poll phase. Why: node:dgram reads a datagram in

@@ -78,11 +78,12 @@ pub const WINDOW: u32 = SLOTS as u32;
 pub struct Arrivals {
     /// When the current window began, in microseconds of a wrapping clock.
     since_us: u32,
-    /// Datagrams read in the window since it began; 0: no window yet.
-    datagrams: u32,
-    /// The socket's count of datagrams sent at its previous read (the low 32 bits: only whether
-    /// it changed matters).
-    sent: u32,
+    /// Datagrams read in the window since it began (1 more, saturating); 0: no window yet.
+    datagrams: u16,
+    /// The socket's count of datagrams sent at its previous read, its low 16 bits: only whether
+    /// it changed matters (65,536 sends between two reads look like none: one wait, at worst).
+    /// Small, as every socket has one.
+    sent: u16,
 }
 
 /// One read, as the decision sees it.
@@ -100,8 +101,10 @@ pub struct Read {
 /// one-way rule; `now_us` (a wrapping microsecond clock) is called only when that rule needs it.
 pub fn worth_a_wait(read: Read, arrivals: &mut Arrivals, now_us: impl FnOnce() -> u32) -> bool {
     let size = read.size;
-    let one_way = read.sent == Some(arrivals.sent);
-    if let Some(sent) = read.sent {
+    // Truncated on purpose (see `Arrivals::sent`).
+    let sent = read.sent.map(|sent| sent as u16);
+    let one_way = sent == Some(arrivals.sent);
+    if let Some(sent) = sent {
         arrivals.sent = sent;
     }
     if size.bytes > MAX_BYTES {
@@ -132,8 +135,9 @@ pub fn worth_a_wait(read: Read, arrivals: &mut Arrivals, now_us: impl FnOnce() -
         };
         return false;
     }
-    arrivals.datagrams = arrivals.datagrams.saturating_add(size.datagrams as u32);
-    if arrivals.datagrams <= WINDOW {
+    let datagrams = u16::try_from(size.datagrams).unwrap_or(u16::MAX);
+    arrivals.datagrams = arrivals.datagrams.saturating_add(datagrams);
+    if u32::from(arrivals.datagrams) <= WINDOW {
         return false;
     }
     // `datagrams - 1`: the window's first read is not counted (see above).
