@@ -1,6 +1,8 @@
 'use strict'
 // Read pacing (src/recv/pacing.rs, src/owner/pacer.rs): a dgram-rs socket whose reads come back
-// full (32 datagrams waiting) reads again after a short timer instead of at the next wakeup. None of it may be visible: every
+// full (32 datagrams waiting), or that receives one-way at 4 or more datagrams per 50 µs, reads
+// again after a short timer instead of at the next wakeup (when that rule applies is pinned by
+// the unit tests in src/recv/pacing.rs, which need no clock). None of it may be visible: every
 // datagram arrives, in order, a quiet socket answers at once again, close and unref() behave as
 // on node:dgram. Bursts sent in one tick are what puts a receiver into the paced state.
 const assert = require('node:assert')
@@ -202,7 +204,8 @@ test('pacing: a socket that paced holds no descriptor for it afterwards: one tim
 
 test('pacing: bursts of 2 are delivered without a timer', NO_FALLBACK, async () => {
   // Issue 21: every read of 2 or more datagrams armed a 50 µs timer (request/response with a
-  // few in flight waited on it at every round trip). Only full reads pace now.
+  // few in flight waited on it at every round trip). Only full reads pace now, or a one-way
+  // stream of 4 or more datagrams per 50 µs: 2 a millisecond is far below.
   const result = await runChild('dgram-rs', FD_HELPERS + `
 ;(async () => {
   await new Promise((resolve) => sender.bind(0, '127.0.0.1', resolve))

@@ -13,6 +13,8 @@
 //   first datagram  when its socket, bound to 127.0.0.1:0, received the datagram it sent itself
 // The median of the trials is printed with dgram-rs's ratio. Loopback only; each child is
 // bounded in time.
+//
+// BENCH_BASE=<path of another dgram-rs checkout, built> adds its rows (a before/after in one run).
 
 const { spawn } = require('node:child_process')
 const path = require('node:path')
@@ -26,7 +28,7 @@ const CHILD_LIMIT_MS = 10000
 function child (impl) {
   const { performance } = require('node:perf_hooks')
   const start = performance.now()
-  const dgram = require(impl === 'node' ? 'node:dgram' : ROOT)
+  const dgram = require(impl === 'node' ? 'node:dgram' : impl === 'base' ? process.env.BENCH_BASE : ROOT)
   const requireMs = performance.now() - start
   const s = dgram.createSocket('udp4')
   s.on('message', () => {
@@ -62,15 +64,21 @@ const median = (xs) => {
 async function main (argv) {
   const a = argv.find((x) => x.startsWith('--trials='))
   const trials = a ? Number(a.slice('--trials='.length)) : 21
-  const got = { node: [], rs: [] }
+  const impls = process.env.BENCH_BASE ? ['node', 'rs', 'base'] : ['node', 'rs']
+  const got = Object.fromEntries(impls.map((impl) => [impl, []]))
   for (let t = 0; t < trials; t++) {
-    for (const impl of t % 2 ? ['rs', 'node'] : ['node', 'rs']) got[impl].push(await runChild(impl))
+    for (const impl of t % 2 ? [...impls].reverse() : impls) got[impl].push(await runChild(impl))
   }
   const rows = []
   for (const [key, label] of [['requireMs', 'require (ms)'], ['firstMs', 'first datagram received (ms)']]) {
     const node = median(got.node.map((r) => r[key]))
     const rs = median(got.rs.map((r) => r[key]))
-    rows.push({ figure: label, node: +node.toFixed(2), rs: +rs.toFixed(2), ratio: +(rs / node).toFixed(2) })
+    const row = { figure: label, node: +node.toFixed(2), rs: +rs.toFixed(2), ratio: +(rs / node).toFixed(2) }
+    if (got.base) {
+      const base = median(got.base.map((r) => r[key]))
+      Object.assign(row, { 'rs (BENCH_BASE)': +base.toFixed(2), 'ratio (BENCH_BASE)': +(base / node).toFixed(2) })
+    }
+    rows.push(row)
   }
   console.log(`cold start, median of ${trials} processes per implementation (ratio = dgram-rs / node:dgram)`)
   console.table(rows)

@@ -6,8 +6,13 @@
 // pinned to its own core (taskset; "across cores"). Prints requests/s and the median round trip,
 // and the ratio to node:dgram.
 //
-//   npm run bench -- --reqresp [--seconds=1] [--trials=3] [--windows=1,2,4,8,32]
+//   npm run bench -- --reqresp [--seconds=1] [--trials=3] [--windows=1,2,4,8,32] [--ports=1]
 //   (node bench/run.js --reqresp …, or node bench/reqresp.js …)
+//
+// --ports=N: the client sends from N sockets in turn (the window counts requests in flight over
+// all of them): the DNS-shaped server of issue 21 is `--ports=1000 --windows=4,1000` (1,000
+// client ports, 4 queries in flight, then all 1,000 in flight). The client's CPU per reply is
+// printed too.
 //
 // BENCH_BASE=<path of another dgram-rs checkout, built> adds its rows (a before/after in one run).
 // Traffic is on 127.0.0.1 only; every child is bounded in time and killed at the end.
@@ -28,11 +33,15 @@ function echo (impl) {
   process.stdin.on('data', () => process.exit(0)).on('end', () => process.exit(0))
 }
 
-function client (impl, port, window, seconds) {
-  const s = load(impl).createSocket('udp4')
+function client (impl, port, window, seconds, ports) {
+  const dgram = load(impl)
+  // `ports` client sockets (a DNS-shaped server sees that many client ports); the requests go out
+  // from each in turn.
+  const sockets = Array.from({ length: ports }, () => dgram.createSocket('udp4'))
   const payload = Buffer.alloc(64)
   const sentAt = new Map()
   let seq = 0
+  let next = 0
   let done = 0
   const rtts = []
   let measuring = false
@@ -40,32 +49,59 @@ function client (impl, port, window, seconds) {
     const id = seq++
     payload.writeUInt32LE(id, 0)
     sentAt.set(id, process.hrtime.bigint())
-    s.send(payload, port, '127.0.0.1')
+    sockets[next].send(payload, port, '127.0.0.1')
+    next = (next + 1) % ports
   }
-  s.on('message', (m) => {
+  const onMessage = (m) => {
     const id = m.readUInt32LE(0)
     const t0 = sentAt.get(id)
+    // A late reply to a request already counted lost and replaced: the window is full.
+    if (t0 === undefined) return
     sentAt.delete(id)
-    if (measuring && t0 !== undefined) {
+    if (measuring) {
       done++
       if (rtts.length < 200000) rtts.push(Number(process.hrtime.bigint() - t0) / 1000)
     }
     send()
-  })
-  s.bind(0, '127.0.0.1', () => {
+  }
+  let bound = 0
+  for (const s of sockets) {
+    s.on('message', onMessage)
+    s.bind(0, '127.0.0.1', () => { if (++bound === ports) start() })
+  }
+  // A request unanswered after 100 ms is counted lost and replaced, so that a lost datagram (on a
+  // loaded machine) does not shrink the window for the rest of the trial.
+  let lost = 0
+  setInterval(() => {
+    const old = process.hrtime.bigint() - 100_000_000n
+    for (const [id, t] of sentAt) {
+      if (t > old) break // in the order sent
+      sentAt.delete(id)
+      lost++
+      send()
+    }
+  }, 20).unref()
+  function start () {
     for (let i = 0; i < window; i++) send()
     // A short warm-up, then the measured period.
     setTimeout(() => {
       measuring = true
       const start = process.hrtime.bigint()
+      const cpu0 = process.cpuUsage()
       setTimeout(() => {
         const secs = Number(process.hrtime.bigint() - start) / 1e9
+        const cpu = process.cpuUsage(cpu0)
         rtts.sort((a, b) => a - b)
-        process.stdout.write(JSON.stringify({ rate: done / secs, p50: rtts[rtts.length >> 1] || null }) + '\n')
+        process.stdout.write(JSON.stringify({
+          rate: done / secs,
+          p50: rtts[rtts.length >> 1] || null,
+          cpuPerReply: done ? (cpu.user + cpu.system) / done : null,
+          lost
+        }) + '\n')
         process.exit(0)
       }, seconds * 1000)
     }, 200)
-  })
+  }
 }
 
 // --- parent ------------------------------------------------------------------------------------
@@ -86,11 +122,11 @@ function child (args, cpu, limitMs) {
   return { p, line, stop () { clearTimeout(timer); p.stdin.end(); p.kill('SIGKILL') } }
 }
 
-async function trial (impl, window, seconds) {
+async function trial (impl, window, seconds, ports) {
   const server = child(['echo', impl], 1, (seconds + 10) * 1000)
   try {
     const { port } = await server.line
-    const c = child(['client', impl, String(port), String(window), String(seconds)], 0, (seconds + 10) * 1000)
+    const c = child(['client', impl, String(port), String(window), String(seconds), String(ports)], 0, (seconds + 10) * 1000)
     try {
       return await c.line
     } finally { c.stop() }
@@ -107,6 +143,7 @@ async function main (argv) {
   const seconds = Number(opt('seconds', 1))
   const trials = Number(opt('trials', 3))
   const windows = opt('windows', '1,2,4,8,32').split(',').map(Number)
+  const ports = Number(opt('ports', 1))
   const impls = [['node:dgram', 'node'], ['dgram-rs', ROOT]]
   if (process.env.BENCH_BASE) impls.push(['dgram-rs (BENCH_BASE)', path.resolve(process.env.BENCH_BASE)])
   const rows = []
@@ -114,20 +151,22 @@ async function main (argv) {
     const results = impls.map(() => [])
     for (let t = 0; t < trials; t++) {
       // Interleaved: each trial runs every implementation once.
-      for (const [i, [, impl]] of impls.entries()) results[i].push(await trial(impl, window, seconds))
+      for (const [i, [, impl]] of impls.entries()) results[i].push(await trial(impl, window, seconds, ports))
     }
     const base = median(results[0].map((r) => r.rate))
     for (const [i, [name]] of impls.entries()) {
       const rate = median(results[i].map((r) => r.rate))
       const p50 = median(results[i].map((r) => r.p50))
-      rows.push({ window, name, rate, p50, ratio: rate / base })
+      const cpu = median(results[i].map((r) => r.cpuPerReply))
+      const lost = results[i].reduce((sum, r) => sum + r.lost, 0)
+      rows.push({ window, name, rate, p50, ratio: rate / base, cpu, cpuRatio: cpu / median(results[0].map((r) => r.cpuPerReply)), lost })
     }
   }
-  console.log(`request/response, 64 B, across cores, ${trials} trial(s) of ${seconds} s, medians\n`)
-  console.log('| window | implementation | requests/s | p50 µs | × node:dgram |')
-  console.log('|---:|---|---:|---:|---:|')
+  console.log(`request/response, 64 B, across cores, ${ports} client port(s), ${trials} trial(s) of ${seconds} s, medians\n`)
+  console.log('| window | implementation | requests/s | p50 µs | × node:dgram | client CPU µs/reply | × node:dgram | lost (all trials) |')
+  console.log('|---:|---|---:|---:|---:|---:|---:|---:|')
   for (const r of rows) {
-    console.log(`| ${r.window} | ${r.name} | ${Math.round(r.rate).toLocaleString('en')} | ${r.p50 === null ? '-' : r.p50.toFixed(1)} | ${r.ratio.toFixed(2)} |`)
+    console.log(`| ${r.window} | ${r.name} | ${Math.round(r.rate).toLocaleString('en')} | ${r.p50 === null ? '-' : r.p50.toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.cpu.toFixed(2)} | ${r.cpuRatio.toFixed(2)} | ${r.lost} |`)
   }
 }
 
@@ -136,6 +175,6 @@ module.exports = { main }
 if (require.main === module) {
   const [role, ...rest] = process.argv.slice(2)
   if (role === 'echo') echo(rest[0])
-  else if (role === 'client') client(rest[0], Number(rest[1]), Number(rest[2]), Number(rest[3]))
+  else if (role === 'client') client(rest[0], Number(rest[1]), Number(rest[2]), Number(rest[3]), Number(rest[4] || 1))
   else main(process.argv.slice(2)).catch((e) => { console.error(e); process.exit(1) })
 }

@@ -5,7 +5,8 @@
 //   node bench/worker.js <role> --impl=node|rs [--port=P] [--size=B] [--seconds=S] [--warmup=S] [--burst=N]
 //
 // The implementation is `require('node:dgram')` (impl=node) or `require('dgram-rs')` (impl=rs; the
-// package resolves by name from inside the repo); DGRAM_IMPL in the environment is the default.
+// package resolves by name from inside the repo), or impl=base: the dgram-rs checkout at BENCH_BASE
+// (bench/workloads.js); DGRAM_IMPL in the environment is the default.
 // Only the public node:dgram API is used (createSocket, bind, send, on('message'), close, address),
 // so the same code drives both.
 //
@@ -64,7 +65,9 @@ setTimeout(() => fail(new Error('worker watchdog: no stop after the deadline')),
 
 let dgram
 try {
-  dgram = impl === 'rs' ? require('dgram-rs') : require('node:dgram')
+  dgram = impl === 'rs'
+    ? require('dgram-rs')
+    : impl === 'base' ? require(require('node:path').resolve(process.env.BENCH_BASE)) : require('node:dgram')
 } catch (err) {
   fail(err)
 }

@@ -43,6 +43,15 @@ const throughput = [
   { name: 'Rust GSO→GRO', sender: ref('send-gso'), receiver: ref('recv-gro'), needs: ['ref'], color: '#a0a0a0', reference: true }
 ]
 
+// BENCH_BASE=<path of another dgram-rs checkout, built> adds its rows beside this checkout's (a
+// before/after in one run): node→rs and rs→rs with that checkout as the receiver.
+if (process.env.BENCH_BASE) {
+  throughput.push(
+    { name: 'node→rs (BENCH_BASE)', sender: js('node', 'send'), receiver: js('base', 'recv'), needs: ['rs'], color: '#8c6d3f' },
+    { name: 'rs→rs (BENCH_BASE)', sender: js('base', 'send'), receiver: js('base', 'recv'), needs: ['rs'], color: '#7f3f1f' }
+  )
+}
+
 // Ping-pong: the echo starts first; the client keeps one datagram in flight.
 const rtt = [
   { name: 'node↔node', client: js('node', 'ping'), server: js('node', 'echo'), needs: [], color: '#3c873a' },

@@ -154,6 +154,8 @@ pub struct Owner {
     paced: Cell<bool>,
     /// Whether the read in progress came after a pacing wait.
     after_wait: Cell<bool>,
+    /// Recent reads, for pacing's one-way rule (`crate::recv::pacing`).
+    arrivals: Cell<crate::recv::pacing::Arrivals>,
     /// Whether the socket waits for its next turn before it is read on readiness again: it
     /// delivered in this iteration's turn (a backlog's end, a paced read), and a read in this
     /// iteration's poll phase would deliver more than `deliver::FAIR` in one iteration.
@@ -230,6 +232,7 @@ impl Owner {
             watch: RefCell::new(None),
             paced: Cell::new(false),
             after_wait: Cell::new(false),
+            arrivals: Cell::new(Default::default()),
             resting: Cell::new(false),
             backlog: RefCell::new(None),
             pending: RefCell::new(Default::default()),

@@ -1,8 +1,9 @@
 //! Read pacing, carried out (the decision is `crate::recv::pacing`): a paced socket's readable
 //! interest is switched off and the thread's reactor gives it a turn [`DELAY`] later, through
 //! the one pacing timer of the thread (a `timerfd` in the reactor's epoll set, because libuv's
-//! own timers count in milliseconds). A socket holds nothing for pacing: no descriptor, no
-//! handle; the thread's timer is made the first time any of its sockets paces.
+//! own timers count in milliseconds). A socket holds nothing for pacing but a few bytes of
+//! recent-read state (`pacing::Arrivals`): no descriptor, no handle; the thread's timer is made
+//! the first time any of its sockets paces.
 //!
 //! The paced read happens at the start of the loop iteration after the timer fires (the
 //! reactor's prepare), not in the timer's own poll phase. Why: node:dgram reads a datagram in
@@ -12,9 +13,20 @@
 //! deliver them before this iteration's `setImmediate` callbacks: pacing may delay a datagram,
 //! never reorder it against the loop's phases.
 
+use std::sync::OnceLock;
+use std::time::Instant;
+
 use super::Owner;
 use crate::recv::pacing::{self, DELAY};
 use crate::recv::ReadSize;
+
+/// Microseconds since the first call, wrapping (the one-way rule compares times a few hundred
+/// microseconds apart: `crate::recv::pacing`).
+fn now_us() -> u32 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    // Truncated on purpose: a wrapping clock, read with wrapping_sub.
+    EPOCH.get_or_init(Instant::now).elapsed().as_micros() as u32
+}
 
 impl Owner {
     /// Whether reads wait for the pacing turn rather than for readability.
@@ -47,7 +59,21 @@ impl Owner {
     pub(super) fn pace(&self, read: ReadSize) {
         let after_wait = self.after_wait.replace(false);
         let was_paced = self.paced.get();
-        let wait = pacing::worth_a_wait(read, after_wait)
+        // Whether the socket sent since its last read (the one-way rule): the low 32 bits of its
+        // count are enough to tell.
+        let sent = self.sender.try_borrow().ok().map(|s| s.sent().0 as u32);
+        let mut arrivals = self.arrivals.get();
+        let worth = pacing::worth_a_wait(
+            pacing::Read {
+                size: read,
+                paced: after_wait,
+                sent,
+            },
+            &mut arrivals,
+            now_us,
+        );
+        self.arrivals.set(arrivals);
+        let wait = worth
             && self.is_receiving()
             && !self.paused.get()
             && self
