@@ -121,6 +121,65 @@ impl Owner {
             .unwrap_or_default()
     }
 
+    /// Whether what the background reader took waits for delivery before the socket may be
+    /// read again on this thread: the reader owns the socket, its inbox holds something, or
+    /// one of its reads is being delivered.
+    pub(super) fn background_waits(&self) -> bool {
+        let inbound = self
+            .inbound
+            .try_borrow()
+            .map(|c| c.is_some())
+            .unwrap_or(true);
+        inbound
+            || self
+                .background
+                .try_borrow()
+                .ok()
+                .and_then(|b| {
+                    b.as_ref()
+                        .map(|r| r.reader.is_taken() || r.reader.has_queued())
+                })
+                .unwrap_or(false)
+    }
+
+    /// Before this thread reads the socket: whether it may (always, without a background
+    /// reader). True keeps the reader from taking over until [`Owner::end_js_read`].
+    pub(super) fn begin_js_read(&self) -> bool {
+        let Ok(b) = self.background.try_borrow() else {
+            return false;
+        };
+        match b.as_ref() {
+            None => true,
+            Some(r) => {
+                let inbound = self
+                    .inbound
+                    .try_borrow()
+                    .map(|c| c.is_some())
+                    .unwrap_or(true);
+                !inbound && r.reader.begin_js_read()
+            }
+        }
+    }
+
+    /// After this thread's read (one that [`Owner::begin_js_read`] allowed).
+    pub(super) fn end_js_read(&self) {
+        if let Ok(b) = self.background.try_borrow() {
+            if let Some(r) = b.as_ref() {
+                r.reader.end_js_read();
+            }
+        }
+    }
+
+    /// This thread delivered part of its own backlog: it is alive, the reader need not take
+    /// over yet.
+    pub(super) fn js_progress(&self) {
+        if let Ok(b) = self.background.try_borrow() {
+            if let Some(r) = b.as_ref() {
+                r.reader.js_progress();
+            }
+        }
+    }
+
     fn pop_background(&self) -> Option<Item> {
         self.background.try_borrow().ok()?.as_ref()?.reader.pop()
     }
@@ -141,6 +200,11 @@ impl Owner {
         let missed = !nested && self.nested_blocked.replace(false);
         if (more || missed) && self.is_receiving() && !self.paused.get() {
             self.request_turn();
+        }
+        if !nested {
+            // The inbox delivered and the socket handed back: readable again (and off while
+            // the reader owns it).
+            self.update_interest();
         }
     }
 
