@@ -1,5 +1,18 @@
-//! The background receive path, on the owner's side: the wake-up handle on Node's loop and the
-//! delivery of what the background reader (`crate::recv::background`) queued.
+//! The background receive path, on the owner's side: who may read the socket now, the wake-up
+//! handle on Node's loop, and the delivery of what the background reader
+//! (`crate::recv::background`) queued.
+//!
+//! Takeover, not a second reader (issue 22; the reasons and figures are in
+//! `crate::recv::background`): while this thread is free it reads the socket itself, on the
+//! default path (`deliver.rs`: the same reads, pacing, offload and fairness), and tells the
+//! reader at every read ([`Owner::begin_js_read`] / [`Owner::end_js_read`]) and every backlog
+//! turn ([`Owner::js_progress`]). The reader takes the socket over when this thread has shown no
+//! progress for a millisecond while datagrams wait. From then on ([`Owner::background_waits`]):
+//! readable interest is off; each turn delivers this thread's own last read first (it came
+//! first), then the inbox, [`FAIR`] datagrams at a time; and the socket is read here again only
+//! once the reader has handed it back and the inbox and the read in progress are delivered. The
+//! reader hands back when it finds the inbox empty, and wakes the loop, whose turn turns readable
+//! interest on again.
 //!
 //! The reader's thread wakes the loop through a `uv_async_t` (libuv merges wake-ups that come
 //! before the loop gets to them, so a flood costs one wake-up per loop iteration, not one per

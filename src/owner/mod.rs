@@ -868,6 +868,9 @@ impl Watched for Owner {
             self.resting.set(false);
             self.deliver_backlog();
         } else if self.background_waits() {
+            // A pacing wait is moot while the background reader owns the socket (left on, it
+            // would keep readable interest off after the hand-back, with no pacing turn to come).
+            self.paced.set(false);
             self.drain_background();
         } else if self.resting.replace(false) {
             self.update_interest();

@@ -15,12 +15,15 @@
 //! than node:dgram. The JavaScript thread reads efficiently whenever it is free (batched reads,
 //! pacing, offload); the thread is needed only while it is not. So:
 //!
-//! - **The JavaScript thread reads** (the default path, `crate::owner`), and reports each read
-//!   and each delivery turn ([`Background::begin_js_read`], [`Background::js_progress`]).
-//! - **The reader watches**: on the socket's readiness it waits [`TAKEOVER`]; if the JavaScript
-//!   thread made no progress meanwhile and datagrams still wait in the kernel, it takes over.
-//!   While the JavaScript thread is free this costs the reader at most a wake-up or two per
-//!   [`TAKEOVER`], whatever the rate; nothing per datagram.
+//! - **The JavaScript thread reads** (the default path, `crate::owner`), and stamps the time of
+//!   each read and each delivery turn ([`Background::end_js_read`], [`Background::js_progress`]:
+//!   a clock read and a store, tens of nanoseconds).
+//! - **The reader watches**: it waits for the socket's readiness once, then lets go of the
+//!   registration (which would wake it for every datagram that arrives) and looks every
+//!   [`TICK`] while datagrams keep coming: if the JavaScript thread has made no progress for
+//!   [`TAKEOVER`] and datagrams wait in the kernel, it takes over; once the socket is found
+//!   drained, it waits for readiness again. A free loop costs the reader about one wake-up per
+//!   millisecond of traffic, whatever the rate, and nothing while the socket is idle.
 //! - **The reader reads** into the inbox, waking the loop after each read, until the inbox is
 //!   empty at one of its checks (the JavaScript thread has caught up: it took the last item, or
 //!   the socket ran dry), and then **hands back**.
@@ -52,7 +55,7 @@ use std::pin::pin;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -82,12 +85,15 @@ const WATCHED: Interest = Interest::READABLE.add(Interest::ERROR);
 const STOP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long the JavaScript thread may make no progress while datagrams wait before the reader
-/// takes over (tokio's timer counts in milliseconds: the takeover comes 1–2 ms after the last
-/// progress). Short, because the kernel's default receive buffer holds only a few milliseconds
-/// at tens of thousands of datagrams a second; long against a free loop's iteration under a
-/// flood (a read and a delivery of 32 datagrams: about 100 µs), so that a loop that keeps up is
-/// never taken over.
+/// takes over. Short, because the kernel's default receive buffer holds only about 3 ms of
+/// 200-byte datagrams at 60,000 a second; long against a free loop's iteration under a flood (a
+/// read and a delivery of 32 datagrams: about 100 µs), so that a loop that keeps up is rarely
+/// taken over (a takeover costs nothing but the crossing of the datagrams read meanwhile).
 pub const TAKEOVER: Duration = Duration::from_millis(1);
+
+/// How often the reader looks while datagrams flow (tokio's timer counts in milliseconds): the
+/// takeover comes 1–2 ms after the JavaScript thread's last progress.
+const TICK: Duration = Duration::from_millis(1);
 
 /// Who reads the socket ([`Shared::state`]).
 const JS_IDLE: u8 = 0;
@@ -130,7 +136,8 @@ struct Shared {
     /// Who reads the socket: [`JS_IDLE`], [`JS_READING`] or [`TAKEN`] (the reader). Changed from
     /// [`TAKEN`] only under the inbox's lock, with the inbox empty.
     state: AtomicU8,
-    /// Bumped at every JavaScript read and delivery turn: the reader's sign of life.
+    /// When the JavaScript thread last read or delivered (nanoseconds since [`epoch`]): the
+    /// reader's sign of life.
     progress: AtomicU64,
     /// The JavaScript thread found the inbox empty while the reader owned the socket.
     drained: Notify,
@@ -162,6 +169,18 @@ pub struct Background {
     shared: Arc<Shared>,
     task: JoinHandle<()>,
     stopped: mpsc::Receiver<()>,
+}
+
+/// The clock of [`Shared::progress`]: the first time it was read.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Nanoseconds since [`epoch`] (a monotonic clock read through the vDSO: tens of nanoseconds,
+/// on the JavaScript thread at each read).
+fn now() -> u64 {
+    u64::try_from(epoch().elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// The process's runtime, started on first use.
@@ -234,7 +253,7 @@ impl Background {
     /// The JavaScript thread's read (after a [`Background::begin_js_read`] that answered true)
     /// is over; it counts as progress.
     pub fn end_js_read(&self) {
-        self.shared.progress.fetch_add(1, Ordering::Relaxed);
+        self.shared.progress.store(now(), Ordering::Relaxed);
         // Only from JS_READING (a stray call must not hand the reader's socket over).
         let _ = self.shared.state.compare_exchange(
             JS_READING,
@@ -247,7 +266,7 @@ impl Background {
     /// The JavaScript thread delivered what it read earlier (a backlog's turn): it is alive, and
     /// will read again; the reader's deadline starts again.
     pub fn js_progress(&self) {
-        self.shared.progress.fetch_add(1, Ordering::Relaxed);
+        self.shared.progress.store(now(), Ordering::Relaxed);
     }
 
     /// Whether the reader owns the socket now (the JavaScript thread must not read it).
@@ -389,7 +408,7 @@ async fn run(
     // fn's parameters drop after its body's locals, and a duplicate descriptor still open keeps
     // the port bound (a close() followed at once by a bind of the same port failed with
     // EADDRINUSE now and then).
-    let watched = watched;
+    let mut watched = watched;
     let mut pooled = match PooledReader::take() {
         Ok(pooled) => pooled,
         Err(e) => {
@@ -404,24 +423,41 @@ async fn run(
     };
     let mut offload = Offload::default();
     loop {
-        if let Err(e) = watch(&watched, &shared).await {
+        // The JavaScript thread reads: wait for datagrams, then watch it by timer alone (the
+        // registration would wake this thread for every datagram that arrives).
+        if let Err(e) = watched.ready(WATCHED).await {
             shared.push(Item::Error(crate::sys::error::errno(&e)), 0);
             wake();
             return;
         }
+        let fd = watched.into_inner();
+        let taken = watch(&fd, &shared).await;
+        // SAFETY: as in `Background::start`: the AsyncFd owns the open descriptor from here on.
+        watched = match unsafe { AsyncFd::register_with_interest(fd, WATCHED) }
+            .map_err(|e| e.into_parts().1)
+        {
+            Ok(watched) => watched,
+            Err(e) => {
+                // The JavaScript thread reads from now on; the failure is reported in its place.
+                shared.push(Item::Error(crate::sys::error::errno(&e)), 0);
+                shared.state.store(JS_IDLE, Ordering::Release);
+                wake();
+                return;
+            }
+        };
+        if !taken {
+            continue;
+        }
         shared.takeovers.fetch_add(1, Ordering::Relaxed);
-        // The loop is woken by the first read (or by the hand-back, if there is nothing).
-        if let Err(e) = read_while_taken(
+        let read = read_while_taken(
             &watched,
             &shared,
             reader,
             &mut offload,
-            max_bytes,
-            mode,
+            (max_bytes, mode),
             &wake,
-        )
-        .await
-        {
+        );
+        if let Err(e) = read.await {
             // The watch failed: reported in its place; the JavaScript thread reads from now on.
             shared.push(Item::Error(crate::sys::error::errno(&e)), 0);
             shared.state.store(JS_IDLE, Ordering::Release);
@@ -431,28 +467,25 @@ async fn run(
     }
 }
 
-/// While the JavaScript thread reads: on readiness, waits [`TAKEOVER`], and takes over if the
-/// JavaScript thread made no progress meanwhile and the socket still holds datagrams. Under
-/// steady traffic this wakes about twice per [`TAKEOVER`]; on an idle socket, never.
-async fn watch(watched: &AsyncFd<OwnedFd>, shared: &Shared) -> io::Result<()> {
+/// While the JavaScript thread reads and datagrams keep coming: every [`TICK`], takes over if
+/// the JavaScript thread made no progress for [`TAKEOVER`] and datagrams wait. Returns
+/// true once it has taken over, false once the socket is found drained (then the task waits
+/// for readiness again). So a free loop costs this thread a wake-up per [`TICK`] of
+/// traffic, nothing per datagram, and nothing while the socket is idle.
+async fn watch(fd: &OwnedFd, shared: &Shared) -> bool {
+    let limit = u64::try_from(TAKEOVER.as_nanos()).unwrap_or(u64::MAX);
     loop {
-        let mut ready = watched.ready(WATCHED).await?;
-        let seen = shared.progress.load(Ordering::Relaxed);
-        tokio::time::sleep(TAKEOVER).await;
-        if !pending(watched.get_ref()) {
-            // Drained (by the JavaScript thread): wait for the next datagram. A readiness event
-            // that came during the sleep keeps the socket ready (tokio clears only the event it
-            // reported), so nothing is missed.
-            ready.clear_ready();
-            continue;
+        tokio::time::sleep(TICK).await;
+        if !pending(fd) {
+            return false;
         }
-        if shared.progress.load(Ordering::Relaxed) == seen
+        if now().saturating_sub(shared.progress.load(Ordering::Relaxed)) >= limit
             && shared
                 .state
                 .compare_exchange(JS_IDLE, TAKEN, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
         {
-            return Ok(());
+            return true;
         }
     }
 }
@@ -467,39 +500,43 @@ enum Woken<'a> {
 
 /// While the reader owns the socket: reads, queues and wakes, until the inbox is found empty at
 /// a check (the JavaScript thread took the last item, or the socket ran dry with the inbox
-/// empty); then hands back.
+/// empty); then hands back. The first read comes at once: datagrams were waiting.
 async fn read_while_taken(
     watched: &AsyncFd<OwnedFd>,
     shared: &Shared,
     reader: &mut Reader,
     offload: &mut Offload,
-    max_bytes: usize,
-    mode: ReadMode,
+    (max_bytes, mode): (usize, ReadMode),
     wake: &(impl Fn() + Send + Sync + 'static),
 ) -> io::Result<()> {
+    let mut first = true;
     loop {
-        let woken = {
-            let mut drained = pin!(shared.drained.notified());
-            let mut ready = pin!(watched.ready(WATCHED));
-            poll_fn(|cx| {
-                // The JavaScript thread's word first: under a flood the socket is always ready.
-                if drained.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Ok(Woken::Drained));
+        let mut ready = None;
+        if !std::mem::take(&mut first) {
+            let woken = {
+                let mut drained = pin!(shared.drained.notified());
+                let mut readiness = pin!(watched.ready(WATCHED));
+                poll_fn(|cx| {
+                    // The JavaScript thread's word first: under a flood the socket is always
+                    // ready.
+                    if drained.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Ok(Woken::Drained));
+                    }
+                    readiness.as_mut().poll(cx).map(|r| r.map(Woken::Ready))
+                })
+                .await?
+            };
+            match woken {
+                Woken::Drained => {
+                    if shared.hand_back() {
+                        wake();
+                        return Ok(());
+                    }
+                    continue;
                 }
-                ready.as_mut().poll(cx).map(|r| r.map(Woken::Ready))
-            })
-            .await?
-        };
-        let mut ready = match woken {
-            Woken::Drained => {
-                if shared.hand_back() {
-                    wake();
-                    return Ok(());
-                }
-                continue;
+                Woken::Ready(guard) => ready = Some(guard),
             }
-            Woken::Ready(ready) => ready,
-        };
+        }
         match read_with(watched.get_ref().as_raw_fd(), reader, mode) {
             Ok(size) => {
                 // The same decision as the owner's (`Owner::follow_offload`); a refusal only
@@ -512,7 +549,9 @@ async fn read_while_taken(
                 wake();
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                ready.clear_ready();
+                if let Some(ready) = ready.as_mut() {
+                    ready.clear_ready();
+                }
                 if shared.hand_back() {
                     wake();
                     return Ok(());

@@ -226,23 +226,25 @@ fn the_reader_leaves_a_reading_js_thread_alone_and_takes_over_when_it_stops() {
     while got.len() < next as usize && Instant::now() < deadline {
         js_turn(&bg, &r, &mut got);
     }
-    assert_eq!(
-        bg.takeovers(),
-        0,
-        "taken over from a thread that kept reading"
+    // (A loaded machine may hold this thread off for a millisecond now and then: a takeover or
+    // two; one that ignored the thread's reads would take over at almost every look, 50 or more.)
+    let early = bg.takeovers();
+    assert!(
+        early <= 3,
+        "taken over {early} times from a thread that kept reading"
     );
-    assert_eq!(bg.counts().received, 0);
+    let before = bg.counts().received;
     // The JavaScript thread stops: the reader takes over and reads what comes.
     for _ in 0..50 {
         s.send_to(&next.to_le_bytes(), addr).unwrap();
         next += 1;
     }
     let deadline = Instant::now() + Duration::from_secs(2);
-    while bg.counts().received < 50 && Instant::now() < deadline {
+    while bg.counts().received < before + 50 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(1));
     }
-    assert_eq!(bg.counts().received, 50);
-    assert_eq!(bg.takeovers(), 1);
+    assert_eq!(bg.counts().received, before + 50);
+    assert_eq!(bg.takeovers(), early + 1);
     assert!(bg.is_taken());
     assert!(
         !bg.begin_js_read(),
@@ -262,7 +264,10 @@ fn the_reader_leaves_a_reading_js_thread_alone_and_takes_over_when_it_stops() {
 
 #[test]
 fn repeated_stalls_hand_over_and_back_in_order_counting_every_datagram() {
+    use nix::sys::socket::{setsockopt, sockopt::RcvBuf};
     let (r, s, addr) = pair();
+    // Room for a late takeover on a loaded machine (capped at net.core.rmem_max).
+    setsockopt(&r, RcvBuf, &(1 << 20)).unwrap();
     let bg = Background::start(r.as_fd(), DEFAULT_MAX_BYTES, ReadMode::default(), || {}).unwrap();
     const TOTAL: u32 = 4000;
     let sender = std::thread::spawn(move || {
