@@ -409,18 +409,6 @@ async fn run(
     // the port bound (a close() followed at once by a bind of the same port failed with
     // EADDRINUSE now and then).
     let mut watched = watched;
-    let mut pooled = match PooledReader::take() {
-        Ok(pooled) => pooled,
-        Err(e) => {
-            shared.push(Item::Error(crate::sys::error::errno(&e)), 0);
-            wake();
-            return;
-        }
-    };
-    // Some from `take` until the task lets go of it.
-    let Some(reader) = pooled.0.as_mut() else {
-        return;
-    };
     let mut offload = Offload::default();
     loop {
         // The JavaScript thread reads: wait for datagrams, then watch it by timer alone (the
@@ -449,6 +437,23 @@ async fn run(
             continue;
         }
         shared.takeovers.fetch_add(1, Ordering::Relaxed);
+        // A read buffer only while the reader owns the socket: back to the spares at the
+        // hand-back, so that a loop that never stalls holds none.
+        let mut pooled = match PooledReader::take() {
+            Ok(pooled) => pooled,
+            Err(e) => {
+                // Reported in its place; the JavaScript thread reads from now on.
+                shared.push(Item::Error(crate::sys::error::errno(&e)), 0);
+                shared.state.store(JS_IDLE, Ordering::Release);
+                wake();
+                return;
+            }
+        };
+        // Some from `take` until it is dropped.
+        let Some(reader) = pooled.0.as_mut() else {
+            shared.state.store(JS_IDLE, Ordering::Release);
+            return;
+        };
         let read = read_while_taken(
             &watched,
             &shared,
