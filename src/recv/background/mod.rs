@@ -19,11 +19,12 @@
 //!   each read and each delivery turn ([`Background::end_js_read`], [`Background::js_progress`]:
 //!   a clock read and a store, tens of nanoseconds).
 //! - **The reader watches**: it waits for the socket's readiness once, then lets go of the
-//!   registration (which would wake it for every datagram that arrives) and looks every
-//!   [`TICK`] while datagrams keep coming: if the JavaScript thread has made no progress for
-//!   [`TAKEOVER`] and datagrams wait in the kernel, it takes over; once the socket is found
-//!   drained, it waits for readiness again. A free loop costs the reader about one wake-up per
-//!   millisecond of traffic, whatever the rate, and nothing while the socket is idle.
+//!   registration (which would wake it for every datagram that arrives) and sleeps until
+//!   [`TAKEOVER`] after the JavaScript thread's last progress, again and again while datagrams
+//!   keep coming: if the JavaScript thread has made no progress meanwhile and datagrams wait in
+//!   the kernel, it takes over; once the socket is found drained, it waits for readiness again.
+//!   A free loop costs the reader about one wake-up per millisecond of traffic, whatever the
+//!   rate, and nothing while the socket is idle.
 //! - **The reader reads** into the inbox, waking the loop after each read, until the inbox is
 //!   empty at one of its checks (the JavaScript thread has caught up: it took the last item, or
 //!   the socket ran dry), and then **hands back**.
@@ -91,8 +92,7 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(2);
 /// taken over (a takeover costs nothing but the crossing of the datagrams read meanwhile).
 pub const TAKEOVER: Duration = Duration::from_millis(1);
 
-/// How often the reader looks while datagrams flow (tokio's timer counts in milliseconds): the
-/// takeover comes 1–2 ms after the JavaScript thread's last progress.
+/// How long the reader waits to look again when the JavaScript thread was reading at its look.
 const TICK: Duration = Duration::from_millis(1);
 
 /// Who reads the socket ([`Shared::state`]).
@@ -472,25 +472,38 @@ async fn run(
     }
 }
 
-/// While the JavaScript thread reads and datagrams keep coming: every [`TICK`], takes over if
-/// the JavaScript thread made no progress for [`TAKEOVER`] and datagrams wait. Returns
-/// true once it has taken over, false once the socket is found drained (then the task waits
-/// for readiness again). So a free loop costs this thread a wake-up per [`TICK`] of
-/// traffic, nothing per datagram, and nothing while the socket is idle.
+/// While the JavaScript thread reads and datagrams keep coming: sleeps until [`TAKEOVER`] after
+/// the JavaScript thread's last progress (or after the call, if later), and takes over if it made none meanwhile and datagrams
+/// wait (else sleeps until [`TAKEOVER`] after the new last progress). Returns true once it has
+/// taken over, false once the socket is found drained (then the task waits for readiness
+/// again). So a free loop costs this thread a wake-up per [`TAKEOVER`] of traffic (tokio's
+/// timer rounds up to the next millisecond: 1–2 ms), nothing per datagram, and nothing while the
+/// socket is idle; a stall is taken over 1–2 ms after the last progress.
 async fn watch(fd: &OwnedFd, shared: &Shared) -> bool {
     let limit = u64::try_from(TAKEOVER.as_nanos()).unwrap_or(u64::MAX);
+    // Datagrams just became ready (after an idle time, or the hand-back): the JavaScript thread
+    // gets its full [`TAKEOVER`] from now to read them, however long ago it last had to.
+    let since = now();
+    let last = || shared.progress.load(Ordering::Relaxed).max(since);
     loop {
-        tokio::time::sleep(TICK).await;
+        let due = epoch() + Duration::from_nanos(last()) + TAKEOVER;
+        if due > Instant::now() {
+            tokio::time::sleep_until(due.into()).await;
+        }
         if !pending(fd) {
             return false;
         }
-        if now().saturating_sub(shared.progress.load(Ordering::Relaxed)) >= limit
-            && shared
+        if now().saturating_sub(last()) >= limit {
+            if shared
                 .state
                 .compare_exchange(JS_IDLE, TAKEN, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
-        {
-            return true;
+            {
+                return true;
+            }
+            // The JavaScript thread is reading (its progress is stamped when the read ends):
+            // look again a tick later.
+            tokio::time::sleep(TICK).await;
         }
     }
 }
