@@ -23,8 +23,11 @@
 //!   [`TAKEOVER`] after the JavaScript thread's last progress, again and again while datagrams
 //!   keep coming: if the JavaScript thread has made no progress meanwhile and datagrams wait in
 //!   the kernel, it takes over; once the socket is found drained, it waits for readiness again.
-//!   A free loop costs the reader about one wake-up per millisecond of traffic, whatever the
-//!   rate, and nothing while the socket is idle.
+//!   A free loop costs the reader one or two wake-ups per millisecond of traffic, whatever the
+//!   rate (with a sender that pauses between bursts, a readiness, a sleep and two `epoll_ctl`
+//!   per burst: about 1.2 µs per datagram at 30k/s on the 2-vCPU VM, docs/benchmarks.md), and
+//!   nothing while the socket is idle. Against an always-on reader that is a fraction of the
+//!   crossing it saved, and the price of a takeover 1–2 ms into a stall.
 //! - **The reader reads** into the inbox, waking the loop after each read, until the inbox is
 //!   empty at one of its checks (the JavaScript thread has caught up: it took the last item, or
 //!   the socket ran dry), and then **hands back**.
@@ -473,8 +476,9 @@ async fn run(
 }
 
 /// While the JavaScript thread reads and datagrams keep coming: sleeps until [`TAKEOVER`] after
-/// the JavaScript thread's last progress (or after the call, if later), and takes over if it made none meanwhile and datagrams
-/// wait (else sleeps until [`TAKEOVER`] after the new last progress). Returns true once it has
+/// the JavaScript thread's last progress (or after the call, if later), and takes over if it
+/// made none meanwhile and datagrams wait (else sleeps until [`TAKEOVER`] after the new last
+/// progress). Returns true once it has
 /// taken over, false once the socket is found drained (then the task waits for readiness
 /// again). So a free loop costs this thread a wake-up per [`TAKEOVER`] of traffic (tokio's
 /// timer rounds up to the next millisecond: 1–2 ms), nothing per datagram, and nothing while the
