@@ -7,6 +7,8 @@
 //
 //   npm run bench -- --stalls [--seconds=3] [--sender=node|dgram-rs] [--only=<regex on config>]
 //   (node bench/run.js --stalls …, or node bench/stalls.js …)
+//   BENCH_BASE=<another checkout, its addon built> adds that build's backgroundReceive to every
+//   table, for a before/after in one run.
 //
 // The paced sender (a connected socket, node:dgram by default) wakes about every millisecond
 // (setTimeout 1) and sends, in one synchronous burst, every datagram due by then
@@ -30,10 +32,14 @@ const ROOT = path.resolve(__dirname, '..')
 const REFERENCE = path.join(ROOT, 'target', 'release', 'examples', 'udp_reference')
 const BIG_INBOX = 64 * 1024 * 1024
 
+// BENCH_BASE=<checkout with a built addon>: that build's backgroundReceive too, in the same run
+// (an A/B of a change: runs interleave, so a busy machine weighs on both alike).
+const BASE = process.env.BENCH_BASE ? path.resolve(process.env.BENCH_BASE) : null
 const RECEIVERS = [
   { name: 'node:dgram', impl: 'node' },
   { name: 'dgram-rs default', impl: 'rs' },
-  { name: 'dgram-rs backgroundReceive', impl: 'rs', bg: true }
+  { name: 'dgram-rs backgroundReceive', impl: 'rs', bg: true },
+  ...(BASE ? [{ name: 'base backgroundReceive', impl: 'rs', bg: true, root: BASE }] : [])
 ]
 const BIG = { name: `dgram-rs backgroundReceive { maxQueueBytes: ${BIG_INBOX / 1048576} MiB }`, impl: 'rs', bg: { maxQueueBytes: BIG_INBOX } }
 
@@ -52,7 +58,7 @@ const configName = (c) => `${c.rate / 1000}k/s × ${c.size} B, ` + (c.stall ? `$
 // ---------------------------------------------------------------------------------------------
 // Child roles.
 
-function load (impl) { return require(impl === 'node' ? 'node:dgram' : ROOT) }
+function load (cfg) { return require(cfg.impl === 'node' ? 'node:dgram' : (cfg.root || ROOT)) }
 
 function socketOptions (cfg) {
   const options = { type: 'udp4' }
@@ -78,7 +84,7 @@ function procDrops (port) {
 }
 
 function roleRecv (cfg) {
-  const socket = load(cfg.impl).createSocket(socketOptions(cfg))
+  const socket = load(cfg).createSocket(socketOptions(cfg))
   let count = 0
   let bytes = 0
   let timer = null
@@ -122,7 +128,7 @@ function roleRecv (cfg) {
 }
 
 function roleSend (cfg) {
-  const socket = load(cfg.impl).createSocket('udp4')
+  const socket = load({ impl: cfg.impl }).createSocket('udp4')
   const payload = Buffer.alloc(cfg.size, 0x61)
   let sent = 0
   let errors = 0
@@ -146,7 +152,7 @@ function roleSend (cfg) {
 }
 
 function roleEcho (cfg) {
-  const socket = load(cfg.impl).createSocket(socketOptions(cfg))
+  const socket = load(cfg).createSocket(socketOptions(cfg))
   socket.on('message', (msg, rinfo) => socket.send(msg, rinfo.port, rinfo.address))
   socket.on('error', (err) => process.send({ ev: 'error', message: err.message }))
   socket.bind(0, '127.0.0.1', () => process.send({ ev: 'ready', port: socket.address().port }))
@@ -154,7 +160,7 @@ function roleEcho (cfg) {
 }
 
 function rolePing (cfg) {
-  const socket = load(cfg.impl).createSocket(socketOptions(cfg))
+  const socket = load(cfg).createSocket(socketOptions(cfg))
   const payload = Buffer.alloc(cfg.size, 0x61)
   const samples = []
   let sentAt = 0n
@@ -389,7 +395,8 @@ async function main (args) {
       { name: 'node:dgram ↔ node:dgram echo', client: NODE, server: NODE },
       { name: 'dgram-rs default ↔ dgram-rs default echo', client: RS, server: RS },
       { name: 'dgram-rs default ↔ dgram-rs backgroundReceive echo', client: RS, server: BG },
-      { name: 'dgram-rs backgroundReceive ↔ dgram-rs backgroundReceive echo', client: BG, server: BG }
+      { name: 'dgram-rs backgroundReceive ↔ dgram-rs backgroundReceive echo', client: BG, server: BG },
+      ...(BASE ? [{ name: 'base backgroundReceive ↔ base backgroundReceive echo', client: { ...BG, root: BASE }, server: { ...BG, root: BASE } }] : [])
     ]
     console.log(`## Round trip: ping-pong of 64 B, one in flight, ${opts.rttSeconds} s after 0.3 s warm-up\n`)
     console.log('| client ↔ server | round trips | p50 µs | p99 µs |')

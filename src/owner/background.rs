@@ -1,5 +1,18 @@
-//! The background receive path, on the owner's side: the wake-up handle on Node's loop and the
-//! delivery of what the background reader (`crate::recv::background`) queued.
+//! The background receive path, on the owner's side: who may read the socket now, the wake-up
+//! handle on Node's loop, and the delivery of what the background reader
+//! (`crate::recv::background`) queued.
+//!
+//! Takeover, not a second reader (issue 22; the reasons and figures are in
+//! `crate::recv::background`): while this thread is free it reads the socket itself, on the
+//! default path (`deliver.rs`: the same reads, pacing, offload and fairness), and tells the
+//! reader at every read ([`Owner::begin_js_read`] / [`Owner::end_js_read`]) and every backlog
+//! turn ([`Owner::js_progress`]). The reader takes the socket over when this thread has shown no
+//! progress for a millisecond while datagrams wait. From then on ([`Owner::background_waits`]):
+//! readable interest is off; each turn delivers this thread's own last read first (it came
+//! first), then the inbox, [`FAIR`] datagrams at a time; and the socket is read here again only
+//! once the reader has handed it back and the inbox and the read in progress are delivered. The
+//! reader hands back when it finds the inbox empty, and wakes the loop, whose turn turns readable
+//! interest on again.
 //!
 //! The reader's thread wakes the loop through a `uv_async_t` (libuv merges wake-ups that come
 //! before the loop gets to them, so a flood costs one wake-up per loop iteration, not one per
@@ -121,6 +134,65 @@ impl Owner {
             .unwrap_or_default()
     }
 
+    /// Whether what the background reader took waits for delivery before the socket may be
+    /// read again on this thread: the reader owns the socket, its inbox holds something, or
+    /// one of its reads is being delivered.
+    pub(super) fn background_waits(&self) -> bool {
+        let inbound = self
+            .inbound
+            .try_borrow()
+            .map(|c| c.is_some())
+            .unwrap_or(true);
+        inbound
+            || self
+                .background
+                .try_borrow()
+                .ok()
+                .and_then(|b| {
+                    b.as_ref()
+                        .map(|r| r.reader.is_taken() || r.reader.has_queued())
+                })
+                .unwrap_or(false)
+    }
+
+    /// Before this thread reads the socket: whether it may (always, without a background
+    /// reader). True keeps the reader from taking over until [`Owner::end_js_read`].
+    pub(super) fn begin_js_read(&self) -> bool {
+        let Ok(b) = self.background.try_borrow() else {
+            return false;
+        };
+        match b.as_ref() {
+            None => true,
+            Some(r) => {
+                let inbound = self
+                    .inbound
+                    .try_borrow()
+                    .map(|c| c.is_some())
+                    .unwrap_or(true);
+                !inbound && r.reader.begin_js_read()
+            }
+        }
+    }
+
+    /// After this thread's read (one that [`Owner::begin_js_read`] allowed).
+    pub(super) fn end_js_read(&self) {
+        if let Ok(b) = self.background.try_borrow() {
+            if let Some(r) = b.as_ref() {
+                r.reader.end_js_read();
+            }
+        }
+    }
+
+    /// This thread delivered part of its own backlog: it is alive, the reader need not take
+    /// over yet.
+    pub(super) fn js_progress(&self) {
+        if let Ok(b) = self.background.try_borrow() {
+            if let Some(r) = b.as_ref() {
+                r.reader.js_progress();
+            }
+        }
+    }
+
     fn pop_background(&self) -> Option<Item> {
         self.background.try_borrow().ok()?.as_ref()?.reader.pop()
     }
@@ -141,6 +213,11 @@ impl Owner {
         let missed = !nested && self.nested_blocked.replace(false);
         if (more || missed) && self.is_receiving() && !self.paused.get() {
             self.request_turn();
+        }
+        if !nested {
+            // The inbox delivered and the socket handed back: readable again (and off while
+            // the reader owns it).
+            self.update_interest();
         }
     }
 

@@ -155,6 +155,7 @@ impl Owner {
         let Some(callbacks) = self.callbacks() else {
             return;
         };
+        self.js_progress();
         self.deliver_level(&callbacks);
         if !self.has_backlog() && self.is_receiving() && !self.delivering.get() {
             // Read again from the next iteration on (see `Owner::resting`). The delivery just
@@ -177,15 +178,25 @@ impl Owner {
             // overtake it.
             return ReadSize::default();
         }
+        if !self.begin_js_read() {
+            // The background reader owns the socket, or what it read waits: delivered first,
+            // in a turn; readable interest stays off meanwhile.
+            self.update_interest();
+            self.request_turn();
+            return ReadSize::default();
+        }
         let mode = self.control.read_mode.get();
         let mut reader = match take_reader() {
             Ok(reader) => reader,
             Err(e) => {
+                self.end_js_read();
                 self.report_receive_error(error::errno(&e));
                 return ReadSize::default();
             }
         };
-        match recv::read_with(fd, &mut reader, mode) {
+        let read = recv::read_with(fd, &mut reader, mode);
+        self.end_js_read();
+        match read {
             Ok(size) => {
                 // A refusal only means datagram-by-datagram reads, just as correct.
                 let _ = self.follow_offload(Some(size));

@@ -517,7 +517,7 @@ impl Owner {
         if self.is_receiving()
             && !self.paused.get()
             && !self.is_paced()
-            && !self.is_background()
+            && !self.background_waits()
             && !self.has_backlog()
             && !self.resting.get()
             && !self.nested_blocked.get()
@@ -905,10 +905,11 @@ impl Watched for Owner {
             // As for readiness above. A pacing or rest turn is moot meanwhile.
             self.paced.set(false);
             self.resting.set(false);
-            if self.is_background() {
-                self.drain_background();
-            } else if self.has_backlog() {
+            // This thread's own read first: it came before what the background reader took.
+            if self.has_backlog() {
                 self.deliver_nested();
+            } else if self.background_waits() {
+                self.drain_background();
             }
             return;
         }
@@ -916,15 +917,23 @@ impl Watched for Owner {
             // The queue's next try (`send_wait.rs`); a turn owed for receiving comes with it.
             self.flush_queue_when_writable();
         }
-        if self.is_background() {
-            self.drain_background();
-        } else if self.has_backlog() {
+        // This thread's own read first: it came before what the background reader took.
+        if self.has_backlog() {
             self.resting.set(false);
             self.deliver_backlog();
+        } else if self.background_waits() {
+            // A pacing wait is moot while the background reader owns the socket (left on, it
+            // would keep readable interest off after the hand-back, with no pacing turn to come).
+            self.paced.set(false);
+            self.drain_background();
         } else if self.resting.replace(false) {
             self.update_interest();
         } else {
             self.paced_turn();
+            if self.is_background() {
+                // The reader handed the socket back (its wake-up): readable again.
+                self.update_interest();
+            }
         }
     }
 

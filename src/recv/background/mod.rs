@@ -1,12 +1,45 @@
-//! The background receive engine: a task on a tokio runtime reads a socket as soon as it is
-//! readable, whatever the JavaScript thread is doing, into a bounded inbox that the JavaScript
-//! thread empties when it can.
+//! The background receive engine: a reader on a tokio runtime that takes over reading a socket
+//! whenever the JavaScript thread has stopped reading it, into a bounded inbox that the
+//! JavaScript thread empties when it can, and hands the socket back once it has.
 //!
 //! Why: a receiver whose JavaScript stalls (a 100 ms garbage collection, a synchronous parse)
 //! stops reading, and the kernel's receive buffer (208 KiB by default) overflows within
-//! milliseconds at tens of thousands of datagrams a second. Here a runtime thread keeps reading
-//! during the stall; the inbox holds up to its byte budget, and what does not fit is dropped and
+//! milliseconds at tens of thousands of datagrams a second. Here a runtime thread reads during
+//! the stall; the inbox holds up to its byte budget, and what does not fit is dropped and
 //! counted, so memory stays bounded and every loss is visible.
+//!
+//! Why a takeover, not a reader that is always on: an always-on reader made every datagram cross
+//! threads (a copy into the inbox, a lock, a wake-up of the loop) even while the JavaScript thread
+//! was free to read it itself. On the 2-vCPU machine of issue 22 it received at 0.60× the default
+//! path's maximum rate, for 1.63× its process CPU per datagram, and made ping-pong 1.5× slower
+//! than node:dgram. The JavaScript thread reads efficiently whenever it is free (batched reads,
+//! pacing, offload); the thread is needed only while it is not. So:
+//!
+//! - **The JavaScript thread reads** (the default path, `crate::owner`), and stamps the time of
+//!   each read and each delivery turn ([`Background::end_js_read`], [`Background::js_progress`]:
+//!   a clock read and a store, tens of nanoseconds).
+//! - **The reader watches**: it waits for the socket's readiness once, then lets go of the
+//!   registration (which would wake it for every datagram that arrives) and sleeps until
+//!   [`TAKEOVER`] after the JavaScript thread's last progress, again and again while datagrams
+//!   keep coming: if the JavaScript thread has made no progress meanwhile and datagrams wait in
+//!   the kernel, it takes over; once the socket is found drained, it waits for readiness again.
+//!   A free loop costs the reader one or two wake-ups per millisecond of traffic, whatever the
+//!   rate (with a sender that pauses between bursts, a readiness, a sleep and two `epoll_ctl`
+//!   per burst: about 1.2 µs per datagram at 30k/s on the 2-vCPU VM, docs/benchmarks.md), and
+//!   nothing while the socket is idle. Against an always-on reader that is a fraction of the
+//!   crossing it saved, and the price of a takeover 1–2 ms into a stall.
+//! - **The reader reads** into the inbox, waking the loop after each read, until the inbox is
+//!   empty at one of its checks (the JavaScript thread has caught up: it took the last item, or
+//!   the socket ran dry), and then **hands back**.
+//!
+//! One reader at a time: the owner of the socket's reads is one atomic state. The JavaScript
+//! thread reads only after switching it from idle to reading ([`Background::begin_js_read`],
+//! refused while the reader owns it or the inbox holds anything); the reader takes over only by
+//! switching it from idle to taken, never during a JavaScript read. It hands back under the
+//! inbox's lock, only when the inbox is empty, so every datagram the reader read is in the inbox
+//! before the JavaScript thread reads again, and the JavaScript thread delivers its own last read
+//! and the inbox before it reads the socket again: arrival order is kept. Every datagram read is
+//! counted once: by the owner (its reads) or here ([`Counts`]).
 //!
 //! One runtime serves the whole process (every socket, every worker thread): one worker thread,
 //! started on first use. The runtime's thread keeps no Node loop alive; the owner's wake-up handle
@@ -15,18 +48,23 @@
 //! until it has let go of the descriptor, so that closing the socket really closes it.
 //!
 //! Like the rest of the receive engine, this knows nothing of Node-API: it reports through a plain
-//! `wake` closure, and `cargo test` drives it on loopback sockets.
+//! `wake` closure, and `cargo test` drives it on loopback sockets (standing in for the JavaScript
+//! thread with [`Background::begin_js_read`] and [`Background::end_js_read`]).
 
 use std::collections::VecDeque;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::pin::pin;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio::runtime::Runtime;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::offload::Offload;
@@ -49,6 +87,21 @@ const WATCHED: Interest = Interest::READABLE.add(Interest::ERROR);
 
 /// How long [`Background::stop`] waits for the task to let go of the socket.
 const STOP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long the JavaScript thread may make no progress while datagrams wait before the reader
+/// takes over. Short, because the kernel's default receive buffer holds only about 3 ms of
+/// 200-byte datagrams at 60,000 a second; long against a free loop's iteration under a flood (a
+/// read and a delivery of 32 datagrams: about 100 µs), so that a loop that keeps up is rarely
+/// taken over (a takeover costs nothing but the crossing of the datagrams read meanwhile).
+pub const TAKEOVER: Duration = Duration::from_millis(1);
+
+/// How long the reader waits to look again when the JavaScript thread was reading at its look.
+const TICK: Duration = Duration::from_millis(1);
+
+/// Who reads the socket ([`Shared::state`]).
+const JS_IDLE: u8 = 0;
+const JS_READING: u8 = 1;
+const TAKEN: u8 = 2;
 
 /// One datagram in an [`Inbound`] read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,13 +132,22 @@ pub enum Item {
     Error(i32),
 }
 
-/// The inbox and its counters, shared by the task and the owner.
+/// The inbox, its counters and the socket's read ownership, shared by the task and the owner.
 #[derive(Default)]
 struct Shared {
     inbox: Mutex<Inbox>,
+    /// Who reads the socket: [`JS_IDLE`], [`JS_READING`] or [`TAKEN`] (the reader). Changed from
+    /// [`TAKEN`] only under the inbox's lock, with the inbox empty.
+    state: AtomicU8,
+    /// When the JavaScript thread last read or delivered (nanoseconds since [`epoch`]): the
+    /// reader's sign of life.
+    progress: AtomicU64,
+    /// The JavaScript thread found the inbox empty while the reader owned the socket.
+    drained: Notify,
     received: AtomicU64,
     received_bytes: AtomicU64,
     dropped: AtomicU64,
+    takeovers: AtomicU64,
 }
 
 #[derive(Default)]
@@ -112,6 +174,18 @@ pub struct Background {
     stopped: mpsc::Receiver<()>,
 }
 
+/// The clock of [`Shared::progress`]: the first time it was read.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Nanoseconds since [`epoch`] (a monotonic clock read through the vDSO: tens of nanoseconds,
+/// on the JavaScript thread at each read).
+fn now() -> u64 {
+    u64::try_from(epoch().elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// The process's runtime, started on first use.
 fn runtime() -> io::Result<&'static Runtime> {
     static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
@@ -120,6 +194,7 @@ fn runtime() -> io::Result<&'static Runtime> {
             .worker_threads(1)
             .thread_name("dgram-rs-recv")
             .enable_io()
+            .enable_time()
             .build()
             .map_err(|e| e.to_string())
     });
@@ -127,8 +202,10 @@ fn runtime() -> io::Result<&'static Runtime> {
 }
 
 impl Background {
-    /// Starts reading `socket` (non-blocking) in `mode` into an inbox of at most `max_bytes`;
-    /// `wake` is called (from the runtime's thread) after each read that put something in it.
+    /// Starts watching `socket` (non-blocking), to read it in `mode` into an inbox of at most
+    /// `max_bytes` whenever the JavaScript thread stops reading it; `wake` is called (from the
+    /// runtime's thread) after each read that put something in the inbox, and when the reader
+    /// hands the socket back.
     ///
     /// # Errors
     /// The runtime cannot start, the descriptor cannot be duplicated, or the kernel refuses to
@@ -164,10 +241,67 @@ impl Background {
         })
     }
 
-    /// Takes the oldest item from the inbox.
+    /// The JavaScript thread is about to read the socket: false when it must not (the reader
+    /// owns the socket, or the inbox holds what was read before: deliver that first). When true,
+    /// the reader cannot take over until [`Background::end_js_read`], right after the read.
+    pub fn begin_js_read(&self) -> bool {
+        !self.has_queued()
+            && self
+                .shared
+                .state
+                .compare_exchange(JS_IDLE, JS_READING, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// The JavaScript thread's read (after a [`Background::begin_js_read`] that answered true)
+    /// is over; it counts as progress.
+    pub fn end_js_read(&self) {
+        self.shared.progress.store(now(), Ordering::Relaxed);
+        // Only from JS_READING (a stray call must not hand the reader's socket over).
+        let _ = self.shared.state.compare_exchange(
+            JS_READING,
+            JS_IDLE,
+            Ordering::Release,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The JavaScript thread delivered what it read earlier (a backlog's turn): it is alive, and
+    /// will read again; the reader's deadline starts again.
+    pub fn js_progress(&self) {
+        self.shared.progress.store(now(), Ordering::Relaxed);
+    }
+
+    /// Whether the reader owns the socket now (the JavaScript thread must not read it).
+    pub fn is_taken(&self) -> bool {
+        self.shared.state.load(Ordering::Acquire) == TAKEN
+    }
+
+    /// Whether the inbox holds anything.
+    pub fn has_queued(&self) -> bool {
+        self.shared
+            .inbox
+            .lock()
+            .map(|inbox| !inbox.items.is_empty())
+            .unwrap_or(false)
+    }
+
+    /// How many times the reader has taken the socket over.
+    pub fn takeovers(&self) -> u64 {
+        self.shared.takeovers.load(Ordering::Relaxed)
+    }
+
+    /// Takes the oldest item from the inbox. Finding it empty while the reader owns the socket
+    /// tells the reader that the JavaScript thread has caught up (it hands the socket back).
     pub fn pop(&self) -> Option<Item> {
         let mut inbox = self.shared.inbox.lock().ok()?;
-        let item = inbox.items.pop_front()?;
+        let Some(item) = inbox.items.pop_front() else {
+            drop(inbox);
+            if self.is_taken() {
+                self.shared.drained.notify_one();
+            }
+            return None;
+        };
         inbox.cost = inbox.cost.saturating_sub(cost_of(&item));
         Some(item)
     }
@@ -249,7 +383,22 @@ impl Drop for PooledReader {
     }
 }
 
-/// The task: wait for readability, read, queue, wake; until cancelled or the socket fails.
+/// Whether datagrams (or an error) wait in the socket, without taking them.
+fn pending(fd: &OwnedFd) -> bool {
+    let mut poll = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, for an open descriptor (the AsyncFd's), with a zero timeout.
+    let n = unsafe { libc::poll(&mut poll, 1, 0) };
+    // A failed poll (EINTR, ENOMEM) answers yes: at worst the reader takes over, reads nothing
+    // and hands back.
+    n != 0
+}
+
+/// The task: watch while the JavaScript thread reads; take over when it stops; read, queue and
+/// wake until it has caught up; hand back. Until cancelled or the socket fails.
 async fn run(
     watched: AsyncFd<OwnedFd>,
     shared: Arc<Shared>,
@@ -262,29 +411,154 @@ async fn run(
     // fn's parameters drop after its body's locals, and a duplicate descriptor still open keeps
     // the port bound (a close() followed at once by a bind of the same port failed with
     // EADDRINUSE now and then).
-    let watched = watched;
-    let mut pooled = match PooledReader::take() {
-        Ok(pooled) => pooled,
-        Err(e) => {
+    let mut watched = watched;
+    let mut offload = Offload::default();
+    loop {
+        // The JavaScript thread reads: wait for datagrams, then watch it by timer alone (the
+        // registration would wake this thread for every datagram that arrives).
+        if let Err(e) = watched.ready(WATCHED).await {
             shared.push(Item::Error(crate::sys::error::errno(&e)), 0);
             wake();
             return;
         }
-    };
-    // Some from `take` until the task lets go of it.
-    let Some(reader) = pooled.0.as_mut() else {
-        return;
-    };
-    let mut offload = Offload::default();
-    loop {
-        let mut ready = match watched.ready(WATCHED).await {
-            Ok(ready) => ready,
+        let fd = watched.into_inner();
+        let taken = watch(&fd, &shared).await;
+        // SAFETY: as in `Background::start`: the AsyncFd owns the open descriptor from here on.
+        watched = match unsafe { AsyncFd::register_with_interest(fd, WATCHED) }
+            .map_err(|e| e.into_parts().1)
+        {
+            Ok(watched) => watched,
             Err(e) => {
+                // The JavaScript thread reads from now on; the failure is reported in its place.
                 shared.push(Item::Error(crate::sys::error::errno(&e)), 0);
+                shared.state.store(JS_IDLE, Ordering::Release);
                 wake();
                 return;
             }
         };
+        if !taken {
+            continue;
+        }
+        shared.takeovers.fetch_add(1, Ordering::Relaxed);
+        // A read buffer only while the reader owns the socket: back to the spares at the
+        // hand-back, so that a loop that never stalls holds none.
+        let mut pooled = match PooledReader::take() {
+            Ok(pooled) => pooled,
+            Err(e) => {
+                // Reported in its place; the JavaScript thread reads from now on.
+                shared.push(Item::Error(crate::sys::error::errno(&e)), 0);
+                shared.state.store(JS_IDLE, Ordering::Release);
+                wake();
+                return;
+            }
+        };
+        // Some from `take` until it is dropped.
+        let Some(reader) = pooled.0.as_mut() else {
+            shared.state.store(JS_IDLE, Ordering::Release);
+            return;
+        };
+        let read = read_while_taken(
+            &watched,
+            &shared,
+            reader,
+            &mut offload,
+            (max_bytes, mode),
+            &wake,
+        );
+        if let Err(e) = read.await {
+            // The watch failed: reported in its place; the JavaScript thread reads from now on.
+            shared.push(Item::Error(crate::sys::error::errno(&e)), 0);
+            shared.state.store(JS_IDLE, Ordering::Release);
+            wake();
+            return;
+        }
+    }
+}
+
+/// While the JavaScript thread reads and datagrams keep coming: sleeps until [`TAKEOVER`] after
+/// the JavaScript thread's last progress (or after the call, if later), and takes over if it
+/// made none meanwhile and datagrams wait (else sleeps until [`TAKEOVER`] after the new last
+/// progress). Returns true once it has
+/// taken over, false once the socket is found drained (then the task waits for readiness
+/// again). So a free loop costs this thread a wake-up per [`TAKEOVER`] of traffic (tokio's
+/// timer rounds up to the next millisecond: 1–2 ms), nothing per datagram, and nothing while the
+/// socket is idle; a stall is taken over 1–2 ms after the last progress.
+async fn watch(fd: &OwnedFd, shared: &Shared) -> bool {
+    let limit = u64::try_from(TAKEOVER.as_nanos()).unwrap_or(u64::MAX);
+    // Datagrams just became ready (after an idle time, or the hand-back): the JavaScript thread
+    // gets its full [`TAKEOVER`] from now to read them, however long ago it last had to.
+    let since = now();
+    let last = || shared.progress.load(Ordering::Relaxed).max(since);
+    loop {
+        let due = epoch() + Duration::from_nanos(last()) + TAKEOVER;
+        if due > Instant::now() {
+            tokio::time::sleep_until(due.into()).await;
+        }
+        if !pending(fd) {
+            return false;
+        }
+        if now().saturating_sub(last()) >= limit {
+            if shared
+                .state
+                .compare_exchange(JS_IDLE, TAKEN, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return true;
+            }
+            // The JavaScript thread is reading (its progress is stamped when the read ends):
+            // look again a tick later.
+            tokio::time::sleep(TICK).await;
+        }
+    }
+}
+
+/// What woke the reader while it owns the socket.
+enum Woken<'a> {
+    /// The JavaScript thread found the inbox empty.
+    Drained,
+    /// The socket is ready.
+    Ready(tokio::io::unix::AsyncFdReadyGuard<'a, OwnedFd>),
+}
+
+/// While the reader owns the socket: reads, queues and wakes, until the inbox is found empty at
+/// a check (the JavaScript thread took the last item, or the socket ran dry with the inbox
+/// empty); then hands back. The first read comes at once: datagrams were waiting.
+async fn read_while_taken(
+    watched: &AsyncFd<OwnedFd>,
+    shared: &Shared,
+    reader: &mut Reader,
+    offload: &mut Offload,
+    (max_bytes, mode): (usize, ReadMode),
+    wake: &(impl Fn() + Send + Sync + 'static),
+) -> io::Result<()> {
+    let mut first = true;
+    loop {
+        let mut ready = None;
+        if !std::mem::take(&mut first) {
+            let woken = {
+                let mut drained = pin!(shared.drained.notified());
+                let mut readiness = pin!(watched.ready(WATCHED));
+                poll_fn(|cx| {
+                    // The JavaScript thread's word first: under a flood the socket is always
+                    // ready.
+                    if drained.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Ok(Woken::Drained));
+                    }
+                    readiness.as_mut().poll(cx).map(|r| r.map(Woken::Ready))
+                })
+                .await?
+            };
+            match woken {
+                Woken::Drained => {
+                    if shared.hand_back() {
+                        wake();
+                        return Ok(());
+                    }
+                    continue;
+                }
+                Woken::Ready(guard) => ready = Some(guard),
+            }
+        }
         match read_with(watched.get_ref().as_raw_fd(), reader, mode) {
             Ok(size) => {
                 // The same decision as the owner's (`Owner::follow_offload`); a refusal only
@@ -296,7 +570,15 @@ async fn run(
                 shared.queue_read(reader, max_bytes);
                 wake();
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => ready.clear_ready(),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if let Some(ready) = ready.as_mut() {
+                    ready.clear_ready();
+                }
+                if shared.hand_back() {
+                    wake();
+                    return Ok(());
+                }
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             // A connected socket's pending ICMP error, say: reported in its place; the socket
             // keeps working, as on the default path.
@@ -314,6 +596,20 @@ impl Shared {
             inbox.cost += cost;
             inbox.items.push_back(item);
         }
+    }
+
+    /// Gives the socket back to the JavaScript thread if the inbox is empty (checked and
+    /// switched under its lock, between two reads of the reader: everything the reader read has
+    /// been taken). Returns whether it did.
+    fn hand_back(&self) -> bool {
+        let Ok(inbox) = self.inbox.lock() else {
+            return false;
+        };
+        if !inbox.items.is_empty() {
+            return false;
+        }
+        self.state.store(JS_IDLE, Ordering::Release);
+        true
     }
 
     /// Copies the read's datagrams into the inbox while the budget allows; counts the rest as
