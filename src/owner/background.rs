@@ -38,10 +38,10 @@ use std::rc::{Rc, Weak};
 
 use napi::sys::napi_value;
 
-use super::control::InfoValues;
-use super::deliver::Sender;
 use super::deliver::FAIR;
+use super::encode::{Call, Encoder};
 use super::{borrow_mut, staging, Callbacks, Delivery, Owner};
+use crate::recv;
 use crate::recv::background::{Background, Counts, Entry, Inbound, Item};
 use crate::uv::{Async, AsyncHandler, CallScope};
 
@@ -294,10 +294,7 @@ impl Owner {
                     .iter()
                     .take_while(|e| {
                         e.from == first.from
-                            && match (&e.info, &first.info) {
-                                (Some(a), Some(b)) => a.same_but_time(b),
-                                (a, b) => a == b,
-                            }
+                            && recv::same_batch_info(e.info.as_ref(), first.info.as_ref())
                     })
                     .count()
             } else {
@@ -330,52 +327,27 @@ impl Owner {
         bytes: &[u8],
         group: &[Entry],
         batch: bool,
-    ) -> Option<([napi_value; 10], usize)> {
+    ) -> Option<Call> {
         let first = group.first()?;
-        // A small datagram goes through the staging area (see `staging`); each call here stages
-        // its own, just before it is made.
-        let staged = if batch {
-            None
-        } else {
-            staging::stage(self.env, 0, bytes).and_then(|code| scope.int(code))
-        };
-        let buf = staged.or_else(|| scope.buffer_copy(bytes))?;
-        let (address, port) = Sender::default().values(scope, first.from.as_addr())?;
-        // receiveInfo: six more arguments (a batch reports its first datagram's).
-        let info = match &first.info {
-            Some(info) => Some(InfoValues::default().values(scope, self.family, info)?),
-            None => None,
-        };
-        let sizes = if batch {
+        let (buf, sizes) = if batch {
             let size = |n: usize| scope.int(i32::try_from(n).unwrap_or(i32::MAX));
             let common = first.len;
             let uniform = common > 0
                 && group.iter().rev().skip(1).all(|e| e.len == common)
                 && group.last().is_some_and(|e| e.len > 0 && e.len <= common);
-            Some(if uniform {
+            let sizes = if uniform {
                 size(common)?
             } else {
                 let values: Option<Vec<napi_value>> = group.iter().map(|e| size(e.len)).collect();
                 scope.array(&values?)?
-            })
-        } else {
-            None
-        };
-        let mut args = [std::ptr::null_mut(); 10];
-        args[..3].copy_from_slice(&[buf, address, port]);
-        let mut argc = 3;
-        if let Some(values) = info {
-            args[3] = match sizes {
-                Some(sizes) => sizes,
-                None => scope.undefined()?,
             };
-            args[4..].copy_from_slice(&values);
-            argc = 10;
-        } else if let Some(sizes) = sizes {
-            args[3] = sizes;
-            argc = 4;
-        }
-        Some((args, argc))
+            (scope.buffer_copy(bytes)?, Some(sizes))
+        } else {
+            // Each call stages its own small datagram, just before it is made.
+            (Encoder::datagram(scope, self.env, 0, bytes)?, None)
+        };
+        let info = first.info.as_ref();
+        Encoder::default().call(scope, self.family, buf, sizes, first.from.as_addr(), info)
     }
 }
 

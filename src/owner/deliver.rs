@@ -37,13 +37,11 @@ use std::io;
 
 use napi::sys::napi_value;
 
-use super::control::InfoValues;
+use super::encode::{Call, Encoder};
 use super::{staging, thread, Callbacks, Delivery, Owner};
 use crate::recv::{self, Batches, Datagrams, Position, ReadSize};
-use crate::sys::addr::Addr;
 use crate::sys::error;
 use crate::sys::mmsg::Reader;
-use crate::sys::socket::format_ip;
 use crate::uv::CallScope;
 
 /// Datagrams delivered per socket per loop iteration at most (libuv reads 32 per readiness).
@@ -91,7 +89,7 @@ impl Backlog {
 }
 
 /// `onmessage` calls made ready (in a delivery's handle scope) and not made yet.
-pub(super) type Pending = VecDeque<([napi_value; ARGS], usize)>;
+pub(super) type Pending = VecDeque<Call>;
 
 /// How many datagrams get their Buffers made (or their bytes staged) ahead of their calls, in
 /// one handle scope. Few, because a young-generation GC during the calls finds them all alive:
@@ -99,10 +97,6 @@ pub(super) type Pending = VecDeque<([napi_value; ARGS], usize)>;
 /// the peak RSS by several MB. More than one, because a scope per datagram cost more CPU than it
 /// saved.
 const AHEAD: usize = staging::SLOTS;
-
-/// `onmessage`'s arguments at most: `buf, address, port, sizes` and the six of the receive
-/// information.
-const ARGS: usize = 10;
 
 impl Owner {
     /// Reads once (at most [`FAIR`] datagrams are delivered now, the rest wait in the backlog),
@@ -369,34 +363,17 @@ impl Owner {
             return 0;
         };
         let mut datagrams = Datagrams::resume(&backlog.reader, backlog.at);
-        // The sender's address string is made once per run of datagrams from one sender.
-        let mut sender = Sender::default();
-        let mut local = InfoValues::default();
+        let mut encoder = Encoder::default();
         let mut made = 0;
         for (slot, datagram) in datagrams.by_ref().take(count).enumerate() {
-            // A small datagram goes through the staging area (see `staging`), a number in place
-            // of its Buffer.
-            let buf = match staging::stage(self.env, slot, datagram.bytes) {
-                Some(code) => scope.int(code),
-                None => scope.buffer_copy(datagram.bytes),
-            };
-            let (Some((address, port)), Some(buf)) = (sender.values(scope, datagram.from), buf)
+            let Some(call) =
+                Encoder::datagram(scope, self.env, slot, datagram.bytes).and_then(|buf| {
+                    let info = datagram.info.as_ref();
+                    encoder.call(scope, self.family, buf, None, datagram.from, info)
+                })
             else {
                 break;
             };
-            let mut call = ([std::ptr::null_mut(); ARGS], 3);
-            call.0[..3].copy_from_slice(&[buf, address, port]);
-            if let Some(info) = &datagram.info {
-                // onmessage(buf, address, port, undefined, ...info)
-                let (Some(none), Some(values)) =
-                    (scope.undefined(), local.values(scope, self.family, info))
-                else {
-                    break;
-                };
-                call.0[3] = none;
-                call.0[4..].copy_from_slice(&values);
-                call.1 = ARGS;
-            }
             pending.push_back(call);
             made += 1;
         }
@@ -472,47 +449,16 @@ impl Owner {
                     .array(&buffers[..count])
                     .zip(scope.array(&sizes[..count]))
             };
-            let (Some((buf, size)), Some((address, port))) =
-                (args, Sender::default().values(&scope, batch.from))
+            let Some((buf, size)) = args else {
+                return;
+            };
+            let info = batch.info.as_ref();
+            let Some((call, argc)) =
+                Encoder::default().call(&scope, self.family, buf, Some(size), batch.from, info)
             else {
                 return;
             };
-            let mut call = [buf, address, port, size, buf, buf, buf, buf, buf, buf];
-            let mut argc = 4;
-            if let Some(info) = &batch.info {
-                let Some(values) = InfoValues::default().values(&scope, self.family, info) else {
-                    return;
-                };
-                call[4..].copy_from_slice(&values);
-                argc = ARGS;
-            }
             scope.call_callee(&callbacks.context, &onmessage, &call[..argc]);
-        }
-    }
-}
-
-/// The last sender's address and port as JavaScript values, made again only when it changes. A
-/// Unix sender is its name (empty when unnamed; lossy UTF-8) and port 0.
-#[derive(Default)]
-pub(super) struct Sender<'a>(Option<(Addr<'a>, napi_value, napi_value)>);
-
-impl<'a> Sender<'a> {
-    pub(super) fn values(
-        &mut self,
-        scope: &CallScope,
-        from: Addr<'a>,
-    ) -> Option<(napi_value, napi_value)> {
-        match self.0 {
-            Some((last, address, port)) if last == from => Some((address, port)),
-            _ => {
-                let (address, port) = match from {
-                    Addr::Ip(ip) => (scope.string(&format_ip(&ip))?, ip.port()),
-                    Addr::Unix(name) => (scope.string(&String::from_utf8_lossy(name))?, 0),
-                };
-                let port = scope.int(i32::from(port))?;
-                self.0 = Some((from, address, port));
-                Some((address, port))
-            }
         }
     }
 }

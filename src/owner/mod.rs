@@ -28,6 +28,7 @@
 mod background;
 mod control;
 mod deliver;
+mod encode;
 mod pacer;
 mod send_wait;
 pub mod staging;

@@ -202,6 +202,15 @@ impl<'a> Batch<'a> {
     }
 }
 
+/// Whether datagrams with this receive information may share a batch (`receiveBatches`): it is
+/// equal but for the receive time, or both have none. A batch reports its first datagram's.
+pub fn same_batch_info(a: Option<&RecvInfo>, b: Option<&RecvInfo>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.same_but_time(b),
+        (a, b) => a.is_none() && b.is_none(),
+    }
+}
+
 /// The last read's [`Batch`]es, in order.
 pub struct Batches<'a> {
     reader: &'a Reader,
@@ -230,11 +239,7 @@ impl<'a> Iterator for Batches<'a> {
             }
         };
         while let Some(slot) = self.reader.slot(self.next_slot) {
-            let same_info = match (&slot.info, &info) {
-                (Some(a), Some(b)) => a.same_but_time(b),
-                (a, b) => a.is_none() && b.is_none(),
-            };
-            if slot.from != Some(from) || !same_info {
+            if slot.from != Some(from) || !same_batch_info(slot.info.as_ref(), info.as_ref()) {
                 break;
             }
             self.next_slot += 1;
