@@ -175,9 +175,7 @@ function Socket (type, listener) {
   const handle = newHandle(type, lookup)
   handle[kOwner] = this
   if (kNoTrySend) { handle.setQueueEverySend(true) }
-  handle.onmessage = onMessage
-  handle.onbatch = onBatch
-  handle.onerror = onError
+  // Receiving sets its own handlers when it starts (startReceiving).
   handle.onsend = onSend
 
   this.type = type
@@ -258,6 +256,7 @@ function startReceiving (socket) {
   const state = socket[kStateSymbol]
 
   state.handle.onmessage = onMessage
+  state.handle.onbatch = onBatch
   state.handle.onerror = onError
   if (state.receiveBatches) { state.handle.setBatchReceive(true, state.receiveBatches === 'zero-copy') }
   if (state.backgroundReceive !== undefined) { state.handle.setBackgroundReceive(state.backgroundReceive) }
@@ -297,7 +296,6 @@ function replaceHandle (self, newHandle) {
   }
   newHandle.lookup = oldHandle.lookup
   newHandle.onsend = onSend
-  newHandle.onbatch = onBatch
   newHandle[kOwner] = self
 
   // Replace the existing handle by the given one.
