@@ -249,10 +249,13 @@ test('native: when a worker ends, its one cleanup hook closes every socket it le
   const { Worker } = require('node:worker_threads')
   const index = path.join(__dirname, '..', 'index.js')
   const native = path.join(__dirname, '..', 'lib', 'native.js')
+  const handle = path.join(__dirname, '..', 'lib', 'handle.js')
   const w = new Worker(`
     const { parentPort } = require('node:worker_threads')
     const dgram = require(${JSON.stringify(index)})
     const { UnixHandle } = require(${JSON.stringify(native)})
+    // The socket's state (its handle), without the DEP0112 _handle that Node 25 removed.
+    const { kStateSymbol } = require(${JSON.stringify(handle)})
     const fs = require('node:fs')
     const name = '\\0dgram-rs-teardown-' + process.pid + '-' + Math.random()
     // A receiver that never reads, and a sender whose sends queue behind it.
@@ -270,7 +273,7 @@ test('native: when a worker ends, its one cleanup hook closes every socket it le
         for (let i = 0; i < 200; i++) idle.send('x', udp.address().port, '127.0.0.1')
         setTimeout(() => {
           const link = (fd) => { try { return fs.readlinkSync('/proc/self/fd/' + fd) } catch { return '' } }
-          const fds = [receiver.fd, sender.fd, udp._handle.fd, idle._handle.fd]
+          const fds = [receiver.fd, sender.fd, udp[kStateSymbol].handle.fd, idle[kStateSymbol].handle.fd]
           const sets = fs.readdirSync('/proc/self/fd').filter((fd) => /eventpoll|timerfd/.test(link(fd)))
           parentPort.postMessage({ fds, queued: sender.getSendQueueCount(), sets })
         }, 50)
