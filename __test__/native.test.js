@@ -247,12 +247,13 @@ test('native: a handle dropped without close() keeps its socket, as Node\'s UDPW
 test('native: when a worker ends, its one cleanup hook closes every socket it left open (UDP and Unix, receiving or not, one with sends queued), then its epoll set and timer', async () => {
   const fs = require('node:fs')
   const { Worker } = require('node:worker_threads')
-  const index = path.join(__dirname, '..', 'index.js')
+  // The native Socket itself, in every mode (DGRAM_RS_FALLBACK=1 makes index.js node:dgram's).
+  const socket = path.join(__dirname, '..', 'lib', 'socket.js')
   const native = path.join(__dirname, '..', 'lib', 'native.js')
   const handle = path.join(__dirname, '..', 'lib', 'handle.js')
   const w = new Worker(`
     const { parentPort } = require('node:worker_threads')
-    const dgram = require(${JSON.stringify(index)})
+    const dgram = require(${JSON.stringify(socket)})
     const { UnixHandle } = require(${JSON.stringify(native)})
     // The socket's state (its handle), without the DEP0112 _handle that Node 25 removed.
     const { kStateSymbol } = require(${JSON.stringify(handle)})
