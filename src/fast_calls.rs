@@ -147,28 +147,10 @@ unsafe fn unix_name<'a>(
     room: &'a mut [u8; NAME_ROOM],
     long: &'a mut Vec<u8>,
 ) -> Result<Option<&'a [u8]>, ()> {
-    let mut kind = 0;
-    // SAFETY: `name` is a live value of this call.
-    if unsafe { sys::napi_typeof(env, name, &mut kind) } != sys::Status::napi_ok {
-        return Err(());
-    }
-    if kind == sys::ValueType::napi_null || kind == sys::ValueType::napi_undefined {
+    // SAFETY: as promised by the caller.
+    let Some(mut len) = (unsafe { optional_string_into(env, name, room)? }) else {
         return Ok(None);
-    }
-    let mut len = 0usize;
-    // SAFETY: `room` has NAME_ROOM bytes; the call writes at most that, with its terminating NUL.
-    let status = unsafe {
-        sys::napi_get_value_string_utf8(
-            env,
-            name,
-            room.as_mut_ptr() as *mut c_char,
-            NAME_ROOM,
-            &mut len,
-        )
     };
-    if status != sys::Status::napi_ok {
-        return Err(());
-    }
     if len < NAME_ROOM - 1 {
         return Ok(Some(&room[..len]));
     }
@@ -640,31 +622,48 @@ unsafe fn ip_literal(
     ip: sys::napi_value,
     room: &mut [u8; IP_ROOM],
 ) -> Result<Option<&str>, ()> {
+    // SAFETY: as promised by the caller.
+    let Some(len) = (unsafe { optional_string_into(env, ip, room)? }) else {
+        return Ok(None);
+    };
+    // A cut-off multi-byte character is left out: the text then fails to parse as an address.
+    let text = &room[..len.min(IP_ROOM - 1)];
+    Ok(Some(std::str::from_utf8(text).unwrap_or("")))
+}
+
+/// Copies the string `value` into `room` (UTF-8, cut short and NUL-terminated when too long):
+/// its full length in bytes, or `None` for null or undefined.
+///
+/// # Safety
+/// `value` is a live value of the running call on `env`'s thread.
+unsafe fn optional_string_into(
+    env: sys::napi_env,
+    value: sys::napi_value,
+    room: &mut [u8],
+) -> Result<Option<usize>, ()> {
     let mut kind = 0;
-    // SAFETY: `ip` is a live value of this call.
-    if unsafe { sys::napi_typeof(env, ip, &mut kind) } != sys::Status::napi_ok {
+    // SAFETY: `value` is a live value of this call.
+    if unsafe { sys::napi_typeof(env, value, &mut kind) } != sys::Status::napi_ok {
         return Err(());
     }
     if kind == sys::ValueType::napi_null || kind == sys::ValueType::napi_undefined {
         return Ok(None);
     }
     let mut len = 0usize;
-    // SAFETY: `room` has IP_ROOM bytes; the call writes at most that, with its terminating NUL.
+    // SAFETY: `room` has room.len() bytes; the call writes at most that, with its terminating NUL.
     let status = unsafe {
         sys::napi_get_value_string_utf8(
             env,
-            ip,
+            value,
             room.as_mut_ptr() as *mut c_char,
-            IP_ROOM,
+            room.len(),
             &mut len,
         )
     };
     if status != sys::Status::napi_ok {
         return Err(());
     }
-    // A cut-off multi-byte character is left out: the text then fails to parse as an address.
-    let text = &room[..len.min(IP_ROOM - 1)];
-    Ok(Some(std::str::from_utf8(text).unwrap_or("")))
+    Ok(Some(len))
 }
 
 /// Throws an `Error` and returns no value.
