@@ -20,6 +20,12 @@ export declare function udpSetCallbacks(
 export declare function udpSend(handleId: number, list: Uint8Array | Uint8Array[], port: number, ip: string | null, id: number): number
 /** Gathers one datagram for the next flush (udpFlushSends): 0, or a negative errno for a destination refused at once. */
 export declare function udpSendLater(handleId: number, list: Uint8Array | Uint8Array[], port: number, ip: string | null, id: number): number
+/**
+ * Sends `data` as datagrams of `segment` bytes (the last may be shorter) to `ip`:`port`, or to the
+ * connected peer when `ip` is null, for request `id`; writes `[sent, queued, failed, first errno]`
+ * into `out` (queued datagrams complete by onsend with `id`).
+ */
+export declare function udpSendBatch(handleId: number, data: Uint8Array, segment: number, port: number, ip: string | null, id: number, out: Float64Array): void
 /** Binds the handle (creating its socket) to `ip`:`port` with libuv's bind flags. */
 export declare function udpBind(handleId: number, ip: string, port: number, flags: number): number
 /** Closes the handle, writes its statistics at close into `stats`, forgets its number; returns `[id, status, bytes, ...]` of the sends it ended. */
@@ -116,14 +122,6 @@ export declare function udpOpen(id: number, fd: number, duplicate?: boolean | un
 
 /** Stops delivering datagrams. */
 export declare function udpRecvStop(id: number): number
-
-/**
- * Sends `data` as datagrams of `segment` bytes each (the last may be shorter) to `ip:port`, or
- * to the connected peer when `ip` is null, for request `request`. Returns `[sent, queued,
- * failed, errno]`: datagrams sent at once, datagrams queued (each completes through `onsend`),
- * datagrams refused, and the first refusal's negative errno (0 if none).
- */
-export declare function udpSendBatch(id: number, data: Buffer, segment: number, port: number, ip: string | undefined | null, request: number): Array<number>
 
 /** Bytes and datagrams waiting in the send queue: `[bytes, count]`. */
 export declare function udpSendQueue(id: number): Array<number>

@@ -103,9 +103,12 @@ export interface SocketOptions extends Abortable {
    * dgram-rs only: emit `'messages'` once per read and sender (what one wakeup's read took from
    * one sender, as Buffer views) instead of `'message'` per datagram. With `'zero-copy'`, the
    * views are of the socket's read buffers themselves, valid while the `'messages'` listeners
-   * run: afterwards they are empty (length 0). Copy what you keep.
+   * run: afterwards they are empty (length 0). Copy what you keep. With `'segments'`, emit
+   * `'segments'` once per run of equal-size datagrams instead: `data`'s consecutive
+   * `segmentSize`-byte slices (the last may be shorter; an empty `data` is one empty datagram),
+   * lent as with `'zero-copy'`.
    */
-  receiveBatches?: boolean | 'zero-copy' | undefined;
+  receiveBatches?: boolean | 'zero-copy' | 'segments' | undefined;
   /**
    * dgram-rs only, Linux (`SO_ATTACH_REUSEPORT_CBPF`), with `reusePort: true`: spread the
    * datagrams of this port's `reusePort` group evenly over `receivers` sockets (in the order they
@@ -366,6 +369,8 @@ export class Socket extends EventEmitter {
   addListener(event: 'message', listener: (msg: NonSharedBuffer, rinfo: RemoteInfo) => void): this;
   /** dgram-rs only, with `receiveBatches`: what one read gave, from one sender. */
   addListener(event: 'messages', listener: (messages: NonSharedBuffer[], rinfo: RemoteInfo) => void): this;
+  /** dgram-rs only, with `receiveBatches: 'segments'`: a run of equal-size datagrams, `data`'s `segmentSize`-byte slices. */
+  addListener(event: 'segments', listener: (data: NonSharedBuffer, segmentSize: number, rinfo: RemoteInfo) => void): this;
   emit(event: string | symbol, ...args: any[]): boolean;
   emit(event: 'close'): boolean;
   emit(event: 'connect'): boolean;
@@ -373,6 +378,7 @@ export class Socket extends EventEmitter {
   emit(event: 'listening'): boolean;
   emit(event: 'message', msg: NonSharedBuffer, rinfo: RemoteInfo): boolean;
   emit(event: 'messages', messages: NonSharedBuffer[], rinfo: RemoteInfo): boolean;
+  emit(event: 'segments', data: NonSharedBuffer, segmentSize: number, rinfo: RemoteInfo): boolean;
   on(event: string, listener: (...args: any[]) => void): this;
   on(event: 'close', listener: () => void): this;
   on(event: 'connect', listener: () => void): this;
@@ -381,6 +387,8 @@ export class Socket extends EventEmitter {
   on(event: 'message', listener: (msg: NonSharedBuffer, rinfo: RemoteInfo) => void): this;
   /** dgram-rs only, with `receiveBatches`: what one read gave, from one sender. */
   on(event: 'messages', listener: (messages: NonSharedBuffer[], rinfo: RemoteInfo) => void): this;
+  /** dgram-rs only, with `receiveBatches: 'segments'`: a run of equal-size datagrams, `data`'s `segmentSize`-byte slices. */
+  on(event: 'segments', listener: (data: NonSharedBuffer, segmentSize: number, rinfo: RemoteInfo) => void): this;
   /** dgram-rs only, with `receiveErrors`: one ICMP error. */
   on(event: 'icmp', listener: (error: IcmpError) => void): this;
   /** dgram-rs only: the send queue that filled when the socket buffer was full has emptied. */
@@ -393,6 +401,8 @@ export class Socket extends EventEmitter {
   once(event: 'message', listener: (msg: NonSharedBuffer, rinfo: RemoteInfo) => void): this;
   /** dgram-rs only, with `receiveBatches`: what one read gave, from one sender. */
   once(event: 'messages', listener: (messages: NonSharedBuffer[], rinfo: RemoteInfo) => void): this;
+  /** dgram-rs only, with `receiveBatches: 'segments'`: a run of equal-size datagrams, `data`'s `segmentSize`-byte slices. */
+  once(event: 'segments', listener: (data: NonSharedBuffer, segmentSize: number, rinfo: RemoteInfo) => void): this;
   /** dgram-rs only, with `receiveErrors`: one ICMP error. */
   once(event: 'icmp', listener: (error: IcmpError) => void): this;
   /** dgram-rs only: the send queue that filled when the socket buffer was full has emptied. */
@@ -405,6 +415,8 @@ export class Socket extends EventEmitter {
   prependListener(event: 'message', listener: (msg: NonSharedBuffer, rinfo: RemoteInfo) => void): this;
   /** dgram-rs only, with `receiveBatches`: what one read gave, from one sender. */
   prependListener(event: 'messages', listener: (messages: NonSharedBuffer[], rinfo: RemoteInfo) => void): this;
+  /** dgram-rs only, with `receiveBatches: 'segments'`: a run of equal-size datagrams, `data`'s `segmentSize`-byte slices. */
+  prependListener(event: 'segments', listener: (data: NonSharedBuffer, segmentSize: number, rinfo: RemoteInfo) => void): this;
   prependOnceListener(event: string, listener: (...args: any[]) => void): this;
   prependOnceListener(event: 'close', listener: () => void): this;
   prependOnceListener(event: 'connect', listener: () => void): this;
@@ -413,6 +425,8 @@ export class Socket extends EventEmitter {
   prependOnceListener(event: 'message', listener: (msg: NonSharedBuffer, rinfo: RemoteInfo) => void): this;
   /** dgram-rs only, with `receiveBatches`: what one read gave, from one sender. */
   prependOnceListener(event: 'messages', listener: (messages: NonSharedBuffer[], rinfo: RemoteInfo) => void): this;
+  /** dgram-rs only, with `receiveBatches: 'segments'`: a run of equal-size datagrams, `data`'s `segmentSize`-byte slices. */
+  prependOnceListener(event: 'segments', listener: (data: NonSharedBuffer, segmentSize: number, rinfo: RemoteInfo) => void): this;
   /** Calls `close()` and resolves once the socket has closed. */
   [Symbol.asyncDispose](): Promise<void>;
 }

@@ -7,7 +7,7 @@ const path = require('node:path')
 // lib/handle.js hands the thread's callbacks to the addon; each calls handle.onmessage,
 // handle.onerror or handle.onsend on the handle it reports for.
 require(path.join(__dirname, '..', 'lib', 'handle.js'))
-const { UdpHandle, udpSetCallbacks, udpCreate, udpFd, udpSend, udpSendLater, udpBind, udpRecvStart, udpClose, udpGetsockname, udpGetpeername } = require(path.join(__dirname, '..', 'lib', 'native.js'))
+const { UdpHandle, udpSetCallbacks, udpCreate, udpFd, udpSend, udpSendLater, udpSendBatch, udpBind, udpRecvStart, udpClose, udpGetsockname, udpGetpeername } = require(path.join(__dirname, '..', 'lib', 'native.js'))
 
 const EBADF = -9
 const EINVAL = -22
@@ -39,13 +39,27 @@ test('native: the raw send calls check their arguments and their receiver', () =
     assert.throws(() => UdpHandle.prototype[method].call({}, [Buffer.alloc(1)], out.port, '127.0.0.1', 0), TypeError)
     assert.strictEqual(h[method]([Buffer.alloc(1)], out.port, 'x'.repeat(500), 0), EINVAL, 'no address is that long')
   }
+  // sendBatch's raw call: one Buffer, numbers, an IP literal or null, and a Float64Array of 4
+  // for its results.
+  const results = new Float64Array(4)
+  const batchId = udpCreate(4)
+  assert.strictEqual(udpBind(batchId, '127.0.0.1', 0, 0), 0)
+  const batch = (...args) => udpSendBatch(batchId, ...args)
+  assert.throws(() => batch([Buffer.alloc(2)], 1, out.port, '127.0.0.1', 0, results), /the data must be a Buffer/)
+  assert.throws(() => batch(Buffer.alloc(2), '1', out.port, '127.0.0.1', 0, results), /must be numbers/)
+  assert.throws(() => batch(Buffer.alloc(2), 1, out.port, 42, 0, results), /a string or null/)
+  assert.throws(() => batch(Buffer.alloc(2), 1, out.port, '127.0.0.1', 0, new Float64Array(3)), /a Float64Array of 4/)
+  assert.throws(() => batch(Buffer.alloc(2), 1, out.port, '127.0.0.1', 0), /a Float64Array of 4/)
+  assert.strictEqual(batch(Buffer.alloc(2), 1, out.port, '127.0.0.1', 0, results), undefined)
+  assert.deepStrictEqual(Array.from(results), [2, 0, 0, 0], 'two datagrams sent at once')
+  udpClose(batchId, new Float64Array(6))
   // More buffers than the call reads onto the stack: one datagram of all of them.
   const parts = Array.from({ length: 20 }, (_, i) => Buffer.from([i]))
   assert.strictEqual(h.send(parts, out.port, '127.0.0.1', 0), 21, 'bytes + 1: sent at once')
   h.close()
   // The raw calls find their handle by the number it was made with: a number no live handle
   // has is a thrown error, and no two live handles can share one.
-  for (const raw of [udpSend, udpSendLater, udpBind, udpRecvStart, udpClose, udpGetsockname, udpGetpeername]) {
+  for (const raw of [udpSend, udpSendLater, udpSendBatch, udpBind, udpRecvStart, udpClose, udpGetsockname, udpGetpeername]) {
     assert.throws(() => raw(0xfffffff0, Buffer.alloc(1), out.port, '127.0.0.1', 0), /no such UdpHandle/)
     assert.throws(() => raw('1', Buffer.alloc(1), out.port, '127.0.0.1', 0), /no such UdpHandle/)
   }
@@ -81,8 +95,8 @@ test('native: system errors come back as negative errno numbers', () => {
   assert.strictEqual(h.send([Buffer.alloc(1)], out.port, null, 0), -89, 'EDESTADDRREQ when not connected')
   // A segment size the kernel cannot take refuses every datagram of the batch, counted as
   // JavaScript counts them (it waits for that many results before the callback).
-  assert.deepStrictEqual(h.sendBatch(Buffer.alloc(200000), 70000, out.port, '127.0.0.1', 0), [0, 0, 3, EINVAL])
-  assert.deepStrictEqual(h.sendBatch(Buffer.alloc(0), 70000, out.port, '127.0.0.1', 0), [0, 0, 1, EINVAL])
+  assert.deepStrictEqual(Array.from(h.sendBatch(Buffer.alloc(200000), 70000, out.port, '127.0.0.1', 0)), [0, 0, 3, EINVAL])
+  assert.deepStrictEqual(Array.from(h.sendBatch(Buffer.alloc(0), 70000, out.port, '127.0.0.1', 0)), [0, 0, 1, EINVAL])
   h.close()
 })
 
@@ -115,7 +129,7 @@ test('native: every method of a handle whose socket is gone answers EBADF (or no
   assert.strictEqual(h.fd, -1, 'no socket before bind')
   assert.strictEqual(h.getsockname({}), EBADF)
   assert.strictEqual(h.send([Buffer.alloc(1)], 9, '::1', 0), EBADF)
-  assert.deepStrictEqual(h.sendBatch(Buffer.alloc(4), 2, 9, '::1', 0), [0, 0, 2, EBADF], 'both datagrams reported refused')
+  assert.deepStrictEqual(Array.from(h.sendBatch(Buffer.alloc(4), 2, 9, '::1', 0)), [0, 0, 2, EBADF], 'both datagrams reported refused')
   assert.strictEqual(h.recvStart(), EBADF)
   assert.strictEqual(h.setBroadcast(true), EBADF)
   assert.strictEqual(h.bufferSize(0, true), EBADF)
@@ -135,7 +149,7 @@ test('native: queued datagrams complete by request id, and close() names the req
   assert.strictEqual(h.recvStart(), 0)
   h.setQueueEverySend(true)
   assert.strictEqual(h.send([Buffer.alloc(3)], out.port, '127.0.0.1', 41), 0, 'queued')
-  assert.deepStrictEqual(h.sendBatch(Buffer.alloc(4), 2, out.port, '127.0.0.1', 42), [0, 2, 0, 0], 'two queued')
+  assert.deepStrictEqual(Array.from(h.sendBatch(Buffer.alloc(4), 2, out.port, '127.0.0.1', 42)), [0, 2, 0, 0], 'two queued')
   assert.strictEqual(h.getSendQueueCount(), 3)
   assert.strictEqual(h.getSendQueueSize(), 7)
   // The loop finds the socket writable: each datagram completes under its request's id.

@@ -28,8 +28,9 @@
 //   echo   send every datagram back to its sender.
 //   ping   one datagram in flight to the echo at `--port`; round-trip times after `--warmup` s.
 //
-//   recv-batch  as recv, with dgram-rs's batch receive ('messages' per read, zero-copy: the
-//               listener only counts, so it needs no copy of its own).
+//   recv-batch  as recv, with dgram-rs's batch receive (`receiveBatches: 'segments'`: one event
+//               per run of equal-size datagrams, lent; the listener only counts, so it needs no
+//               copy of its own).
 //   send-batch  as send, with dgram-rs's sendBatch (one full GSO send per call, as the Rust
 //               reference: 64 datagrams or as many as fit in 64 KiB, cut from one buffer;
 //               `--burst` calls a tick).
@@ -114,9 +115,9 @@ function finish (sock, result) {
   process.exit(0)
 }
 
-// Counts what arrives ('message' per datagram, or 'messages' per read with `batched`).
+// Counts what arrives ('message' per datagram, or with `batched` 'segments' per run of one read).
 function receive (batched) {
-  const sock = socket(batched ? { receiveBatches: 'zero-copy' } : {})
+  const sock = socket(batched ? { receiveBatches: 'segments' } : {})
   let received = 0
   let bytes = 0
   let t0 = 0
@@ -140,7 +141,8 @@ function receive (batched) {
     }
   }
   if (batched) {
-    sock.on('messages', (msgs, rinfo) => count(msgs.length, rinfo.size))
+    // The datagrams are data's segmentSize-byte slices (an empty data is one empty datagram).
+    sock.on('segments', (data, segmentSize, rinfo) => count(data.length === 0 ? 1 : Math.ceil(data.length / segmentSize), rinfo.size))
   } else {
     sock.on('message', (msg) => count(1, msg.length))
   }

@@ -24,6 +24,13 @@
 //   views of the socket's read buffer itself, lent while the 'messages'
 //   listeners run: when they return, every view becomes empty (length 0; its
 //   memory detached, never stale). Copy what you keep.
+// - createSocket({ type, receiveBatches: 'segments' }): no object per
+//   datagram at all, the mirror of sendBatch's buffer form: 'segments'
+//   (data, segmentSize, rinfo) per run of equal-size datagrams one read took
+//   from one sender (a GRO batch is one run), where the datagrams are data's
+//   consecutive segmentSize-byte slices (the last may be shorter; an empty
+//   data is one empty datagram) and rinfo.size is data.length. data is lent
+//   as with 'zero-copy'.
 
 const { Buffer } = require('buffer')
 const {
@@ -82,6 +89,36 @@ function splitSlot (buf, size, messages) {
   }
 }
 
+// What one read took from one sender as runs of equal-size datagrams, for
+// 'segments': [data, segmentSize, data, segmentSize, ...]. The shapes are
+// splitBatch's; a number `sizes` is one run and is not passed here.
+function segmentRuns (buf, sizes) {
+  const runs = []
+  if (Array.isArray(buf)) {
+    // A read slot is one run: a GRO batch, or one datagram.
+    for (let i = 0; i < buf.length; i++) runs.push(buf[i], sizes[i])
+    return runs
+  }
+  // The background path's datagrams back to back: a run ends at a change of
+  // size, or after a shorter datagram (a shorter last one, as GRO's).
+  const { buffer, byteOffset } = buf
+  let offset = 0
+  for (let i = 0; i < sizes.length;) {
+    const size = sizes[i++]
+    let length = size
+    // An empty datagram is a run of its own (its segmentSize is 0).
+    for (; i < sizes.length; i++) {
+      const next = sizes[i]
+      if (size === 0 || next === 0 || next > size) break
+      length += next
+      if (next < size) { i++; break }
+    }
+    runs.push(new FastBuffer(buffer, byteOffset + offset, length), size)
+    offset += length
+  }
+  return runs
+}
+
 // Bytes in what splitBatch() splits.
 function batchSize (buf) {
   if (!Array.isArray(buf)) return buf.length
@@ -132,12 +169,13 @@ function batchDestination (connected, port, address, callback) {
   return { port, address, callback }
 }
 
-// createSocket's receiveBatches: false (or absent), true or 'zero-copy';
-// anything else is a TypeError, never a silent switch of 'message' off.
+// createSocket's receiveBatches: false (or absent), true, 'zero-copy' or
+// 'segments'; anything else is a TypeError, never a silent switch of
+// 'message' off.
 function validateReceiveBatches (options) {
   const value = options.receiveBatches
-  if (value === undefined || value === false || value === true || value === 'zero-copy') return value === undefined ? false : value
-  throw new ERR_INVALID_ARG_VALUE('options.receiveBatches', value, "must be one of: true, false, 'zero-copy'")
+  if (value === undefined || value === false || value === true || value === 'zero-copy' || value === 'segments') return value === undefined ? false : value
+  throw new ERR_INVALID_ARG_VALUE('options.receiveBatches', value, "must be one of: true, false, 'zero-copy', 'segments'")
 }
 
-module.exports = { batchDatagrams, batchDestination, batchSize, splitBatch, validateReceiveBatches }
+module.exports = { batchDatagrams, batchDestination, batchSize, segmentRuns, splitBatch, validateReceiveBatches }

@@ -17,7 +17,9 @@
 //   wakeup of the loop read, per run of one sender (see gather()).
 //   'zero-copy' lends the datagrams' own memory while the listeners run and
 //   detaches it afterwards (every view then has length 0), as the native
-//   receive does.
+//   receive does. 'segments' emits 'segments' (data, data.length, rinfo) per
+//   datagram, lent in the same way: node:dgram's reads are one datagram
+//   each, as a receiver's without offload are.
 
 const dgram = require('dgram')
 const fs = require('fs')
@@ -34,6 +36,7 @@ const emit = EventEmitter.prototype.emit
 
 const kPending = Symbol('pendingMessages')
 const kClosing = Symbol('closing')
+const kMode = Symbol('receiveBatches')
 
 // At most this many datagrams per 'messages' event, as a GRO batch.
 const MAX_BATCH = 64
@@ -45,10 +48,11 @@ function Socket (type, listener) {
     // Only batch sockets get these (as own, non-enumerable properties).
     this[kPending] = undefined
     this[kClosing] = false
+    this[kMode] = mode
     Object.defineProperty(this, 'emit', {
       configurable: true,
       writable: true,
-      value: mode === 'zero-copy' ? emitLent : emitCopied
+      value: emitGathered
     })
     Object.defineProperty(this, 'close', { configurable: true, writable: true, value: closeBatches })
   }
@@ -65,23 +69,19 @@ function createSocket (type, listener) {
 // (setImmediate: after this wakeup's reads, before its timers), then emitted
 // as 'messages' per run of up to 64 datagrams from one sender, as a GRO read
 // would give them.
-function gather (socket, event, args, lent) {
+function gather (socket, event, args) {
   if (event !== 'message') return Reflect.apply(emit, socket, [event, ...args])
   countReceived(socket, args[0])
   if (socket[kPending] === undefined) {
     socket[kPending] = []
-    setImmediate(lent ? flushLent : flushCopied, socket)
+    setImmediate(FLUSH[socket[kMode]], socket)
   }
   socket[kPending].push(args[0], args[1])
-  return socket.listenerCount('messages') > 0
+  return socket.listenerCount(socket[kMode] === 'segments' ? 'segments' : 'messages') > 0
 }
 
-function emitCopied (event, ...args) {
-  return gather(this, event, args, false)
-}
-
-function emitLent (event, ...args) {
-  return gather(this, event, args, true)
+function emitGathered (event, ...args) {
+  return gather(this, event, args)
 }
 
 function closeBatches (...args) {
@@ -136,20 +136,37 @@ function emitLentMessages (socket, [messages, rinfo]) {
   Reflect.apply(emit, socket, ['messages', messages, rinfo])
 }
 
-function flushLent (socket) {
-  flushRuns(socket, (messages, rinfo) => {
-    for (let j = 0; j < messages.length; j++) {
-      const m = messages[j]
-      if (m.byteOffset !== 0 || m.byteLength !== m.buffer.byteLength) { messages[j] = Buffer.from(m) } // not its own memory: lend a copy
-    }
-    try {
-      // A send made meanwhile copies what it sends (lib/buffers.js).
-      lend(messages, emitLentMessages, socket, [messages, rinfo])
-    } finally {
-      for (let j = 0; j < messages.length; j++) { structuredClone(messages[j].buffer, { transfer: [messages[j].buffer] }) }
-    }
-  })
+// 'segments': each datagram a run of its own.
+function emitLentSegments (socket, [messages, rinfo]) {
+  for (let j = 0; j < messages.length && !socket[kClosing]; j++) {
+    const m = messages[j]
+    Reflect.apply(emit, socket, ['segments', m, m.length, { ...rinfo, size: m.length }])
+  }
 }
+
+function lendRun (socket, messages, rinfo, emitRun) {
+  for (let j = 0; j < messages.length; j++) {
+    const m = messages[j]
+    if (m.byteOffset !== 0 || m.byteLength !== m.buffer.byteLength) { messages[j] = Buffer.from(m) } // not its own memory: lend a copy
+  }
+  try {
+    // A send made meanwhile copies what it sends (lib/buffers.js).
+    lend(messages, emitRun, socket, [messages, rinfo])
+  } finally {
+    for (let j = 0; j < messages.length; j++) { structuredClone(messages[j].buffer, { transfer: [messages[j].buffer] }) }
+  }
+}
+
+function flushLent (socket) {
+  flushRuns(socket, (messages, rinfo) => lendRun(socket, messages, rinfo, emitLentMessages))
+}
+
+function flushSegments (socket) {
+  flushRuns(socket, (messages, rinfo) => lendRun(socket, messages, rinfo, emitLentSegments))
+}
+
+// How each receiveBatches mode emits what a wakeup gathered.
+const FLUSH = { true: flushCopied, 'zero-copy': flushLent, segments: flushSegments }
 
 // node:dgram's send, but a lent 'zero-copy' view it is given (from a
 // 'messages' listener) is copied: it may go out after the view is emptied.

@@ -10,11 +10,11 @@
 // socket's 'error'.
 //
 // The pause is the socket's, so it is taken only when every consumer wants
-// it: every 'message' and 'messages' listener of the socket belongs to one of
-// its iterators, and each of those is full. A full iterator beside another
-// consumer (a listener, an iterator that keeps up) does not starve it: it
-// keeps what comes, past its highWaterMark, until its own consumer catches up
-// or leaves; nothing is dropped either way.
+// it: every 'message', 'messages' and 'segments' listener of the socket
+// belongs to one of its iterators, and each of those is full. A full
+// iterator beside another consumer (a listener, an iterator that keeps up)
+// does not starve it: it keeps what comes, past its highWaterMark, until its
+// own consumer catches up or leaves; nothing is dropped either way.
 //
 // One read is always delivered whole (up to 32 datagrams, or 32 GRO batches
 // of up to 64): a pause that falls in the middle of one takes effect after it.
@@ -38,7 +38,7 @@ function consumersOf (socket, setPaused) {
     // wait, and one removed may leave only full iterators: decide again once
     // the change is made (the events come before it).
     const onChange = (event) => {
-      if (event === 'message' || event === 'messages') Promise.resolve().then(() => decide(socket))
+      if (event === 'message' || event === 'messages' || event === 'segments') Promise.resolve().then(() => decide(socket))
     }
     socket.on('newListener', onChange)
     socket.on('removeListener', onChange)
@@ -53,7 +53,8 @@ function decide (socket) {
   if (entry === undefined) return
   const n = entry.iterators.size
   let pause = n > 0 &&
-    socket.listenerCount('message') === n && socket.listenerCount('messages') === n
+    socket.listenerCount('message') === n && socket.listenerCount('messages') === n &&
+    socket.listenerCount('segments') === n
   if (pause) {
     for (const it of entry.iterators) if (!it.full) { pause = false; break }
   }
@@ -104,6 +105,13 @@ function createMessages (socket, options, { setPaused, isClosed }) {
   const onMessages = (messages, rinfo) => {
     for (const msg of messages) { push([Buffer.from(msg), { ...rinfo, size: msg.length }]) }
   }
+  const onSegments = (data, segmentSize, rinfo) => {
+    if (data.length === 0) push([Buffer.alloc(0), { ...rinfo, size: 0 }])
+    for (let offset = 0; offset < data.length; offset += segmentSize) {
+      const msg = Buffer.from(data.subarray(offset, offset + segmentSize))
+      push([msg, { ...rinfo, size: msg.length }])
+    }
+  }
   const onError = (err) => {
     error = err
     settle()
@@ -115,6 +123,7 @@ function createMessages (socket, options, { setPaused, isClosed }) {
   const cleanup = () => {
     socket.removeListener('message', onMessage)
     socket.removeListener('messages', onMessages)
+    socket.removeListener('segments', onSegments)
     socket.removeListener('error', onError)
     socket.removeListener('close', onClose)
     if (shared.iterators.delete(self)) {
@@ -143,6 +152,7 @@ function createMessages (socket, options, { setPaused, isClosed }) {
     shared.iterators.add(self)
     socket.on('message', onMessage)
     socket.on('messages', onMessages)
+    socket.on('segments', onSegments)
     socket.on('error', onError)
     socket.on('close', onClose)
   }

@@ -131,12 +131,14 @@ function load () {
 /** @param {typeof import('../binding')} binding */
 function handleClass (binding) {
   const {
-    udpCreate, udpSend, udpSendLater, udpBind, udpRecvStart, udpClose, udpGetsockname,
-    udpGetpeername, udpFlushSends
+    udpCreate, udpSend, udpSendLater, udpSendBatch, udpBind, udpRecvStart, udpClose,
+    udpGetsockname, udpGetpeername, udpFlushSends
   } = binding
   const kId = Symbol('handle id')
   const kStatsAtClose = Symbol('statistics at close')
   const statsAtClose = new Float64Array(6)
+  // sendBatch's [sent, queued, failed, errno], read by the caller before its next sendBatch.
+  const batchResults = new Float64Array(4)
   class UdpHandle {
     constructor (family) {
       // The addon numbers handles: every copy of this module in the thread shares its registry.
@@ -165,7 +167,11 @@ function handleClass (binding) {
     connect (ip, port) { return binding.udpConnect(this[kId], ip, port) }
     disconnect () { return binding.udpDisconnect(this[kId]) }
     recvStop () { return binding.udpRecvStop(this[kId]) }
-    sendBatch (data, segment, port, ip, id) { return binding.udpSendBatch(this[kId], data, segment, port, ip, id) }
+    sendBatch (data, segment, port, ip, id) {
+      udpSendBatch(this[kId], data, segment, port, ip, id, batchResults)
+      return batchResults
+    }
+
     setBatchReceive (on, zeroCopy) { return binding.udpSetBatchReceive(this[kId], on, zeroCopy) }
     setReusePortBalance (by, receivers) { return binding.udpSetReusePortBalance(this[kId], by, receivers) }
     setBackgroundReceive (maxBytes) { return binding.udpSetBackgroundReceive(this[kId], maxBytes) }

@@ -3,11 +3,11 @@
 // What the native handle delivers, as node:dgram's events: 'message' per
 // datagram, or with receiveBatches, 'messages' per read split into views
 // (lib/batch.js's splitBatch), lent for the listeners' duration with
-// 'zero-copy'. The handle calls these on itself (this); rinfo is built by
+// 'zero-copy', or 'segments' per run of equal-size datagrams, lent. The handle calls these on itself (this); rinfo is built by
 // lib/handle.js.
 
 const { ErrnoException } = require('./errors')
-const { splitBatch } = require('./batch')
+const { segmentRuns, splitBatch } = require('./batch')
 const { lend } = require('./buffers')
 const { kOwner, kStateSymbol } = require('./handle')
 
@@ -21,13 +21,28 @@ function onMessage (buf, rinfo) {
 function onBatch (buf, segment, rinfo) {
   const self = this[kOwner]
   if (fromBlockedSender(self, rinfo)) return
-  if (self[kStateSymbol].receiveBatches !== 'zero-copy') {
+  const mode = self[kStateSymbol].receiveBatches
+  if (mode === true) {
     self.emit('messages', splitBatch(buf, segment), rinfo)
     return
   }
   // The views are lent until this returns (lib/buffers.js: a send made
   // meanwhile copies them).
-  lend(buf, emitMessages, self, [splitBatch(buf, segment), rinfo])
+  if (mode === 'segments') lend(buf, emitSegments, self, [buf, segment, rinfo])
+  else lend(buf, emitMessages, self, [splitBatch(buf, segment), rinfo])
+}
+
+// 'segments': one event per run of equal-size datagrams, no object per
+// datagram (a read slot is one run; see segmentRuns).
+function emitSegments (self, [buf, sizes, rinfo]) {
+  if (typeof sizes === 'number') {
+    self.emit('segments', buf, sizes, rinfo)
+    return
+  }
+  const runs = segmentRuns(buf, sizes)
+  for (let i = 0; i < runs.length; i += 2) {
+    self.emit('segments', runs[i], runs[i + 1], { ...rinfo, size: runs[i].length })
+  }
 }
 
 // Node 22.13+ / 23.4+: datagrams from blocked senders are dropped silently.

@@ -168,7 +168,7 @@ function Socket (type, listener) {
     backgroundReceive = background.validateBackgroundReceive(options)
     // dgram-rs: receiveInfo, maxMessageSize, receiveErrors (lib/control.js).
     control = validateControlOptions(options)
-    // dgram-rs: 'messages' per read instead of 'message' (lib/batch.js).
+    // dgram-rs: 'messages' (or 'segments') per read instead of 'message' (lib/batch.js).
     receiveBatches = validateReceiveBatches(options)
   }
 
@@ -201,7 +201,8 @@ function Socket (type, listener) {
     receiveBlockList,
     sendBlockList,
     // dgram-rs's batch receive (lib/batch.js): 'messages' per read; with
-    // 'zero-copy', the messages are lent for the listeners' duration only.
+    // 'zero-copy', the messages are lent for the listeners' duration only;
+    // 'segments', lent runs of equal-size datagrams.
     receiveBatches,
     // Every send is a request with an id the handle gives back with its
     // result. Requests with datagrams still queued in the handle, by id: the
@@ -258,7 +259,7 @@ function startReceiving (socket) {
   state.handle.onmessage = onMessage
   state.handle.onbatch = onBatch
   state.handle.onerror = onError
-  if (state.receiveBatches) { state.handle.setBatchReceive(true, state.receiveBatches === 'zero-copy') }
+  if (state.receiveBatches) { state.handle.setBatchReceive(true, state.receiveBatches !== true) }
   if (state.backgroundReceive !== undefined) { state.handle.setBackgroundReceive(state.backgroundReceive) }
   if (state.control) {
     const err = applyControl(socket, state.handle, state.control)

@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::os::fd::IntoRawFd;
 use std::rc::Rc;
 
-use napi::bindgen_prelude::{BufferSlice, Float64ArraySlice, FromNapiValue, Unknown};
+use napi::bindgen_prelude::{Float64ArraySlice, FromNapiValue, Unknown};
 use napi::{Env, Error, JsValue, Result, Status};
 use napi_derive::napi;
 
@@ -136,32 +136,29 @@ pub fn udp_flush_sends(id: u32, mut out: Float64ArraySlice<'_>) -> Result<u32> {
 }
 
 /// Sends `data` as datagrams of `segment` bytes each (the last may be shorter) to `ip:port`, or
-/// to the connected peer when `ip` is null, for request `request`. Returns `[sent, queued,
-/// failed, errno]`: datagrams sent at once, datagrams queued (each completes through `onsend`),
-/// datagrams refused, and the first refusal's negative errno (0 if none).
-#[napi]
-pub fn udp_send_batch(
-    id: u32,
-    data: BufferSlice<'_>,
+/// to the connected peer when `ip` is `None`, for request `request` (`udpSendBatch`, a raw call:
+/// see `fast_calls`). Returns `[sent, queued, failed, errno]`: datagrams sent at once, datagrams
+/// queued (each completes through `onsend`), datagrams refused, and the first refusal's negative
+/// errno (0 if none).
+pub fn send_batch(
+    core: &Owner,
+    data: &[u8],
     segment: u32,
     port: u32,
-    ip: Option<String>,
+    ip: Option<&str>,
     request: u32,
-) -> Result<Vec<i64>> {
-    let core = owner(id)?;
-    Ok(match destination(&core, port, ip.as_deref()) {
-        Ok(to) => core
-            .send_segments(&data, segment as usize, to.map(Addr::Ip), request)
-            .to_vec(),
+) -> [i64; 4] {
+    match destination(core, port, ip) {
+        Ok(to) => core.send_segments(data, segment as usize, to.map(Addr::Ip), request),
         Err(errno) => {
             let count = if data.is_empty() || segment == 0 {
                 1
             } else {
                 data.len().div_ceil(segment as usize)
             };
-            vec![0, 0, count as i64, i64::from(errno)]
+            [0, 0, count as i64, i64::from(errno)]
         }
-    })
+    }
 }
 
 /// Batch receive on or off: when on, `onmessage` gets one call per read and sender, with a

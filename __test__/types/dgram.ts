@@ -113,6 +113,14 @@ batcher.on('messages', (messages, rinfo) => {
   const from: string = rinfo.address;
   void [first, from];
 });
+const segmented = dgram.createSocket({ type: 'udp4', receiveBatches: 'segments' });
+segmented.on('segments', (data, segmentSize, rinfo) => {
+  const bytes: Buffer = data;
+  const size: number = segmentSize + rinfo.size;
+  void [bytes, size];
+});
+// @ts-expect-error: receiveBatches takes true, false, 'zero-copy' or 'segments'
+dgram.createSocket({ type: 'udp4', receiveBatches: 'segment' });
 batcher.sendBatch(['a', Buffer.from('b'), new Uint16Array(2)], 1234, '127.0.0.1', (err, count) => {
   const e: Error | null = err;
   const n: number = count;

@@ -45,7 +45,7 @@ use socket2::Socket;
 use crate::reactor::{self, Watch, Watched};
 use crate::recv;
 use crate::recv::offload::Offload;
-use crate::send::{Datagram, SendEngine};
+use crate::send::{Datagram, Outcome, SendEngine};
 use crate::sys::addr::Addr;
 use crate::sys::error;
 use crate::sys::gso;
@@ -674,19 +674,27 @@ impl Owner {
             let count = data.len().div_ceil(segment.max(1)).max(1);
             return [0, 0, count as i64, i64::from(error::EINVAL)];
         }
-        let slices: Vec<IoSlice<'_>> = if data.is_empty() {
-            // An empty buffer is one empty datagram, as with send().
-            vec![IoSlice::new(data)]
-        } else {
-            data.chunks(segment).map(IoSlice::new).collect()
-        };
-        let datagrams: Vec<Datagram<'_>> = slices
-            .iter()
-            .map(|s| Datagram::new(std::slice::from_ref(s), to, id))
-            .collect();
         let mut summary = [0i64; 4];
         let sent = self.with_sender(|engine, socket| {
-            engine.send(socket, &datagrams, |_, outcome| match outcome.code() {
+            // Whole GSO sends straight from the buffer first; what they leave (the socket
+            // buffer filled, a refusal, a lone last datagram) goes datagram by datagram.
+            let (sent, offset, failed) = engine.send_contiguous(socket, data, segment, to);
+            summary[0] = sent as i64;
+            let rest = &data[offset..];
+            if offset > 0 && rest.is_empty() {
+                return;
+            }
+            let slices: Vec<IoSlice<'_>> = if rest.is_empty() {
+                // An empty buffer is one empty datagram, as with send().
+                vec![IoSlice::new(rest)]
+            } else {
+                rest.chunks(segment).map(IoSlice::new).collect()
+            };
+            let datagrams: Vec<Datagram<'_>> = slices
+                .iter()
+                .map(|s| Datagram::new(std::slice::from_ref(s), to, id))
+                .collect();
+            let report = |_, outcome: Outcome| match outcome.code() {
                 0 => summary[1] += 1,
                 n if n > 0 => summary[0] += 1,
                 errno => {
@@ -695,11 +703,19 @@ impl Owner {
                         summary[3] = errno;
                     }
                 }
-            })
+            };
+            if failed {
+                engine.send_each(socket, &datagrams, report);
+            } else {
+                engine.send(socket, &datagrams, report);
+            }
         });
         match sent {
             Ok(()) => summary,
-            Err(e) => [0, 0, datagrams.len() as i64, i64::from(error::errno(&e))],
+            Err(e) => {
+                let count = data.len().div_ceil(segment).max(1);
+                [0, 0, count as i64, i64::from(error::errno(&e))]
+            }
         }
     }
 

@@ -199,9 +199,37 @@ impl SendEngine {
         &mut self,
         socket: &Socket,
         datagrams: &[Datagram<'_>],
+        report: impl FnMut(usize, Outcome),
+    ) {
+        self.send_runs(socket, datagrams, true, report);
+    }
+
+    /// As [`SendEngine::send`], but each datagram in its own `sendmsg`: what follows a GSO send
+    /// the kernel refused with an error (see [`SendEngine::send_contiguous`]).
+    pub fn send_each(
+        &mut self,
+        socket: &Socket,
+        datagrams: &[Datagram<'_>],
+        report: impl FnMut(usize, Outcome),
+    ) {
+        self.send_runs(socket, datagrams, false, report);
+    }
+
+    fn send_runs(
+        &mut self,
+        socket: &Socket,
+        datagrams: &[Datagram<'_>],
+        offload: bool,
         mut report: impl FnMut(usize, Outcome),
     ) {
-        let done = if self.has_queued() {
+        // Without offload: as if the kernel had refused it, for this call only.
+        let mut no_offload = true;
+        let gso_refused = if offload {
+            &mut self.gso_refused
+        } else {
+            &mut no_offload
+        };
+        let done = if !self.queue.is_empty() || !self.completed.is_empty() {
             0
         } else if self.queue_every_send {
             // libuv's uv_udp_send on an empty queue: the first datagram goes at once, and
@@ -211,7 +239,7 @@ impl SendEngine {
             let done = transmit(
                 socket,
                 self.unix,
-                (&mut self.gso_refused, self.retry_stale_errors),
+                (&mut *gso_refused, self.retry_stale_errors),
                 first,
                 |_, o| result = Some(o),
             );
@@ -239,7 +267,7 @@ impl SendEngine {
             let done = transmit(
                 socket,
                 self.unix,
-                (&mut self.gso_refused, self.retry_stale_errors),
+                (&mut *gso_refused, self.retry_stale_errors),
                 datagrams,
                 &mut |i, step| {
                     if let Outcome::Sent(n) = step {
@@ -262,6 +290,70 @@ impl SendEngine {
             });
             report(i, Outcome::Queued);
         }
+    }
+
+    /// The front of a `sendBatch` buffer sent straight from it: `data` cut into `segment`-byte
+    /// datagrams (the last may be shorter), as GSO sends of one iovec each, as many whole
+    /// datagrams per send as one carries. No copy and no per-datagram bookkeeping: the
+    /// `Datagram` list [`SendEngine::send`] builds costs, at 64 datagrams a call, about as much
+    /// as the kernel's own work. Returns the datagrams and the bytes sent; the rest of `data`
+    /// (from that byte offset on) is the caller's to hand to [`SendEngine::send`], which queues
+    /// it behind a full socket buffer and gives each datagram of a refused send its own result.
+    /// Sends nothing where that path must decide for every datagram: anything queued, every
+    /// send queued, the offload refused, a Unix socket or address. The third result says that a
+    /// GSO send failed with an error (a connected socket's pending `ECONNREFUSED`, say): the
+    /// rest then goes through [`SendEngine::send_each`], datagram by datagram, as
+    /// [`SendEngine::send`] sends a run the kernel refused.
+    pub fn send_contiguous(
+        &mut self,
+        socket: &Socket,
+        data: &[u8],
+        segment: usize,
+        to: Option<Addr<'_>>,
+    ) -> (usize, usize, bool) {
+        let to = match to {
+            None => None,
+            Some(Addr::Ip(ip)) => Some(ip),
+            Some(Addr::Unix(_)) => return (0, 0, false),
+        };
+        if self.has_queued()
+            || self.queue_every_send
+            || self.gso_refused
+            || self.unix
+            || segment == 0
+            || segment > gso::MAX_PAYLOAD
+        {
+            return (0, 0, false);
+        }
+        let per_send = segment * gso::datagrams_per_send(segment);
+        let (mut datagrams, mut offset, mut failed) = (0, 0, false);
+        for chunk in data.chunks(per_send) {
+            // A lone datagram goes through send(): its errors are its own.
+            if chunk.len() <= segment {
+                break;
+            }
+            // Within one UDP payload (see datagrams_per_send), so it fits in a u16.
+            let segment16 = u16::try_from(segment).unwrap_or(u16::MAX);
+            match gso::send_segments(socket, &[IoSlice::new(chunk)], segment16, to) {
+                Ok(_) => {
+                    datagrams += chunk.len().div_ceil(segment);
+                    offset += chunk.len();
+                }
+                Err(SendError::Refused) => {
+                    self.gso_refused = true;
+                    break;
+                }
+                Err(SendError::Io(e)) => {
+                    // EAGAIN: the rest queues. Another error: the rest goes datagram by
+                    // datagram, each with its own result.
+                    failed = e.kind() != io::ErrorKind::WouldBlock;
+                    break;
+                }
+            }
+        }
+        self.sent.0 += datagrams as u64;
+        self.sent.1 += offset as u64;
+        (datagrams, offset, failed)
     }
 
     /// Sends one datagram now or not at all: where [`SendEngine::send`] would queue it (the

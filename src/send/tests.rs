@@ -446,3 +446,65 @@ fn try_send_refuses_instead_of_queueing_when_the_unix_receiver_is_full() {
     }
     assert_eq!(read, count);
 }
+
+#[test]
+fn a_contiguous_buffer_leaves_as_whole_gso_sends_and_counts_every_datagram() {
+    let (r, addr) = receiver();
+    let s = sender();
+    let mut engine = SendEngine::default();
+    // 150 datagrams of 100 bytes and a short last one: three GSO sends (64, 64, 23).
+    let mut data: Vec<u8> = (0..150u8).flat_map(|i| vec![i; 100]).collect();
+    data.extend_from_slice(b"short");
+    let to = Some(Addr::Ip(addr));
+    assert_eq!(
+        engine.send_contiguous(&s, &data, 100, to),
+        (151, 15_005, false)
+    );
+    assert_eq!(engine.sent(), (151, 15_005));
+    let got = receive(&r, 151);
+    assert_eq!(got[149], vec![149; 100]);
+    assert_eq!(got[150], b"short");
+}
+
+#[test]
+fn a_contiguous_buffer_leaves_the_rest_to_send_where_it_must_decide() {
+    let (_r, addr) = receiver();
+    let to = Some(Addr::Ip(addr));
+    let data = vec![7u8; 1000];
+    // A lone datagram, every send queued, the offload refused: nothing sent here.
+    let mut engine = SendEngine::default();
+    assert_eq!(
+        engine.send_contiguous(&sender(), &data, 1000, to),
+        (0, 0, false)
+    );
+    engine.set_queue_every_send(true);
+    assert_eq!(
+        engine.send_contiguous(&sender(), &data, 100, to),
+        (0, 0, false)
+    );
+    let mut engine = SendEngine::default();
+    assert_eq!(
+        engine.send_contiguous(&sender_without_gso(), &data, 100, to),
+        (0, 0, false)
+    );
+    assert!(engine.gso_refused, "the refusal is remembered");
+    assert_eq!(engine.sent(), (0, 0));
+}
+
+#[test]
+fn a_contiguous_send_the_kernel_fails_leaves_the_rest_to_go_one_by_one() {
+    // A connected socket to a closed port: the first send's ICMP error fails the GSO send.
+    let closed = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = closed.local_addr().unwrap();
+    drop(closed);
+    let s = sender();
+    s.connect(&addr.into()).unwrap();
+    let mut engine = SendEngine::default();
+    assert_eq!(
+        send_all(&mut engine, &s, &[vec![0; 8]], None),
+        [Outcome::Sent(8)]
+    );
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(engine.send_contiguous(&s, &[1; 32], 8, None), (0, 0, true));
+    assert!(!engine.gso_refused, "an error is not a refused offload");
+}
