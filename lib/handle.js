@@ -9,7 +9,7 @@ const fs = require('fs')
 const { UdpHandle, udpSetCallbacks } = require('./native')
 const { unstage } = require('./staging')
 const { codes: { ERR_SOCKET_BAD_TYPE } } = require('./errors')
-const { isInt32, validateFunction } = require('./validators')
+const { isIP, isInt32, validateFunction } = require('./validators')
 const { batchSize } = require('./batch')
 const nodeVersion = require('./node-version')
 const { nextTick } = require('./ticks')
@@ -26,7 +26,6 @@ const UV_UDP_REUSEPORT = 8
 const UV_EINVAL = -22
 
 let dns // Lazy load for startup performance.
-let isIP // Lazily loaded, with dns.
 let tty // Only bind({ fd }) needs it.
 
 function lookup4 (lookup, address, callback) {
@@ -137,7 +136,6 @@ function literalLookup (family) {
   return (address, callback) => {
     address ||= defaultAddress[family]
     if (address !== known) {
-      isIP ??= require('net').isIP
       // Node's dns.lookup refuses what is no string; 24.19+ / 26.5+ test
       // the literal before.
       const found = typeof address === 'string' || nodeVersion.literalLookup ? isIP(address) : 0

@@ -13,11 +13,10 @@ const {
   codes: { ERR_IP_BLOCKED }
 } = require('./errors')
 const { kOwner, kStateSymbol } = require('./handle')
+const { isIP } = require('./validators')
 const { nextTick, queueMicrotask, setImmediate } = require('./ticks')
 
 const UV_EINVAL = -22
-
-let isIP // Lazily loaded: only sockets with a sendBlockList need it.
 
 // One send() once its address is looked up (or failed to be): sends it now,
 // gathers it with the tick's other sends, or fails it.
@@ -278,7 +277,6 @@ function emitDrain (self) {
 
 function isBlocked (blockList, ip) {
   if (blockList === undefined) { return false }
-  isIP ??= require('net').isIP
   return blockList.check(ip, `ipv${isIP(ip)}`)
 }
 

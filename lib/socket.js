@@ -68,6 +68,7 @@ const {
   }
 } = require('./errors')
 const {
+  isIP,
   isInt32,
   validateAbortSignal,
   validateBlockList,
@@ -124,7 +125,6 @@ const SEND_BUFFER = false
 const kNoTrySend = process.execArgv.includes('--test-udp-no-try-send')
 
 let addAbortListener // Lazily loaded: only sockets with a signal need it.
-let isIP // Lazily loaded: only sockets with a sendBlockList need it.
 
 function Socket (type, listener) {
   EventEmitter.call(this)
@@ -305,9 +305,23 @@ function replaceHandle (self, newHandle) {
 
 // A cluster worker's bind without `exclusive` asks the primary for the shared
 // socket (lib/cluster-worker.js, loaded only then).
+//
+// node:dgram's bind() requires 'cluster' to ask, which loads child_process,
+// net and Node's streams: about 5 ms of a fresh process's start. Asked
+// before cluster is loaded, the answer can only be no: cluster.isWorker is
+// whether NODE_UNIQUE_ID was in process.env when cluster was first required,
+// and a cluster worker's Node requires it while starting (then deletes the
+// variable). So cluster is loaded here only where it already is, or where
+// NODE_UNIQUE_ID would make it the worker's, or where Node does not list its
+// loaded modules.
 let cluster
 function isClusterWorker () {
-  cluster ??= require('cluster')
+  if (cluster === undefined) {
+    const loaded = process.moduleLoadList
+    if (Array.isArray(loaded) && !Object.hasOwn(process.env, 'NODE_UNIQUE_ID') &&
+        !loaded.includes('NativeModule cluster')) return false
+    cluster = require('cluster')
+  }
   return cluster.isWorker
 }
 
@@ -528,7 +542,6 @@ function bindSync (options = {}) {
     address = this.type === 'udp4' ? '0.0.0.0' : '::'
   } else {
     validateString(address, 'options.address')
-    isIP ??= require('net').isIP
     if (isIP(address) === 0) {
       throw new ERR_INVALID_ARG_VALUE('options.address', address,
         'must be a numeric IP address; bindSync does not perform DNS resolution')
@@ -556,7 +569,6 @@ function connectSync (port, address) {
 
   if (state.connectState !== CONNECT_STATE_DISCONNECTED) { throw new ERR_SOCKET_DGRAM_IS_CONNECTED() }
 
-  isIP ??= require('net').isIP
   if (address == null || address === '') {
     address = this.type === 'udp4' ? '127.0.0.1' : '::1'
   } else {

@@ -117,6 +117,35 @@ const validateObject = hideStackFrames((value, name) => {
   }
 })
 
+// net.isIP, as node:dgram uses it (Node's lib/internal/net.js, the same
+// expressions in Node 20 to 26): require('net') would load Node's streams,
+// child_process's and net's modules, about 3 ms of a fresh process's start,
+// for one test of a literal.
+const v4Seg = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])'
+const v4Str = `(?:${v4Seg}\\.){3}${v4Seg}`
+const IPv4Reg = new RegExp(`^${v4Str}$`)
+const v6Seg = '(?:[0-9a-fA-F]{1,4})'
+const IPv6Reg = new RegExp('^(?:' +
+  `(?:${v6Seg}:){7}(?:${v6Seg}|:)|` +
+  `(?:${v6Seg}:){6}(?:${v4Str}|:${v6Seg}|:)|` +
+  `(?:${v6Seg}:){5}(?::${v4Str}|(?::${v6Seg}){1,2}|:)|` +
+  `(?:${v6Seg}:){4}(?:(?::${v6Seg}){0,1}:${v4Str}|(?::${v6Seg}){1,3}|:)|` +
+  `(?:${v6Seg}:){3}(?:(?::${v6Seg}){0,2}:${v4Str}|(?::${v6Seg}){1,4}|:)|` +
+  `(?:${v6Seg}:){2}(?:(?::${v6Seg}){0,3}:${v4Str}|(?::${v6Seg}){1,5}|:)|` +
+  `(?:${v6Seg}:){1}(?:(?::${v6Seg}){0,4}:${v4Str}|(?::${v6Seg}){1,6}|:)|` +
+  `(?::(?:(?::${v6Seg}){0,5}:${v4Str}|(?::${v6Seg}){1,7}|:))` +
+')(?:%[0-9a-zA-Z-.:]{1,})?$')
+
+/**
+ * @param {*} s
+ * @returns {0 | 4 | 6}
+ */
+function isIP (s) {
+  if (IPv4Reg.test(s)) return 4
+  if (IPv6Reg.test(s)) return 6
+  return 0
+}
+
 let BlockList // Lazily loaded: most sockets have no block list.
 
 // Node 22.13+/23.4+ check with BlockList.isBlockList(), which Node 20 lacks;
@@ -130,6 +159,7 @@ const validateBlockList = hideStackFrames((value, name) => {
 })
 
 module.exports = {
+  isIP,
   isInt32,
   validateAbortSignal,
   validateBlockList,
