@@ -9,8 +9,8 @@ const {
   codes: {
     ERR_INVALID_ARG_TYPE
   }
-} = require('./errors')
-const { validateInteger } = require('./validators')
+} = require('./errors.js')
+const { validateInteger } = require('./validators.js')
 
 // The inbox's default budget, in bytes (about 100 ms at 40,000 datagrams/s
 // of 200 B, with room to spare); the same as the native default.

@@ -32,9 +32,9 @@ const {
     ERR_INVALID_ARG_VALUE,
     ERR_SOCKET_DGRAM_IS_CONNECTED
   }
-} = require('./errors')
-const { copyLent, fixBufferList } = require('./buffers')
-const { validateInteger, validatePort, validateString } = require('./validators')
+} = require('./errors.js')
+const { copyLent, fixBufferList } = require('./buffers.js')
+const { validateInteger, validatePort, validateString } = require('./validators.js')
 const { isArrayBufferView } = require('util').types
 
 // The largest UDP payload (IPv4).

@@ -14,9 +14,9 @@ const {
     ERR_INVALID_ARG_VALUE
   },
   ErrnoException
-} = require('./errors')
-const { isIP, validateInteger, validateNumber } = require('./validators')
-const { kStateSymbol } = require('./handle')
+} = require('./errors.js')
+const { isIP, validateInteger, validateNumber } = require('./validators.js')
+const { kStateSymbol } = require('./handle.js')
 
 // The read buffer per datagram, and so the largest maxMessageSize.
 const MAX_MESSAGE_SIZE = 65536

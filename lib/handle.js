@@ -6,13 +6,13 @@
 // handle of the thread reports through.
 
 const fs = require('fs')
-const { UdpHandle, udpSetCallbacks } = require('./native')
-const { unstage } = require('./staging')
-const { codes: { ERR_SOCKET_BAD_TYPE } } = require('./errors')
-const { isIP, isInt32, validateFunction } = require('./validators')
-const { batchSize } = require('./batch')
-const nodeVersion = require('./node-version')
-const { nextTick } = require('./ticks')
+const { UdpHandle, udpSetCallbacks } = require('./native.js')
+const { unstage } = require('./staging.js')
+const { codes: { ERR_SOCKET_BAD_TYPE } } = require('./errors.js')
+const { isIP, isInt32, validateFunction } = require('./validators.js')
+const { batchSize } = require('./batch.js')
+const nodeVersion = require('./node-version.js')
+const { nextTick } = require('./ticks.js')
 
 const kStateSymbol = Symbol('state symbol')
 // The socket that owns a handle, for the callbacks the handle makes.

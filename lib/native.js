@@ -146,7 +146,7 @@ function load () {
   // The permission model's checks (lib/permission.js), loaded only where it is on: without
   // --permission, process.permission is undefined and the handle classes stay as they are.
   if (process.permission === undefined) return { ...binding, UdpHandle, UnixHandle }
-  const { guardNet, guardUnix } = require('./permission')
+  const { guardNet, guardUnix } = require('./permission.js')
   return { ...binding, UdpHandle: guardNet(UdpHandle), UnixHandle: guardUnix(UnixHandle) }
 }
 

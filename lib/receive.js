@@ -6,10 +6,10 @@
 // 'zero-copy'. The handle calls these on itself (this); rinfo is built by
 // lib/handle.js.
 
-const { ErrnoException } = require('./errors')
-const { splitBatch } = require('./batch')
-const { lend } = require('./buffers')
-const { kOwner, kStateSymbol } = require('./handle')
+const { ErrnoException } = require('./errors.js')
+const { splitBatch } = require('./batch.js')
+const { lend } = require('./buffers.js')
+const { kOwner, kStateSymbol } = require('./handle.js')
 
 // handle.onmessage: one received datagram; rinfo is built by lib/handle.js.
 function onMessage (buf, rinfo) {

@@ -10,8 +10,8 @@ const {
     ERR_INVALID_ARG_TYPE,
     ERR_INVALID_ARG_VALUE
   }
-} = require('./errors')
-const { validateInteger } = require('./validators')
+} = require('./errors.js')
+const { validateInteger } = require('./validators.js')
 
 const BALANCES = ['flow', 'datagram']
 // The kernel grows a reuseport group up to 65535 sockets.

@@ -11,10 +11,10 @@ const { AsyncResource } = require('async_hooks')
 const {
   ExceptionWithHostPort,
   codes: { ERR_IP_BLOCKED }
-} = require('./errors')
-const { kOwner, kStateSymbol } = require('./handle')
-const { isIP } = require('./validators')
-const { nextTick, queueMicrotask, setImmediate } = require('./ticks')
+} = require('./errors.js')
+const { kOwner, kStateSymbol } = require('./handle.js')
+const { isIP } = require('./validators.js')
+const { nextTick, queueMicrotask, setImmediate } = require('./ticks.js')
 
 const UV_EINVAL = -22
 

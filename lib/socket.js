@@ -42,10 +42,10 @@
 const EventEmitter = require('events')
 const dc = require('diagnostics_channel')
 const udpSocketChannel = dc.channel('udp.socket')
-const { batchDatagrams, batchDestination, validateReceiveBatches } = require('./batch')
-const { cancelSends, doSend, flushSends, isBlocked, onSend, startBatch } = require('./send')
-const { onBatch, onError, onMessage } = require('./receive')
-const { copyLent, fixBufferList, sliceBuffer } = require('./buffers')
+const { batchDatagrams, batchDestination, validateReceiveBatches } = require('./batch.js')
+const { cancelSends, doSend, flushSends, isBlocked, onSend, startBatch } = require('./send.js')
+const { onBatch, onError, onMessage } = require('./receive.js')
+const { copyLent, fixBufferList, sliceBuffer } = require('./buffers.js')
 const { Buffer } = require('buffer')
 const { isArrayBufferView } = require('util').types
 const { deprecate, promisify } = require('util')
@@ -66,7 +66,7 @@ const {
     ERR_SOCKET_DGRAM_NOT_CONNECTED,
     ERR_SOCKET_DGRAM_NOT_RUNNING
   }
-} = require('./errors')
+} = require('./errors.js')
 const {
   isIP,
   isInt32,
@@ -78,7 +78,7 @@ const {
   validatePort,
   validateString,
   validateUint32
-} = require('./validators')
+} = require('./validators.js')
 const {
   kOwner,
   kStateSymbol,
@@ -89,21 +89,21 @@ const {
   UV_UDP_IPV6ONLY,
   UV_UDP_REUSEADDR,
   UV_UDP_REUSEPORT
-} = require('./handle')
+} = require('./handle.js')
 // Loaded when first needed: a socket made without options, as most are, never needs them, and
 // each module loaded costs a program's start-up (node:dgram comes from Node's snapshot).
 let reuseport // lib/reuseport.js
 let background // lib/background.js
 let messages // lib/messages.js
-const nodeVersion = require('./node-version')
-const { nextTick } = require('./ticks')
-const { closeTwin, makeSendable } = require('./child-handle')
+const nodeVersion = require('./node-version.js')
+const { nextTick } = require('./ticks.js')
+const { closeTwin, makeSendable } = require('./child-handle.js')
 const {
   applyControl,
   installControlMethods,
   validateControlOptions,
   validateSendControl
-} = require('./control')
+} = require('./control.js')
 
 // Node 20 polyfills these two symbols; use the same ones it does.
 const SymbolAsyncDispose = Symbol.asyncDispose || Symbol.for('nodejs.asyncDispose')
@@ -161,10 +161,10 @@ function Socket (type, listener) {
       sendBlockList = options.sendBlockList
     }
     // dgram-rs: spread a reusePort group evenly (lib/reuseport.js).
-    reuseport ??= require('./reuseport')
+    reuseport ??= require('./reuseport.js')
     reusePortBalance = reuseport.validateReusePortBalance(options)
     // dgram-rs: read on a runtime thread into a bounded inbox (lib/background.js).
-    background ??= require('./background')
+    background ??= require('./background.js')
     backgroundReceive = background.validateBackgroundReceive(options)
     // dgram-rs: receiveInfo, maxMessageSize, receiveErrors (lib/control.js).
     control = validateControlOptions(options)
@@ -246,7 +246,7 @@ let UnixSocket // Lazily loaded: only 'unix_dgram' sockets need it.
 function createSocket (type, listener) {
   // dgram-rs: Unix datagram sockets (lib/unix-socket.js).
   if (type === 'unix_dgram' || (type !== null && typeof type === 'object' && type.type === 'unix_dgram')) {
-    UnixSocket ??= require('./unix-socket').UnixSocket
+    UnixSocket ??= require('./unix-socket.js').UnixSocket
     return new UnixSocket(type, listener)
   }
   return new Socket(type, listener)
@@ -326,7 +326,7 @@ function isClusterWorker () {
 }
 
 function bindServerHandle (self, options, errCb) {
-  require('./cluster-worker').bindServerHandle(self, options, errCb, startListening)
+  require('./cluster-worker.js').bindServerHandle(self, options, errCb, startListening)
 }
 
 function bufferSize (self, size, buffer) {
@@ -1088,7 +1088,7 @@ Socket.prototype.getSendBufferSize = function () {
 
 // dgram-rs: the datagrams as an async iterator (lib/messages.js).
 Socket.prototype.messages = function (options) {
-  messages ??= require('./messages')
+  messages ??= require('./messages.js')
   return messages.createMessages(this, options, iteratorControl)
 }
 

@@ -30,7 +30,7 @@ const {
     ERR_OUT_OF_RANGE,
     ERR_SOCKET_BAD_PORT
   }
-} = require('./errors')
+} = require('./errors.js')
 
 /**
  * @param {*} value
