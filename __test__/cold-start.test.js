@@ -24,6 +24,27 @@ test('cold start: isIP answers as net.isIP does', () => {
     { toString () { return '::1' } }, true
   ]
   for (const input of inputs) assert.strictEqual(isIP(input), net.isIP(input), String(input))
+  assert.throws(() => isIP(Symbol('x')), TypeError)
+  assert.throws(() => net.isIP(Symbol('x')), TypeError)
+  // Random strings of an address's characters, and dotted numbers (some with a leading zero,
+  // some out of range, some empty, some joined by ':' or behind '::ffff:').
+  let seed = 0x2545f491
+  const random = (n) => {
+    seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5
+    return (seed >>> 0) % n
+  }
+  const alphabet = '0123456789.:.:.abcdefABCDEF%x -'
+  for (let k = 0; k < 20000; k++) {
+    let s = ''
+    for (let i = random(20); i > 0; i--) s += alphabet[random(alphabet.length)]
+    const parts = []
+    for (let i = 3 + random(3); i > 0; i--) {
+      parts.push(random(30) === 0 ? '' : (random(8) === 0 ? '0' : '') + random(300))
+    }
+    const dotted = (random(10) === 0 ? '::ffff:' : '') + parts.join(random(20) ? '.' : ':')
+    assert.strictEqual(isIP(s), net.isIP(s), s)
+    assert.strictEqual(isIP(dotted), net.isIP(dotted), dotted)
+  }
 })
 
 test('cold start: the musl test reads the ELF interpreter of the file it is given', { skip: !native && 'no native addon' }, (t) => {

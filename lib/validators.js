@@ -123,7 +123,6 @@ const validateObject = hideStackFrames((value, name) => {
 // for one test of a literal.
 const v4Seg = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])'
 const v4Str = `(?:${v4Seg}\\.){3}${v4Seg}`
-const IPv4Reg = new RegExp(`^${v4Str}$`)
 const v6Seg = '(?:[0-9a-fA-F]{1,4})'
 const IPv6Reg = new RegExp('^(?:' +
   `(?:${v6Seg}:){7}(?:${v6Seg}|:)|` +
@@ -141,9 +140,34 @@ const IPv6Reg = new RegExp('^(?:' +
  * @returns {0 | 4 | 6}
  */
 function isIP (s) {
-  if (IPv4Reg.test(s)) return 4
-  if (IPv6Reg.test(s)) return 6
+  const str = `${s}` // As RegExp.prototype.test reads it (a Symbol throws there too).
+  if (isIPv4(str)) return 4
+  // Every IPv6 form has a ':' (Node 26 tests for one before the expression).
+  if (str.includes(':') && IPv6Reg.test(str)) return 6
   return 0
+}
+
+// IPv4Reg's test without the expression (V8 compiles one on its first use, 0.3 ms of a cold
+// start): four decimal numbers 0 to 255 joined by dots, none with a leading zero.
+function isIPv4 (str) {
+  let dots = 0
+  let digits = 0
+  let value = 0
+  for (let i = 0; i < str.length; i++) {
+    const c = str.charCodeAt(i)
+    if (c === 0x2e) { // '.'
+      if (digits === 0 || ++dots > 3) return false
+      digits = 0
+      value = 0
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (digits === 1 && value === 0) return false // a leading zero
+      value = value * 10 + (c - 0x30)
+      if (++digits > 3 || value > 255) return false
+    } else {
+      return false
+    }
+  }
+  return dots === 3 && digits > 0
 }
 
 let BlockList // Lazily loaded: most sockets have no block list.
