@@ -134,8 +134,7 @@ function batchDestination (connected, port, address, callback) {
 
 // createSocket's receiveBatches: false (or absent), true or 'zero-copy';
 // anything else is a TypeError, never a silent switch of 'message' off.
-function validateReceiveBatches (options) {
-  const value = options.receiveBatches
+function validateReceiveBatches (options, value = options.receiveBatches) {
   if (value === undefined || value === false || value === true || value === 'zero-copy') return value === undefined ? false : value
   throw new ERR_INVALID_ARG_VALUE('options.receiveBatches', value, "must be one of: true, false, 'zero-copy'")
 }

@@ -10,7 +10,6 @@ const { UdpHandle, udpSetCallbacks } = require('./native.js')
 const { unstage } = require('./staging.js')
 const { codes: { ERR_SOCKET_BAD_TYPE } } = require('./errors.js')
 const { isIP, isInt32, validateFunction } = require('./validators.js')
-const { batchSize } = require('./batch.js')
 const nodeVersion = require('./node-version.js')
 const { nextTick } = require('./ticks.js')
 
@@ -27,6 +26,7 @@ const UV_EINVAL = -22
 
 let dns // Lazy load for startup performance.
 let tty // Only bind({ fd }) needs it.
+let batchLib // lib/batch.js: only receiveBatches needs it.
 
 function lookup4 (lookup, address, callback) {
   return lookup(address || '127.0.0.1', 4, callback)
@@ -53,7 +53,7 @@ function onmessage (buf, address, port, sizes, localAddress, interfaceIndex, tos
   if (typeof buf === 'number') buf = unstage(buf)
   const rinfo = sizes === undefined
     ? { address, family: this[kFamilyName], port, size: buf.length }
-    : { address, family: this[kFamilyName], port, size: batchSize(buf) }
+    : { address, family: this[kFamilyName], port, size: (batchLib ??= require('./batch.js')).batchSize(buf) }
   if (interfaceIndex !== undefined) {
     rinfo.localAddress = localAddress
     rinfo.interfaceIndex = interfaceIndex

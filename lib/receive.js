@@ -7,9 +7,10 @@
 // lib/handle.js.
 
 const { ErrnoException } = require('./errors.js')
-const { splitBatch } = require('./batch.js')
 const { lend } = require('./buffers.js')
 const { kOwner, kStateSymbol } = require('./handle.js')
+
+let batchLib // lib/batch.js: only receiveBatches needs it.
 
 // handle.onmessage: one received datagram; rinfo is built by lib/handle.js.
 function onMessage (buf, rinfo) {
@@ -22,12 +23,12 @@ function onBatch (buf, segment, rinfo) {
   const self = this[kOwner]
   if (fromBlockedSender(self, rinfo)) return
   if (self[kStateSymbol].receiveBatches !== 'zero-copy') {
-    self.emit('messages', splitBatch(buf, segment), rinfo)
+    self.emit('messages', (batchLib ??= require('./batch.js')).splitBatch(buf, segment), rinfo)
     return
   }
   // The views are lent until this returns (lib/buffers.js: a send made
   // meanwhile copies them).
-  lend(buf, emitMessages, self, [splitBatch(buf, segment), rinfo])
+  lend(buf, emitMessages, self, [(batchLib ??= require('./batch.js')).splitBatch(buf, segment), rinfo])
 }
 
 // Node 22.13+ / 23.4+: datagrams from blocked senders are dropped silently.

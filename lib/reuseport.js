@@ -19,8 +19,7 @@ const MAX_RECEIVERS = 65535
 
 // Returns { by, receivers } for options.reusePortBalance, or undefined when
 // it is not given; throws Node-style errors for anything else.
-function validateReusePortBalance (options) {
-  const value = options.reusePortBalance
+function validateReusePortBalance (options, value = options.reusePortBalance) {
   if (value === undefined) { return undefined }
   const name = 'options.reusePortBalance'
   if (value === null || typeof value !== 'object' || Array.isArray(value)) { throw new ERR_INVALID_ARG_TYPE(name, 'Object', value) }

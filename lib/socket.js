@@ -42,7 +42,6 @@
 const EventEmitter = require('events')
 const dc = require('diagnostics_channel')
 const udpSocketChannel = dc.channel('udp.socket')
-const { batchDatagrams, batchDestination, validateReceiveBatches } = require('./batch.js')
 const { cancelSends, doSend, flushSends, isBlocked, onSend, startBatch } = require('./send.js')
 const { onBatch, onError, onMessage } = require('./receive.js')
 const { copyLent, fixBufferList, sliceBuffer } = require('./buffers.js')
@@ -94,6 +93,7 @@ const {
 // each module loaded costs a program's start-up (node:dgram comes from Node's snapshot).
 let reuseport // lib/reuseport.js
 let background // lib/background.js
+let batchLib // lib/batch.js: receiveBatches and sendBatch()
 let messages // lib/messages.js
 const nodeVersion = require('./node-version.js')
 const { nextTick } = require('./ticks.js')
@@ -160,16 +160,28 @@ function Socket (type, listener) {
       validateBlockList(options.sendBlockList, 'options.sendBlockList')
       sendBlockList = options.sendBlockList
     }
+    // dgram-rs's options, each read once; the module that validates one is
+    // loaded only where it is given.
     // dgram-rs: spread a reusePort group evenly (lib/reuseport.js).
-    reuseport ??= require('./reuseport.js')
-    reusePortBalance = reuseport.validateReusePortBalance(options)
+    const balance = options.reusePortBalance
+    if (balance !== undefined) {
+      reuseport ??= require('./reuseport.js')
+      reusePortBalance = reuseport.validateReusePortBalance(options, balance)
+    }
     // dgram-rs: read on a runtime thread into a bounded inbox (lib/background.js).
-    background ??= require('./background.js')
-    backgroundReceive = background.validateBackgroundReceive(options)
+    const inbox = options.backgroundReceive
+    if (inbox !== undefined && inbox !== false) {
+      background ??= require('./background.js')
+      backgroundReceive = background.validateBackgroundReceive(options, inbox)
+    }
     // dgram-rs: receiveInfo, maxMessageSize, receiveErrors (lib/control.js).
     control = validateControlOptions(options)
     // dgram-rs: 'messages' per read instead of 'message' (lib/batch.js).
-    receiveBatches = validateReceiveBatches(options)
+    const batches = options.receiveBatches
+    if (batches !== undefined) {
+      batchLib ??= require('./batch.js')
+      receiveBatches = batchLib.validateReceiveBatches(options, batches)
+    }
   }
 
   const handle = newHandle(type, lookup)
@@ -754,13 +766,14 @@ Socket.prototype.sendWithOptions = function (msg, options, callback) {
 // without port and address (lib/batch.js): send()'s state machine, pre-bind
 // queue and lookup, for many datagrams at once.
 Socket.prototype.sendBatch = function (messages, ...rest) {
-  sendBatch(this, batchDatagrams(messages, rest), ...rest)
+  batchLib ??= require('./batch.js')
+  sendBatch(this, batchLib.batchDatagrams(messages, rest), ...rest)
 }
 
 function sendBatch (self, batch, ...rest) {
   const state = self[kStateSymbol]
   const connected = state.connectState === CONNECT_STATE_CONNECTED
-  const { port, address, callback } = batchDestination(connected, ...rest)
+  const { port, address, callback } = batchLib.batchDestination(connected, ...rest)
   healthCheck(self)
 
   if (state.bindState === BIND_STATE_UNBOUND) { self.bind({ port: 0, exclusive: true }, null) }
