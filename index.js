@@ -13,7 +13,7 @@ if (process.env.DGRAM_RS_FALLBACK === '1') {
   reason = 'DGRAM_RS_FALLBACK=1'
 } else {
   try {
-    require('./lib/native')
+    require('./lib/native.js')
   } catch (e) {
     // Only "there is none": an addon that fails to load throws its reason.
     if (e.code !== 'DGRAM_RS_NO_NATIVE') throw e
@@ -22,19 +22,19 @@ if (process.env.DGRAM_RS_FALLBACK === '1') {
 }
 
 if (reason === null) {
-  const { createSocket, Socket } = require('./lib/socket')
+  const { createSocket, Socket } = require('./lib/socket.js')
   module.exports = {}
   // Removed in Node 25, as the other DEP0112 APIs (lib/node-version.js).
-  if (require('./lib/node-version').deprecatedPrivates) {
+  if (require('./lib/node-version.js').deprecatedPrivates) {
     module.exports._createSocketHandle = deprecate(
-      require('./lib/handle')._createSocketHandle,
+      require('./lib/handle.js')._createSocketHandle,
       'dgram._createSocketHandle() is deprecated',
       'DEP0112'
     )
   }
   Object.assign(module.exports, { createSocket, Socket, native: true })
 } else {
-  module.exports = { ...require('./lib/fallback'), native: false }
+  module.exports = { ...require('./lib/fallback.js'), native: false }
   // Asked for with the variable: no warning. Otherwise one per thread, even
   // if two copies of the package are loaded.
   const warned = Symbol.for('dgram-rs.fallbackWarned')

@@ -15,8 +15,12 @@
 // bounded in time.
 //
 // BENCH_BASE=<path of another dgram-rs checkout, built> adds its rows (a before/after in one run).
+//
+// The child loads nothing before its start but node:path and node:perf_hooks (both in Node's
+// snapshot): child_process, required at the top of this file, would load net, the streams and
+// node:dgram itself, which node:dgram's bind() would otherwise load (through cluster) within the
+// time measured.
 
-const { spawn } = require('node:child_process')
 const path = require('node:path')
 
 const ROOT = path.resolve(__dirname, '..')
@@ -43,6 +47,7 @@ function child (impl) {
 // Parent: trials, medians, ratios.
 
 function runChild (impl) {
+  const { spawn } = require('node:child_process')
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [__filename, '--child', impl], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''

@@ -9,8 +9,8 @@ const {
   codes: {
     ERR_INVALID_ARG_TYPE
   }
-} = require('./errors')
-const { validateInteger } = require('./validators')
+} = require('./errors.js')
+const { validateInteger } = require('./validators.js')
 
 // The inbox's default budget, in bytes (about 100 ms at 40,000 datagrams/s
 // of 200 B, with room to spare); the same as the native default.
@@ -19,8 +19,7 @@ const MAX_QUEUE_BYTES = 2 ** 32 - 1
 
 // The inbox budget for options.backgroundReceive (true, or
 // { maxQueueBytes }), or undefined when off; Node-style errors otherwise.
-function validateBackgroundReceive (options) {
-  const value = options.backgroundReceive
+function validateBackgroundReceive (options, value = options.backgroundReceive) {
   if (value === undefined || value === false) { return undefined }
   if (value === true) { return DEFAULT_MAX_QUEUE_BYTES }
   const name = 'options.backgroundReceive'

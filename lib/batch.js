@@ -39,9 +39,9 @@ const {
     ERR_INVALID_ARG_VALUE,
     ERR_SOCKET_DGRAM_IS_CONNECTED
   }
-} = require('./errors')
-const { copyLent, fixBufferList } = require('./buffers')
-const { validateInteger, validatePort, validateString } = require('./validators')
+} = require('./errors.js')
+const { copyLent, fixBufferList } = require('./buffers.js')
+const { validateInteger, validatePort, validateString } = require('./validators.js')
 const { isArrayBufferView } = require('util').types
 
 // The largest UDP payload (IPv4).
@@ -172,8 +172,7 @@ function batchDestination (connected, port, address, callback) {
 // createSocket's receiveBatches: false (or absent), true, 'zero-copy' or
 // 'segments'; anything else is a TypeError, never a silent switch of
 // 'message' off.
-function validateReceiveBatches (options) {
-  const value = options.receiveBatches
+function validateReceiveBatches (options, value = options.receiveBatches) {
   if (value === undefined || value === false || value === true || value === 'zero-copy' || value === 'segments') return value === undefined ? false : value
   throw new ERR_INVALID_ARG_VALUE('options.receiveBatches', value, "must be one of: true, false, 'zero-copy', 'segments'")
 }

@@ -11,7 +11,7 @@ const {
     ERR_BUFFER_OUT_OF_BOUNDS,
     ERR_INVALID_ARG_TYPE
   }
-} = require('./errors')
+} = require('./errors.js')
 
 // send(msg, offset, length, ...): the bytes of msg from offset, length long.
 function sliceBuffer (buffer, offset, length) {

@@ -16,7 +16,7 @@
 // from a socket, learnt once from a stand-in that records property reads (no socket is made).
 
 const nodeDgram = require('dgram')
-const { nextTick } = require('./ticks')
+const { nextTick } = require('./ticks.js')
 
 function learnStateSymbol () {
   let key

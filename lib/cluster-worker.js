@@ -7,7 +7,7 @@
 // until the socket closes (closing it tells the primary). Loaded only in a
 // worker that binds so.
 
-const { kStateSymbol } = require('./handle')
+const { kStateSymbol } = require('./handle.js')
 
 // Query the primary for the shared socket; `onBound` starts the socket
 // listening once the native handle holds its descriptor.

@@ -14,12 +14,9 @@ const {
     ERR_INVALID_ARG_VALUE
   },
   ErrnoException
-} = require('./errors')
-const { validateInteger, validateNumber } = require('./validators')
-const { kStateSymbol } = require('./handle')
-// Lazily loaded: net brings Node's whole streams stack (about 1.5 MB), and only a per-send
-// sourceAddress needs it.
-let isIP
+} = require('./errors.js')
+const { isIP, validateInteger, validateNumber } = require('./validators.js')
+const { kStateSymbol } = require('./handle.js')
 
 // The read buffer per datagram, and so the largest maxMessageSize.
 const MAX_MESSAGE_SIZE = 65536
@@ -84,7 +81,6 @@ function validateSendControl (options, family) {
   }
   if (sourceAddress !== undefined) {
     if (typeof sourceAddress !== 'string') { throw new ERR_INVALID_ARG_TYPE('options.sourceAddress', 'string', sourceAddress) }
-    isIP ??= require('net').isIP
     if (isIP(sourceAddress.split('%')[0]) !== family) {
       throw new ERR_INVALID_ARG_VALUE('options.sourceAddress', sourceAddress,
                                       `must be an IPv${family} address`)

@@ -29,7 +29,7 @@ const util = require('util')
 // lib/permission.js is loaded only for an error that is not an errno (a number): the permission
 // model's refusal. Each module loaded costs every program's start-up (bench/cold-start.js).
 const isPermissionModelError = (err) =>
-  typeof err === 'object' && err !== null && require('./permission').isPermissionModelError(err)
+  typeof err === 'object' && err !== null && require('./permission.js').isPermissionModelError(err)
 
 // Node marks its own errors with a private symbol; ours has the same
 // description so that Reflect.ownKeys() of a SystemError looks the same.

@@ -6,13 +6,12 @@
 // handle of the thread reports through.
 
 const fs = require('fs')
-const { UdpHandle, udpSetCallbacks } = require('./native')
-const { unstage } = require('./staging')
-const { codes: { ERR_SOCKET_BAD_TYPE } } = require('./errors')
-const { isInt32, validateFunction } = require('./validators')
-const { batchSize } = require('./batch')
-const nodeVersion = require('./node-version')
-const { nextTick } = require('./ticks')
+const { UdpHandle, udpSetCallbacks } = require('./native.js')
+const { unstage } = require('./staging.js')
+const { codes: { ERR_SOCKET_BAD_TYPE } } = require('./errors.js')
+const { isIP, isInt32, validateFunction } = require('./validators.js')
+const nodeVersion = require('./node-version.js')
+const { nextTick } = require('./ticks.js')
 
 const kStateSymbol = Symbol('state symbol')
 // The socket that owns a handle, for the callbacks the handle makes.
@@ -26,8 +25,8 @@ const UV_UDP_REUSEPORT = 8
 const UV_EINVAL = -22
 
 let dns // Lazy load for startup performance.
-let isIP // Lazily loaded, with dns.
 let tty // Only bind({ fd }) needs it.
+let batchLib // lib/batch.js: only receiveBatches needs it.
 
 function lookup4 (lookup, address, callback) {
   return lookup(address || '127.0.0.1', 4, callback)
@@ -54,7 +53,7 @@ function onmessage (buf, address, port, sizes, localAddress, interfaceIndex, tos
   if (typeof buf === 'number') buf = unstage(buf)
   const rinfo = sizes === undefined
     ? { address, family: this[kFamilyName], port, size: buf.length }
-    : { address, family: this[kFamilyName], port, size: batchSize(buf) }
+    : { address, family: this[kFamilyName], port, size: (batchLib ??= require('./batch.js')).batchSize(buf) }
   if (interfaceIndex !== undefined) {
     rinfo.localAddress = localAddress
     rinfo.interfaceIndex = interfaceIndex
@@ -137,7 +136,6 @@ function literalLookup (family) {
   return (address, callback) => {
     address ||= defaultAddress[family]
     if (address !== known) {
-      isIP ??= require('net').isIP
       // Node's dns.lookup refuses what is no string; 24.19+ / 26.5+ test
       // the literal before.
       const found = typeof address === 'string' || nodeVersion.literalLookup ? isIP(address) : 0

@@ -20,8 +20,8 @@
 // of up to 64): a pause that falls in the middle of one takes effect after it.
 
 const { Buffer } = require('buffer')
-const { codes: { ERR_INVALID_ARG_TYPE } } = require('./errors')
-const { validateInteger } = require('./validators')
+const { codes: { ERR_INVALID_ARG_TYPE } } = require('./errors.js')
+const { validateInteger } = require('./validators.js')
 
 const DEFAULT_HIGH_WATER_MARK = 1024
 

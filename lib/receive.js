@@ -3,13 +3,14 @@
 // What the native handle delivers, as node:dgram's events: 'message' per
 // datagram, or with receiveBatches, 'messages' per read split into views
 // (lib/batch.js's splitBatch), lent for the listeners' duration with
-// 'zero-copy', or 'segments' per run of equal-size datagrams, lent. The handle calls these on itself (this); rinfo is built by
-// lib/handle.js.
+// 'zero-copy', or 'segments' per run of equal-size datagrams, lent. The
+// handle calls these on itself (this); rinfo is built by lib/handle.js.
 
-const { ErrnoException } = require('./errors')
-const { segmentRuns, splitBatch } = require('./batch')
-const { lend } = require('./buffers')
-const { kOwner, kStateSymbol } = require('./handle')
+const { ErrnoException } = require('./errors.js')
+const { lend } = require('./buffers.js')
+const { kOwner, kStateSymbol } = require('./handle.js')
+
+let batchLib // lib/batch.js: only receiveBatches needs it.
 
 // handle.onmessage: one received datagram; rinfo is built by lib/handle.js.
 function onMessage (buf, rinfo) {
@@ -23,13 +24,13 @@ function onBatch (buf, segment, rinfo) {
   if (fromBlockedSender(self, rinfo)) return
   const mode = self[kStateSymbol].receiveBatches
   if (mode === true) {
-    self.emit('messages', splitBatch(buf, segment), rinfo)
+    self.emit('messages', (batchLib ??= require('./batch.js')).splitBatch(buf, segment), rinfo)
     return
   }
   // The views are lent until this returns (lib/buffers.js: a send made
   // meanwhile copies them).
   if (mode === 'segments') lend(buf, emitSegments, self, [buf, segment, rinfo])
-  else lend(buf, emitMessages, self, [splitBatch(buf, segment), rinfo])
+  else lend(buf, emitMessages, self, [(batchLib ??= require('./batch.js')).splitBatch(buf, segment), rinfo])
 }
 
 // 'segments': one event per run of equal-size datagrams, no object per
@@ -39,7 +40,7 @@ function emitSegments (self, [buf, sizes, rinfo]) {
     self.emit('segments', buf, sizes, rinfo)
     return
   }
-  const runs = segmentRuns(buf, sizes)
+  const runs = (batchLib ??= require('./batch.js')).segmentRuns(buf, sizes)
   for (let i = 0; i < runs.length; i += 2) {
     self.emit('segments', runs[i], runs[i + 1], { ...rinfo, size: runs[i].length })
   }

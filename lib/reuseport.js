@@ -10,8 +10,8 @@ const {
     ERR_INVALID_ARG_TYPE,
     ERR_INVALID_ARG_VALUE
   }
-} = require('./errors')
-const { validateInteger } = require('./validators')
+} = require('./errors.js')
+const { validateInteger } = require('./validators.js')
 
 const BALANCES = ['flow', 'datagram']
 // The kernel grows a reuseport group up to 65535 sockets.
@@ -19,8 +19,7 @@ const MAX_RECEIVERS = 65535
 
 // Returns { by, receivers } for options.reusePortBalance, or undefined when
 // it is not given; throws Node-style errors for anything else.
-function validateReusePortBalance (options) {
-  const value = options.reusePortBalance
+function validateReusePortBalance (options, value = options.reusePortBalance) {
   if (value === undefined) { return undefined }
   const name = 'options.reusePortBalance'
   if (value === null || typeof value !== 'object' || Array.isArray(value)) { throw new ERR_INVALID_ARG_TYPE(name, 'Object', value) }

@@ -11,13 +11,12 @@ const { AsyncResource } = require('async_hooks')
 const {
   ExceptionWithHostPort,
   codes: { ERR_IP_BLOCKED }
-} = require('./errors')
-const { kOwner, kStateSymbol } = require('./handle')
-const { nextTick, queueMicrotask, setImmediate } = require('./ticks')
+} = require('./errors.js')
+const { kOwner, kStateSymbol } = require('./handle.js')
+const { isIP } = require('./validators.js')
+const { nextTick, queueMicrotask, setImmediate } = require('./ticks.js')
 
 const UV_EINVAL = -22
-
-let isIP // Lazily loaded: only sockets with a sendBlockList need it.
 
 // One send() once its address is looked up (or failed to be): sends it now,
 // gathers it with the tick's other sends, or fails it.
@@ -278,7 +277,6 @@ function emitDrain (self) {
 
 function isBlocked (blockList, ip) {
   if (blockList === undefined) { return false }
-  isIP ??= require('net').isIP
   return blockList.check(ip, `ipv${isIP(ip)}`)
 }
 

@@ -42,10 +42,9 @@
 const EventEmitter = require('events')
 const dc = require('diagnostics_channel')
 const udpSocketChannel = dc.channel('udp.socket')
-const { batchDatagrams, batchDestination, validateReceiveBatches } = require('./batch')
-const { cancelSends, doSend, flushSends, isBlocked, onSend, startBatch } = require('./send')
-const { onBatch, onError, onMessage } = require('./receive')
-const { copyLent, fixBufferList, sliceBuffer } = require('./buffers')
+const { cancelSends, doSend, flushSends, isBlocked, onSend, startBatch } = require('./send.js')
+const { onBatch, onError, onMessage } = require('./receive.js')
+const { copyLent, fixBufferList, sliceBuffer } = require('./buffers.js')
 const { Buffer } = require('buffer')
 const { isArrayBufferView } = require('util').types
 const { deprecate, promisify } = require('util')
@@ -66,8 +65,9 @@ const {
     ERR_SOCKET_DGRAM_NOT_CONNECTED,
     ERR_SOCKET_DGRAM_NOT_RUNNING
   }
-} = require('./errors')
+} = require('./errors.js')
 const {
+  isIP,
   isInt32,
   validateAbortSignal,
   validateBlockList,
@@ -77,7 +77,7 @@ const {
   validatePort,
   validateString,
   validateUint32
-} = require('./validators')
+} = require('./validators.js')
 const {
   kOwner,
   kStateSymbol,
@@ -88,21 +88,22 @@ const {
   UV_UDP_IPV6ONLY,
   UV_UDP_REUSEADDR,
   UV_UDP_REUSEPORT
-} = require('./handle')
+} = require('./handle.js')
 // Loaded when first needed: a socket made without options, as most are, never needs them, and
 // each module loaded costs a program's start-up (node:dgram comes from Node's snapshot).
 let reuseport // lib/reuseport.js
 let background // lib/background.js
+let batchLib // lib/batch.js: receiveBatches and sendBatch()
 let messages // lib/messages.js
-const nodeVersion = require('./node-version')
-const { nextTick } = require('./ticks')
-const { closeTwin, makeSendable } = require('./child-handle')
+const nodeVersion = require('./node-version.js')
+const { nextTick } = require('./ticks.js')
+const { closeTwin, makeSendable } = require('./child-handle.js')
 const {
   applyControl,
   installControlMethods,
   validateControlOptions,
   validateSendControl
-} = require('./control')
+} = require('./control.js')
 
 // Node 20 polyfills these two symbols; use the same ones it does.
 const SymbolAsyncDispose = Symbol.asyncDispose || Symbol.for('nodejs.asyncDispose')
@@ -124,7 +125,6 @@ const SEND_BUFFER = false
 const kNoTrySend = process.execArgv.includes('--test-udp-no-try-send')
 
 let addAbortListener // Lazily loaded: only sockets with a signal need it.
-let isIP // Lazily loaded: only sockets with a sendBlockList need it.
 
 function Socket (type, listener) {
   EventEmitter.call(this)
@@ -160,16 +160,28 @@ function Socket (type, listener) {
       validateBlockList(options.sendBlockList, 'options.sendBlockList')
       sendBlockList = options.sendBlockList
     }
+    // dgram-rs's options, each read once; the module that validates one is
+    // loaded only where it is given.
     // dgram-rs: spread a reusePort group evenly (lib/reuseport.js).
-    reuseport ??= require('./reuseport')
-    reusePortBalance = reuseport.validateReusePortBalance(options)
+    const balance = options.reusePortBalance
+    if (balance !== undefined) {
+      reuseport ??= require('./reuseport.js')
+      reusePortBalance = reuseport.validateReusePortBalance(options, balance)
+    }
     // dgram-rs: read on a runtime thread into a bounded inbox (lib/background.js).
-    background ??= require('./background')
-    backgroundReceive = background.validateBackgroundReceive(options)
+    const inbox = options.backgroundReceive
+    if (inbox !== undefined && inbox !== false) {
+      background ??= require('./background.js')
+      backgroundReceive = background.validateBackgroundReceive(options, inbox)
+    }
     // dgram-rs: receiveInfo, maxMessageSize, receiveErrors (lib/control.js).
     control = validateControlOptions(options)
     // dgram-rs: 'messages' (or 'segments') per read instead of 'message' (lib/batch.js).
-    receiveBatches = validateReceiveBatches(options)
+    const batches = options.receiveBatches
+    if (batches !== undefined) {
+      batchLib ??= require('./batch.js')
+      receiveBatches = batchLib.validateReceiveBatches(options, batches)
+    }
   }
 
   const handle = newHandle(type, lookup)
@@ -247,7 +259,7 @@ let UnixSocket // Lazily loaded: only 'unix_dgram' sockets need it.
 function createSocket (type, listener) {
   // dgram-rs: Unix datagram sockets (lib/unix-socket.js).
   if (type === 'unix_dgram' || (type !== null && typeof type === 'object' && type.type === 'unix_dgram')) {
-    UnixSocket ??= require('./unix-socket').UnixSocket
+    UnixSocket ??= require('./unix-socket.js').UnixSocket
     return new UnixSocket(type, listener)
   }
   return new Socket(type, listener)
@@ -306,14 +318,28 @@ function replaceHandle (self, newHandle) {
 
 // A cluster worker's bind without `exclusive` asks the primary for the shared
 // socket (lib/cluster-worker.js, loaded only then).
+//
+// node:dgram's bind() requires 'cluster' to ask, which loads child_process,
+// net and Node's streams: about 5 ms of a fresh process's start. Asked
+// before cluster is loaded, the answer can only be no: cluster.isWorker is
+// whether NODE_UNIQUE_ID was in process.env when cluster was first required,
+// and a cluster worker's Node requires it while starting (then deletes the
+// variable). So cluster is loaded here only where it already is, or where
+// NODE_UNIQUE_ID would make it the worker's, or where Node does not list its
+// loaded modules.
 let cluster
 function isClusterWorker () {
-  cluster ??= require('cluster')
+  if (cluster === undefined) {
+    const loaded = process.moduleLoadList
+    if (Array.isArray(loaded) && !Object.hasOwn(process.env, 'NODE_UNIQUE_ID') &&
+        !loaded.includes('NativeModule cluster')) return false
+    cluster = require('cluster')
+  }
   return cluster.isWorker
 }
 
 function bindServerHandle (self, options, errCb) {
-  require('./cluster-worker').bindServerHandle(self, options, errCb, startListening)
+  require('./cluster-worker.js').bindServerHandle(self, options, errCb, startListening)
 }
 
 function bufferSize (self, size, buffer) {
@@ -529,7 +555,6 @@ function bindSync (options = {}) {
     address = this.type === 'udp4' ? '0.0.0.0' : '::'
   } else {
     validateString(address, 'options.address')
-    isIP ??= require('net').isIP
     if (isIP(address) === 0) {
       throw new ERR_INVALID_ARG_VALUE('options.address', address,
         'must be a numeric IP address; bindSync does not perform DNS resolution')
@@ -557,7 +582,6 @@ function connectSync (port, address) {
 
   if (state.connectState !== CONNECT_STATE_DISCONNECTED) { throw new ERR_SOCKET_DGRAM_IS_CONNECTED() }
 
-  isIP ??= require('net').isIP
   if (address == null || address === '') {
     address = this.type === 'udp4' ? '127.0.0.1' : '::1'
   } else {
@@ -743,13 +767,14 @@ Socket.prototype.sendWithOptions = function (msg, options, callback) {
 // without port and address (lib/batch.js): send()'s state machine, pre-bind
 // queue and lookup, for many datagrams at once.
 Socket.prototype.sendBatch = function (messages, ...rest) {
-  sendBatch(this, batchDatagrams(messages, rest), ...rest)
+  batchLib ??= require('./batch.js')
+  sendBatch(this, batchLib.batchDatagrams(messages, rest), ...rest)
 }
 
 function sendBatch (self, batch, ...rest) {
   const state = self[kStateSymbol]
   const connected = state.connectState === CONNECT_STATE_CONNECTED
-  const { port, address, callback } = batchDestination(connected, ...rest)
+  const { port, address, callback } = batchLib.batchDestination(connected, ...rest)
   healthCheck(self)
 
   if (state.bindState === BIND_STATE_UNBOUND) { self.bind({ port: 0, exclusive: true }, null) }
@@ -1077,7 +1102,7 @@ Socket.prototype.getSendBufferSize = function () {
 
 // dgram-rs: the datagrams as an async iterator (lib/messages.js).
 Socket.prototype.messages = function (options) {
-  messages ??= require('./messages')
+  messages ??= require('./messages.js')
   return messages.createMessages(this, options, iteratorControl)
 }
 

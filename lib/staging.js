@@ -7,7 +7,7 @@
 // and a free on another thread). It is a Buffer like node:dgram's: its own
 // ArrayBuffer of its length, at offset 0.
 
-const { setStagingArea } = require('./native')
+const { setStagingArea } = require('./native.js')
 
 // One area per thread: a second copy of this module (Jest loads one per test file) gets the
 // first one's back, since the addon stages every copy's datagrams there.

@@ -15,8 +15,8 @@
 
 const events = require('events')
 const util = require('util')
-const { UnixHandle } = require('./native')
-const { unstage } = require('./staging')
+const { UnixHandle } = require('./native.js')
+const { unstage } = require('./staging.js')
 
 const UV_EAGAIN = -11
 

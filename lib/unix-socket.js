@@ -12,9 +12,9 @@
 const EventEmitter = require('events')
 const { Buffer } = require('buffer')
 const { isArrayBufferView } = require('util').types
-const { UnixHandle } = require('./native')
-const { unstage } = require('./staging')
-const { sliceBuffer } = require('./buffers')
+const { UnixHandle } = require('./native.js')
+const { unstage } = require('./staging.js')
+const { sliceBuffer } = require('./buffers.js')
 const {
   ErrnoException,
   ExceptionWithHostPort,
@@ -29,9 +29,9 @@ const {
     ERR_SOCKET_DGRAM_NOT_RUNNING,
     ERR_SOCKET_UNSUPPORTED_FOR_TYPE
   }
-} = require('./errors')
-const { validateFunction, validateUint32 } = require('./validators')
-const { nextTick, setImmediate } = require('./ticks')
+} = require('./errors.js')
+const { validateFunction, validateUint32 } = require('./validators.js')
+const { nextTick, setImmediate } = require('./ticks.js')
 
 const TYPE = 'unix_dgram'
 
