@@ -26,7 +26,11 @@ const SKIPS = [
   [/^pacing: exit: a bound socket stays alive after reading bursts/,
     'the scenario\'s fixed window ends before an emulated child has read its bursts (node:dgram fails alike)'],
   [/^send queue \(dgram-rs\): a queued batch calls back once all its datagrams are sent/,
-    'its fixed 50 ms window ends before the emulated receiver has read more than the first datagram (the queue\'s counts and callbacks are as on x64)']
+    'its fixed 50 ms window ends before the emulated receiver has read more than the first datagram (the queue\'s counts and callbacks are as on x64)'],
+  ...(process.env.DGRAM_TEST_BACKGROUND === '1'
+    ? [[/^pacing: a datagram sent during a poll phase reaches a paced socket after that phase's setImmediate/,
+        'background mode under qemu-user only (1 of 6 runs; 0 of 20 on x64 under load): the 2 ms stall hands the socket to the reader thread, whose emulated wake-up can fall in the poll phase that sent the datagram; nothing is lost or reordered within the socket']]
+    : [])
 ]
 
 const skipped = []
