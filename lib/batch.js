@@ -40,7 +40,7 @@ const {
     ERR_SOCKET_DGRAM_IS_CONNECTED
   }
 } = require('./errors.js')
-const { copyLent, fixBufferList } = require('./buffers.js')
+const { copyLent, fixBufferList, isLending } = require('./buffers.js')
 const { validateInteger, validatePort, validateString } = require('./validators.js')
 const { isArrayBufferView } = require('util').types
 
@@ -133,14 +133,26 @@ function batchSize (buf) {
 // { list, count }. A lent 'zero-copy' view is copied: the batch may go out
 // after it is emptied (lib/buffers.js).
 function batchDatagrams (messages, rest) {
-  if (isArrayBufferView(messages)) {
-    const segmentSize = rest.shift()
-    validateInteger(segmentSize, 'segmentSize', 1, MAX_SEGMENT)
-    const lent = [Buffer.from(messages.buffer, messages.byteOffset, messages.byteLength)]
+  if (isArrayBufferView(messages)) return batchBuffer(messages, rest.shift())
+  return batchList(messages)
+}
+
+// The buffer form's datagrams: { data, segmentSize, count }.
+function batchBuffer (buffer, segmentSize) {
+  validateInteger(segmentSize, 'segmentSize', 1, MAX_SEGMENT)
+  // A Buffer as it is (the common case: no object made per call); another
+  // view as a Buffer over its bytes.
+  let data = buffer instanceof Buffer ? buffer : Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+  if (isLending()) {
+    const lent = [data]
     copyLent(lent)
-    const data = lent[0]
-    return { data, segmentSize, count: Math.max(1, Math.ceil(data.length / segmentSize)) }
+    data = lent[0]
   }
+  return { data, segmentSize, count: Math.max(1, Math.ceil(data.length / segmentSize)) }
+}
+
+// The messages form's datagrams: { list, count }.
+function batchList (messages) {
   if (!Array.isArray(messages)) { throw new ERR_INVALID_ARG_TYPE('messages', ['Array', 'Buffer', 'TypedArray', 'DataView'], messages) }
   const list = fixBufferList(messages)
   if (list === null) { throw new ERR_INVALID_ARG_TYPE('messages', MESSAGE_TYPES, messages) }
@@ -177,4 +189,4 @@ function validateReceiveBatches (options, value = options.receiveBatches) {
   throw new ERR_INVALID_ARG_VALUE('options.receiveBatches', value, "must be one of: true, false, 'zero-copy', 'segments'")
 }
 
-module.exports = { batchDatagrams, batchDestination, batchSize, segmentRuns, splitBatch, validateReceiveBatches }
+module.exports = { batchBuffer, batchDatagrams, batchDestination, batchList, batchSize, segmentRuns, splitBatch, validateReceiveBatches }

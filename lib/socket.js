@@ -766,20 +766,26 @@ Socket.prototype.sendWithOptions = function (msg, options, callback) {
 // sendBatch(buffer, segmentSize, port[, address][, callback]) and, connected,
 // without port and address (lib/batch.js): send()'s state machine, pre-bind
 // queue and lookup, for many datagrams at once.
-Socket.prototype.sendBatch = function (messages, ...rest) {
+// The arguments are named, not gathered (...rest): a batch of 64 datagrams
+// is one call, whose own cost shows.
+Socket.prototype.sendBatch = function (messages, a, b, c, d) {
   batchLib ??= require('./batch.js')
-  sendBatch(this, batchLib.batchDatagrams(messages, rest), ...rest)
+  if (isArrayBufferView(messages)) sendBatch(this, batchLib.batchBuffer(messages, a), b, c, d)
+  else sendBatch(this, batchLib.batchList(messages), a, b, c)
 }
 
-function sendBatch (self, batch, ...rest) {
+// (port[, address][, callback]), or connected ([callback]).
+function sendBatch (self, batch, a, b, c) {
   const state = self[kStateSymbol]
   const connected = state.connectState === CONNECT_STATE_CONNECTED
-  const { port, address, callback } = batchLib.batchDestination(connected, ...rest)
+  const { port, address, callback } = batchLib.batchDestination(connected, a, b, c)
   healthCheck(self)
 
   if (state.bindState === BIND_STATE_UNBOUND) { self.bind({ port: 0, exclusive: true }, null) }
   if (state.bindState !== BIND_STATE_BOUND) {
-    enqueue(self, () => sendBatch(self, batch, ...(connected ? [] : [port, address]), callback))
+    enqueue(self, () => connected
+      ? sendBatch(self, batch, callback)
+      : sendBatch(self, batch, port, address, callback))
     return
   }
   const afterLookup = (ex, ip) => startBatch(self, batch, connected, port, address, callback, ex, ip)
