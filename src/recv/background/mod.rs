@@ -519,6 +519,8 @@ async fn run(
 /// a free loop leaves waiting, and a stall under a fast stream has no time to give). With a
 /// quarter instead, a stall that began between two bursts was taken over up to a millisecond
 /// later, and lost more (0.93 % against 0.19 % at 30k/s with 100 ms stalls, in one run).
+/// The price, measured and not explained yet: the ping-pong with the option at both ends is
+/// 3–9 % slower (p50 and p99, docs/benchmarks.md).
 async fn watch(fd: &OwnedFd, shared: &Shared) -> bool {
     let limit = u64::try_from(TAKEOVER.as_nanos()).unwrap_or(u64::MAX);
     let linger = u64::try_from(LINGER.as_nanos()).unwrap_or(u64::MAX);
