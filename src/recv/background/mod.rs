@@ -22,12 +22,14 @@
 //!   registration (which would wake it for every datagram that arrives) and sleeps until
 //!   [`TAKEOVER`] after the JavaScript thread's last progress, again and again while datagrams
 //!   keep coming: if the JavaScript thread has made no progress meanwhile and datagrams wait in
-//!   the kernel, it takes over; once the socket is found drained, it waits for readiness again.
-//!   A free loop costs the reader one or two wake-ups per millisecond of traffic, whatever the
-//!   rate (with a sender that pauses between bursts, a readiness, a sleep and two `epoll_ctl`
-//!   per burst: about 1.2 µs per datagram at 30k/s on the 2-vCPU VM, docs/benchmarks.md), and
-//!   nothing while the socket is idle. Against an always-on reader that is a fraction of the
-//!   crossing it saved, and the price of a takeover 1–2 ms into a stall.
+//!   the kernel, it takes over. While the traffic goes on it stays on its timer, even when it
+//!   finds the socket drained (a look a millisecond); only once the JavaScript thread has made
+//!   no progress for [`LINGER`] with the socket drained does it wait for readiness again. A free
+//!   loop costs the reader one wake-up per millisecond or two of traffic, whatever the rate,
+//!   and nothing while the socket is idle. Against an always-on reader that is a fraction of the
+//!   crossing it saved, and the price of a takeover 1–2 ms into a stall. (Waiting for readiness
+//!   again at every drained look woke the reader at the first datagram of every burst of a paced
+//!   sender, just when the JavaScript thread and the sender were busy with it: see `watch`.)
 //! - **The reader reads** into the inbox, waking the loop after each read, until the inbox is
 //!   empty at one of its checks (the JavaScript thread has caught up: it took the last item, or
 //!   the socket ran dry), and then **hands back**.
@@ -54,9 +56,9 @@
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::pin::pin;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -95,8 +97,14 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(2);
 /// taken over (a takeover costs nothing but the crossing of the datagrams read meanwhile).
 pub const TAKEOVER: Duration = Duration::from_millis(1);
 
-/// How long the reader waits to look again when the JavaScript thread was reading at its look.
+/// How long the reader waits to look again when the JavaScript thread was reading at its look,
+/// and between its looks while it lingers.
 const TICK: Duration = Duration::from_millis(1);
+
+/// How long the reader stays on its timer after the JavaScript thread's last progress once the
+/// socket is found drained, before it waits for readiness again: longer than the gaps of a paced
+/// sender's bursts (a millisecond or so), so that a steady stream keeps it on its timer.
+pub const LINGER: Duration = Duration::from_millis(4);
 
 /// Who reads the socket ([`Shared::state`]).
 const JS_IDLE: u8 = 0;
@@ -136,6 +144,10 @@ pub enum Item {
 #[derive(Default)]
 struct Shared {
     inbox: Mutex<Inbox>,
+    /// Whether the inbox holds anything: changed only under its lock, read without it (the
+    /// JavaScript thread asks before every read and at every change of its interest; the lock
+    /// there was 0.3 % of its CPU at 30k/s paced).
+    queued: AtomicBool,
     /// Who reads the socket: [`JS_IDLE`], [`JS_READING`] or [`TAKEN`] (the reader). Changed from
     /// [`TAKEN`] only under the inbox's lock, with the inbox empty.
     state: AtomicU8,
@@ -148,6 +160,8 @@ struct Shared {
     received_bytes: AtomicU64,
     dropped: AtomicU64,
     takeovers: AtomicU64,
+    /// How many times the reader has waited for the socket's readiness.
+    readiness_waits: AtomicU64,
 }
 
 #[derive(Default)]
@@ -279,11 +293,7 @@ impl Background {
 
     /// Whether the inbox holds anything.
     pub fn has_queued(&self) -> bool {
-        self.shared
-            .inbox
-            .lock()
-            .map(|inbox| !inbox.items.is_empty())
-            .unwrap_or(false)
+        self.shared.queued.load(Ordering::Acquire)
     }
 
     /// How many times the reader has taken the socket over.
@@ -291,11 +301,18 @@ impl Background {
         self.shared.takeovers.load(Ordering::Relaxed)
     }
 
+    /// How many times the reader has waited for the socket's readiness (once, then once after
+    /// each time the traffic stopped or the reader handed back).
+    pub fn readiness_waits(&self) -> u64 {
+        self.shared.readiness_waits.load(Ordering::Relaxed)
+    }
+
     /// Takes the oldest item from the inbox. Finding it empty while the reader owns the socket
     /// tells the reader that the JavaScript thread has caught up (it hands the socket back).
     pub fn pop(&self) -> Option<Item> {
         let mut inbox = self.shared.inbox.lock().ok()?;
         let Some(item) = inbox.items.pop_front() else {
+            self.shared.queued.store(false, Ordering::Release);
             drop(inbox);
             if self.is_taken() {
                 self.shared.drained.notify_one();
@@ -303,6 +320,9 @@ impl Background {
             return None;
         };
         inbox.cost = inbox.cost.saturating_sub(cost_of(&item));
+        self.shared
+            .queued
+            .store(!inbox.items.is_empty(), Ordering::Release);
         Some(item)
     }
 
@@ -311,6 +331,7 @@ impl Background {
         if let Ok(mut inbox) = self.shared.inbox.lock() {
             inbox.cost += cost_of(&item);
             inbox.items.push_front(item);
+            self.shared.queued.store(true, Ordering::Release);
         }
     }
 
@@ -416,6 +437,7 @@ async fn run(
     loop {
         // The JavaScript thread reads: wait for datagrams, then watch it by timer alone (the
         // registration would wake this thread for every datagram that arrives).
+        shared.readiness_waits.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = watched.ready(WATCHED).await {
             shared.push(Item::Error(crate::sys::error::errno(&e)), 0);
             wake();
@@ -478,26 +500,59 @@ async fn run(
 /// While the JavaScript thread reads and datagrams keep coming: sleeps until [`TAKEOVER`] after
 /// the JavaScript thread's last progress (or after the call, if later), and takes over if it
 /// made none meanwhile and datagrams wait (else sleeps until [`TAKEOVER`] after the new last
-/// progress). Returns true once it has
-/// taken over, false once the socket is found drained (then the task waits for readiness
-/// again). So a free loop costs this thread a wake-up per [`TAKEOVER`] of traffic (tokio's
-/// timer rounds up to the next millisecond: 1–2 ms), nothing per datagram, and nothing while the
-/// socket is idle; a stall is taken over 1–2 ms after the last progress.
+/// progress). Returns true once it has taken over, false once the socket is found drained and
+/// the JavaScript thread has made no progress for [`LINGER`] (the traffic stopped: the task then
+/// waits for readiness again). So a free loop costs this thread a wake-up per [`TAKEOVER`] of
+/// traffic (tokio's timer rounds up to the next millisecond: 1–2 ms), nothing per datagram, and
+/// nothing while the socket is idle; a stall is taken over 1–2 ms after the last progress.
+///
+/// Why it stays on its timer while the socket is drained but the traffic goes on: going back to
+/// readiness then made the reader wake at the first datagram of every burst of a paced sender
+/// (a readiness, a sleep, a `poll` and two `epoll_ctl` per burst), at the very moment the
+/// JavaScript thread and the sender were busy with it, and that cost the JavaScript thread
+/// 1.11–1.21× the default path's CPU per datagram at 30–60k/s, where the same reader waking once
+/// a millisecond on its timer cost it 0.97–1.09× (docs/benchmarks.md). What readiness gave is
+/// when the datagrams came, so that the JavaScript thread gets its full [`TAKEOVER`] from then:
+/// on the timer, datagrams found waiting at a look after a look that found none came at a
+/// moment unknown, so they get a full [`TAKEOVER`] from this look, unless they already fill a
+/// sixteenth of the receive buffer (about ten 200-byte datagrams in the default 208 KiB: more than
+/// a free loop leaves waiting, and a stall under a fast stream has no time to give). With a
+/// quarter instead, a stall that began between two bursts was taken over up to a millisecond
+/// later, and lost more (0.93 % against 0.19 % at 30k/s with 100 ms stalls, in one run).
+/// The price, measured and not explained yet: the ping-pong with the option at both ends is
+/// 3–9 % slower (p50 and p99, docs/benchmarks.md).
 async fn watch(fd: &OwnedFd, shared: &Shared) -> bool {
     let limit = u64::try_from(TAKEOVER.as_nanos()).unwrap_or(u64::MAX);
+    let linger = u64::try_from(LINGER.as_nanos()).unwrap_or(u64::MAX);
     // Datagrams just became ready (after an idle time, or the hand-back): the JavaScript thread
     // gets its full [`TAKEOVER`] from now to read them, however long ago it last had to.
-    let since = now();
-    let last = || shared.progress.load(Ordering::Relaxed).max(since);
+    let mut since = now();
+    // The last look found the socket drained.
+    let mut drained = false;
     loop {
-        let due = epoch() + Duration::from_nanos(last()) + TAKEOVER;
+        let last = shared.progress.load(Ordering::Relaxed).max(since);
+        let due = epoch() + Duration::from_nanos(last) + TAKEOVER;
         if due > Instant::now() {
             tokio::time::sleep_until(due.into()).await;
+        } else if drained {
+            // Lingering: a look a tick.
+            tokio::time::sleep(TICK).await;
         }
         if !pending(fd) {
-            return false;
+            let progress = shared.progress.load(Ordering::Relaxed);
+            if now().saturating_sub(progress) >= linger {
+                return false;
+            }
+            drained = true;
+            continue;
         }
-        if now().saturating_sub(last()) >= limit {
+        if std::mem::take(&mut drained) && !filling(fd) {
+            // They came since the last look: the JavaScript thread's full TAKEOVER from now.
+            since = now();
+            continue;
+        }
+        let last = shared.progress.load(Ordering::Relaxed).max(since);
+        if now().saturating_sub(last) >= limit {
             if shared
                 .state
                 .compare_exchange(JS_IDLE, TAKEN, Ordering::Acquire, Ordering::Relaxed)
@@ -510,6 +565,14 @@ async fn watch(fd: &OwnedFd, shared: &Shared) -> bool {
             tokio::time::sleep(TICK).await;
         }
     }
+}
+
+/// Whether what waits in the socket fills a sixteenth of its receive buffer (or the kernel does
+/// not say).
+fn filling(fd: &OwnedFd) -> bool {
+    crate::sys::socket::receive_queue(fd.as_fd())
+        .map(|(queued, buffer)| queued.saturating_mul(16) >= buffer)
+        .unwrap_or(true)
 }
 
 /// What woke the reader while it owns the socket.
@@ -595,6 +658,7 @@ impl Shared {
         if let Ok(mut inbox) = self.inbox.lock() {
             inbox.cost += cost;
             inbox.items.push_back(item);
+            self.queued.store(true, Ordering::Release);
         }
     }
 
@@ -645,6 +709,7 @@ impl Shared {
             .fetch_add(read.data.len() as u64, Ordering::Relaxed);
         inbox.cost = cost;
         inbox.items.push_back(Item::Read(read));
+        self.queued.store(true, Ordering::Release);
     }
 }
 

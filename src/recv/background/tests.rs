@@ -326,3 +326,68 @@ fn repeated_stalls_hand_over_and_back_in_order_counting_every_datagram() {
     );
     bg.stop();
 }
+
+#[test]
+fn has_queued_follows_what_the_inbox_holds() {
+    let (r, s, addr) = pair();
+    let bg = Background::start(r.as_fd(), DEFAULT_MAX_BYTES, ReadMode::default(), || {}).unwrap();
+    assert!(!bg.has_queued());
+    // The JavaScript thread is gone: the reader takes over and queues.
+    s.send_to(&[1; 10], addr).unwrap();
+    s.send_to(&[2; 10], addr).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !bg.has_queued() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(bg.has_queued(), "nothing queued");
+    let mut items = Vec::new();
+    while let Some(item) = bg.pop() {
+        items.push(item);
+    }
+    assert!(!items.is_empty());
+    assert!(!bg.has_queued(), "the last item taken");
+    let last = items.pop().unwrap();
+    bg.push_front(last);
+    assert!(bg.has_queued(), "an item put back");
+    while bg.pop().is_some() {}
+    assert!(!bg.has_queued());
+    bg.stop();
+}
+
+#[test]
+fn a_steady_stream_keeps_the_reader_on_its_timer() {
+    let (r, s, addr) = pair();
+    let bg = Background::start(r.as_fd(), DEFAULT_MAX_BYTES, ReadMode::default(), || {}).unwrap();
+    let mut got = Vec::new();
+    let mut next = 0u32;
+    let start = Instant::now();
+    let mut bursts = 0u128;
+    // A paced sender and a free JavaScript thread: four datagrams every millisecond for 100 ms,
+    // each burst read at once (the socket drained between bursts).
+    while start.elapsed() < Duration::from_millis(100) {
+        if bursts * 1000 < start.elapsed().as_micros() {
+            for _ in 0..4 {
+                s.send_to(&next.to_le_bytes(), addr).unwrap();
+                next += 1;
+            }
+            bursts += 1;
+            js_turn(&bg, &r, &mut got);
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while got.len() < next as usize && Instant::now() < deadline {
+        js_turn(&bg, &r, &mut got);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(got, (0..next).collect::<Vec<_>>());
+    // The reader waited for readiness once, and stayed on its timer while the bursts kept coming
+    // (a loaded machine may hold this thread off for more than LINGER now and then: a few more).
+    // Going back to readiness whenever it found the socket drained, it waited 28 times here.
+    let waits = bg.readiness_waits();
+    assert!(
+        waits <= 10,
+        "waited for readiness {waits} times in {bursts} bursts"
+    );
+    bg.stop();
+}
