@@ -315,6 +315,32 @@ for (const backgroundReceive of [false, true]) {
   })
 }
 
+// Where the metadata meets the batch API: a 'segments' run carries the receive information of
+// its datagrams, and a datagram cut at maxMessageSize is a run of its own flagged truncated; the
+// sender is sendBatch's buffer form (whole GSO sends straight from the buffer), on both families.
+for (const type of ['udp4', 'udp6']) {
+  for (const backgroundReceive of [false, true]) {
+    test(`${type} receiveInfo and maxMessageSize with receiveBatches 'segments' (backgroundReceive: ${backgroundReceive}): every datagram, with its information`, async (t) => {
+      const r = await bound(t, { type, receiveBatches: 'segments', receiveInfo: true, maxMessageSize: 1000, backgroundReceive }, LOOPBACK[type])
+      const s = await bound(t, type, LOOPBACK[type])
+      const got = []
+      r.on('segments', (data, segmentSize, rinfo) => {
+        for (let offset = 0; offset < data.length; offset += segmentSize) {
+          got.push([data.subarray(offset, offset + segmentSize).toString(), rinfo.localAddress, rinfo.truncated, rinfo.size === data.length])
+        }
+      })
+      const datagrams = Array.from({ length: 70 }, (_, i) => String(i).padEnd(100, '.'))
+      datagrams.push('end')
+      s.sendBatch(Buffer.from(datagrams.join('')), 100, r.address().port, LOOPBACK[type])
+      await until(() => got.length === 71, 3000, 'the batch')
+      s.send(Buffer.alloc(1500, 0x61), r.address().port, LOOPBACK[type])
+      await until(() => got.length === 72, 3000, 'the long datagram')
+      assert.deepStrictEqual(got.slice(0, 71), datagrams.map((d) => [d, LOOPBACK[type], false, true]))
+      assert.deepStrictEqual(got[71], ['a'.repeat(1000), LOOPBACK[type], true, true])
+    })
+  }
+}
+
 test('receiveInfo, maxMessageSize, receiveErrors are validated', () => {
   assert.throws(() => dgram.createSocket({ type: 'udp4', receiveInfo: 1 }), { code: 'ERR_INVALID_ARG_TYPE' })
   assert.throws(() => dgram.createSocket({ type: 'udp4', receiveErrors: 'yes' }), { code: 'ERR_INVALID_ARG_TYPE' })

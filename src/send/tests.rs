@@ -159,20 +159,26 @@ fn a_refused_offload_falls_back_to_one_by_one_and_stays_there() {
     assert_eq!(receive(&r, 5), payloads);
 }
 
-#[test]
-fn a_failed_run_gives_each_datagram_its_own_result() {
-    // A connected socket to a closed port: the ICMP error of one send fails the next sendmsg
-    // once (ECONNREFUSED). A run must not fail as a whole for it, as node:dgram's one-by-one
-    // sends would not.
+/// A sender connected to a closed port whose first send has gone: the ICMP error it drew is
+/// pending, and fails the next `sendmsg` once (`ECONNREFUSED`).
+fn with_a_pending_refusal(engine: &mut SendEngine) -> Socket {
     let closed = UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = closed.local_addr().unwrap();
     drop(closed);
     let s = sender();
     s.connect(&addr.into()).unwrap();
-    let mut engine = SendEngine::default();
-    let first = send_all(&mut engine, &s, &[vec![0; 8]], None);
+    let first = send_all(engine, &s, &[vec![0; 8]], None);
     assert_eq!(first, [Outcome::Sent(8)]);
     std::thread::sleep(Duration::from_millis(20));
+    s
+}
+
+#[test]
+fn a_failed_run_gives_each_datagram_its_own_result() {
+    // A run must not fail as a whole for a pending refusal, as node:dgram's one-by-one sends
+    // would not.
+    let mut engine = SendEngine::default();
+    let s = with_a_pending_refusal(&mut engine);
     let payloads: Vec<Vec<u8>> = (0..6).map(|_| vec![1; 8]).collect();
     let outcomes = send_all(&mut engine, &s, &payloads, None);
     let allowed = [Outcome::Sent(8), Outcome::Failed(-libc::ECONNREFUSED)];
@@ -493,18 +499,9 @@ fn a_contiguous_buffer_leaves_the_rest_to_send_where_it_must_decide() {
 
 #[test]
 fn a_contiguous_send_the_kernel_fails_leaves_the_rest_to_go_one_by_one() {
-    // A connected socket to a closed port: the first send's ICMP error fails the GSO send.
-    let closed = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let addr = closed.local_addr().unwrap();
-    drop(closed);
-    let s = sender();
-    s.connect(&addr.into()).unwrap();
+    // The pending refusal fails the GSO send.
     let mut engine = SendEngine::default();
-    assert_eq!(
-        send_all(&mut engine, &s, &[vec![0; 8]], None),
-        [Outcome::Sent(8)]
-    );
-    std::thread::sleep(Duration::from_millis(20));
+    let s = with_a_pending_refusal(&mut engine);
     assert_eq!(engine.send_contiguous(&s, &[1; 32], 8, None), (0, 0, true));
     assert!(!engine.gso_refused, "an error is not a refused offload");
 }

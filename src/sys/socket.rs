@@ -6,7 +6,7 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
@@ -221,24 +221,8 @@ const SK_MEMINFO_VARS: usize = 9;
 /// # Errors
 /// The kernel refuses the query.
 pub fn kernel_drops(socket: &Socket) -> io::Result<u32> {
-    let mut info = [0u32; SK_MEMINFO_VARS];
-    let mut len = std::mem::size_of_val(&info) as libc::socklen_t;
-    // SAFETY: `info` has room for `len` bytes, and the kernel writes at most `len` and updates it.
-    let rc = unsafe {
-        libc::getsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            SO_MEMINFO,
-            info.as_mut_ptr().cast(),
-            &mut len,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    info.get(libc::SK_MEMINFO_DROPS as usize)
-        .copied()
-        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))
+    let info = meminfo(socket.as_fd())?;
+    Ok(info[libc::SK_MEMINFO_DROPS as usize])
 }
 
 /// What waits in the socket's receive queue and its receive buffer, in bytes of kernel memory
@@ -247,6 +231,15 @@ pub fn kernel_drops(socket: &Socket) -> io::Result<u32> {
 /// # Errors
 /// The kernel refuses the query.
 pub fn receive_queue(fd: BorrowedFd<'_>) -> io::Result<(u32, u32)> {
+    let info = meminfo(fd)?;
+    Ok((
+        info[libc::SK_MEMINFO_RMEM_ALLOC as usize],
+        info[libc::SK_MEMINFO_RCVBUF as usize],
+    ))
+}
+
+/// The socket's memory figures (`SO_MEMINFO`), indexed by the kernel's `SK_MEMINFO_*`.
+fn meminfo(fd: BorrowedFd<'_>) -> io::Result<[u32; SK_MEMINFO_VARS]> {
     let mut info = [0u32; SK_MEMINFO_VARS];
     let mut len = std::mem::size_of_val(&info) as libc::socklen_t;
     // SAFETY: `info` has room for `len` bytes, and the kernel writes at most `len` and updates it.
@@ -262,13 +255,7 @@ pub fn receive_queue(fd: BorrowedFd<'_>) -> io::Result<(u32, u32)> {
     if rc != 0 {
         return Err(io::Error::last_os_error());
     }
-    match (
-        info.get(libc::SK_MEMINFO_RMEM_ALLOC as usize),
-        info.get(libc::SK_MEMINFO_RCVBUF as usize),
-    ) {
-        (Some(&queued), Some(&buffer)) => Ok((queued, buffer)),
-        _ => Err(io::Error::from_raw_os_error(libc::EINVAL)),
-    }
+    Ok(info)
 }
 
 /// The socket options node:dgram exposes, with libuv's argument checks.
