@@ -6,14 +6,78 @@
 // module with dgram-rs's additions in JavaScript (lib/fallback.js), one
 // warning, and `native: false`.
 
+const fs = require('fs')
+const Module = require('module')
+const path = require('path')
 const { deprecate } = require('util')
+const vm = require('vm')
+
+// The modules a first datagram loads come from one generated file (scripts/bundle.js says why),
+// compiled with V8's code cache where lib/code-cache.js made one for this Node, as what Node's
+// loader would make of lib/<name>.js: registered in require.cache under that path, so that every
+// module loaded the usual way (the lazy ones, lib/unix-dgram.js, a test) gets the same instance.
+// Without the file (a checkout not built), or in a vm context (Jest's sandbox, whose globals its
+// own loader gives), each module loads from lib/ as usual.
+const BUNDLE = path.join(__dirname, 'generated', 'dgram-rs.js')
+const LIB = path.join(__dirname, 'lib')
+// Node's own functions are of the main realm: where this code runs in another (a vm context), the
+// bundle, which runs in the main one, would give it other globals than its own.
+const bundle = Object.getPrototypeOf(fs.readFileSync) === Function.prototype ? openBundle() : null
+
+function openBundle () {
+  let code
+  try {
+    code = fs.readFileSync(BUNDLE, 'utf8')
+  } catch {
+    return null
+  }
+  const id = /^\/\/ dgram-rs bundle ([0-9a-f]+):/.exec(code)?.[1] ?? 'unknown'
+  const cacheFile = path.join(__dirname, 'generated', 'cache', `${id}-${process.arch}-v8-${process.versions.v8.split('-')[0]}.bin`)
+  let cachedData
+  try {
+    cachedData = fs.readFileSync(cacheFile)
+  } catch {}
+  const script = new vm.Script(code, { filename: BUNDLE, cachedData })
+  const cache = cachedData === undefined ? 'none' : script.cachedDataRejected ? 'rejected' : 'used'
+  return { modules: script.runInThisContext(), script, cacheFile, cache }
+}
+
+/** lib/<name>, from the bundle where it holds it. */
+function load (name) {
+  const file = path.join(LIB, name)
+  const define = bundle?.modules[name]
+  if (define === undefined) return require(file)
+  const loaded = require.cache[file]
+  if (loaded !== undefined) return loaded.exports
+  const m = new Module(file, module)
+  m.filename = file
+  // Node's own require for this file, made only where the module resolves a path (a module of
+  // lib/ outside the bundle, a package): Node's built-in modules are the same from here.
+  let requireNative
+  const native = () => (requireNative ??= Module.createRequire(file))
+  const requireHere = (id) => {
+    if (id.startsWith('./') && bundle.modules[id.slice(2)] !== undefined) return load(id.slice(2))
+    return id.startsWith('.') || id.startsWith('/') ? native()(id) : require(id)
+  }
+  requireHere.resolve = (id, options) => native().resolve(id, options)
+  requireHere.cache = require.cache
+  require.cache[file] = m
+  try {
+    define.call(m.exports, m.exports, requireHere, m, file, LIB)
+  } catch (e) {
+    delete require.cache[file]
+    throw e
+  }
+  m.loaded = true
+  return m.exports
+}
 
 let reason = null
 if (process.env.DGRAM_RS_FALLBACK === '1') {
   reason = 'DGRAM_RS_FALLBACK=1'
 } else {
   try {
-    require('./lib/native.js')
+    load('native.js')
   } catch (e) {
     // Only "there is none": an addon that fails to load throws its reason.
     if (e.code !== 'DGRAM_RS_NO_NATIVE') throw e
@@ -22,17 +86,20 @@ if (process.env.DGRAM_RS_FALLBACK === '1') {
 }
 
 if (reason === null) {
-  const { createSocket, Socket } = require('./lib/socket.js')
+  const { createSocket, Socket } = load('socket.js')
   module.exports = {}
   // Removed in Node 25, as the other DEP0112 APIs (lib/node-version.js).
-  if (require('./lib/node-version.js').deprecatedPrivates) {
+  if (load('node-version.js').deprecatedPrivates) {
     module.exports._createSocketHandle = deprecate(
-      require('./lib/handle.js')._createSocketHandle,
+      load('handle.js')._createSocketHandle,
       'dgram._createSocketHandle() is deprecated',
       'DEP0112'
     )
   }
   Object.assign(module.exports, { createSocket, Socket, native: true })
+  // How this copy loaded, for its tests and lib/code-cache.js (not enumerable: the exports' keys
+  // are node:dgram's).
+  Object.defineProperty(module.exports, Symbol.for('dgram-rs.loaded'), { value: bundle })
 } else {
   module.exports = { ...require('./lib/fallback.js'), native: false }
   // Asked for with the variable: no warning. Otherwise one per thread, even

@@ -2,8 +2,9 @@
 # The consumer's view of `npm run package`'s tarballs (dist/), in an empty project, with no cargo
 # and no C compiler on PATH, no install scripts and no network (--offline: npm may only use what
 # it is given). Case 1: the root tarball and this machine's platform tarball: at most 2 packages,
-# native === true, the recipe prints "Hi Dave!". Case 2: the root tarball alone: the fallback,
-# native === false, its warning, and the recipe still prints "Hi Dave!".
+# native === true, the recipe prints "Hi Dave!", the modules come from the bundle, and after the
+# package's dgram-rs-code-cache command from its code cache. Case 2: the root tarball alone: the
+# fallback, native === false, its warning, and the recipe still prints "Hi Dave!".
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 version="$(node -p "require('$root/package.json').version")"
@@ -62,8 +63,10 @@ consumer() {
       function done () {
         clearTimeout(timer)
         client.kill(); server.kill()
-        const native = require("dgram-rs").native
-        console.log(JSON.stringify({ stdout: out, native, clientStderr: err, serverStderr: serr }))
+        const dgram = require("dgram-rs")
+        const loaded = dgram[Symbol.for("dgram-rs.loaded")]
+        const bundle = loaded === undefined ? "fallback" : loaded === null ? "lib" : `bundle, code cache: ${loaded.cache}`
+        console.log(JSON.stringify({ stdout: out, native: dgram.native, bundle, clientStderr: err, serverStderr: serr }))
       }
     }, 300)' > "$work/$name.json")
   node -e '
@@ -72,6 +75,10 @@ consumer() {
     console.log(`${name}: client printed ${JSON.stringify(r.stdout)}, native === ${r.native}`)
     if (r.stdout !== "Hi Dave!\n") throw new Error("the recipe did not print Hi Dave!")
     if (String(r.native) !== native) throw new Error(`expected native === ${native}`)
+    // The native package loads the bundle; an installed package has no code cache (no install script).
+    const bundle = native === "true" ? "bundle, code cache: none" : "fallback"
+    if (r.bundle !== bundle) throw new Error(`expected ${bundle}, got ${r.bundle}`)
+    console.log(`${name}: loaded ${r.bundle}`)
     const warning = `DgramRsWarning: no native addon for ${process.platform}-${process.arch}: the package ${platform} is not installed`
     for (const [who, text] of [["client", r.clientStderr], ["server", r.serverStderr]]) {
       if (native === "true" && text !== "") throw new Error(`${who} stderr: ${text}`)
@@ -80,6 +87,14 @@ consumer() {
         console.log(`${name}: ${who} warned: ${text.split("\n")[0]}`)
       }
     }' "$work/$name.json" "$name" "$native" "$platform"
+  if [ "$native" = true ]; then
+    # The application's optional step (a Dockerfile's, after npm ci): the code cache, then used.
+    (cd "$dir" && PATH="$work/bin" ./node_modules/.bin/dgram-rs-code-cache) || { echo "FAIL: dgram-rs-code-cache" >&2; exit 1; }
+    local cache
+    cache="$(cd "$dir" && PATH="$work/bin" node -p 'require("dgram-rs")[Symbol.for("dgram-rs.loaded")].cache')"
+    echo "$name: after dgram-rs-code-cache, the code cache is $cache"
+    [ "$cache" = used ] || { echo "FAIL: expected the code cache used" >&2; exit 1; }
+  fi
 }
 
 consumer with-binary true "$root_tgz" "$platform_tgz"

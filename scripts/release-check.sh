@@ -94,6 +94,8 @@ npm_env=(env -i "HOME=$work/home" "NPM_CONFIG_USERCONFIG=$work/npmrc" "NPM_CONFI
 stage="$work/stage"
 mkdir "$stage"
 git ls-files -z -co --exclude-standard | tar --null -T - --ignore-failed-read -cf - | tar -C "$stage" -xf -
+# The release's bundle step (generated/, not in git).
+(cd "$stage" && node scripts/bundle.js) || fail "node scripts/bundle.js"
 # The release's publish job: the artifacts laid out by napi into npm/<platform>/.
 mkdir "$stage/artifacts"
 for p in "${platforms[@]}"; do cp "target/cross/npm/$p/dgram-rs.$p.node" "$stage/artifacts/"; done
@@ -106,7 +108,7 @@ pack_files() { (cd "$1" && "${npm_env[@]}" "PATH=$PATH" npm pack --dry-run --jso
 root_files="$(pack_files "$stage")"
 bad="$(grep -E '^(__test__|bench|stress|src|target|scripts|examples|npm|dist|docs|artifacts|\.ci|\.github)/|\.(rs|node|tgz)$|^Cargo\.|^build\.rs$|^clippy\.toml$' <<<"$root_files" || true)"
 [ -z "$bad" ] || fail "the root package would publish: $(tr '\n' ' ' <<<"$bad")"
-for f in package.json README.md LICENSE index.js index.d.ts binding.d.ts lib/native.js lib/fallback.js lib/unix-dgram.js; do
+for f in package.json README.md LICENSE index.js index.d.ts binding.d.ts generated/dgram-rs.js lib/native.js lib/fallback.js lib/unix-dgram.js; do
   grep -qx "$f" <<<"$root_files" || fail "the root package lacks $f"
 done
 for p in "${platforms[@]}"; do

@@ -1,0 +1,109 @@
+'use strict'
+// The generated bundle (scripts/bundle.js) and its loader (index.js): that the tests run on what
+// lib/ makes now, that a first datagram needs no file of lib/ beyond it, that each module has one
+// instance however it is reached (the bundle, Node's loader first, a lazily loaded module), that
+// Jest's sandbox loads lib/ itself, and that the code cache (lib/code-cache.js) is used.
+const assert = require('node:assert')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { spawnSync } = require('node:child_process')
+const { test } = require('node:test')
+const { nodeCommand } = require('./helpers/node-command')
+
+const root = path.join(__dirname, '..')
+const native = process.env.DGRAM_RS_FALLBACK !== '1' && require('dgram-rs').native
+const skip = !native && 'no native addon'
+
+// Runs `script` in a fresh Node; its last line of output, parsed.
+function fresh (script, args = [], options = {}) {
+  const r = spawnSync(...nodeCommand([...args, '-e', script, root]), { encoding: 'utf8', timeout: 20000, ...options })
+  assert.strictEqual(r.status, 0, r.stderr)
+  return JSON.parse(r.stdout.trim().split('\n').pop())
+}
+
+test('bundle: generated/dgram-rs.js is what lib/ makes now (else `npm run build`)', () => {
+  const r = spawnSync(...nodeCommand([path.join(root, 'scripts', 'bundle.js'), '--check']), { encoding: 'utf8', timeout: 20000 })
+  assert.strictEqual(r.status, 0, r.stderr)
+})
+
+test('bundle: a first datagram loads no file of lib/ through Node\'s loader', { skip }, () => {
+  const out = fresh(`
+    const Module = require('module')
+    const compiled = []
+    const compile = Module.prototype._compile
+    Module.prototype._compile = function (content, filename) {
+      compiled.push(require('path').relative(process.argv[1], filename))
+      return compile.apply(this, arguments)
+    }
+    const dgram = require(process.argv[1])
+    const s = dgram.createSocket('udp4')
+    s.on('message', (msg) => {
+      s.close(() => console.log(JSON.stringify({ msg: String(msg), compiled, bundled: dgram[Symbol.for('dgram-rs.loaded')] !== null })))
+    })
+    s.bind(0, '127.0.0.1', () => s.send('x', s.address().port, '127.0.0.1'))`)
+  // index.js only: every module the datagram needed came from the bundle.
+  assert.deepStrictEqual(out, { msg: 'x', compiled: ['index.js'], bundled: true })
+})
+
+test('bundle: one instance of each module, whichever loader reached it first', { skip }, () => {
+  const out = fresh(`
+    const path = require('path')
+    const lib = (name) => path.join(process.argv[1], 'lib', name)
+    // lib/control.js through Node's loader before the package: the bundle must take that one.
+    const control = require(lib('control.js'))
+    const dgram = require(process.argv[1])
+    const s = dgram.createSocket('udp4')
+    // A module outside the bundle (lib/batch.js, loaded by sendBatch) requiring a bundled one.
+    s.bind(0, '127.0.0.1', () => {
+      s.sendBatch([Buffer.from('a')], s.address().port, '127.0.0.1', () => {
+        s.close()
+        const cached = Object.keys(require.cache).filter((f) => f.startsWith(path.join(process.argv[1], 'lib')))
+        console.log(JSON.stringify({
+          socket: require(lib('socket.js')).Socket === dgram.Socket,
+          control: require.cache[lib('control.js')].exports === control,
+          batch: cached.includes(lib('batch.js')),
+          unique: new Set(cached.map((f) => require.cache[f].exports)).size === cached.length
+        }))
+      })
+    })`)
+  assert.deepStrictEqual(out, { socket: true, control: true, batch: true, unique: true })
+})
+
+test('bundle: in a vm context (Jest\'s sandbox) lib/ loads through the context\'s own loader', { skip }, () => {
+  const out = fresh(`
+    const vm = require('vm')
+    const Module = require('module')
+    const context = vm.createContext({ console, process, Buffer, setTimeout, clearTimeout, setImmediate, clearImmediate, queueMicrotask })
+    // A loader of the sandbox's own, as Jest's: index.js compiled and run inside the context.
+    const file = require('path').join(process.argv[1], 'index.js')
+    const wrapper = vm.runInContext(Module.wrap(require('fs').readFileSync(file, 'utf8')), context, { filename: file })
+    const m = { exports: {} }
+    wrapper(m.exports, Module.createRequire(file), m, file, process.argv[1])
+    console.log(JSON.stringify({ native: m.exports.native, bundle: m.exports[Symbol.for('dgram-rs.loaded')] }))`)
+  assert.deepStrictEqual(out, { native: true, bundle: null })
+})
+
+test('bundle: the code cache is used where it was made, and rejected under other V8 flags', { skip }, (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dgram-rs-cache-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  // A copy of the package, so that the cache made here is this test's alone.
+  for (const f of ['index.js', 'package.json', 'lib', 'generated/dgram-rs.js']) {
+    fs.cpSync(path.join(root, f), path.join(dir, f), { recursive: true })
+  }
+  for (const f of fs.readdirSync(root).filter((f) => f.endsWith('.node'))) fs.copyFileSync(path.join(root, f), path.join(dir, f))
+  const state = ['-p', `require(${JSON.stringify(dir)})[Symbol.for('dgram-rs.loaded')].cache`]
+  const run = (args) => spawnSync(...nodeCommand(args), { encoding: 'utf8', timeout: 20000 })
+  assert.strictEqual(run(state).stdout.trim(), 'none')
+  const made = run(['--no-warnings', path.join(dir, 'lib', 'code-cache.js')])
+  assert.strictEqual(made.status, 0, made.stderr)
+  assert.strictEqual(made.stderr, '')
+  assert.strictEqual(fs.readdirSync(path.join(dir, 'generated', 'cache')).length, 1)
+  assert.strictEqual(run(state).stdout.trim(), 'used')
+  // V8 takes a cache only under the flags that change code as they were (--expose-gc, any Node).
+  assert.strictEqual(run(['--expose-gc', ...state]).stdout.trim(), 'rejected')
+  // A changed bundle (another identity) does not take the old cache.
+  const bundle = path.join(dir, 'generated', 'dgram-rs.js')
+  fs.writeFileSync(bundle, fs.readFileSync(bundle, 'utf8').replace(/^(\/\/ dgram-rs bundle )[0-9a-f]+/, '$10000000000000000'))
+  assert.strictEqual(run(state).stdout.trim(), 'none')
+})
