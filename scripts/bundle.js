@@ -46,7 +46,9 @@ function generate () {
     // Strict mode is the module's first statement (after its comments), so that it holds for the
     // function the module becomes.
     if (!/^((\/\/.*)?\n)*'use strict'\n/.test(source)) throw new Error(`lib/${name} must begin with 'use strict'`)
-    body += `${JSON.stringify(name)}: function (exports, require, module, __filename, __dirname) {\n${source}},\n`
+    // In parentheses: V8 compiles such a function at once (it will run), instead of pre-parsing
+    // it now and parsing it again at its call (0.4 ms less to the first datagram without a cache).
+    body += `${JSON.stringify(name)}: (function (exports, require, module, __filename, __dirname) {\n${source}}),\n`
   }
   body += '})\n'
   const id = crypto.createHash('sha256').update(body).digest('hex').slice(0, 16)
