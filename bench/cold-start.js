@@ -16,6 +16,11 @@
 //
 // BENCH_BASE=<path of another dgram-rs checkout, built> adds its rows (a before/after in one run).
 //
+// dgram-rs runs twice: as installed (its bundle compiled at `require`), and with the code cache
+// that `npx dgram-rs-code-cache` makes (lib/code-cache.js), each from its own copy of the package
+// in a temporary folder (the checkout's own generated/cache/ is left alone). Run `npm run build`
+// first: the copies take the checkout's bundle and addon.
+//
 // The child loads nothing before its start but node:path and node:perf_hooks (both in Node's
 // snapshot): child_process, required at the top of this file, would load net, the streams and
 // node:dgram itself, which node:dgram's bind() would otherwise load (through cluster) within the
@@ -32,7 +37,7 @@ const CHILD_LIMIT_MS = 10000
 function child (impl) {
   const { performance } = require('node:perf_hooks')
   const start = performance.now()
-  const dgram = require(impl === 'node' ? 'node:dgram' : impl === 'base' ? process.env.BENCH_BASE : ROOT)
+  const dgram = require(impl === 'node' ? 'node:dgram' : impl === 'base' ? process.env.BENCH_BASE : process.argv[4])
   const requireMs = performance.now() - start
   const s = dgram.createSocket('udp4')
   s.on('message', () => {
@@ -46,10 +51,10 @@ function child (impl) {
 // ---------------------------------------------------------------------------------------------
 // Parent: trials, medians, ratios.
 
-function runChild (impl) {
+function runChild (impl, dir) {
   const { spawn } = require('node:child_process')
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [__filename, '--child', impl], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const p = spawn(process.execPath, [__filename, '--child', impl, dir], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     p.stdout.on('data', (d) => { out += d })
     const timer = setTimeout(() => p.kill('SIGKILL'), CHILD_LIMIT_MS)
@@ -66,19 +71,52 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
 }
 
+// A copy of the package (what a consumer's node_modules holds) in a temporary folder; with the
+// code cache made in it where `cached`.
+function packageCopy (cached) {
+  const fs = require('node:fs')
+  const os = require('node:os')
+  const { execFileSync } = require('node:child_process')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dgram-rs-cold-'))
+  const files = ['index.js', 'package.json', 'lib', path.join('generated', 'dgram-rs.js'),
+    ...fs.readdirSync(ROOT).filter((f) => f.endsWith('.node'))]
+  for (const f of files) fs.cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true })
+  if (cached) execFileSync(process.execPath, ['--no-warnings', path.join(dir, 'lib', 'code-cache.js')], { timeout: CHILD_LIMIT_MS })
+  return dir
+}
+
 async function main (argv) {
+  const fs = require('node:fs')
   const a = argv.find((x) => x.startsWith('--trials='))
   const trials = a ? Number(a.slice('--trials='.length)) : 21
-  const impls = process.env.BENCH_BASE ? ['node', 'rs', 'base'] : ['node', 'rs']
+  if (!fs.existsSync(path.join(ROOT, 'generated', 'dgram-rs.js'))) throw new Error('no generated/dgram-rs.js: run `npm run build` first')
+  const dirs = { rs: packageCopy(false), cached: packageCopy(true) }
+  try {
+    return await measure(trials, dirs)
+  } finally {
+    for (const dir of Object.values(dirs)) fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+async function measure (trials, dirs) {
+  const impls = process.env.BENCH_BASE ? ['node', 'rs', 'cached', 'base'] : ['node', 'rs', 'cached']
   const got = Object.fromEntries(impls.map((impl) => [impl, []]))
   for (let t = 0; t < trials; t++) {
-    for (const impl of t % 2 ? [...impls].reverse() : impls) got[impl].push(await runChild(impl))
+    for (const impl of t % 2 ? [...impls].reverse() : impls) got[impl].push(await runChild(impl, dirs[impl] ?? ''))
   }
   const rows = []
   for (const [key, label] of [['requireMs', 'require (ms)'], ['firstMs', 'first datagram received (ms)']]) {
     const node = median(got.node.map((r) => r[key]))
     const rs = median(got.rs.map((r) => r[key]))
-    const row = { figure: label, node: +node.toFixed(2), rs: +rs.toFixed(2), ratio: +(rs / node).toFixed(2) }
+    const cached = median(got.cached.map((r) => r[key]))
+    const row = {
+      figure: label,
+      node: +node.toFixed(2),
+      rs: +rs.toFixed(2),
+      ratio: +(rs / node).toFixed(2),
+      'rs, code cache': +cached.toFixed(2),
+      'ratio, code cache': +(cached / node).toFixed(2)
+    }
     if (got.base) {
       const base = median(got.base.map((r) => r[key]))
       Object.assign(row, { 'rs (BENCH_BASE)': +base.toFixed(2), 'ratio (BENCH_BASE)': +(base / node).toFixed(2) })
