@@ -97,7 +97,8 @@ export declare function udpGetPathMTU(id: number): number
 
 /**
  * `[datagramsReceived, bytesReceived, datagramsSent, bytesSent, droppedByKernel,
- * droppedByQueue]`; after close, as they were at close.
+ * droppedByQueue]` of an open handle (after close, the handle answers with what `udpClose`
+ * wrote).
  */
 export declare function udpGetStats(id: number): Array<number>
 

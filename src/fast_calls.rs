@@ -319,10 +319,11 @@ pub unsafe extern "C" fn close(
     let Some(out) = (unsafe { float64_array(env, stats, 6) }) else {
         return throw(env, c"close: the statistics need a Float64Array of 6");
     };
-    let ended = core.close();
+    // Read before closing: close lets go of what holds some of the counts.
     for (slot, n) in out.iter_mut().zip(core.stats()) {
         *slot = n as f64;
     }
+    let ended = core.close();
     registry::forget(handle_id);
     let mut array = ptr::null_mut();
     // SAFETY: a live env on its thread; every value made here belongs to this call's scope.

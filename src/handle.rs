@@ -206,7 +206,8 @@ pub fn udp_set_paused(id: u32, paused: bool) -> Result<()> {
 }
 
 /// `[datagramsReceived, bytesReceived, datagramsSent, bytesSent, droppedByKernel,
-/// droppedByQueue]`; after close, as they were at close.
+/// droppedByQueue]` of an open handle (after close, the handle answers with what `udpClose`
+/// wrote).
 #[napi]
 pub fn udp_get_stats(id: u32) -> Result<Vec<f64>> {
     // f64: exact up to 2^53, far beyond any count a socket reaches.
