@@ -32,10 +32,10 @@ export declare function udpBind(handleId: number, ip: string, port: number, flag
 export declare function udpClose(handleId: number, stats: Float64Array): number[]
 /** Starts delivering to the thread's callbacks, called on `handle`. */
 export declare function udpRecvStart(handleId: number, handle: object): number
-/** Fills `out` with `{ address, family, port }` of the socket's own address. */
-export declare function udpGetsockname(handleId: number, out: object): number
-/** Fills `out` with `{ address, family, port }` of the connected peer. */
-export declare function udpGetpeername(handleId: number, out: object): number
+/** The socket's own address, its family (4 or 6) and port written into `info`; or a negative errno. */
+export declare function udpGetsockname(handleId: number, info: Float64Array): string | number
+/** The connected peer's address, its family (4 or 6) and port written into `info`; or a negative errno. */
+export declare function udpGetpeername(handleId: number, info: Float64Array): string | number
 /**
  * Sends one datagram on the Unix handle `handleId` to `name`, or to the connected peer when `name`
  * is null: bytes + 1 when sent, 0 when queued (completed by the handle's onsend with `id`), or a

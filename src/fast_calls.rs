@@ -443,9 +443,11 @@ pub unsafe extern "C" fn set_callbacks(
     }
 }
 
-/// `udpGetsockname(handleId, out)` / `udpGetpeername(handleId, out)`: fills `out` with
-/// `{ address, family, port }` as Node's do (see [`handle::socket_address`]); returns 0 or a
-/// negative errno.
+/// `udpGetsockname(handleId, info)` / `udpGetpeername(handleId, info)`: the address as a
+/// string, with its family (4 or 6) and port written into `info` (a `Float64Array` of 2); or a
+/// negative errno. `lib/native.js` fills `{ address, family, port }` from them, as Node's
+/// getsockname fills its object: setting the three properties from here made V8 look each name
+/// up in its string table on every call.
 ///
 /// # Safety
 /// Called by Node-API with a live `env` and `info`, on the env's thread.
@@ -479,7 +481,7 @@ unsafe fn address_of(
     peer: bool,
 ) -> sys::napi_value {
     // SAFETY: as promised by the caller.
-    let Some([id, out]) = (unsafe { arguments::<2>(env, info) }) else {
+    let Some([id, info_out]) = (unsafe { arguments::<2>(env, info) }) else {
         return throw(env, c"cannot read the arguments");
     };
     let name = if peer { c"getpeername" } else { c"getsockname" };
@@ -487,36 +489,29 @@ unsafe fn address_of(
     let Some(core) = (unsafe { owner_of(env, id) }) else {
         return throw_with(env, name, c"no such UdpHandle");
     };
-    let (ip, family, port_number) = match handle::socket_address(&core, peer) {
+    // SAFETY: `info_out` is a live value of this call.
+    let Some(out) = (unsafe { float64_array(env, info_out, 2) }) else {
+        return throw_with(
+            env,
+            name,
+            c"the address information needs a Float64Array of 2",
+        );
+    };
+    let (ip, family, port) = match handle::socket_address(&core, peer) {
         Ok(found) => found,
         Err(errno) => return number(env, i64::from(errno)),
     };
-    let (mut address, mut family_value, mut port) =
-        (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
-    // SAFETY: `out` is a live value of this call; the strings are valid for their lengths and
-    // the property names are NUL-terminated.
-    let ok = unsafe {
+    out[0] = if family == "IPv4" { 4.0 } else { 6.0 };
+    out[1] = f64::from(port);
+    let mut address = ptr::null_mut();
+    // SAFETY: a live env on its thread; the string is valid for its length.
+    let status = unsafe {
         sys::napi_create_string_utf8(env, ip.as_ptr().cast(), ip.len() as isize, &mut address)
-            == sys::Status::napi_ok
-            && sys::napi_create_string_latin1(
-                env,
-                family.as_ptr().cast(),
-                family.len() as isize,
-                &mut family_value,
-            ) == sys::Status::napi_ok
-            && sys::napi_create_uint32(env, u32::from(port_number), &mut port)
-                == sys::Status::napi_ok
-            && sys::napi_set_named_property(env, out, c"address".as_ptr(), address)
-                == sys::Status::napi_ok
-            && sys::napi_set_named_property(env, out, c"family".as_ptr(), family_value)
-                == sys::Status::napi_ok
-            && sys::napi_set_named_property(env, out, c"port".as_ptr(), port)
-                == sys::Status::napi_ok
     };
-    if !ok {
-        return throw_with(env, name, c"the result object cannot be filled");
+    if status != sys::Status::napi_ok {
+        return throw_with(env, name, c"the address cannot be made a string");
     }
-    number(env, 0)
+    address
 }
 
 /// The first `N` arguments of the running call (`undefined` where fewer were passed).
