@@ -334,15 +334,27 @@ function replaceHandle (self, newHandle) {
 // variable). So cluster is loaded here only where it already is, or where
 // NODE_UNIQUE_ID would make it the worker's, or where Node does not list its
 // loaded modules.
+//
+// The list only grows, so only its new entries are looked at: a socket per
+// query scanned all of it (some 200 entries) on every bind.
 let cluster
+let listSeen = 0 // How many of process.moduleLoadList's entries hold no cluster.
 function isClusterWorker () {
   if (cluster === undefined) {
     const loaded = process.moduleLoadList
     if (Array.isArray(loaded) && !Object.hasOwn(process.env, 'NODE_UNIQUE_ID') &&
-        !loaded.includes('NativeModule cluster')) return false
+        !loadedSince(loaded, 'NativeModule cluster')) return false
     cluster = require('cluster')
   }
   return cluster.isWorker
+}
+
+// Whether `name` is among `loaded`'s entries not looked at before.
+function loadedSince (loaded, name) {
+  if (loaded.length < listSeen) listSeen = 0 // Not the list seen before: look at it all.
+  if (loaded.indexOf(name, listSeen) !== -1) return true
+  listSeen = loaded.length
+  return false
 }
 
 function bindServerHandle (self, options, errCb) {
