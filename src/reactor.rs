@@ -32,6 +32,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::rc::Rc;
@@ -43,6 +44,37 @@ use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFl
 use crate::uv::{
     Idle, Poll, PollHandler, Prepare, PrepareHandler, RawEnv, Teardown, READABLE, WRITABLE,
 };
+
+/// A map keyed by numbers this crate hands out in sequence (a watch's token, a handle's
+/// number), hashed with one multiplication. std's default hasher (SipHash) resists keys chosen
+/// by an attacker, which these are not, and cost every lookup: a socket per query makes several.
+pub type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+
+/// The hasher of [`IdMap`]: a multiplication by an odd constant (Fibonacci hashing), which
+/// keeps sequential keys apart in the low bits (the bucket) and spreads them in the high bits
+/// (hashbrown's tag).
+#[derive(Default)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
 
 /// The pacing timer's token in the epoll set (sockets' tokens start at 1).
 const TIMER: u64 = 0;
@@ -130,7 +162,7 @@ pub struct Reactor {
     env: RawEnv,
     poll: RefCell<Option<Poll<Reactor>>>,
     prepare: RefCell<Option<Prepare<Reactor>>>,
-    entries: RefCell<HashMap<u64, Entry>>,
+    entries: RefCell<IdMap<u64, Entry>>,
     /// Tokens whose registration must change before the loop next polls.
     pending: RefCell<Vec<u64>>,
     next_token: Cell<u64>,
@@ -176,7 +208,7 @@ impl Reactor {
             env,
             poll: RefCell::new(None),
             prepare: RefCell::new(None),
-            entries: RefCell::new(HashMap::new()),
+            entries: RefCell::new(IdMap::default()),
             pending: RefCell::new(Vec::new()),
             next_token: Cell::new(TIMER + 1),
             holding: Cell::new(0),
