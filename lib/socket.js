@@ -207,8 +207,6 @@ function Socket (type, listener) {
     ipv6Only: options && options.ipv6Only,
     recvBufferSize,
     sendBufferSize,
-    receiveBlockList,
-    sendBlockList,
     // Every send is a request with an id the handle gives back with its
     // result. Requests with datagrams still queued in the handle, by id: the
     // handle completes each datagram through onsend(id, status, bytes).
@@ -222,13 +220,15 @@ function Socket (type, listener) {
     gathered: undefined,
     flushScheduled: false
   }
-  // dgram-rs's options, on the state only where given (undefined otherwise): every property of
-  // the state costs every socket 8 bytes, and 10,000 idle sockets took more memory than
-  // node:dgram's. reusePortBalance (lib/reuseport.js); backgroundReceive (lib/background.js);
-  // control (lib/control.js); receiveBatches (lib/batch.js): 'messages' per read, with
-  // 'zero-copy' lent for the listeners' duration only, or 'segments', lent runs of equal-size
-  // datagrams.
+  // The block lists (Node 22.13+ / 23.4+) and dgram-rs's options, on the state only where
+  // given (undefined otherwise): every property of the state costs every socket 8 bytes, and
+  // 10,000 idle sockets took more memory than node:dgram's. reusePortBalance
+  // (lib/reuseport.js); backgroundReceive (lib/background.js); control (lib/control.js);
+  // receiveBatches (lib/batch.js): 'messages' per read, with 'zero-copy' lent for the
+  // listeners' duration only, or 'segments', lent runs of equal-size datagrams.
   const state = this[kStateSymbol]
+  if (receiveBlockList !== undefined) state.receiveBlockList = receiveBlockList
+  if (sendBlockList !== undefined) state.sendBlockList = sendBlockList
   if (reusePortBalance !== undefined) state.reusePortBalance = reusePortBalance
   if (backgroundReceive !== undefined) state.backgroundReceive = backgroundReceive
   if (control !== undefined) state.control = control
