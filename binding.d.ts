@@ -5,8 +5,8 @@
 // not see them): this header, package.json's napi.dtsHeaderFile, declares them. A handle is the
 // number udpCreate or unixCreate returned; results are 0 or a negative errno unless said otherwise.
 
-/** Makes a UDP handle for `family` (4 or 6) and returns its number. */
-export declare function udpCreate(family: number): number
+/** Makes a UDP handle for `family` (4 or 6), `handle` its async resource, and returns its number. */
+export declare function udpCreate(family: number, handle: object): number
 /**
  * What every UDP handle of the thread reports to, each called on the handle (`this`): a received
  * datagram (or, in batch mode, a read), a receive error, a queued datagram's completion.

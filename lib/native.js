@@ -183,7 +183,8 @@ function handleClass (binding) {
   class UdpHandle {
     constructor (family) {
       // The addon numbers handles: every copy of this module in the thread shares its registry.
-      this[kId] = udpCreate(family)
+      // The handle is its own async resource, as node:dgram's UDPWrap is.
+      this[kId] = udpCreate(family, this)
     }
 
     send (list, port, ip, id) { return udpSend(this[kId], list, port, ip, id) }

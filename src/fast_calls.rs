@@ -232,8 +232,9 @@ unsafe fn unix_name<'a>(
     Ok(Some(&long[..len]))
 }
 
-/// `udpCreate(family)`: makes a handle for `family` (4 or 6) and returns its number; see
-/// [`handle::create`]. A bad family is a thrown error.
+/// `udpCreate(family, handle)`: makes a handle for `family` (4 or 6), `handle` (the JavaScript
+/// handle object) its async resource, and returns its number; see [`handle::create`]. A bad
+/// family is a thrown error.
 ///
 /// # Safety
 /// Called by Node-API with a live `env` and `info`, on the env's thread.
@@ -242,9 +243,14 @@ pub unsafe extern "C" fn create(
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     // SAFETY: as promised by the caller.
-    let Some([family]) = (unsafe { arguments::<1>(env, info) }) else {
+    let Some([family, handle]) = (unsafe { arguments::<2>(env, info) }) else {
         return throw(env, c"cannot read the arguments");
     };
+    let mut kind = sys::ValueType::napi_undefined;
+    // SAFETY: a live value of this call.
+    let typed = unsafe { sys::napi_typeof(env, handle, &mut kind) };
+    let handle =
+        (typed == sys::Status::napi_ok && kind == sys::ValueType::napi_object).then_some(handle);
     let mut family_number = 0u32;
     // SAFETY: a live value of this call.
     let read = unsafe { sys::napi_get_value_uint32(env, family, &mut family_number) };
@@ -253,7 +259,8 @@ pub unsafe extern "C" fn create(
     }
     // SAFETY: `env` is the environment of the running call.
     let raw = unsafe { RawEnv::from_raw(env) };
-    match handle::create(raw, family_number) {
+    // SAFETY: `handle` is a live object of this call.
+    match unsafe { handle::create(raw, family_number, handle) } {
         Ok(id) => number(env, i64::from(id)),
         Err(reason) => throw_error(env, reason),
     }

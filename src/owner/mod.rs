@@ -165,10 +165,15 @@ impl Callbacks {
     }
 }
 
-/// The callbacks with a new async context (named as node:dgram's); `None` where the
-/// environment would not make one (it is shutting down).
-fn new_callbacks(env: RawEnv) -> Option<Rc<Callbacks>> {
-    AsyncContext::new(env, "UDPWRAP").map(|context| {
+/// The callbacks with a new async context (named as node:dgram's), whose async resource is
+/// `resource` (the handle object, as node:dgram's is its UDPWrap handle; a new object if none);
+/// `None` where the environment would not make one (it is shutting down).
+///
+/// # Safety
+/// `resource`, if any, is a live object of the running call on `env`'s thread.
+unsafe fn new_callbacks(env: RawEnv, resource: Option<napi_value>) -> Option<Rc<Callbacks>> {
+    // SAFETY: the caller's promise.
+    unsafe { AsyncContext::new(env, "UDPWRAP", resource) }.map(|context| {
         Rc::new(Callbacks {
             context,
             given: RefCell::new(None),
@@ -264,10 +269,15 @@ fn borrow_mut<T>(cell: &RefCell<T>) -> io::Result<RefMut<'_, T>> {
 }
 
 impl Owner {
-    /// An owner with no OS socket yet (created by the first bind/connect/open, as libuv does).
-    /// Called from JavaScript (a handle scope is open on `env`'s thread).
-    pub fn new(env: RawEnv, family: Family) -> Rc<Self> {
-        let callbacks = new_callbacks(env);
+    /// An owner with no OS socket yet (created by the first bind/connect/open, as libuv does),
+    /// its calls' async resource `resource` (the handle object; a new object if none). Called
+    /// from JavaScript (a handle scope is open on `env`'s thread).
+    ///
+    /// # Safety
+    /// `resource`, if any, is a live object of the running call on `env`'s thread.
+    pub unsafe fn new(env: RawEnv, family: Family, resource: Option<napi_value>) -> Rc<Self> {
+        // SAFETY: the caller's promise.
+        let callbacks = unsafe { new_callbacks(env, resource) };
         Rc::new_cyclic(|me| Owner {
             env,
             family,
@@ -399,6 +409,7 @@ impl Owner {
         functions: Rc<Functions>,
     ) -> napi::Result<i32> {
         let cannot = || napi::Error::from_reason("cannot keep the callbacks");
+        let receiver_value = receiver;
         let receiver = match receiver {
             // SAFETY: the caller's promise.
             Some(r) => Some(unsafe { JsRef::new(raw, r) }.ok_or_else(cannot)?),
@@ -406,7 +417,8 @@ impl Owner {
         };
         let callbacks = self.callbacks.try_borrow_mut().ok().and_then(|mut slot| {
             if slot.is_none() {
-                *slot = new_callbacks(raw);
+                // SAFETY: the receiver is a live value of this call (the caller's promise).
+                *slot = unsafe { new_callbacks(raw, receiver_value) };
             }
             slot.clone()
         });
