@@ -168,10 +168,23 @@ function handleClass (binding) {
   const statsAtClose = new Float64Array(6)
   // sendBatch's [sent, queued, failed, errno], read by the caller before its next sendBatch.
   const batchResults = new Float64Array(4)
+  // getsockname's and getpeername's [family (4 or 6), port]: the addon returns the address
+  // itself, and the properties are set here (V8 sets constant names from JavaScript without
+  // the string-table lookup that each one made when the addon set it).
+  const addressInfo = new Float64Array(2)
+  // Node's getsockname(out): { address, family, port } into `out`; 0, or the errno.
+  const fillAddress = (address, out) => {
+    if (typeof address === 'number') return address
+    out.address = address
+    out.family = addressInfo[0] === 4 ? 'IPv4' : 'IPv6'
+    out.port = addressInfo[1]
+    return 0
+  }
   class UdpHandle {
     constructor (family) {
       // The addon numbers handles: every copy of this module in the thread shares its registry.
-      this[kId] = udpCreate(family)
+      // The handle is its own async resource, as node:dgram's UDPWrap is.
+      this[kId] = udpCreate(family, this)
     }
 
     send (list, port, ip, id) { return udpSend(this[kId], list, port, ip, id) }
@@ -189,8 +202,8 @@ function handleClass (binding) {
       return ended
     }
 
-    getsockname (out) { return udpGetsockname(this[kId], out) }
-    getpeername (out) { return udpGetpeername(this[kId], out) }
+    getsockname (out) { return fillAddress(udpGetsockname(this[kId], addressInfo), out) }
+    getpeername (out) { return fillAddress(udpGetpeername(this[kId], addressInfo), out) }
 
     open (fd, duplicate) { return binding.udpOpen(this[kId], fd, duplicate) }
     connect (ip, port) { return binding.udpConnect(this[kId], ip, port) }

@@ -202,20 +202,11 @@ function Socket (type, listener) {
     queue: undefined,
     reuseAddr: options && options.reuseAddr, // Use UV_UDP_REUSEADDR if true.
     reusePort: options && options.reusePort, // Node 22.12+ / 23.1+.
-    reusePortBalance,
-    backgroundReceive,
     // getStats() after close(): the closed handle keeps the figures it had at closing.
     closedHandle: undefined,
-    control,
     ipv6Only: options && options.ipv6Only,
     recvBufferSize,
     sendBufferSize,
-    receiveBlockList,
-    sendBlockList,
-    // dgram-rs's batch receive (lib/batch.js): 'messages' per read; with
-    // 'zero-copy', the messages are lent for the listeners' duration only;
-    // 'segments', lent runs of equal-size datagrams.
-    receiveBatches,
     // Every send is a request with an id the handle gives back with its
     // result. Requests with datagrams still queued in the handle, by id: the
     // handle completes each datagram through onsend(id, status, bytes).
@@ -229,6 +220,19 @@ function Socket (type, listener) {
     gathered: undefined,
     flushScheduled: false
   }
+  // The block lists (Node 22.13+ / 23.4+) and dgram-rs's options, on the state only where
+  // given (undefined otherwise): every property of the state costs every socket 8 bytes, and
+  // 10,000 idle sockets took more memory than node:dgram's. reusePortBalance
+  // (lib/reuseport.js); backgroundReceive (lib/background.js); control (lib/control.js);
+  // receiveBatches (lib/batch.js): 'messages' per read, with 'zero-copy' lent for the
+  // listeners' duration only, or 'segments', lent runs of equal-size datagrams.
+  const state = this[kStateSymbol]
+  if (receiveBlockList !== undefined) state.receiveBlockList = receiveBlockList
+  if (sendBlockList !== undefined) state.sendBlockList = sendBlockList
+  if (reusePortBalance !== undefined) state.reusePortBalance = reusePortBalance
+  if (backgroundReceive !== undefined) state.backgroundReceive = backgroundReceive
+  if (control !== undefined) state.control = control
+  if (receiveBatches !== false) state.receiveBatches = receiveBatches
 
   if (options?.signal !== undefined) {
     const { signal } = options
@@ -269,9 +273,12 @@ function startReceiving (socket) {
   const state = socket[kStateSymbol]
 
   state.handle.onmessage = onMessage
-  state.handle.onbatch = onBatch
   state.handle.onerror = onError
-  if (state.receiveBatches) { state.handle.setBatchReceive(true, state.receiveBatches !== true) }
+  // onbatch only where batches come (a property fewer on every other handle).
+  if (state.receiveBatches) {
+    state.handle.onbatch = onBatch
+    state.handle.setBatchReceive(true, state.receiveBatches !== true)
+  }
   if (state.backgroundReceive !== undefined) { state.handle.setBackgroundReceive(state.backgroundReceive) }
   if (state.control) {
     const err = applyControl(socket, state.handle, state.control)
@@ -327,15 +334,27 @@ function replaceHandle (self, newHandle) {
 // variable). So cluster is loaded here only where it already is, or where
 // NODE_UNIQUE_ID would make it the worker's, or where Node does not list its
 // loaded modules.
+//
+// The list only grows, so only its new entries are looked at: a socket per
+// query scanned all of it (some 200 entries) on every bind.
 let cluster
+let listSeen = 0 // How many of process.moduleLoadList's entries hold no cluster.
 function isClusterWorker () {
   if (cluster === undefined) {
     const loaded = process.moduleLoadList
     if (Array.isArray(loaded) && !Object.hasOwn(process.env, 'NODE_UNIQUE_ID') &&
-        !loaded.includes('NativeModule cluster')) return false
+        !loadedSince(loaded, 'NativeModule cluster')) return false
     cluster = require('cluster')
   }
   return cluster.isWorker
+}
+
+// Whether `name` is among `loaded`'s entries not looked at before.
+function loadedSince (loaded, name) {
+  if (loaded.length < listSeen) listSeen = 0 // Not the list seen before: look at it all.
+  if (loaded.indexOf(name, listSeen) !== -1) return true
+  listSeen = loaded.length
+  return false
 }
 
 function bindServerHandle (self, options, errCb) {

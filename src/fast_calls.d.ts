@@ -5,8 +5,8 @@
 // not see them): this header, package.json's napi.dtsHeaderFile, declares them. A handle is the
 // number udpCreate or unixCreate returned; results are 0 or a negative errno unless said otherwise.
 
-/** Makes a UDP handle for `family` (4 or 6) and returns its number. */
-export declare function udpCreate(family: number): number
+/** Makes a UDP handle for `family` (4 or 6), `handle` its async resource, and returns its number. */
+export declare function udpCreate(family: number, handle: object): number
 /**
  * What every UDP handle of the thread reports to, each called on the handle (`this`): a received
  * datagram (or, in batch mode, a read), a receive error, a queued datagram's completion.
@@ -32,10 +32,10 @@ export declare function udpBind(handleId: number, ip: string, port: number, flag
 export declare function udpClose(handleId: number, stats: Float64Array): number[]
 /** Starts delivering to the thread's callbacks, called on `handle`. */
 export declare function udpRecvStart(handleId: number, handle: object): number
-/** Fills `out` with `{ address, family, port }` of the socket's own address. */
-export declare function udpGetsockname(handleId: number, out: object): number
-/** Fills `out` with `{ address, family, port }` of the connected peer. */
-export declare function udpGetpeername(handleId: number, out: object): number
+/** The socket's own address, its family (4 or 6) and port written into `info`; or a negative errno. */
+export declare function udpGetsockname(handleId: number, info: Float64Array): string | number
+/** The connected peer's address, its family (4 or 6) and port written into `info`; or a negative errno. */
+export declare function udpGetpeername(handleId: number, info: Float64Array): string | number
 /**
  * Sends one datagram on the Unix handle `handleId` to `name`, or to the connected peer when `name`
  * is null: bytes + 1 when sent, 0 when queued (completed by the handle's onsend with `id`), or a

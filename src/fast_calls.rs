@@ -232,8 +232,9 @@ unsafe fn unix_name<'a>(
     Ok(Some(&long[..len]))
 }
 
-/// `udpCreate(family)`: makes a handle for `family` (4 or 6) and returns its number; see
-/// [`handle::create`]. A bad family is a thrown error.
+/// `udpCreate(family, handle)`: makes a handle for `family` (4 or 6), `handle` (the JavaScript
+/// handle object) its async resource, and returns its number; see [`handle::create`]. A bad
+/// family is a thrown error.
 ///
 /// # Safety
 /// Called by Node-API with a live `env` and `info`, on the env's thread.
@@ -242,9 +243,14 @@ pub unsafe extern "C" fn create(
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     // SAFETY: as promised by the caller.
-    let Some([family]) = (unsafe { arguments::<1>(env, info) }) else {
+    let Some([family, handle]) = (unsafe { arguments::<2>(env, info) }) else {
         return throw(env, c"cannot read the arguments");
     };
+    let mut kind = sys::ValueType::napi_undefined;
+    // SAFETY: a live value of this call.
+    let typed = unsafe { sys::napi_typeof(env, handle, &mut kind) };
+    let handle =
+        (typed == sys::Status::napi_ok && kind == sys::ValueType::napi_object).then_some(handle);
     let mut family_number = 0u32;
     // SAFETY: a live value of this call.
     let read = unsafe { sys::napi_get_value_uint32(env, family, &mut family_number) };
@@ -253,7 +259,8 @@ pub unsafe extern "C" fn create(
     }
     // SAFETY: `env` is the environment of the running call.
     let raw = unsafe { RawEnv::from_raw(env) };
-    match handle::create(raw, family_number) {
+    // SAFETY: `handle` is a live object of this call.
+    match unsafe { handle::create(raw, family_number, handle) } {
         Ok(id) => number(env, i64::from(id)),
         Err(reason) => throw_error(env, reason),
     }
@@ -319,10 +326,11 @@ pub unsafe extern "C" fn close(
     let Some(out) = (unsafe { float64_array(env, stats, 6) }) else {
         return throw(env, c"close: the statistics need a Float64Array of 6");
     };
-    let ended = core.close();
+    // Read before closing: close lets go of what holds some of the counts.
     for (slot, n) in out.iter_mut().zip(core.stats()) {
         *slot = n as f64;
     }
+    let ended = core.close();
     registry::forget(handle_id);
     let mut array = ptr::null_mut();
     // SAFETY: a live env on its thread; every value made here belongs to this call's scope.
@@ -442,9 +450,11 @@ pub unsafe extern "C" fn set_callbacks(
     }
 }
 
-/// `udpGetsockname(handleId, out)` / `udpGetpeername(handleId, out)`: fills `out` with
-/// `{ address, family, port }` as Node's do (see [`handle::socket_address`]); returns 0 or a
-/// negative errno.
+/// `udpGetsockname(handleId, info)` / `udpGetpeername(handleId, info)`: the address as a
+/// string, with its family (4 or 6) and port written into `info` (a `Float64Array` of 2); or a
+/// negative errno. `lib/native.js` fills `{ address, family, port }` from them, as Node's
+/// getsockname fills its object: setting the three properties from here made V8 look each name
+/// up in its string table on every call.
 ///
 /// # Safety
 /// Called by Node-API with a live `env` and `info`, on the env's thread.
@@ -478,7 +488,7 @@ unsafe fn address_of(
     peer: bool,
 ) -> sys::napi_value {
     // SAFETY: as promised by the caller.
-    let Some([id, out]) = (unsafe { arguments::<2>(env, info) }) else {
+    let Some([id, info_out]) = (unsafe { arguments::<2>(env, info) }) else {
         return throw(env, c"cannot read the arguments");
     };
     let name = if peer { c"getpeername" } else { c"getsockname" };
@@ -486,36 +496,29 @@ unsafe fn address_of(
     let Some(core) = (unsafe { owner_of(env, id) }) else {
         return throw_with(env, name, c"no such UdpHandle");
     };
-    let (ip, family, port_number) = match handle::socket_address(&core, peer) {
+    // SAFETY: `info_out` is a live value of this call.
+    let Some(out) = (unsafe { float64_array(env, info_out, 2) }) else {
+        return throw_with(
+            env,
+            name,
+            c"the address information needs a Float64Array of 2",
+        );
+    };
+    let (ip, family, port) = match handle::socket_address(&core, peer) {
         Ok(found) => found,
         Err(errno) => return number(env, i64::from(errno)),
     };
-    let (mut address, mut family_value, mut port) =
-        (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
-    // SAFETY: `out` is a live value of this call; the strings are valid for their lengths and
-    // the property names are NUL-terminated.
-    let ok = unsafe {
+    out[0] = if family == "IPv4" { 4.0 } else { 6.0 };
+    out[1] = f64::from(port);
+    let mut address = ptr::null_mut();
+    // SAFETY: a live env on its thread; the string is valid for its length.
+    let status = unsafe {
         sys::napi_create_string_utf8(env, ip.as_ptr().cast(), ip.len() as isize, &mut address)
-            == sys::Status::napi_ok
-            && sys::napi_create_string_latin1(
-                env,
-                family.as_ptr().cast(),
-                family.len() as isize,
-                &mut family_value,
-            ) == sys::Status::napi_ok
-            && sys::napi_create_uint32(env, u32::from(port_number), &mut port)
-                == sys::Status::napi_ok
-            && sys::napi_set_named_property(env, out, c"address".as_ptr(), address)
-                == sys::Status::napi_ok
-            && sys::napi_set_named_property(env, out, c"family".as_ptr(), family_value)
-                == sys::Status::napi_ok
-            && sys::napi_set_named_property(env, out, c"port".as_ptr(), port)
-                == sys::Status::napi_ok
     };
-    if !ok {
-        return throw_with(env, name, c"the result object cannot be filled");
+    if status != sys::Status::napi_ok {
+        return throw_with(env, name, c"the address cannot be made a string");
     }
-    number(env, 0)
+    address
 }
 
 /// The first `N` arguments of the running call (`undefined` where fewer were passed).

@@ -44,16 +44,23 @@ fn truthy(value: Unknown<'_>) -> bool {
 }
 
 /// Makes a handle for `family` (4 or 6) and returns its number; the OS socket is created by the
-/// first bind, connect or open.
+/// first bind, connect or open. `handle` (the JavaScript handle object) is its async resource,
+/// as node:dgram's UDPWrap handle is.
 ///
 /// # Errors
 /// `family` is neither 4 nor 6, or the thread's registry is being torn down.
-pub(crate) fn create(
+///
+/// # Safety
+/// `handle`, if any, is a live object of the running call on `env`'s thread.
+pub(crate) unsafe fn create(
     env: RawEnv,
     family: u32,
+    handle: Option<napi::sys::napi_value>,
 ) -> std::result::Result<u32, &'static std::ffi::CStr> {
     let family = Family::from_number(family).ok_or(c"family must be 4 or 6")?;
-    registry::register(env, Owner::new(env, family)).ok_or(c"the thread is shutting down")
+    // SAFETY: the caller's promise.
+    let owner = unsafe { Owner::new(env, family, handle) };
+    registry::register(env, owner).ok_or(c"the thread is shutting down")
 }
 
 /// Adopts an open UDP descriptor of the handle's family (`bind({ fd })`), or a duplicate of it
@@ -206,7 +213,8 @@ pub fn udp_set_paused(id: u32, paused: bool) -> Result<()> {
 }
 
 /// `[datagramsReceived, bytesReceived, datagramsSent, bytesSent, droppedByKernel,
-/// droppedByQueue]`; after close, as they were at close.
+/// droppedByQueue]` of an open handle (after close, the handle answers with what `udpClose`
+/// wrote).
 #[napi]
 pub fn udp_get_stats(id: u32) -> Result<Vec<f64>> {
     // f64: exact up to 2^53, far beyond any count a socket reaches.

@@ -32,6 +32,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::rc::Rc;
@@ -43,6 +44,37 @@ use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFl
 use crate::uv::{
     Idle, Poll, PollHandler, Prepare, PrepareHandler, RawEnv, Teardown, READABLE, WRITABLE,
 };
+
+/// A map keyed by numbers this crate hands out in sequence (a watch's token, a handle's
+/// number), hashed with one multiplication. std's default hasher (SipHash) resists keys chosen
+/// by an attacker, which these are not, and cost every lookup: a socket per query makes several.
+pub type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+
+/// The hasher of [`IdMap`]: a multiplication by an odd constant (Fibonacci hashing), which
+/// keeps sequential keys apart in the low bits (the bucket) and spreads them in the high bits
+/// (hashbrown's tag).
+#[derive(Default)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
 
 /// The pacing timer's token in the epoll set (sockets' tokens start at 1).
 const TIMER: u64 = 0;
@@ -74,14 +106,14 @@ pub trait Watched {
     fn on_turn(&self);
 }
 
-/// One watched socket.
+/// One watched socket. 24 bytes (48 with its key and padding in the map, every socket that
+/// receives has one): what is wanted and what the kernel's set has are packed into one byte.
 struct Entry {
     target: Rc<dyn Watched>,
     fd: RawFd,
-    /// What the owner wants now ([`READABLE`] | [`WRITABLE`]).
-    wanted: i32,
-    /// What the kernel's set has for it, if it is in the set.
-    in_kernel: Option<i32>,
+    /// What the owner wants now ([`READABLE`] | [`WRITABLE`]), in bits 0-1; what the kernel's
+    /// set has for it, in bits 2-3, with bit 4 set while it is in the set.
+    interest: u8,
     referenced: bool,
     /// Waiting in `pending` for the next prepare.
     pending: bool,
@@ -89,9 +121,38 @@ struct Entry {
     turn: bool,
 }
 
+/// The events an [`Entry`]'s interest byte holds ([`READABLE`] | [`WRITABLE`]).
+const EVENTS_MASK: u8 = 0b11;
+/// Bit of [`Entry::interest`]: in the kernel's set.
+const IN_SET: u8 = 0b1_0000;
+
 impl Entry {
     fn holds_loop(&self) -> bool {
-        (self.wanted != 0 || self.turn) && self.referenced
+        (self.wanted() != 0 || self.turn) && self.referenced
+    }
+
+    /// What the owner wants now ([`READABLE`] | [`WRITABLE`]).
+    fn wanted(&self) -> i32 {
+        i32::from(self.interest & EVENTS_MASK)
+    }
+
+    fn set_wanted(&mut self, events: i32) {
+        // Only READABLE and WRITABLE are ever asked for.
+        let events = (events & i32::from(EVENTS_MASK)) as u8;
+        self.interest = (self.interest & !EVENTS_MASK) | events;
+    }
+
+    /// What the kernel's set has for it, if it is in the set.
+    fn in_kernel(&self) -> Option<i32> {
+        (self.interest & IN_SET != 0).then_some(i32::from((self.interest >> 2) & EVENTS_MASK))
+    }
+
+    fn set_in_kernel(&mut self, events: Option<i32>) {
+        let registered = match events {
+            Some(e) => IN_SET | (((e & i32::from(EVENTS_MASK)) as u8) << 2),
+            None => 0,
+        };
+        self.interest = (self.interest & EVENTS_MASK) | registered;
     }
 }
 
@@ -101,7 +162,7 @@ pub struct Reactor {
     env: RawEnv,
     poll: RefCell<Option<Poll<Reactor>>>,
     prepare: RefCell<Option<Prepare<Reactor>>>,
-    entries: RefCell<HashMap<u64, Entry>>,
+    entries: RefCell<IdMap<u64, Entry>>,
     /// Tokens whose registration must change before the loop next polls.
     pending: RefCell<Vec<u64>>,
     next_token: Cell<u64>,
@@ -147,7 +208,7 @@ impl Reactor {
             env,
             poll: RefCell::new(None),
             prepare: RefCell::new(None),
-            entries: RefCell::new(HashMap::new()),
+            entries: RefCell::new(IdMap::default()),
             pending: RefCell::new(Vec::new()),
             next_token: Cell::new(TIMER + 1),
             holding: Cell::new(0),
@@ -203,7 +264,7 @@ impl Reactor {
         let holds = entry.holds_loop();
         // Wanting less is left to the next event (see the module's doc); wanting something the
         // set does not have is done before the loop polls.
-        let stale = entry.wanted != 0 && entry.in_kernel != Some(entry.wanted);
+        let stale = entry.wanted() != 0 && entry.in_kernel() != Some(entry.wanted());
         let queue = stale && !entry.pending;
         if queue {
             entry.pending = true;
@@ -256,12 +317,12 @@ impl Reactor {
         let mut entries = self.entries.try_borrow_mut().ok()?;
         let entry = entries.get_mut(&token)?;
         entry.pending = false;
-        if entry.wanted == 0 || entry.in_kernel == Some(entry.wanted) {
+        if entry.wanted() == 0 || entry.in_kernel() == Some(entry.wanted()) {
             return None;
         }
-        match self.register(entry.fd, token, entry.in_kernel, entry.wanted) {
+        match self.register(entry.fd, token, entry.in_kernel(), entry.wanted()) {
             Ok(()) => {
-                entry.in_kernel = Some(entry.wanted);
+                entry.set_in_kernel(Some(entry.wanted()));
                 None
             }
             Err(errno) => {
@@ -269,7 +330,7 @@ impl Reactor {
                 if entry.holds_loop() {
                     self.set_holding(self.holding.get().saturating_sub(1));
                 }
-                entry.wanted = 0;
+                entry.set_wanted(0);
                 Some((Rc::clone(&entry.target), -(errno as i32)))
             }
         }
@@ -316,14 +377,15 @@ impl Reactor {
             if flags.contains(EpollFlags::EPOLLHUP) && got == 0 {
                 // As libuv: a hang-up alone wakes whatever is watched, so the read or send
                 // finds out.
-                got = entry.wanted;
+                got = entry.wanted();
             }
-            if got & !entry.wanted != 0 || entry.wanted == 0 {
-                let _ = self.register(entry.fd, token, entry.in_kernel, entry.wanted);
-                entry.in_kernel = (entry.wanted != 0).then_some(entry.wanted);
+            let wanted = entry.wanted();
+            if got & !wanted != 0 || wanted == 0 {
+                let _ = self.register(entry.fd, token, entry.in_kernel(), wanted);
+                entry.set_in_kernel((wanted != 0).then_some(wanted));
             }
-            let mut ready = got & entry.wanted;
-            if entry.wanted != 0 && flags.contains(EpollFlags::EPOLLERR) {
+            let mut ready = got & wanted;
+            if wanted != 0 && flags.contains(EpollFlags::EPOLLERR) {
                 ready |= ERROR;
             }
             if ready == 0 {
@@ -536,8 +598,7 @@ impl Watch {
                 Entry {
                     target,
                     fd,
-                    wanted: 0,
-                    in_kernel: None,
+                    interest: 0,
                     referenced: true,
                     pending: false,
                     turn: false,
@@ -549,7 +610,7 @@ impl Watch {
     /// Watches for `events` ([`READABLE`] | [`WRITABLE`]); with none, stops watching, which
     /// also stops keeping the loop alive. Asking for what is already watched costs nothing.
     pub fn watch(&self, events: i32) {
-        self.reactor.update(self.token, |e| e.wanted = events);
+        self.reactor.update(self.token, |e| e.set_wanted(events));
     }
 
     /// `ref()` / `unref()`: whether this watch keeps the loop alive while it wants events.
@@ -597,7 +658,7 @@ impl Watch {
 impl Drop for Watch {
     fn drop(&mut self) {
         self.cancel_turn();
-        self.reactor.update(self.token, |e| e.wanted = 0);
+        self.reactor.update(self.token, |e| e.set_wanted(0));
         let entry = match self.reactor.entries.try_borrow_mut() {
             Ok(mut entries) => entries.remove(&self.token),
             Err(_) => None,
@@ -607,7 +668,47 @@ impl Drop for Watch {
             // while another descriptor shares the socket (a cluster worker's, an adopted fd).
             let _ = self
                 .reactor
-                .register(entry.fd, self.token, entry.in_kernel, 0);
+                .register(entry.fd, self.token, entry.in_kernel(), 0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Nothing;
+
+    impl Watched for Nothing {
+        fn on_ready(&self, _: i32, _: i32) {}
+        fn teardown(&self) {}
+        fn on_turn(&self) {}
+    }
+
+    /// The packed interest byte keeps what is wanted and what the kernel has apart, for every
+    /// combination; and an entry stays 24 bytes (64-bit targets).
+    #[test]
+    fn an_entry_keeps_wanted_and_registered_apart() {
+        let mut entry = Entry {
+            target: Rc::new(Nothing),
+            fd: -1,
+            interest: 0,
+            referenced: true,
+            pending: false,
+            turn: false,
+        };
+        assert_eq!((entry.wanted(), entry.in_kernel()), (0, None));
+        for wanted in 0..4 {
+            for in_kernel in [None, Some(0), Some(READABLE), Some(WRITABLE), Some(3)] {
+                entry.set_wanted(wanted);
+                entry.set_in_kernel(in_kernel);
+                assert_eq!((entry.wanted(), entry.in_kernel()), (wanted, in_kernel));
+                entry.set_in_kernel(in_kernel);
+                entry.set_wanted(wanted);
+                assert_eq!((entry.wanted(), entry.in_kernel()), (wanted, in_kernel));
+            }
+        }
+        #[cfg(target_pointer_width = "64")]
+        assert_eq!(std::mem::size_of::<Entry>(), 24);
     }
 }

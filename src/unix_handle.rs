@@ -44,7 +44,8 @@ pub(crate) fn find(id: u32) -> Option<Rc<Owner>> {
 #[napi]
 pub fn unix_create(env: Env) -> Result<u32> {
     let raw = RawEnv::from(&env);
-    registry::register(raw, Owner::new(raw, Family::Unix))
+    // SAFETY: no resource is handed over (the context makes its own object).
+    registry::register(raw, unsafe { Owner::new(raw, Family::Unix, None) })
         .ok_or_else(|| Error::new(Status::GenericFailure, "the thread is shutting down"))
 }
 

@@ -462,12 +462,18 @@ pub struct AsyncContext {
 }
 
 impl AsyncContext {
-    /// A context named `name` (an async resource type, as async_hooks reports it).
-    pub fn new(env: RawEnv, name: &str) -> Option<Self> {
+    /// A context named `name` (an async resource type, as async_hooks reports it), with
+    /// `resource` as its async resource (what async_hooks' `init` and
+    /// `executionAsyncResource()` see; Node-API holds it weakly), or a new object if none.
+    ///
+    /// # Safety
+    /// `resource`, if any, is a live object of the running call on `env`'s thread.
+    pub unsafe fn new(env: RawEnv, name: &str, resource: Option<sys::napi_value>) -> Option<Self> {
         let env = env.0;
         let mut name_value = ptr::null_mut();
         let mut context = ptr::null_mut();
-        // SAFETY: called on the env's thread inside a napi call (a handle scope is open).
+        // SAFETY: called on the env's thread inside a napi call (a handle scope is open);
+        // `resource` is live, as the caller promised.
         let ok = unsafe {
             sys::napi_create_string_utf8(
                 env,
@@ -475,8 +481,12 @@ impl AsyncContext {
                 name.len() as isize,
                 &mut name_value,
             ) == sys::Status::napi_ok
-                && sys::napi_async_init(env, ptr::null_mut(), name_value, &mut context)
-                    == sys::Status::napi_ok
+                && sys::napi_async_init(
+                    env,
+                    resource.unwrap_or(ptr::null_mut()),
+                    name_value,
+                    &mut context,
+                ) == sys::Status::napi_ok
         };
         ok.then_some(AsyncContext { env, context })
     }

@@ -80,7 +80,7 @@ impl Owner {
         let reader = self.with_socket(|socket| {
             Background::start(socket.as_fd(), budget, mode, move || sender.send())
         })?;
-        *borrow_mut(&self.background)? = Some(Receiver { reader, wake });
+        *borrow_mut(&self.background)? = Some(Box::new(Receiver { reader, wake }));
         Ok(())
     }
 

@@ -25,8 +25,9 @@ const ERRORS_PER_WAKEUP: usize = 64;
 pub(super) struct State {
     /// How the socket reads.
     pub(super) read_mode: Cell<ReadMode>,
-    /// `onicmp(...)`, when `receiveErrors` is on.
-    icmp: RefCell<Option<JsRef>>,
+    /// `onicmp(...)`, when `receiveErrors` is on (boxed: few sockets ask for it, and every
+    /// socket has this slot).
+    icmp: RefCell<Option<Box<JsRef>>>,
 }
 
 impl Owner {
@@ -79,7 +80,7 @@ impl Owner {
         let status = error::status(self.with_socket(|s| control::enable_receive_errors(s, family)));
         if status == 0 {
             if let Ok(mut slot) = self.control.icmp.try_borrow_mut() {
-                *slot = Some(function);
+                *slot = Some(Box::new(function));
             }
             if let Ok(mut engine) = self.sender.try_borrow_mut() {
                 engine.set_retry_stale_errors(true);

@@ -108,20 +108,39 @@ impl Functions {
     }
 }
 
-/// What a receiving socket calls: its functions, the object they are called on (handed over by
-/// `recvStart`), and the async context of the calls (the owner's).
+/// What a socket's calls into JavaScript need: their async context, made with the owner, and,
+/// once `recvStart` has given them, the functions and the object they are called on. One
+/// allocation per socket: the context and the callbacks in two cost every socket 48 bytes more.
 struct Callbacks {
     /// The async context every call runs in.
-    context: Rc<AsyncContext>,
+    context: AsyncContext,
+    /// Given by `recvStart`; `None` before.
+    given: RefCell<Option<Given>>,
+}
+
+/// The functions a socket calls, and what they are called on.
+struct Given {
     /// What the functions are called on (`this`): the handle object; the global object if none.
     receiver: Option<JsRef>,
     functions: Rc<Functions>,
 }
 
 impl Callbacks {
-    /// The function `pick` names, ready to be called (see [`CallScope::callee_on`]).
+    /// The function `pick` names, if any, ready to be called (see [`CallScope::callee_on`]).
+    /// The borrow ends before the call is made: JavaScript may give new callbacks meanwhile.
+    fn callee_with(
+        &self,
+        scope: &CallScope,
+        pick: impl FnOnce(&Functions) -> Option<&JsRef>,
+    ) -> Option<Callee> {
+        let given = self.given.try_borrow().ok()?;
+        let given = given.as_ref()?;
+        scope.callee_on(pick(&given.functions)?, given.receiver.as_ref())
+    }
+
+    /// The function `pick` names, ready to be called.
     fn callee(&self, scope: &CallScope, pick: fn(&Functions) -> &JsRef) -> Option<Callee> {
-        scope.callee_on(pick(&self.functions), self.receiver.as_ref())
+        self.callee_with(scope, |f| Some(pick(f)))
     }
 
     /// Calls the function `pick` names with `args`.
@@ -130,6 +149,36 @@ impl Callbacks {
             scope.call_callee(&self.context, &callee, args);
         }
     }
+
+    /// How completions are reported, once the functions are given.
+    fn completions(&self) -> Option<Completions> {
+        let given = self.given.try_borrow().ok()?;
+        Some(given.as_ref()?.functions.completions)
+    }
+
+    /// Whether `recvStart` has given the functions.
+    fn is_given(&self) -> bool {
+        self.given
+            .try_borrow()
+            .map(|g| g.is_some())
+            .unwrap_or(false)
+    }
+}
+
+/// The callbacks with a new async context (named as node:dgram's), whose async resource is
+/// `resource` (the handle object, as node:dgram's is its UDPWrap handle; a new object if none);
+/// `None` where the environment would not make one (it is shutting down).
+///
+/// # Safety
+/// `resource`, if any, is a live object of the running call on `env`'s thread.
+unsafe fn new_callbacks(env: RawEnv, resource: Option<napi_value>) -> Option<Rc<Callbacks>> {
+    // SAFETY: the caller's promise.
+    unsafe { AsyncContext::new(env, "UDPWRAP", resource) }.map(|context| {
+        Rc::new(Callbacks {
+            context,
+            given: RefCell::new(None),
+        })
+    })
 }
 
 /// How `'message'` datagrams are handed to JavaScript.
@@ -177,17 +226,17 @@ pub struct Owner {
     nested_blocked: Cell<bool>,
     /// This owner itself, weakly, for the background reader's wake-up handle.
     me: Weak<Owner>,
+    /// The callbacks, with the async context of every call into JavaScript, made with the owner
+    /// as node:dgram's UDPWrap makes its async resource with the socket: async_hooks' `init`
+    /// fires at `createSocket()`, and the `'message'` listener sees the AsyncLocalStorage store
+    /// of that call, not the one of `bind()`. None where the environment would not make the
+    /// context (it is shutting down); `recvStart` then tries again.
     callbacks: RefCell<Option<Rc<Callbacks>>>,
-    /// The async context of every call into JavaScript, made with the owner as node:dgram's
-    /// UDPWrap makes its async resource with the socket: async_hooks' `init` fires at
-    /// `createSocket()`, and the `'message'` listener sees the AsyncLocalStorage store of that
-    /// call, not the one of `bind()`. None where the environment would not make one (it is
-    /// shutting down); `recvStart` then tries again.
-    context: RefCell<Option<Rc<AsyncContext>>>,
     sender: RefCell<SendEngine>,
     delivery: Cell<Delivery>,
-    /// The background reader, once started (`backgroundReceive`).
-    background: RefCell<Option<background::Receiver>>,
+    /// The background reader, once started (`backgroundReceive`; boxed, as the backlog: few
+    /// sockets read in the background).
+    background: RefCell<Option<Box<background::Receiver>>>,
     /// The background reader's inbox budget, when asked for before receiving starts.
     background_budget: Cell<Option<usize>>,
     /// Reading paused by a consumer that fell behind (the async iterator): the kernel, or the
@@ -209,8 +258,6 @@ pub struct Owner {
     closed: Cell<bool>,
     /// Receive offload's state (`crate::recv::offload`).
     offload: Cell<Offload>,
-    /// The statistics at close, for `getStats()` after it.
-    final_stats: Cell<Option<[u64; 6]>>,
 }
 
 fn busy() -> io::Error {
@@ -222,10 +269,15 @@ fn borrow_mut<T>(cell: &RefCell<T>) -> io::Result<RefMut<'_, T>> {
 }
 
 impl Owner {
-    /// An owner with no OS socket yet (created by the first bind/connect/open, as libuv does).
-    /// Called from JavaScript (a handle scope is open on `env`'s thread).
-    pub fn new(env: RawEnv, family: Family) -> Rc<Self> {
-        let context = AsyncContext::new(env, "UDPWRAP").map(Rc::new);
+    /// An owner with no OS socket yet (created by the first bind/connect/open, as libuv does),
+    /// its calls' async resource `resource` (the handle object; a new object if none). Called
+    /// from JavaScript (a handle scope is open on `env`'s thread).
+    ///
+    /// # Safety
+    /// `resource`, if any, is a live object of the running call on `env`'s thread.
+    pub unsafe fn new(env: RawEnv, family: Family, resource: Option<napi_value>) -> Rc<Self> {
+        // SAFETY: the caller's promise.
+        let callbacks = unsafe { new_callbacks(env, resource) };
         Rc::new_cyclic(|me| Owner {
             env,
             family,
@@ -242,8 +294,7 @@ impl Owner {
             turn_owed: Cell::new(false),
             nested_blocked: Cell::new(false),
             me: me.clone(),
-            callbacks: RefCell::new(None),
-            context: RefCell::new(context),
+            callbacks: RefCell::new(callbacks),
             sender: RefCell::new(match family {
                 Family::Unix => SendEngine::unix(),
                 Family::V4 | Family::V6 => SendEngine::default(),
@@ -261,7 +312,6 @@ impl Owner {
             referenced: Cell::new(true),
             closed: Cell::new(false),
             offload: Cell::new(Offload::default()),
-            final_stats: Cell::new(None),
         })
     }
 
@@ -359,18 +409,20 @@ impl Owner {
         functions: Rc<Functions>,
     ) -> napi::Result<i32> {
         let cannot = || napi::Error::from_reason("cannot keep the callbacks");
+        let receiver_value = receiver;
         let receiver = match receiver {
             // SAFETY: the caller's promise.
             Some(r) => Some(unsafe { JsRef::new(raw, r) }.ok_or_else(cannot)?),
             None => None,
         };
-        let context = self.context.try_borrow_mut().ok().and_then(|mut slot| {
+        let callbacks = self.callbacks.try_borrow_mut().ok().and_then(|mut slot| {
             if slot.is_none() {
-                *slot = AsyncContext::new(raw, "UDPWRAP").map(Rc::new);
+                // SAFETY: the receiver is a live value of this call (the caller's promise).
+                *slot = unsafe { new_callbacks(raw, receiver_value) };
             }
             slot.clone()
         });
-        let context = context.ok_or_else(cannot)?;
+        let callbacks = callbacks.ok_or_else(cannot)?;
         if self.closed.get() || !self.has_socket() {
             return Ok(error::EBADF);
         }
@@ -382,12 +434,11 @@ impl Owner {
                 return Ok(error::errno(&e));
             }
         }
-        if let Ok(mut slot) = self.callbacks.try_borrow_mut() {
-            *slot = Some(Rc::new(Callbacks {
-                context,
+        if let Ok(mut given) = callbacks.given.try_borrow_mut() {
+            *given = Some(Given {
                 receiver,
                 functions,
-            }));
+            });
         }
         self.receiving.set(true);
         Ok(self.update_interest())
@@ -455,11 +506,11 @@ impl Owner {
     }
 
     /// `[datagramsReceived, bytesReceived, datagramsSent, bytesSent, droppedByKernel,
-    /// droppedByQueue]`; after close, as they were at close.
+    /// droppedByQueue]`, while open: close lets go of the socket and the background reader, and
+    /// their counts with them, so `udpClose` reads these just before closing (the handle keeps
+    /// them for `getStats()` after close; the owner no longer keeps a copy, which every socket
+    /// paid 56 bytes for).
     pub fn stats(&self) -> [u64; 6] {
-        if let Some(at_close) = self.final_stats.get() {
-            return at_close;
-        }
         let (received, received_bytes) = self.received.get();
         let background = self.background_counts();
         let (sent, sent_bytes) = self
@@ -489,7 +540,8 @@ impl Owner {
     /// The callbacks, if `recvStart` has given them (a clone of the Rc, so no borrow is held
     /// while JavaScript runs).
     fn callbacks(&self) -> Option<Rc<Callbacks>> {
-        self.callbacks.try_borrow().ok().and_then(|c| c.clone())
+        let callbacks = self.callbacks.try_borrow().ok()?.clone()?;
+        callbacks.is_given().then_some(callbacks)
     }
 
     /// Watches the socket on the loop (from the first `recvStart`: a socket that never receives
@@ -566,11 +618,8 @@ impl Owner {
         let Some(callbacks) = self.callbacks() else {
             return;
         };
-        let Some(onwritable) = callbacks.functions.onwritable.as_ref() else {
-            return;
-        };
         if let Some(scope) = CallScope::open(self.env) {
-            if let Some(callee) = scope.callee_on(onwritable, callbacks.receiver.as_ref()) {
+            if let Some(callee) = callbacks.callee_with(&scope, |f| f.onwritable.as_ref()) {
                 scope.call_callee(&callbacks.context, &callee, &[]);
             }
         }
@@ -753,7 +802,7 @@ impl Owner {
         let Some(onsend) = callbacks.callee(&scope, |f| &f.onsend) else {
             return progressed;
         };
-        if callbacks.functions.completions == Completions::Batched {
+        if callbacks.completions() == Some(Completions::Batched) {
             let mut values = Vec::new();
             while let Some(c) = self
                 .sender
@@ -820,7 +869,6 @@ impl Owner {
         if self.closed.get() {
             return Vec::new();
         }
-        self.final_stats.set(Some(self.stats()));
         self.closed.set(true);
         self.receiving.set(false);
         self.release()
@@ -868,9 +916,6 @@ impl Owner {
             s.take();
         }
         if let Ok(mut c) = self.callbacks.try_borrow_mut() {
-            c.take();
-        }
-        if let Ok(mut c) = self.context.try_borrow_mut() {
             c.take();
         }
         cancelled
@@ -959,5 +1004,21 @@ impl Watched for Owner {
             self.receiving.set(false);
             self.release();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Owner;
+
+    /// Every socket has an owner: 10,000 idle sockets took more memory than node:dgram's while
+    /// it was 528 bytes (the send queues, the background reader and the statistics at close
+    /// inline). What few sockets use is boxed or made on first use; this fails if a field
+    /// makes it grow again (64-bit targets).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn an_owner_stays_small() {
+        let size = std::mem::size_of::<Owner>();
+        assert!(size <= 304, "Owner is {size} bytes");
     }
 }

@@ -19,8 +19,8 @@
 //! and the staging area. Sockets go first: closing one takes its watch out of the reactor, which
 //! must still be there.
 
+use crate::reactor::IdMap;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use napi::sys;
@@ -43,7 +43,7 @@ pub(crate) struct Area {
 #[derive(Default)]
 pub(crate) struct Thread {
     /// The open handles by number.
-    pub(crate) owners: RefCell<HashMap<u32, Rc<Owner>>>,
+    pub(crate) owners: RefCell<IdMap<u32, Rc<Owner>>>,
     /// The number the next handle is offered (see `handle::registry::register`).
     pub(crate) next_id: Cell<u32>,
     /// The functions every UDP handle of the thread reports to.
