@@ -31,14 +31,16 @@
 //!   readiness again at every drained look woke the reader at the first datagram of every burst
 //!   of a paced sender, just when the JavaScript thread and the sender were busy with it: see
 //!   `watch`.)
-//! - **The deadline is kept to the tens of microseconds**, on a `timerfd` of the task's own
-//!   ([`Timer`]), not on tokio's timer, which counts whole milliseconds and rounds a deadline up
-//!   to the next one: on it, the stalls bench's traces (60k/s, 100 ms stalls) showed takeovers
-//!   1.3–1.9 ms after the last progress at the median, 2.1–2.6 ms at the 90th percentile and up
-//!   to 4–5 ms, where the default receive buffer (208 KiB) holds 2.8 ms of 200-byte datagrams at
-//!   60k/s from empty (each costs 1,280 bytes of kernel memory on loopback); datagrams dropped
-//!   before a late takeover were 10–25 % of that bench's loss once the pause below was in. On
-//!   the `timerfd`: 1.03 ms at the median.
+//! - **The deadline stays on tokio's timer**, which rounds it up to its next millisecond: in
+//!   the stalls bench's traces (60k/s, 100 ms stalls) takeovers came 1.3–1.9 ms after the last
+//!   progress at the median, 2.1–2.6 ms at the 90th percentile, up to 4–5 ms, where the default
+//!   receive buffer (208 KiB) holds 2.8 ms of 200-byte datagrams at 60k/s from empty (1,280 bytes
+//!   of kernel memory each on loopback). But datagrams dropped before a late takeover were only
+//!   0–3 % of that bench's loss before the pause below, 17–27 % after (two traced runs), and a
+//!   deadline kept on a `timerfd` (takeovers 1.03 ms after the last progress at the median) did
+//!   not lower the loss measurably (0.56 % against 0.62 %, medians of ten paired quiet runs at
+//!   60k/s), while it cost the reader 0.1–0.4 µs more CPU per datagram at paced 30–60k/s (a
+//!   wake-up every millisecond instead of every 1.5 on average): not kept.
 //! - **The reader reads** into the inbox, waking the loop after each read, until the inbox is
 //!   empty at one of its checks (the JavaScript thread has caught up: it took the last item, or
 //!   the socket ran dry), and then **hands back**. After a read that did not fill its buffer it
@@ -452,7 +454,6 @@ async fn run(
     // EADDRINUSE now and then).
     let mut watched = watched;
     let mut offload = Offload::default();
-    let mut timer = None;
     loop {
         // The JavaScript thread reads: wait for datagrams, then watch it by timer alone (the
         // registration would wake this thread for every datagram that arrives).
@@ -463,7 +464,7 @@ async fn run(
             return;
         }
         let fd = watched.into_inner();
-        let taken = watch(&fd, &shared, &mut timer).await;
+        let taken = watch(&fd, &shared).await;
         // SAFETY: as in `Background::start`: the AsyncFd owns the open descriptor from here on.
         watched = match unsafe { AsyncFd::register_with_interest(fd, WATCHED) }
             .map_err(|e| e.into_parts().1)
@@ -503,7 +504,6 @@ async fn run(
             &shared,
             reader,
             &mut offload,
-            &mut timer,
             (max_bytes, mode),
             &wake,
         );
@@ -523,10 +523,9 @@ async fn run(
 /// progress). Returns true once it has taken over, false once the socket is found drained and
 /// the JavaScript thread has made no progress for [`LINGER`] (the traffic stopped: the task then
 /// waits for readiness again). So a free loop costs this thread a wake-up per [`TAKEOVER`] of
-/// traffic or a little more, nothing per datagram, and nothing while the socket is idle; a stall
-/// is taken over [`TAKEOVER`] after the last progress, give or take the timer's slack (50 µs),
-/// on the task's [`Timer`]. (On tokio's timer, which rounds a deadline up to its next
-/// millisecond, it was 1–2 ms and more; the lingering looks still are, as nothing hangs on them.)
+/// traffic (tokio's timer rounds up to the next millisecond: 1–2 ms), nothing per datagram, and
+/// nothing while the socket is idle; a stall is taken over 1–2 ms after the last progress (why
+/// not sooner: the module's documentation).
 ///
 /// Why it stays on its timer while the socket is drained but the traffic goes on: going back to
 /// readiness then made the reader wake at the first datagram of every burst of a paced sender
@@ -543,7 +542,7 @@ async fn run(
 /// later, and lost more (0.93 % against 0.19 % at 30k/s with 100 ms stalls, in one run).
 /// The price, measured and not explained yet: the ping-pong with the option at both ends is
 /// 3–9 % slower (p50 and p99, docs/benchmarks.md).
-async fn watch(fd: &OwnedFd, shared: &Shared, timer: &mut Option<io::Result<Timer>>) -> bool {
+async fn watch(fd: &OwnedFd, shared: &Shared) -> bool {
     let limit = u64::try_from(TAKEOVER.as_nanos()).unwrap_or(u64::MAX);
     let linger = u64::try_from(LINGER.as_nanos()).unwrap_or(u64::MAX);
     // Datagrams just became ready (after an idle time, or the hand-back): the JavaScript thread
@@ -555,7 +554,7 @@ async fn watch(fd: &OwnedFd, shared: &Shared, timer: &mut Option<io::Result<Time
         let last = shared.progress.load(Ordering::Relaxed).max(since);
         let due = epoch() + Duration::from_nanos(last) + TAKEOVER;
         if due > Instant::now() {
-            sleep_until(timer, due).await;
+            tokio::time::sleep_until(due.into()).await;
         } else if drained {
             // Lingering: a look a tick.
             tokio::time::sleep(TICK).await;
@@ -606,7 +605,7 @@ enum Woken<'a> {
 }
 
 /// A `timerfd` (tokio's timer counts in whole milliseconds, and rounds a deadline up to the
-/// next one).
+/// next one: a pause of 1–2 ms).
 struct Clock(TimerFd);
 
 impl AsRawFd for Clock {
@@ -615,9 +614,8 @@ impl AsRawFd for Clock {
     }
 }
 
-/// The reader's precise timer: a `timerfd` watched by the runtime's reactor, made at the task's
-/// first use and kept until it ends (a descriptor per socket that has had traffic, beside the
-/// task's duplicate of the socket's).
+/// The timer of the reader's [`PACE`]: a `timerfd` watched by the runtime's reactor, made at
+/// the first pause of a takeover and closed at the hand-back.
 struct Timer(AsyncFd<Clock>);
 
 impl Timer {
@@ -656,21 +654,9 @@ impl Timer {
     }
 }
 
-/// The task's timer, made on first use; none when it cannot be made (no descriptors left).
+/// The takeover's timer, made on first use; none when it cannot be made (no descriptors left).
 fn timer(slot: &mut Option<io::Result<Timer>>) -> Option<&Timer> {
     slot.get_or_insert_with(Timer::new).as_ref().ok()
-}
-
-/// Sleeps until `due` on the task's timer, or on tokio's (a millisecond late at worst) without
-/// one.
-async fn sleep_until(slot: &mut Option<io::Result<Timer>>, due: Instant) {
-    let delay = due.saturating_duration_since(Instant::now());
-    if let Some(timer) = timer(slot) {
-        if timer.wait(delay).await.is_ok() {
-            return;
-        }
-    }
-    tokio::time::sleep_until(due.into()).await;
 }
 
 /// Waits [`PACE`] when `paced`; at once otherwise, or without a timer (the reader then reads at
@@ -708,19 +694,20 @@ async fn read_while_taken(
     shared: &Shared,
     reader: &mut Reader,
     offload: &mut Offload,
-    timer: &mut Option<io::Result<Timer>>,
     (max_bytes, mode): (usize, ReadMode),
     wake: &(impl Fn() + Send + Sync + 'static),
 ) -> io::Result<()> {
     let mut first = true;
     // Whether the next read waits [`PACE`] first, and the timer it waits on.
     let mut paced = false;
+    // The timer of the pauses: made at the first, closed at the hand-back.
+    let mut timer = None;
     loop {
         let mut ready = None;
         if !std::mem::take(&mut first) {
             let woken = {
                 let mut drained = pin!(shared.drained.notified());
-                let mut paused = pin!(pause_if(timer, std::mem::take(&mut paced)));
+                let mut paused = pin!(pause_if(&mut timer, std::mem::take(&mut paced)));
                 let mut pausing = true;
                 let mut readiness = pin!(watched.ready(WATCHED));
                 poll_fn(|cx| {
