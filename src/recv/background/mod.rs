@@ -25,14 +25,27 @@
 //!   the kernel, it takes over. While the traffic goes on it stays on its timer, even when it
 //!   finds the socket drained (a look a millisecond); only once the JavaScript thread has made
 //!   no progress for [`LINGER`] with the socket drained does it wait for readiness again. A free
-//!   loop costs the reader one wake-up per millisecond or two of traffic, whatever the rate,
-//!   and nothing while the socket is idle. Against an always-on reader that is a fraction of the
-//!   crossing it saved, and the price of a takeover 1–2 ms into a stall. (Waiting for readiness
-//!   again at every drained look woke the reader at the first datagram of every burst of a paced
-//!   sender, just when the JavaScript thread and the sender were busy with it: see `watch`.)
+//!   loop costs the reader about one wake-up per millisecond of traffic, whatever the rate, and
+//!   nothing while the socket is idle. Against an always-on reader that is a fraction of the
+//!   crossing it saved, and the price of a takeover a millisecond into a stall. (Waiting for
+//!   readiness again at every drained look woke the reader at the first datagram of every burst
+//!   of a paced sender, just when the JavaScript thread and the sender were busy with it: see
+//!   `watch`.)
+//! - **The deadline stays on tokio's timer**, which rounds it up to its next millisecond: in
+//!   the stalls bench's traces (60k/s, 100 ms stalls) takeovers came 1.3–1.9 ms after the last
+//!   progress at the median, 2.1–2.6 ms at the 90th percentile, up to 4–5 ms, where the default
+//!   receive buffer (208 KiB) holds 2.8 ms of 200-byte datagrams at 60k/s from empty (1,280 bytes
+//!   of kernel memory each on loopback). But datagrams dropped before a late takeover were only
+//!   0–3 % of that bench's loss before the pause below, 17–27 % after (two traced runs), and a
+//!   deadline kept on a `timerfd` (takeovers 1.03 ms after the last progress at the median) did
+//!   not lower the loss measurably (0.56 % against 0.62 %, medians of ten paired quiet runs at
+//!   60k/s), while it cost the reader 0.1–0.4 µs more CPU per datagram at paced 30–60k/s (a
+//!   wake-up every millisecond instead of every 1.5 on average): not kept.
 //! - **The reader reads** into the inbox, waking the loop after each read, until the inbox is
 //!   empty at one of its checks (the JavaScript thread has caught up: it took the last item, or
-//!   the socket ran dry), and then **hands back**.
+//!   the socket ran dry), and then **hands back**. After a read that did not fill its buffer it
+//!   waits [`PACE`] before the next, rather than reading each datagram as it comes: see
+//!   `read_while_taken` for why (most of the loss under stalls came from there).
 //!
 //! One reader at a time: the owner of the socket's reads is one atomic state. The JavaScript
 //! thread reads only after switching it from idle to reading ([`Background::begin_js_read`],
@@ -56,13 +69,16 @@
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio::runtime::Runtime;
@@ -74,7 +90,7 @@ use super::{read_with, Datagrams};
 use crate::sys::addr::OwnedAddr;
 use crate::sys::control::RecvInfo;
 use crate::sys::gso;
-use crate::sys::mmsg::{ReadMode, Reader};
+use crate::sys::mmsg::{ReadMode, Reader, SLOTS};
 
 /// What each queued datagram costs the budget beyond its bytes (its entry, the read's buffer
 /// header), so that a flood of empty datagrams is bounded too.
@@ -105,6 +121,10 @@ const TICK: Duration = Duration::from_millis(1);
 /// socket is found drained, before it waits for readiness again: longer than the gaps of a paced
 /// sender's bursts (a millisecond or so), so that a steady stream keeps it on its timer.
 pub const LINGER: Duration = Duration::from_millis(4);
+
+/// How long the reader waits, while it owns the socket, after a read that did not fill its
+/// buffer, before it reads again (see [`read_while_taken`]).
+pub const PACE: Duration = Duration::from_micros(200);
 
 /// Who reads the socket ([`Shared::state`]).
 const JS_IDLE: u8 = 0;
@@ -504,7 +524,8 @@ async fn run(
 /// the JavaScript thread has made no progress for [`LINGER`] (the traffic stopped: the task then
 /// waits for readiness again). So a free loop costs this thread a wake-up per [`TAKEOVER`] of
 /// traffic (tokio's timer rounds up to the next millisecond: 1–2 ms), nothing per datagram, and
-/// nothing while the socket is idle; a stall is taken over 1–2 ms after the last progress.
+/// nothing while the socket is idle; a stall is taken over 1–2 ms after the last progress (why
+/// not sooner: the module's documentation).
 ///
 /// Why it stays on its timer while the socket is drained but the traffic goes on: going back to
 /// readiness then made the reader wake at the first datagram of every burst of a paced sender
@@ -583,9 +604,94 @@ enum Woken<'a> {
     Ready(tokio::io::unix::AsyncFdReadyGuard<'a, OwnedFd>),
 }
 
+/// A `timerfd` (tokio's timer counts in whole milliseconds, and rounds a deadline up to the
+/// next one: a pause of 1–2 ms).
+struct Clock(TimerFd);
+
+impl AsRawFd for Clock {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_fd().as_raw_fd()
+    }
+}
+
+/// The timer of the reader's [`PACE`]: a `timerfd` watched by the runtime's reactor, made at
+/// the first pause of a takeover and closed at the hand-back.
+struct Timer(AsyncFd<Clock>);
+
+impl Timer {
+    fn new() -> io::Result<Timer> {
+        let timer = TimerFd::new(
+            ClockId::CLOCK_MONOTONIC,
+            TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+        )?;
+        // SAFETY: `Clock` answers the timer's open descriptor, the same one until its drop closes
+        // it, and the AsyncFd owns it from here on.
+        let watched = unsafe { AsyncFd::register_with_interest(Clock(timer), Interest::READABLE) }
+            .map_err(|e| e.into_parts().1)?;
+        Ok(Timer(watched))
+    }
+
+    /// Waits `delay` (give or take the thread's timer slack, 50 µs).
+    async fn wait(&self, delay: Duration) -> io::Result<()> {
+        if delay.is_zero() {
+            return Ok(());
+        }
+        // Arming resets the count of expirations: one left from a wait cut short (the
+        // JavaScript thread's word during a pause) does not end this one (its readiness is
+        // cleared below).
+        self.0.get_ref().0.set(
+            Expiration::OneShot(TimeSpec::from_duration(delay)),
+            TimerSetTimeFlags::empty(),
+        )?;
+        loop {
+            let mut ready = self.0.readable().await?;
+            match ready.get_inner().0.wait() {
+                Ok(()) => return Ok(()),
+                Err(Errno::EAGAIN) => ready.clear_ready(),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// The takeover's timer, made on first use; none when it cannot be made (no descriptors left).
+fn timer(slot: &mut Option<io::Result<Timer>>) -> Option<&Timer> {
+    slot.get_or_insert_with(Timer::new).as_ref().ok()
+}
+
+/// Waits [`PACE`] when `paced`; at once otherwise, or without a timer (the reader then reads at
+/// each readiness).
+async fn pause_if(slot: &mut Option<io::Result<Timer>>, paced: bool) {
+    if !paced {
+        return;
+    }
+    if let Some(timer) = timer(slot) {
+        let _ = timer.wait(PACE).await;
+    }
+}
+
 /// While the reader owns the socket: reads, queues and wakes, until the inbox is found empty at
 /// a check (the JavaScript thread took the last item, or the socket ran dry with the inbox
 /// empty); then hands back. The first read comes at once: datagrams were waiting.
+///
+/// After a read that did not fill the read buffer, the next read waits [`PACE`] (or the
+/// JavaScript thread's word that it emptied the inbox), rather than the next datagram's
+/// readiness; after a full one it comes at once. Why: on the 2-vCPU machine of issue 22, where
+/// the stalled JavaScript thread holds one core, the reader and the sender share the other, and
+/// the stalls bench's loss (60k/s, 100 ms stalls) came from there. Traced (the kernel's drop
+/// count read at each of the reader's reads and looks), 93–96 % of the drops of three runs came
+/// while the reader owned the socket, more than a millisecond after it took over, all in gaps of
+/// 1–3 ms or more between two of its reads: it read a datagram per wake-up, 20–25 µs apart
+/// (reader and sender taking turns), then nothing for a millisecond or more while the sender's
+/// burst went on (about 160 datagrams: the receive buffer's worth), as if the scheduler stopped
+/// letting a reader that woke that often preempt the sender until its next tick. With the pause
+/// it reads the sender's bursts whole, at 1.5–2 ms intervals, 32 datagrams a read; in the traces
+/// what is still lost there comes from bursts larger than the buffer (a sender held off for
+/// 2.8 ms or more at 60k/s), which no reader on the sender's core can read in time. [`PACE`]
+/// is 200 µs: 12 datagrams at 60k/s, 7 % of the default receive buffer. Measured
+/// (bench/stalls.js, 100 ms stalls every 500 ms, the build before run beside it, 16 quiet
+/// runs): 0.65 % lost at 60k/s at the median (0.17–1.62 %) against 1.69 % (0.18–3.75 %); at
+/// 30k/s 0.00 % (at most 0.09 %) against 0.01 % (at most 0.17 %).
 async fn read_while_taken(
     watched: &AsyncFd<OwnedFd>,
     shared: &Shared,
@@ -595,17 +701,29 @@ async fn read_while_taken(
     wake: &(impl Fn() + Send + Sync + 'static),
 ) -> io::Result<()> {
     let mut first = true;
+    // Whether the next read waits [`PACE`] first, and the timer it waits on.
+    let mut paced = false;
+    // The timer of the pauses: made at the first, closed at the hand-back.
+    let mut timer = None;
     loop {
         let mut ready = None;
         if !std::mem::take(&mut first) {
             let woken = {
                 let mut drained = pin!(shared.drained.notified());
+                let mut paused = pin!(pause_if(&mut timer, std::mem::take(&mut paced)));
+                let mut pausing = true;
                 let mut readiness = pin!(watched.ready(WATCHED));
                 poll_fn(|cx| {
                     // The JavaScript thread's word first: under a flood the socket is always
                     // ready.
                     if drained.as_mut().poll(cx).is_ready() {
                         return Poll::Ready(Ok(Woken::Drained));
+                    }
+                    if pausing {
+                        if paused.as_mut().poll(cx).is_pending() {
+                            return Poll::Pending;
+                        }
+                        pausing = false;
                     }
                     readiness.as_mut().poll(cx).map(|r| r.map(Woken::Ready))
                 })
@@ -630,6 +748,7 @@ async fn read_while_taken(
                     let ok = gso::set_gro(watched.get_ref(), on).is_ok();
                     offload.switched(on, ok);
                 }
+                paced = size.reads < SLOTS;
                 shared.queue_read(reader, max_bytes);
                 wake();
             }

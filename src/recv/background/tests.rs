@@ -391,3 +391,68 @@ fn a_steady_stream_keeps_the_reader_on_its_timer() {
     );
     bg.stop();
 }
+
+#[test]
+fn a_taken_over_stream_is_read_in_batches_not_a_datagram_at_a_time() {
+    let (r, s, addr) = pair();
+    // When each read ended (the reader wakes the loop after each read that queued something).
+    let woken = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = Arc::clone(&woken);
+    let bg = Background::start(
+        r.as_fd(),
+        DEFAULT_MAX_BYTES,
+        ReadMode::default(),
+        move || {
+            record.lock().unwrap().push(Instant::now());
+        },
+    )
+    .unwrap();
+    // The JavaScript thread never reads: the reader takes the socket over a millisecond after
+    // the first datagram, and keeps it (the inbox is never emptied).
+    const TOTAL: u32 = 100;
+    let start = Instant::now();
+    for n in 0..TOTAL {
+        // One datagram every 50 µs (20,000 a second) for 5 ms, spinning between.
+        while start.elapsed() < Duration::from_micros(50 * u64::from(n)) {
+            std::hint::spin_loop();
+        }
+        s.send_to(&n.to_le_bytes(), addr).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while bg.counts().received < u64::from(TOTAL) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // (The last read's wake-up comes right after its count; emptying the inbox below makes the
+    // reader hand back, with one more.)
+    std::thread::sleep(Duration::from_millis(5));
+    let woken = woken.lock().unwrap().clone();
+    let mut got = Vec::new();
+    let mut sizes = Vec::new();
+    while let Some(item) = bg.pop() {
+        if let Item::Read(read) = item {
+            sizes.push(read.entries.len());
+            let mut offset = 0;
+            for e in read.entries {
+                let bytes = &read.data[offset..offset + e.len];
+                got.push(u32::from_le_bytes(bytes[..4].try_into().unwrap()));
+                offset += e.len;
+            }
+        }
+    }
+    assert_eq!(got, (0..TOTAL).collect::<Vec<_>>());
+    assert_eq!(woken.len(), sizes.len(), "a wake-up per read");
+    // After a read that did not fill the buffer, the next comes a PACE (200 µs) later at the
+    // earliest, however slow or loaded the machine: more datagrams a read. Reading at each
+    // readiness instead, the reader read again 3-180 µs later, a datagram a read for most.
+    let soon: Vec<_> = woken
+        .windows(2)
+        .zip(&sizes)
+        .filter(|(pair, &size)| size < crate::sys::mmsg::SLOTS && pair[1] - pair[0] < PACE)
+        .map(|(pair, _)| pair[1] - pair[0])
+        .collect();
+    assert!(
+        soon.is_empty(),
+        "read again after {soon:?} (sizes {sizes:?})"
+    );
+    bg.stop();
+}
