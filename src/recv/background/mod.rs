@@ -123,8 +123,13 @@ const TICK: Duration = Duration::from_millis(1);
 pub const LINGER: Duration = Duration::from_millis(4);
 
 /// How long the reader waits, while it owns the socket, after a read that did not fill its
-/// buffer, before it reads again (see [`read_while_taken`]).
+/// buffer, before it reads again (see [`read_while_taken`]), where the receive buffer is the
+/// kernel's default ([`DEFAULT_RCVBUF`]); in proportion to it where it is smaller ([`pace_for`]).
 pub const PACE: Duration = Duration::from_micros(200);
+
+/// The receive buffer [`PACE`] is measured for: Linux's default (`net.core.rmem_default`,
+/// 212,992 bytes of kernel memory, as `SO_MEMINFO` reports it).
+const DEFAULT_RCVBUF: u32 = 212_992;
 
 /// Who reads the socket ([`Shared::state`]).
 const JS_IDLE: u8 = 0;
@@ -588,6 +593,14 @@ async fn watch(fd: &OwnedFd, shared: &Shared) -> bool {
     }
 }
 
+/// The pause after a read that did not fill the read buffer, for a receive buffer of `rcvbuf`
+/// bytes of kernel memory: [`PACE`], and less in proportion for a smaller buffer, which fills
+/// sooner (one set to 4 KiB holds three or four datagrams: a 200 µs pause lost them under load in
+/// the takeover test of `__test__/background.test.js`).
+pub fn pace_for(rcvbuf: u32) -> Duration {
+    PACE.mul_f64(f64::from(rcvbuf.min(DEFAULT_RCVBUF)) / f64::from(DEFAULT_RCVBUF))
+}
+
 /// Whether what waits in the socket fills a sixteenth of its receive buffer (or the kernel does
 /// not say).
 fn filling(fd: &OwnedFd) -> bool {
@@ -659,14 +672,14 @@ fn timer(slot: &mut Option<io::Result<Timer>>) -> Option<&Timer> {
     slot.get_or_insert_with(Timer::new).as_ref().ok()
 }
 
-/// Waits [`PACE`] when `paced`; at once otherwise, or without a timer (the reader then reads at
+/// Waits `pace` when `paced`; at once otherwise, or without a timer (the reader then reads at
 /// each readiness).
-async fn pause_if(slot: &mut Option<io::Result<Timer>>, paced: bool) {
+async fn pause_if(slot: &mut Option<io::Result<Timer>>, paced: bool, pace: Duration) {
     if !paced {
         return;
     }
     if let Some(timer) = timer(slot) {
-        let _ = timer.wait(PACE).await;
+        let _ = timer.wait(pace).await;
     }
 }
 
@@ -674,8 +687,9 @@ async fn pause_if(slot: &mut Option<io::Result<Timer>>, paced: bool) {
 /// a check (the JavaScript thread took the last item, or the socket ran dry with the inbox
 /// empty); then hands back. The first read comes at once: datagrams were waiting.
 ///
-/// After a read that did not fill the read buffer, the next read waits [`PACE`] (or the
-/// JavaScript thread's word that it emptied the inbox), rather than the next datagram's
+/// After a read that did not fill the read buffer, the next read waits [`PACE`] (less for a
+/// receive buffer smaller than the default: [`pace_for`]; or the JavaScript thread's word that it
+/// emptied the inbox), rather than the next datagram's
 /// readiness; after a full one it comes at once. Why: on the 2-vCPU machine of issue 22, where
 /// the stalled JavaScript thread holds one core, the reader and the sender share the other, and
 /// the stalls bench's loss (60k/s, 100 ms stalls) came from there. Traced (the kernel's drop
@@ -705,12 +719,15 @@ async fn read_while_taken(
     let mut paced = false;
     // The timer of the pauses: made at the first, closed at the hand-back.
     let mut timer = None;
+    // The pause, for this socket's receive buffer (the default's where the kernel does not say).
+    let pace = crate::sys::socket::receive_queue(watched.get_ref().as_fd())
+        .map_or(PACE, |(_, rcvbuf)| pace_for(rcvbuf));
     loop {
         let mut ready = None;
         if !std::mem::take(&mut first) {
             let woken = {
                 let mut drained = pin!(shared.drained.notified());
-                let mut paused = pin!(pause_if(&mut timer, std::mem::take(&mut paced)));
+                let mut paused = pin!(pause_if(&mut timer, std::mem::take(&mut paced), pace));
                 let mut pausing = true;
                 let mut readiness = pin!(watched.ready(WATCHED));
                 poll_fn(|cx| {

@@ -456,3 +456,14 @@ fn a_taken_over_stream_is_read_in_batches_not_a_datagram_at_a_time() {
     );
     bg.stop();
 }
+
+#[test]
+fn the_pause_is_pace_for_the_default_receive_buffer_and_shorter_for_a_smaller_one() {
+    use super::{pace_for, PACE};
+    assert_eq!(pace_for(212_992), PACE);
+    assert_eq!(pace_for(4 << 20), PACE);
+    // SO_RCVBUF set to 4 KiB: the kernel's 8 KiB, under 8 µs.
+    assert!(pace_for(8192) < Duration::from_micros(8));
+    assert_eq!(pace_for(0), Duration::ZERO);
+    assert_eq!(pace_for(106_496), PACE / 2);
+}
