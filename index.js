@@ -21,8 +21,12 @@ const vm = require('vm')
 const BUNDLE = path.join(__dirname, 'generated', 'dgram-rs.js')
 const LIB = path.join(__dirname, 'lib')
 // Node's own functions are of the main realm: where this code runs in another (a vm context), the
-// bundle, which runs in the main one, would give it other globals than its own.
-const bundle = Object.getPrototypeOf(fs.readFileSync) === Function.prototype ? openBundle() : null
+// bundle, which runs in the main one, would give it other globals than its own. Not opened where
+// the fallback is asked for.
+const bundle = process.env.DGRAM_RS_FALLBACK !== '1' &&
+  Object.getPrototypeOf(fs.readFileSync) === Function.prototype
+  ? openBundle()
+  : null
 
 function openBundle () {
   let code

@@ -601,6 +601,11 @@ pub fn pace_for(rcvbuf: u32) -> Duration {
     PACE.mul_f64(f64::from(rcvbuf.min(DEFAULT_RCVBUF)) / f64::from(DEFAULT_RCVBUF))
 }
 
+/// [`pace_for`] the socket's receive buffer; [`PACE`] where the kernel does not say.
+pub fn pace_of(fd: BorrowedFd<'_>) -> Duration {
+    crate::sys::socket::receive_queue(fd).map_or(PACE, |(_, rcvbuf)| pace_for(rcvbuf))
+}
+
 /// Whether what waits in the socket fills a sixteenth of its receive buffer (or the kernel does
 /// not say).
 fn filling(fd: &OwnedFd) -> bool {
@@ -667,7 +672,7 @@ impl Timer {
     }
 }
 
-/// The takeover's timer, made on first use; none when it cannot be made (no descriptors left).
+/// The pause's timer, made on first use; none when it cannot be made (no descriptors left).
 fn timer(slot: &mut Option<io::Result<Timer>>) -> Option<&Timer> {
     slot.get_or_insert_with(Timer::new).as_ref().ok()
 }
@@ -719,9 +724,8 @@ async fn read_while_taken(
     let mut paced = false;
     // The timer of the pauses: made at the first, closed at the hand-back.
     let mut timer = None;
-    // The pause, for this socket's receive buffer (the default's where the kernel does not say).
-    let pace = crate::sys::socket::receive_queue(watched.get_ref().as_fd())
-        .map_or(PACE, |(_, rcvbuf)| pace_for(rcvbuf));
+    // The pause, for this socket's receive buffer.
+    let pace = pace_of(watched.get_ref().as_fd());
     loop {
         let mut ready = None;
         if !std::mem::take(&mut first) {

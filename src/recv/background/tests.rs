@@ -441,13 +441,15 @@ fn a_taken_over_stream_is_read_in_batches_not_a_datagram_at_a_time() {
     }
     assert_eq!(got, (0..TOTAL).collect::<Vec<_>>());
     assert_eq!(woken.len(), sizes.len(), "a wake-up per read");
-    // After a read that did not fill the buffer, the next comes a PACE (200 µs) later at the
-    // earliest, however slow or loaded the machine: more datagrams a read. Reading at each
-    // readiness instead, the reader read again 3-180 µs later, a datagram a read for most.
+    // After a read that did not fill the buffer, the next comes a PACE (200 µs with the default
+    // receive buffer) later at the earliest, however slow or loaded the machine: more datagrams a
+    // read. Reading at each readiness instead, the reader read again 3-180 µs later, a datagram a
+    // read for most.
+    let pace = super::pace_of(r.as_fd());
     let soon: Vec<_> = woken
         .windows(2)
         .zip(&sizes)
-        .filter(|(pair, &size)| size < crate::sys::mmsg::SLOTS && pair[1] - pair[0] < PACE)
+        .filter(|(pair, &size)| size < crate::sys::mmsg::SLOTS && pair[1] - pair[0] < pace)
         .map(|(pair, _)| pair[1] - pair[0])
         .collect();
     assert!(
