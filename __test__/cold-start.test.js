@@ -130,3 +130,27 @@ test('cold start: a process that loaded cluster as the primary binds as one', ()
     assert.deepStrictEqual(JSON.parse(r.stdout).isWorker, false)
   }
 })
+
+test('cold start: whether binds go through a cluster primary is settled by the first bind', () => {
+  // node:dgram's first bind loads cluster, which reads NODE_UNIQUE_ID once: set afterwards, the
+  // variable makes no later bind a worker's. dgram-rs keeps the first bind's answer too (and so
+  // reads process.env at no later bind).
+  const script = `
+const dgram = require(process.argv[1])
+const first = dgram.createSocket('udp4')
+first.bind(0, '127.0.0.1', () => {
+  process.env.NODE_UNIQUE_ID = '1'
+  const second = dgram.createSocket('udp4')
+  second.on('error', (err) => { console.log(JSON.stringify({ error: err.code || err.message })); first.close() })
+  second.bind(0, '127.0.0.1', () => {
+    console.log(JSON.stringify({ bound: second.address().port > 0 }))
+    first.close(); second.close()
+  })
+})
+`
+  for (const module of ['node:dgram', path.join(__dirname, '..')]) {
+    const r = spawnSync(...nodeCommand(['-e', script, module]), { encoding: 'utf8', timeout: 15000 })
+    assert.strictEqual(r.status, 0, module + ': ' + r.stderr)
+    assert.deepStrictEqual(JSON.parse(r.stdout), { bound: true }, module)
+  }
+})

@@ -335,26 +335,20 @@ function replaceHandle (self, newHandle) {
 // NODE_UNIQUE_ID would make it the worker's, or where Node does not list its
 // loaded modules.
 //
-// The list only grows, so only its new entries are looked at: a socket per
-// query scanned all of it (some 200 entries) on every bind.
-let cluster
-let listSeen = 0 // How many of process.moduleLoadList's entries hold no cluster.
+// The answer is kept from the first bind on, as node:dgram's is: its first
+// bind loads cluster, which fixes isWorker for the life of the process. So a
+// socket per query reads neither process.env nor the module list again, and a
+// program that sets NODE_UNIQUE_ID after its first bind still binds alone.
+let clusterWorker // Unset until the first bind asks.
 function isClusterWorker () {
-  if (cluster === undefined) {
+  if (clusterWorker === undefined) {
     const loaded = process.moduleLoadList
-    if (Array.isArray(loaded) && !Object.hasOwn(process.env, 'NODE_UNIQUE_ID') &&
-        !loadedSince(loaded, 'NativeModule cluster')) return false
-    cluster = require('cluster')
+    clusterWorker = Array.isArray(loaded) && !Object.hasOwn(process.env, 'NODE_UNIQUE_ID') &&
+      !loaded.includes('NativeModule cluster')
+      ? false
+      : require('cluster').isWorker
   }
-  return cluster.isWorker
-}
-
-// Whether `name` is among `loaded`'s entries not looked at before.
-function loadedSince (loaded, name) {
-  if (loaded.length < listSeen) listSeen = 0 // Not the list seen before: look at it all.
-  if (loaded.indexOf(name, listSeen) !== -1) return true
-  listSeen = loaded.length
-  return false
+  return clusterWorker
 }
 
 function bindServerHandle (self, options, errCb) {
