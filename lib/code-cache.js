@@ -19,9 +19,9 @@
 // less gained). V8 checks a cache against its own version, the flags that change code (a process
 // started with --expose-gc, or on Node 20 and 22 with --max-old-space-size, compiles instead) and
 // the source's length; a rejected cache costs its read. The file's name holds the bundle's
-// identity, the architecture and V8's version (without Node's suffix: a cache made by one Node 20
-// release was accepted by the others tried), so that Node.js versions keep one each. Loopback
-// only; bounded in time.
+// identity, the architecture and the Node.js release: V8 also took a cache that another Node.js
+// release of the same V8 made, and ran it wrongly (index.js says more), so a Node.js upgrade
+// compiles the bundle until this command runs again. Loopback only; bounded in time.
 
 const fs = require('fs')
 const path = require('path')
