@@ -6,6 +6,7 @@
 // receive rate under a flood, the JS thread's CPU per datagram, and the ping-pong round trip.
 //
 //   npm run bench -- --stalls [--seconds=3] [--sender=node|dgram-rs] [--only=<regex on config>]
+//     [--cpu-trials=5]   runs of each paced configuration without stalls, for the CPU medians
 //   (node bench/run.js --stalls …, or node bench/stalls.js …)
 //   BENCH_BASE=<another checkout, its addon built> adds that build's backgroundReceive to every
 //   table, for a before/after in one run.
@@ -16,7 +17,7 @@
 // rate it achieved. The receiver counts 'message' events; at the end (after the sender is done,
 // stalls stop and the count has stopped moving) it reports its count, getStats() for dgram-rs, the
 // kernel's drop count for its socket from /proc/net/udp (all three), its JS thread's CPU
-// (utime + stime of /proc/self/task/<pid>/stat, the main thread only) and the process's CPU
+// (its run time in /proc/self/task/<pid>/schedstat, the main thread only) and the process's CPU
 // (process.cpuUsage(), every thread). The flood uses bench/udp_reference's send-mmsg (built with
 // cargo if missing). Processes are not pinned: backgroundReceive's reader thread needs a core
 // the busy JS thread is not holding. Traffic is on 127.0.0.1 only; every step is bounded in time
@@ -66,11 +67,17 @@ function socketOptions (cfg) {
   return options
 }
 
-// utime + stime of the main (JS) thread, in clock ticks.
-function jsThreadTicks () {
-  const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return Number(fields[11]) + Number(fields[12])
+// The main (JS) thread's CPU time in nanoseconds: the scheduler's own account of the time it ran
+// (/proc/self/task/<pid>/schedstat, exact), or where the kernel has none, utime + stime (stat,
+// in USER_HZ ticks: 10 ms each, so that a 3-second run's 400 ms reads ±2.5 %).
+function jsThreadNs () {
+  try {
+    return Number(fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0])
+  } catch {
+    const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 1e7
+  }
 }
 
 // The kernel's drop count for the loopback socket on `port` (the last column of /proc/net/udp).
@@ -93,7 +100,7 @@ function roleRecv (cfg) {
   socket.on('message', (msg) => { count++; bytes += msg.length })
   socket.on('error', (err) => process.send({ ev: 'error', message: err.message }))
   socket.bind(0, '127.0.0.1', () => process.send({ ev: 'ready', port: socket.address().port }))
-  const now = () => ({ count, t: performance.now(), ticks: jsThreadTicks(), cpu: process.cpuUsage() })
+  const now = () => ({ count, t: performance.now(), jsNs: jsThreadNs(), cpu: process.cpuUsage() })
   process.on('message', (m) => {
     if (m.cmd === 'start') {
       base = now()
@@ -118,7 +125,7 @@ function roleRecv (cfg) {
         stalls,
         stats,
         procDrops: procDrops(socket.address().port),
-        jsTicks: end.ticks - base.ticks,
+        jsNs: end.jsNs - base.jsNs,
         cpuUs: end.cpu.user + end.cpu.system - base.cpu.user - base.cpu.system,
         seconds: (end.t - base.t) / 1000
       })
@@ -235,6 +242,23 @@ function reference () {
   return REFERENCE
 }
 
+// The paced runs whose CPU per datagram is compared: no stalls, 200-byte datagrams.
+const isCpuConfig = (c) => !c.stall && c.size === 200
+
+// Adds one run's JS-thread and process CPU per datagram to its row of `rows`.
+function cpuSample (rows, rx, c, rep) {
+  const name = `${rx.name}, ${c.rate / 1000}k/s`
+  let row = rows.find((r) => r.name === name)
+  if (!row) rows.push(row = { name, jsUs: [], procUs: [] })
+  row.jsUs.push(rep.jsNs / 1e3 / rep.count)
+  row.procUs.push(rep.cpuUs / rep.count)
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+
 // One paced run: receiver `rx` under config `c`.
 async function paced (rx, c, opts) {
   const lifetimeMs = Math.round(opts.seconds * 1000) + 30_000
@@ -285,7 +309,7 @@ async function flood (rx, opts) {
     return {
       rate: n / secs,
       sendRate: sender ? sender.sent / sender.elapsed_s : NaN,
-      jsUsPer: n ? ((b.ticks - a.ticks) / opts.clk * 1e6) / n : NaN,
+      jsUsPer: n ? (b.jsNs - a.jsNs) / 1e3 / n : NaN,
       procUsPer: n ? (b.cpu.user + b.cpu.system - a.cpu.user - a.cpu.system) / n : NaN
     }
   } finally {
@@ -316,15 +340,15 @@ async function main (args) {
     return a === undefined ? dflt : a.slice(name.length + 3)
   }
   for (const a of args) {
-    if (!/^--(seconds|sender|only)=/.test(a)) throw new Error(`unknown argument ${a}\nusage: node bench/stalls.js [--seconds=3] [--sender=node|dgram-rs] [--only=<regex>]`)
+    if (!/^--(seconds|sender|only|cpu-trials)=/.test(a)) throw new Error(`unknown argument ${a}\nusage: node bench/stalls.js [--seconds=3] [--sender=node|dgram-rs] [--only=<regex>] [--cpu-trials=5]`)
   }
   const opts = {
     seconds: Number(opt('seconds', '3')),
     sender: opt('sender', 'node') === 'node' ? 'node' : 'rs',
     only: new RegExp(opt('only', '.')),
+    cpuTrials: Math.max(1, Number(opt('cpu-trials', '5'))),
     floodSize: 200,
-    rttSeconds: 2,
-    clk: Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100
+    rttSeconds: 2
   }
   process.on('exit', killAll)
   for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { killAll(); process.exit(130) })
@@ -351,9 +375,7 @@ async function main (args) {
           check = sum === sent.sent ? `yes (${fmt(sum)})` : `**no**: ${fmt(sum)} (${sum - sent.sent > 0 ? '+' : ''}${fmt(sum - sent.sent)})`
         }
         console.log(`| ${rx.name} | ${fmt(sent.sent)} (${fmt(sent.sent / sent.seconds)})${sent.errors ? `, ${sent.errors} errors` : ''} | ${fmt(rep.count)} | ${pct(loss)} | ${st ? fmt(st.datagramsReceived) : '–'} | ${st ? fmt(st.droppedByKernel) : '–'} | ${st ? fmt(st.droppedByQueue) : '–'} | ${check} | ${fmt(rep.procDrops)} | ${rep.stalls} |`)
-        if (!c.stall && c.size === 200) {
-          cpuRows.push({ name: `${rx.name}, ${c.rate / 1000}k/s`, jsUs: (rep.jsTicks / opts.clk * 1e6) / rep.count, procUs: rep.cpuUs / rep.count, jsMs: rep.jsTicks / opts.clk * 1000 })
-        }
+        if (isCpuConfig(c)) cpuSample(cpuRows, rx, c, rep)
       } catch (err) {
         console.log(`| ${rx.name} | error: ${err.message} |||||||||`)
       }
@@ -362,11 +384,29 @@ async function main (args) {
   }
 
   if (cpuRows.length) {
-    console.log('## JS-thread CPU per datagram, paced, no stalls\n')
-    console.log('JS thread: utime + stime of /proc/self/task/<pid>/stat (clock ticks of ' + (1000 / opts.clk) + ' ms); process: process.cpuUsage(), every thread.\n')
-    console.log('| receiver | JS thread CPU, total | JS thread µs/datagram | process µs/datagram |')
-    console.log('|---|---:|---:|---:|')
-    for (const r of cpuRows) console.log(`| ${r.name} | ${fmt(r.jsMs)} ms | ${fmt(r.jsUs, 2)} | ${fmt(r.procUs, 2)} |`)
+    // More trials of the same runs, the receivers in turn: one run's JS-thread CPU varied by a
+    // quarter from run to run (how a sender's bursts fall into reads), more than the differences
+    // measured here.
+    for (let trial = 1; trial < opts.cpuTrials; trial++) {
+      for (const c of CONFIGS.filter((c) => isCpuConfig(c) && opts.only.test(configName(c)))) {
+        for (const rx of RECEIVERS) {
+          log(`CPU trial ${trial + 1}/${opts.cpuTrials}: ${configName(c)}: ${rx.name}`)
+          try {
+            cpuSample(cpuRows, rx, c, (await paced(rx, c, opts)).rep)
+          } catch (err) {
+            log(`${rx.name}: ${err.message}`)
+          }
+        }
+      }
+    }
+    console.log(`## JS-thread CPU per datagram, paced, no stalls: median of ${opts.cpuTrials} runs each (min–max)\n`)
+    console.log('JS thread: its run time in /proc/self/task/<pid>/schedstat (nanoseconds); process: process.cpuUsage(), every thread.\n')
+    console.log('| receiver | JS thread µs/datagram | range | process µs/datagram | range |')
+    console.log('|---|---:|---|---:|---|')
+    for (const r of cpuRows) {
+      const range = (xs) => `${fmt(Math.min(...xs), 2)}–${fmt(Math.max(...xs), 2)}`
+      console.log(`| ${r.name} | ${fmt(median(r.jsUs), 2)} | ${range(r.jsUs)} | ${fmt(median(r.procUs), 2)} | ${range(r.procUs)} |`)
+    }
     console.log('')
   }
 
