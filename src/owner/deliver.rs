@@ -2,12 +2,12 @@
 //! `napi_make_callback` per datagram (or per batch), so that each call's `process.nextTick` and
 //! promise jobs run before the next, as in node:dgram.
 //!
-//! Fairness, as libuv: one read per readiness, and at most [`FAIR`] datagrams delivered per
-//! socket per loop iteration. A read takes at most 32 datagrams, or, with receive offload on, 32
-//! GRO batches of up to 64 datagrams each; what is left of it waits, already read, in the
-//! socket's backlog, and is delivered [`FAIR`] at a time at the start of the following
-//! iterations (a reactor turn; the loop does not block in its poll meanwhile), before the socket
-//! is read again. Timers, immediates and other sockets run in between. `close()` discards the
+//! Fairness, as libuv: at most [`FAIR`] datagrams delivered per socket per loop iteration (where
+//! a delivery answered, the socket is read again within that: `read_and_pace`). A read takes at
+//! most 32 datagrams, or, with receive offload on, 32 GRO batches of up to 64 datagrams each;
+//! what is left of it waits, already read, in the socket's backlog, and is delivered [`FAIR`] at
+//! a time at the start of the following iterations (a reactor turn; the loop does not block in
+//! its poll meanwhile), before the socket is read again. Timers, immediates and other sockets run in between. `close()` discards the
 //! backlog, as node:dgram's close discards what waits in the kernel (it was counted in
 //! `datagramsReceived` when read). In batch mode (`receiveBatches`) one read is one turn: its
 //! batches are delivered together.
@@ -99,14 +99,43 @@ pub(super) type Pending = VecDeque<Call>;
 const AHEAD: usize = staging::SLOTS;
 
 impl Owner {
-    /// Reads once (at most [`FAIR`] datagrams are delivered now, the rest wait in the backlog),
-    /// then decides when to read next.
+    /// Reads on readiness, then decides when to read next (each read's size goes to the pacing
+    /// decision). Where a read's delivery sent from the socket (request/response), it reads
+    /// again, as libuv does, until a read finds nothing, [`FAIR`] datagrams were delivered (a
+    /// read that takes more leaves the rest in the backlog), or pacing decides to wait.
+    ///
+    /// Why read again: with a few requests in flight, the next request has often arrived while
+    /// the handler answered the last one. Read at once, it costs one `recvmmsg`; left to the next
+    /// loop iteration, it cost a poll of the loop and one of the reactor besides (2 requests in
+    /// flight: 0.82-0.86x node:dgram's requests/s, at one loop iteration per datagram, where
+    /// libuv's reads took about ten per iteration). Why only then: a socket that only receives a
+    /// stream (one to three datagrams a wakeup) mostly found nothing on the second read, one
+    /// empty `recvmmsg` per wakeup (node:dgram's sender to dgram-rs, 64 B across cores: 0.90x
+    /// node:dgram's rate, receiver CPU 1.06x, against 1.02x and 0.91x); there pacing gathers
+    /// instead (`crate::recv::pacing`).
     pub(super) fn read_and_pace(&self) {
-        let read = self.read_once();
-        if self.has_backlog() {
-            return;
+        let sent = || self.sender.try_borrow().ok().map(|s| s.sent().0);
+        let mut delivered = 0;
+        loop {
+            let sent_before = sent();
+            let read = self.read_once(FAIR - delivered);
+            if self.has_backlog() {
+                return;
+            }
+            self.pace(read);
+            delivered += read.datagrams;
+            let answered = sent_before.is_some() && sent() != sent_before;
+            if !answered
+                || read.datagrams == 0
+                || delivered >= FAIR
+                || self.is_paced()
+                || !self.is_receiving()
+                || self.paused.get()
+                || self.delivery.get() != Delivery::Each
+            {
+                return;
+            }
         }
-        self.pace(read);
     }
 
     /// Whether datagrams read earlier are still to be delivered (in the backlog, or made ready
@@ -150,7 +179,7 @@ impl Owner {
             return;
         };
         self.js_progress();
-        self.deliver_level(&callbacks);
+        self.deliver_level(&callbacks, FAIR);
         if !self.has_backlog() && self.is_receiving() && !self.delivering.get() {
             // Read again from the next iteration on (see `Owner::resting`). The delivery just
             // made turned readable interest back on (no backlog, not resting yet): off again,
@@ -161,9 +190,9 @@ impl Owner {
         }
     }
 
-    /// Reads once and delivers what came (at most [`FAIR`] datagrams now). Returns what the
-    /// kernel had ready.
-    pub(super) fn read_once(&self) -> ReadSize {
+    /// Reads once and delivers what came (at most `budget` datagrams now, the rest wait in the
+    /// backlog). Returns what the kernel had ready.
+    pub(super) fn read_once(&self, budget: usize) -> ReadSize {
         let (Some(callbacks), Some(fd)) = (self.callbacks(), self.fd()) else {
             return ReadSize::default();
         };
@@ -209,7 +238,7 @@ impl Owner {
                     if let Some(old) = old {
                         give_back(old.reader);
                     }
-                    self.deliver_level(&callbacks);
+                    self.deliver_level(&callbacks, budget);
                 } else {
                     self.deliver_batch_read(&callbacks, reader);
                 }
@@ -242,24 +271,24 @@ impl Owner {
         }
         if self.has_backlog() {
             if let Some(callbacks) = self.callbacks() {
-                self.deliver_level(&callbacks);
+                self.deliver_level(&callbacks, FAIR);
             }
         } else {
-            self.read_once();
+            self.read_once(FAIR);
         }
         if self.has_backlog() {
             self.request_turn();
         }
     }
 
-    /// One delivery level: at most [`FAIR`] datagrams from the backlog to `onmessage`. The
+    /// One delivery level: at most `budget` datagrams from the backlog to `onmessage`. The
     /// outermost level then keeps what is left for the next turn (readable interest off), or
     /// gives the read buffer back to the pool.
-    fn deliver_level(&self, callbacks: &Callbacks) {
+    fn deliver_level(&self, callbacks: &Callbacks, budget: usize) {
         let nested = self.delivering.replace(true);
         {
             let _delivering = staging::Delivering::begin();
-            self.deliver_each(callbacks, FAIR);
+            self.deliver_each(callbacks, budget);
         }
         self.delivering.set(nested);
         if nested {

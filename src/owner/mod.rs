@@ -941,7 +941,7 @@ impl Watched for Owner {
             // The socket has a pending error (an ICMP port unreachable on a connected socket,
             // say). Read to take the real error (ECONNREFUSED) as node:dgram's read would.
             if !self.delivering.get() {
-                self.read_once();
+                self.read_once(deliver::FAIR);
             }
             self.update_interest();
             return;
