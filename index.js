@@ -40,7 +40,8 @@ function openBundle () {
   const id = /^\/\/ dgram-rs bundle ([0-9a-f]+):/.exec(code)?.[1] ?? 'unknown'
   // One cache per Node.js release, as Node's own compile cache keeps: V8 took a cache that another
   // Node.js release of the same V8 made (20.20.2's, in 20.12.0 and 20.19.0) and then ran it
-  // wrongly (the modules' require('path') was not path), as Node's startup snapshot differs.
+  // wrongly (the modules' require('path') was not path): V8 does not check what else differs
+  // between two releases (most likely their startup snapshots).
   const cacheFile = path.join(__dirname, 'generated', 'cache', `${id}-${process.arch}-node-${process.versions.node}.bin`)
   let cachedData
   try {
