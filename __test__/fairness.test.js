@@ -214,3 +214,40 @@ parity('fairness: a request that arrives while the handler answers is read in th
 }, (order) => {
   assert.deepStrictEqual(order, ['a', 'b', 'immediate'])
 })
+
+// Reading again after an answer stays within the 32 of an iteration: a chain of requests, each
+// sent (by a node:dgram socket, at once) from the handler of the one before, which it also
+// answers, arrives a request per read without end. libuv stops after 32 reads and lets the loop
+// go on; so must dgram-rs.
+parity(`fairness: a chain of requests, each arriving while the last is answered, gets at most ${FAIR} per iteration`, async (ctx) => {
+  const r = ctx.socket('udp4')
+  const port = await bindLoopback(r)
+  const s = ctx.node('udp4')
+  const clientPort = await bindLoopback(s)
+  await new Promise((resolve) => s.connect(port, '127.0.0.1', resolve))
+  const CHAIN = 200
+  let total = 0
+  let since = 0
+  let most = 0
+  r.on('message', (m) => {
+    total++
+    since++
+    r.send('answer', clientPort, '127.0.0.1')
+    const n = Number(m)
+    if (n + 1 < CHAIN) s.send(String(n + 1))
+  })
+  s.send('0')
+  await new Promise((resolve) => {
+    const end = Date.now() + 3000
+    const turn = () => {
+      most = Math.max(most, since)
+      since = 0
+      if (total >= CHAIN || Date.now() > end) return resolve()
+      setImmediate(turn)
+    }
+    setImmediate(turn)
+  })
+  return { total, most: most <= FAIR ? 'at most 32' : most, moreThanOne: most > 1 }
+}, (r) => {
+  assert.deepStrictEqual(r, { total: 200, most: 'at most 32', moreThanOne: true })
+})

@@ -28,6 +28,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { performance } = require('node:perf_hooks')
+const { median } = require('./report')
 
 const ROOT = path.resolve(__dirname, '..')
 const REFERENCE = path.join(ROOT, 'target', 'release', 'examples', 'udp_reference')
@@ -252,11 +253,6 @@ function cpuSample (rows, rx, c, rep) {
   if (!row) rows.push(row = { name, jsUs: [], procUs: [] })
   row.jsUs.push(rep.jsNs / 1e3 / rep.count)
   row.procUs.push(rep.cpuUs / rep.count)
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
 }
 
 // One paced run: receiver `rx` under config `c`.

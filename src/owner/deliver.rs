@@ -7,10 +7,10 @@
 //! most 32 datagrams, or, with receive offload on, 32 GRO batches of up to 64 datagrams each;
 //! what is left of it waits, already read, in the socket's backlog, and is delivered [`FAIR`] at
 //! a time at the start of the following iterations (a reactor turn; the loop does not block in
-//! its poll meanwhile), before the socket is read again. Timers, immediates and other sockets run in between. `close()` discards the
-//! backlog, as node:dgram's close discards what waits in the kernel (it was counted in
-//! `datagramsReceived` when read). In batch mode (`receiveBatches`) one read is one turn: its
-//! batches are delivered together.
+//! its poll meanwhile), before the socket is read again. Timers, immediates and other sockets
+//! run in between. `close()` discards the backlog, as node:dgram's close discards what waits in
+//! the kernel (it was counted in `datagramsReceived` when read). In batch mode
+//! (`receiveBatches`) one read is one turn: its batches are delivered together.
 //!
 //! Memory stays bounded by construction: nothing more is read while a backlog waits, so a slow
 //! `'message'` handler leaves datagrams in the kernel's receive buffer (which drops when full),
