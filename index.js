@@ -15,11 +15,14 @@ const vm = require('vm')
 const Module = module.constructor
 
 // The modules a first datagram loads come from one generated file (scripts/bundle.js says why),
-// compiled with V8's code cache where lib/code-cache.js made one for this Node, as what Node's
-// loader would make of lib/<name>.js: registered in require.cache under that path, so that every
-// module loaded the usual way (the lazy ones, lib/unix-dgram.js, a test) gets the same instance.
-// Without the file (a checkout not built), or in a vm context (Jest's sandbox, whose globals its
-// own loader gives), each module loads from lib/ as usual.
+// compiled with V8's code cache where there is one for this Node: in the package, where the
+// application ran lib/code-cache.js, or in Node's compile cache folder, where the application
+// turned Node's compile cache on (NODE_COMPILE_CACHE, module.enableCompileCache()) and a process
+// wrote it at exit. Each module runs as what Node's loader would make of lib/<name>.js: registered
+// in require.cache under that path, so that every module loaded the usual way (the lazy ones,
+// lib/unix-dgram.js, a test) gets the same instance. Without the file (a checkout not built), or in
+// a vm context (Jest's sandbox, whose globals its own loader gives), each module loads from lib/ as
+// usual.
 const BUNDLE = path.join(__dirname, 'generated', 'dgram-rs.js')
 const LIB = path.join(__dirname, 'lib')
 // Node's own functions are of the main realm: where this code runs in another (a vm context), the
@@ -30,6 +33,7 @@ const bundle = process.env.DGRAM_RS_FALLBACK !== '1' &&
   ? openBundle()
   : null
 
+/** The bundle's module functions by name, its vm.Script, and its code cache's files and state. */
 function openBundle () {
   let code
   try {
@@ -42,14 +46,44 @@ function openBundle () {
   // Node.js release of the same V8 made (20.20.2's, in 20.12.0 and 20.19.0) and then ran it
   // wrongly (the modules' require('path') was not path): V8 does not check what else differs
   // between two releases (most likely their startup snapshots).
-  const cacheFile = path.join(__dirname, 'generated', 'cache', `${id}-${process.arch}-node-${process.versions.node}.bin`)
-  let cachedData
-  try {
-    cachedData = fs.readFileSync(cacheFile)
-  } catch {}
+  const name = `${id}-${process.arch}-node-${process.versions.node}.bin`
+  const ownCacheFile = path.join(__dirname, 'generated', 'cache', name)
+  let cacheFile = ownCacheFile
+  let cachedData = readIfAny(cacheFile)
+  const nodeDir = cachedData === undefined ? nodeCompileCacheDir() : undefined
+  if (nodeDir !== undefined) {
+    cacheFile = path.join(nodeDir, 'dgram-rs', name)
+    cachedData = readIfAny(cacheFile)
+  }
   const script = new vm.Script(code, { filename: BUNDLE, cachedData })
   const cache = cachedData === undefined ? 'none' : script.cachedDataRejected ? 'rejected' : 'used'
-  return { modules: script.runInThisContext(), script, cacheFile, cache }
+  // Written at exit, as Node writes its own (a process ended by a signal writes none): by then
+  // the functions the program ran are compiled, and a later process deserializes them all (a
+  // cache made right after compiling holds the modules' top level only: Node's own gained about
+  // 1 ms of the 4). Nothing a failed write could tell the program; the next process tries again.
+  if (nodeDir !== undefined && cache !== 'used') {
+    process.once('exit', () => {
+      try {
+        require('./lib/cache-file.js').writeCodeCache(script, cacheFile)
+      } catch {}
+    })
+  }
+  return { modules: script.runInThisContext(), script, cacheFile, ownCacheFile, cache }
+}
+
+function readIfAny (file) {
+  try {
+    return fs.readFileSync(file)
+  } catch {
+    return undefined
+  }
+}
+
+/** Node's compile cache folder, where the application turned it on (Node.js 22.8 and later tell):
+ * by the environment, or through node:module, whose functions are then on the Module class. */
+function nodeCompileCacheDir () {
+  if (process.env.NODE_COMPILE_CACHE === undefined && Module.getCompileCacheDir === undefined) return undefined
+  return require('module').getCompileCacheDir?.()
 }
 
 /** lib/<name>, from the bundle where it holds it. */

@@ -2,7 +2,8 @@
 // The generated bundle (scripts/bundle.js) and its loader (index.js): that the tests run on what
 // lib/ makes now, that a first datagram needs no file of lib/ beyond it, that each module has one
 // instance however it is reached (the bundle, Node's loader first, a lazily loaded module), that
-// Jest's sandbox loads lib/ itself, and that the code cache (lib/code-cache.js) is used.
+// Jest's sandbox loads lib/ itself, that the code cache (lib/code-cache.js) is used, and that Node's
+// compile cache takes the bundle where the application turned it on.
 const assert = require('node:assert')
 const fs = require('node:fs')
 const os = require('node:os')
@@ -84,16 +85,25 @@ test('bundle: in a vm context (Jest\'s sandbox) lib/ loads through the context\'
   assert.deepStrictEqual(out, { native: true, bundle: null })
 })
 
-test('bundle: the code cache is used where it was made, and rejected under other V8 flags', { skip }, (t) => {
+// A copy of the package in a temporary folder (removed after the test), so that the caches made
+// there are the test's alone.
+function packageCopy (t) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dgram-rs-cache-'))
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
-  // A copy of the package, so that the cache made here is this test's alone.
   for (const f of ['index.js', 'package.json', 'lib', 'generated/dgram-rs.js']) {
     fs.cpSync(path.join(root, f), path.join(dir, f), { recursive: true })
   }
   for (const f of fs.readdirSync(root).filter((f) => f.endsWith('.node'))) fs.copyFileSync(path.join(root, f), path.join(dir, f))
-  const state = ['-p', `require(${JSON.stringify(dir)})[Symbol.for('dgram-rs.loaded')].cache`]
-  const run = (args) => spawnSync(...nodeCommand(args), { encoding: 'utf8', timeout: 20000 })
+  return dir
+}
+
+const run = (args, env = process.env) => spawnSync(...nodeCommand(args), { encoding: 'utf8', timeout: 20000, env })
+// How a fresh process's index.js compiled the bundle of the package in `dir`.
+const cacheState = (dir) => ['-p', `require(${JSON.stringify(dir)})[Symbol.for('dgram-rs.loaded')].cache`]
+
+test('bundle: the code cache is used where it was made, and rejected under other V8 flags', { skip }, (t) => {
+  const dir = packageCopy(t)
+  const state = cacheState(dir)
   assert.strictEqual(run(state).stdout.trim(), 'none')
   const made = run(['--no-warnings', path.join(dir, 'lib', 'code-cache.js')])
   assert.strictEqual(made.status, 0, made.stderr)
@@ -109,4 +119,34 @@ test('bundle: the code cache is used where it was made, and rejected under other
   const bundle = path.join(dir, 'generated', 'dgram-rs.js')
   fs.writeFileSync(bundle, fs.readFileSync(bundle, 'utf8').replace(/^(\/\/ dgram-rs bundle )[0-9a-f]+/, '$10000000000000000'))
   assert.strictEqual(run(state).stdout.trim(), 'none')
+})
+
+test('bundle: where the application turned Node\'s compile cache on, the code cache is kept in its folder; the package\'s first', {
+  skip: skip || (require('node:module').getCompileCacheDir === undefined && 'no compile cache in this Node.js (22.8 and later)')
+}, (t) => {
+  const dir = packageCopy(t)
+  const nodeCache = path.join(dir, 'node-compile-cache')
+  const env = { ...process.env, NODE_COMPILE_CACHE: nodeCache }
+  // The cache's state and which folder it is in, in a fresh process.
+  const where = (before = '', e = env) => {
+    const r = run(['-p', `${before}; const l = require(${JSON.stringify(dir)})[Symbol.for('dgram-rs.loaded')]
+      l.cache + ' ' + (l.cacheFile.startsWith(${JSON.stringify(nodeCache + path.sep)}) ? 'node' : l.cacheFile === l.ownCacheFile ? 'package' : l.cacheFile)`], e)
+    assert.strictEqual(r.status, 0, r.stderr)
+    return r.stdout.trim()
+  }
+  // The first process compiles and writes the cache at exit; the next takes it.
+  assert.strictEqual(where(), 'none node')
+  const [version] = fs.readdirSync(nodeCache)
+  assert.deepStrictEqual(fs.readdirSync(path.join(nodeCache, version, 'dgram-rs')).map((f) => f.replace(/^[0-9a-f]+-/, '')), [`${process.arch}-node-${process.versions.node}.bin`])
+  assert.strictEqual(where(), 'used node')
+  // Turned on by the application's own call instead of the environment: the same folder.
+  const noEnv = { ...process.env }
+  delete noEnv.NODE_COMPILE_CACHE
+  assert.strictEqual(where(`require('node:module').enableCompileCache(${JSON.stringify(nodeCache)})`, noEnv), 'used node')
+  // Neither: the package's folder, where nothing was made.
+  assert.strictEqual(where('', noEnv), 'none package')
+  // The package's own cache (`npx dgram-rs-code-cache`) comes first.
+  const made = run(['--no-warnings', path.join(dir, 'lib', 'code-cache.js')], env)
+  assert.strictEqual(made.status, 0, made.stderr)
+  assert.strictEqual(where(), 'used package')
 })

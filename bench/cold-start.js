@@ -18,8 +18,10 @@
 //
 // dgram-rs runs twice: as installed (its bundle compiled at `require`), and with the code cache
 // that `npx dgram-rs-code-cache` makes (lib/code-cache.js), each from its own copy of the package
-// in a temporary folder (the checkout's own generated/cache/ is left alone). Run `npm run build`
-// first: the copies take the checkout's bundle and addon.
+// in a temporary folder (the checkout's own generated/cache/ is left alone). On a Node.js with a
+// compile cache (22.8 and later) a third time: as installed, in processes that turn Node's compile
+// cache on (NODE_COMPILE_CACHE, a temporary folder that one process filled first). Run
+// `npm run build` first: the copies take the checkout's bundle and addon.
 //
 // The child loads nothing before its start but node:path and node:perf_hooks (both in Node's
 // snapshot): child_process, required at the top of this file, would load net, the streams and
@@ -51,10 +53,10 @@ function child (impl) {
 // ---------------------------------------------------------------------------------------------
 // Parent: trials, medians, ratios.
 
-function runChild (impl, dir) {
+function runChild (impl, dir, env = process.env) {
   const { spawn } = require('node:child_process')
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [__filename, '--child', impl, dir], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const p = spawn(process.execPath, [__filename, '--child', impl, dir], { stdio: ['ignore', 'pipe', 'inherit'], env })
     let out = ''
     p.stdout.on('data', (d) => { out += d })
     const timer = setTimeout(() => p.kill('SIGKILL'), CHILD_LIMIT_MS)
@@ -91,6 +93,12 @@ async function main (argv) {
   const trials = a ? Number(a.slice('--trials='.length)) : 21
   if (!fs.existsSync(path.join(ROOT, 'generated', 'dgram-rs.js'))) throw new Error('no generated/dgram-rs.js: run `npm run build` first')
   const dirs = { rs: packageCopy(false), cached: packageCopy(true) }
+  // Node's compile cache: its own copy of the package, and the folder Node keeps the cache in.
+  const nodeCache = require('node:module').getCompileCacheDir !== undefined
+  if (nodeCache) {
+    dirs.compileCache = packageCopy(false)
+    dirs.compileCacheDir = path.join(dirs.compileCache, 'node-compile-cache')
+  }
   try {
     return await measure(trials, dirs)
   } finally {
@@ -99,10 +107,19 @@ async function main (argv) {
 }
 
 async function measure (trials, dirs) {
-  const impls = process.env.BENCH_BASE ? ['node', 'rs', 'cached', 'base'] : ['node', 'rs', 'cached']
+  const impls = ['node', 'rs', 'cached']
+  if (dirs.compileCache) impls.push('compileCache')
+  if (process.env.BENCH_BASE) impls.push('base')
+  const envs = {}
+  if (dirs.compileCache) {
+    envs.compileCache = { ...process.env, NODE_COMPILE_CACHE: dirs.compileCacheDir }
+    await runChild('rs', dirs.compileCache, envs.compileCache) // fills Node's cache
+  }
   const got = Object.fromEntries(impls.map((impl) => [impl, []]))
   for (let t = 0; t < trials; t++) {
-    for (const impl of t % 2 ? [...impls].reverse() : impls) got[impl].push(await runChild(impl, dirs[impl] ?? ''))
+    for (const impl of t % 2 ? [...impls].reverse() : impls) {
+      got[impl].push(await runChild(impl === 'compileCache' ? 'rs' : impl, dirs[impl] ?? '', envs[impl]))
+    }
   }
   const rows = []
   for (const [key, label] of [['requireMs', 'require (ms)'], ['firstMs', 'first datagram received (ms)']]) {
@@ -116,6 +133,10 @@ async function measure (trials, dirs) {
       ratio: +(rs / node).toFixed(2),
       'rs, code cache': +cached.toFixed(2),
       'ratio, code cache': +(cached / node).toFixed(2)
+    }
+    if (got.compileCache) {
+      const compileCache = median(got.compileCache.map((r) => r[key]))
+      Object.assign(row, { 'rs, NODE_COMPILE_CACHE': +compileCache.toFixed(2), 'ratio, NODE_COMPILE_CACHE': +(compileCache / node).toFixed(2) })
     }
     if (got.base) {
       const base = median(got.base.map((r) => r[key]))

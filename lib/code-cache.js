@@ -9,7 +9,8 @@
 //
 // It is a step the application takes, as Node's own compile cache (NODE_COMPILE_CACHE) is: a
 // Dockerfile's or a deployment's after `npm ci`, once per Node.js version. dgram-rs has no install
-// script and writes no file while a program runs. `npm run build` and `prepare` (a clone's
+// script, and writes no file while a program runs unless the program turned Node's compile cache
+// on (index.js then keeps this cache in Node's folder, written at exit). `npm run build` and `prepare` (a clone's
 // `npm install`, a git dependency) run it. Where it cannot make the cache it says why on stderr
 // and exits 0: index.js then compiles the bundle, as without one.
 //
@@ -25,6 +26,7 @@
 
 const fs = require('fs')
 const path = require('path')
+const { writeCodeCache } = require('./cache-file.js')
 
 const TIME_LIMIT_MS = 10000
 const root = path.join(__dirname, '..')
@@ -49,26 +51,13 @@ function main () {
     clearTimeout(timer)
     socket.close(() => {
       try {
-        write(loaded)
+        writeCodeCache(loaded.script, loaded.ownCacheFile)
       } catch (e) {
         skip(e.message)
       }
     })
   })
   socket.bind(0, '127.0.0.1', () => socket.send('x', socket.address().port, '127.0.0.1'))
-}
-
-function write ({ script, cacheFile }) {
-  const dir = path.dirname(cacheFile)
-  fs.mkdirSync(dir, { recursive: true })
-  const tmp = `${cacheFile}.${process.pid}.tmp`
-  fs.writeFileSync(tmp, script.createCachedData())
-  fs.renameSync(tmp, cacheFile)
-  // Caches of an older bundle: never used again.
-  const id = path.basename(cacheFile).split('-')[0]
-  for (const f of fs.readdirSync(dir)) {
-    if (!f.startsWith(`${id}-`) && f.endsWith('.bin')) fs.rmSync(path.join(dir, f), { force: true })
-  }
 }
 
 function skip (why) {
