@@ -247,12 +247,23 @@ function reference () {
 const isCpuConfig = (c) => !c.stall && c.size === 200
 
 // Adds one run's JS-thread and process CPU per datagram to its row of `rows`.
-function cpuSample (rows, rx, c, rep) {
+function cpuSample (rows, rx, c, rep, trial) {
   const name = `${rx.name}, ${c.rate / 1000}k/s`
   let row = rows.find((r) => r.name === name)
-  if (!row) rows.push(row = { name, jsUs: [], procUs: [] })
+  if (!row) rows.push(row = { name, rx, rate: c.rate, jsUs: [], procUs: [], jsByTrial: new Map() })
   row.jsUs.push(rep.jsNs / 1e3 / rep.count)
   row.procUs.push(rep.cpuUs / rep.count)
+  row.jsByTrial.set(trial, rep.jsNs / 1e3 / rep.count)
+}
+
+// A receiver's JS-thread CPU against the default path's, trial by trial (the two ran one after the
+// other, so that what drifts between trials hits both): the median of the ratios, and their range.
+function pairedRatio (rows, row) {
+  const base = rows.find((r) => r.rate === row.rate && r.rx.impl === 'rs' && !r.rx.bg && r.rx.root === undefined)
+  if (base === undefined || base === row) return '–'
+  const ratios = [...row.jsByTrial].filter(([t]) => base.jsByTrial.has(t)).map(([t, us]) => us / base.jsByTrial.get(t))
+  if (ratios.length === 0) return '–'
+  return `${fmt(median(ratios), 2)}× (${fmt(Math.min(...ratios), 2)}–${fmt(Math.max(...ratios), 2)})`
 }
 
 // One paced run: receiver `rx` under config `c`.
@@ -371,7 +382,7 @@ async function main (args) {
           check = sum === sent.sent ? `yes (${fmt(sum)})` : `**no**: ${fmt(sum)} (${sum - sent.sent > 0 ? '+' : ''}${fmt(sum - sent.sent)})`
         }
         console.log(`| ${rx.name} | ${fmt(sent.sent)} (${fmt(sent.sent / sent.seconds)})${sent.errors ? `, ${sent.errors} errors` : ''} | ${fmt(rep.count)} | ${pct(loss)} | ${st ? fmt(st.datagramsReceived) : '–'} | ${st ? fmt(st.droppedByKernel) : '–'} | ${st ? fmt(st.droppedByQueue) : '–'} | ${check} | ${fmt(rep.procDrops)} | ${rep.stalls} |`)
-        if (isCpuConfig(c)) cpuSample(cpuRows, rx, c, rep)
+        if (isCpuConfig(c)) cpuSample(cpuRows, rx, c, rep, 0)
       } catch (err) {
         console.log(`| ${rx.name} | error: ${err.message} |||||||||`)
       }
@@ -388,7 +399,7 @@ async function main (args) {
         for (const rx of RECEIVERS) {
           log(`CPU trial ${trial + 1}/${opts.cpuTrials}: ${configName(c)}: ${rx.name}`)
           try {
-            cpuSample(cpuRows, rx, c, (await paced(rx, c, opts)).rep)
+            cpuSample(cpuRows, rx, c, (await paced(rx, c, opts)).rep, trial)
           } catch (err) {
             log(`${rx.name}: ${err.message}`)
           }
@@ -397,11 +408,12 @@ async function main (args) {
     }
     console.log(`## JS-thread CPU per datagram, paced, no stalls: median of ${opts.cpuTrials} runs each (min–max)\n`)
     console.log('JS thread: its run time in /proc/self/task/<pid>/schedstat (nanoseconds); process: process.cpuUsage(), every thread.\n')
-    console.log('| receiver | JS thread µs/datagram | range | process µs/datagram | range |')
-    console.log('|---|---:|---|---:|---|')
+    console.log('JS thread against the default path, paired: the ratio of each trial\'s two runs (one right after the other), median and range.\n')
+    console.log('| receiver | JS thread µs/datagram | range | against the default path, paired | process µs/datagram | range |')
+    console.log('|---|---:|---|---:|---:|---|')
     for (const r of cpuRows) {
       const range = (xs) => `${fmt(Math.min(...xs), 2)}–${fmt(Math.max(...xs), 2)}`
-      console.log(`| ${r.name} | ${fmt(median(r.jsUs), 2)} | ${range(r.jsUs)} | ${fmt(median(r.procUs), 2)} | ${range(r.procUs)} |`)
+      console.log(`| ${r.name} | ${fmt(median(r.jsUs), 2)} | ${range(r.jsUs)} | ${pairedRatio(cpuRows, r)} | ${fmt(median(r.procUs), 2)} | ${range(r.procUs)} |`)
     }
     console.log('')
   }
