@@ -105,6 +105,24 @@ test('cold start: the musl test reads the ELF interpreter of the file it is give
   assert.strictEqual(isMusl(dir), false)
 })
 
+test('cold start: the musl test takes the loader this process mapped, where /proc/self/maps names one', { skip: !native && 'no native addon' }, () => {
+  const { isMusl, loaderInMaps } = require('../lib/native')
+  const line = (file) => `7f01557da000-7f01557db000 r--p 00000000 fe:00 325843                     ${file}\n`
+  const libc = line('/usr/lib/x86_64-linux-gnu/libc.so.6')
+  assert.strictEqual(loaderInMaps(libc + line('/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2')), false)
+  assert.strictEqual(loaderInMaps(line('/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1') + libc), false)
+  assert.strictEqual(loaderInMaps(line('/lib/ld-musl-x86_64.so.1') + line('[heap]')), true)
+  assert.strictEqual(loaderInMaps(line('/lib/ld-musl-aarch64.so.1')), true)
+  // Naming neither (a statically linked node, no /proc): the ELF header decides.
+  assert.strictEqual(loaderInMaps(line('/usr/bin/node') + line('[stack]')), undefined)
+  assert.strictEqual(loaderInMaps(line('/opt/ld-musl-tools/bin/tool')), undefined)
+  assert.strictEqual(loaderInMaps(undefined), undefined)
+  // This process: the same answer as its binary's ELF interpreter.
+  const here = loaderInMaps(fs.readFileSync('/proc/self/maps', 'utf8'))
+  assert.notStrictEqual(here, undefined, 'this Node maps a loader this test knows')
+  assert.strictEqual(here, isMusl(process.execPath))
+})
+
 const RECIPE = `
 const dgram = require(process.argv[1])
 const s = dgram.createSocket('udp4')
