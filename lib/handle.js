@@ -146,7 +146,7 @@ function literalLookup (family) {
     // 24.19+ / 26.5+ answer a literal of the family without dns.lookup, and
     // give one of the other family to dns.lookup as it is now. Before, this
     // lookup serves only sockets made while dns.lookup was Node's.
-    if (nodeVersion.literalLookup && knownFamily !== family && !isNodeDnsLookup(dns.lookup)) {
+    if (nodeVersion.literalLookup && knownFamily !== family && !isNodeDnsLookup((dns ??= require('dns')).lookup)) {
       return dns.lookup(address, family, callback)
     }
     nextTick(callback, null, address, knownFamily)
@@ -161,16 +161,22 @@ function socketDnsLookup () {
 
 // dns.lookup as it is at the call, called as dns.lookup(...).
 function dnsLookup (address, family, callback) {
-  return dns.lookup(address, family, callback)
+  return (dns ??= require('dns')).lookup(address, family, callback)
 }
 
 function newHandle (type, lookup) {
   let custom = true
   if (lookup === undefined) {
-    dns ??= require('dns')
-    // Up to 24.18 / 26.4, the socket keeps the dns.lookup of its creation.
-    lookup = dns.lookup
-    custom = !nodeVersion.literalLookup && !isNodeDnsLookup(lookup)
+    // Up to 24.18 / 26.4, the socket keeps the dns.lookup of its creation. From 24.19 / 26.5,
+    // dns.lookup is read at each lookup that needs it, and node:dgram loads dns then (a socket
+    // that only meets literals of its family never loads it: about 1 ms of a fresh process).
+    if (!nodeVersion.literalLookup) {
+      dns ??= require('dns')
+      lookup = dns.lookup
+      custom = !isNodeDnsLookup(lookup)
+    } else {
+      custom = false
+    }
   } else {
     validateFunction(lookup, 'lookup')
   }
