@@ -10,9 +10,9 @@
 // It is a step the application takes, as Node's own compile cache (NODE_COMPILE_CACHE) is: a
 // Dockerfile's or a deployment's after `npm ci`, once per Node.js version. dgram-rs has no install
 // script, and writes no file while a program runs unless the program turned Node's compile cache
-// on (index.js then keeps this cache in Node's folder, written at exit). `npm run build` and `prepare` (a clone's
-// `npm install`, a git dependency) run it. Where it cannot make the cache it says why on stderr
-// and exits 0: index.js then compiles the bundle, as without one.
+// on (index.js then keeps this cache in Node's folder, written at exit). `npm run build` and
+// `prepare` (a clone's `npm install`, a git dependency) run it. Where it cannot make the cache it
+// says why on stderr and exits 0: index.js then compiles the bundle, as without one.
 //
 // The cache is made after a first datagram, in this process: bound to 127.0.0.1, it sends itself
 // one datagram, receives it and closes, so that the functions that path calls are compiled and in
