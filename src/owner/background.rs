@@ -205,7 +205,7 @@ impl Owner {
             return;
         };
         let nested = self.delivering.replace(true);
-        let more = {
+        let (more, delivered) = {
             let _delivering = staging::Delivering::begin();
             self.drain_some(&callbacks)
         };
@@ -216,19 +216,32 @@ impl Owner {
         }
         if !nested {
             // The inbox delivered and the socket handed back: readable again (and off while
-            // the reader owns it).
+            // the reader owns it), from the next iteration on where this turn delivered
+            // anything, as after a backlog (`Owner::deliver_backlog`): the reader may hand back
+            // before this line, and this iteration's poll phase would then read and deliver up
+            // to `FAIR` more (34 in one iteration under qemu-user, where takeovers are common).
+            if delivered > 0 && !more && self.is_receiving() {
+                self.resting.set(true);
+                self.request_turn();
+            }
             self.update_interest();
         }
     }
 
-    /// Delivers up to [`FAIR`] datagrams from the inbox; returns whether more may wait. The read
-    /// in progress stays in the socket's `inbound` slot, a call at a time: a nested loop (a
-    /// listener running the loop) gives the socket a turn that continues it, in order, before
-    /// it takes the next read from the inbox.
-    fn drain_some(&self, callbacks: &Callbacks) -> bool {
+    /// Delivers up to [`FAIR`] datagrams from the inbox; returns whether more may wait, and how
+    /// many it delivered. The read in progress stays in the socket's `inbound` slot, a call at a
+    /// time: a nested loop (a listener running the loop) gives the socket a turn that continues
+    /// it, in order, before it takes the next read from the inbox.
+    fn drain_some(&self, callbacks: &Callbacks) -> (bool, usize) {
         let mut left = FAIR;
+        let more = self.drain_within(callbacks, &mut left);
+        (more, FAIR - left)
+    }
+
+    /// [`Owner::drain_some`]'s loop, counting down `left`.
+    fn drain_within(&self, callbacks: &Callbacks, left: &mut usize) -> bool {
         while self.is_receiving() && !self.paused.get() {
-            if left == 0 {
+            if *left == 0 {
                 return true;
             }
             if self
@@ -240,7 +253,7 @@ impl Owner {
                 // Should the listener run the loop, its nested loop continues from here.
                 self.request_turn();
                 match self.call_next_inbound(callbacks) {
-                    Some(n) => left = left.saturating_sub(n),
+                    Some(n) => *left = left.saturating_sub(n),
                     None => return false,
                 }
                 continue;
