@@ -150,3 +150,23 @@ test('bundle: where the application turned Node\'s compile cache on, the code ca
   assert.strictEqual(made.status, 0, made.stderr)
   assert.strictEqual(where(), 'used package')
 })
+
+test('bundle: two copies of the package with other bundles keep their own caches in Node\'s compile cache folder', {
+  skip: skip || (require('node:module').getCompileCacheDir === undefined && 'no compile cache in this Node.js (22.8 and later)')
+}, (t) => {
+  const a = packageCopy(t)
+  const b = packageCopy(t)
+  // Another release of the package: another bundle identity.
+  const bundle = path.join(b, 'generated', 'dgram-rs.js')
+  fs.writeFileSync(bundle, fs.readFileSync(bundle, 'utf8').replace(/^(\/\/ dgram-rs bundle )[0-9a-f]+/, '$10000000000000000'))
+  const env = { ...process.env, NODE_COMPILE_CACHE: path.join(a, 'node-compile-cache') }
+  const both = () => {
+    const r = run(['-p', [a, b].map((dir) => `require(${JSON.stringify(dir)})[Symbol.for('dgram-rs.loaded')].cache`).join(" + ' ' + ")], env)
+    assert.strictEqual(r.status, 0, r.stderr)
+    return r.stdout.trim()
+  }
+  // Each writes its own at exit, and neither removes the other's.
+  assert.strictEqual(both(), 'none none')
+  assert.strictEqual(both(), 'used used')
+  assert.strictEqual(both(), 'used used')
+})

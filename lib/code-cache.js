@@ -51,7 +51,7 @@ function main () {
     clearTimeout(timer)
     socket.close(() => {
       try {
-        writeCodeCache(loaded.script, loaded.ownCacheFile)
+        writeCodeCache(loaded.script, loaded.ownCacheFile, { removeOthers: true })
       } catch (e) {
         skip(e.message)
       }
