@@ -57,18 +57,61 @@ function openBundle () {
   }
   const script = new vm.Script(code, { filename: BUNDLE, cachedData })
   const cache = cachedData === undefined ? 'none' : script.cachedDataRejected ? 'rejected' : 'used'
-  // Written at exit, as Node writes its own (a process ended by a signal writes none): by then
-  // the functions the program ran are compiled, and a later process deserializes them all (a
-  // cache made right after compiling holds the modules' top level only: Node's own gained about
-  // 1 ms of the 4). Nothing a failed write could tell the program; the next process tries again.
-  if (nodeDir !== undefined && cache !== 'used') {
-    process.once('exit', () => {
-      try {
-        require('./lib/cache-file.js').writeCodeCache(script, cacheFile)
-      } catch {}
-    })
-  }
+  const writeTo = cacheToWrite(cache, cacheFile, cacheFile === ownCacheFile)
+  if (writeTo !== undefined) writeLater(script, writeTo)
   return { modules: script.runInThisContext(), script, cacheFile, ownCacheFile, cache }
+}
+
+/** Where this process writes the bundle's code cache for the next ones, if anywhere: `file`
+ * where it found none there (or one V8 refused, below), the application did not say
+ * DGRAM_RS_CODE_CACHE=0, and the folder is one it may write. */
+function cacheToWrite (cache, file, inPackage) {
+  if (cache === 'used' || process.env.DGRAM_RS_CODE_CACHE === '0') return undefined
+  // V8 refuses a cache made under other flags that change code (--expose-gc; on Node 20 and 22
+  // --max-old-space-size). A process started without flags replaces it; one with flags leaves it,
+  // so that two ways of starting do not replace each other's at every run.
+  if (cache === 'rejected' && startedWithFlags()) return undefined
+  // Node's compile cache folder is the application's choice; the package's own folder is written
+  // only by its owner: a server started by root (a DNS server on port 53) would otherwise leave
+  // root's files in a user's node_modules, which npm, run by that user, could not then remove.
+  if (!inPackage) return file
+  try {
+    return fs.statSync(path.join(__dirname, 'generated')).uid === process.getuid?.() ? file : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether Node.js was started with options (NODE_OPTIONS, or any but a script to evaluate). */
+function startedWithFlags () {
+  if (process.env.NODE_OPTIONS) return true
+  const args = process.execArgv
+  for (let i = 0; i < args.length; i++) {
+    if (['-e', '--eval', '-p', '--print'].includes(args[i])) i++
+    else if (!/^--(eval|print)=/.test(args[i])) return true
+  }
+  return false
+}
+
+/** Writes the code cache at exit, or a second after loading where the process runs longer (a
+ * server stopped by a signal never exits the way that runs 'exit' listeners): by then the
+ * functions the program ran are compiled, and a later process deserializes them all (a cache made
+ * right after compiling holds the modules' top level only, about 1 ms less gained). Once, about
+ * 2 ms of one thread. Nothing a failed write could tell the program (a read-only folder); a later
+ * process tries again. */
+function writeLater (script, file) {
+  // Node's own timers, not the global ones a test's fake timers replace; this one keeps no
+  // process alive.
+  const timers = require('timers')
+  const write = () => {
+    timers.clearTimeout(timer)
+    process.removeListener('exit', write)
+    try {
+      require('./lib/cache-file.js').writeCodeCache(script, file)
+    } catch {}
+  }
+  const timer = timers.setTimeout(write, 1000).unref()
+  process.once('exit', write)
 }
 
 function readIfAny (file) {

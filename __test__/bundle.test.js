@@ -101,24 +101,82 @@ const run = (args, env = process.env) => spawnSync(...nodeCommand(args), { encod
 // How a fresh process's index.js compiled the bundle of the package in `dir`.
 const cacheState = (dir) => ['-p', `require(${JSON.stringify(dir)})[Symbol.for('dgram-rs.loaded')].cache`]
 
+// The environment of a process that writes no code cache (the command's tests).
+const noWrite = { ...process.env, DGRAM_RS_CODE_CACHE: '0' }
+
+test('bundle: a process that found no code cache leaves one for the next, in the package\'s folder: at exit', { skip }, (t) => {
+  const dir = packageCopy(t)
+  const state = cacheState(dir)
+  const cacheDir = path.join(dir, 'generated', 'cache')
+  assert.strictEqual(run(state).stdout.trim(), 'none')
+  assert.deepStrictEqual(fs.readdirSync(cacheDir).map((f) => f.replace(/^[0-9a-f]+-/, '')), [`${process.arch}-node-${process.versions.node}.bin`])
+  assert.strictEqual(run(state).stdout.trim(), 'used')
+  // The application's opt-out: nothing written.
+  fs.rmSync(cacheDir, { recursive: true })
+  assert.strictEqual(run(state, noWrite).stdout.trim(), 'none')
+  assert.strictEqual(fs.existsSync(cacheDir), false)
+  // A folder it cannot write (here a file where the folder would be): silent, and the next
+  // process compiles as before.
+  fs.writeFileSync(cacheDir, '')
+  const r = run(state)
+  assert.deepStrictEqual([r.status, r.stderr, r.stdout.trim()], [0, '', 'none'])
+  assert.strictEqual(run(state).stdout.trim(), 'none')
+})
+
+test('bundle: a process that runs on writes the code cache a second after loading (a server stopped by a signal runs no exit listener)', { skip }, (t) => {
+  const dir = packageCopy(t)
+  // Alive for 1.5 s, then killed: no 'exit' event.
+  const r = run(['-e', `require(${JSON.stringify(dir)}); setTimeout(() => process.kill(process.pid, 'SIGKILL'), 2000)`])
+  assert.strictEqual(r.signal, 'SIGKILL')
+  assert.strictEqual(run(cacheState(dir)).stdout.trim(), 'used')
+  // Killed within the second: none written, and no timer kept the process alive meanwhile.
+  const other = packageCopy(t)
+  const quick = run(['-e', `require(${JSON.stringify(other)}); setTimeout(() => process.kill(process.pid, 'SIGKILL'), 100)`])
+  assert.strictEqual(quick.signal, 'SIGKILL')
+  assert.strictEqual(fs.existsSync(path.join(other, 'generated', 'cache')), false)
+})
+
+test('bundle: a cache V8 refuses (other V8 flags) is replaced by a process started without flags, and left by one with flags', { skip }, (t) => {
+  const dir = packageCopy(t)
+  const state = cacheState(dir)
+  assert.strictEqual(run(['--expose-gc', ...state]).stdout.trim(), 'none')
+  assert.strictEqual(run(['--expose-gc', ...state]).stdout.trim(), 'used')
+  assert.strictEqual(run(state).stdout.trim(), 'rejected')
+  assert.strictEqual(run(state).stdout.trim(), 'used')
+  assert.strictEqual(run(['--expose-gc', ...state]).stdout.trim(), 'rejected')
+  assert.strictEqual(run(state).stdout.trim(), 'used')
+})
+
+test('bundle: the package\'s folder is written only by its owner (root\'s server would leave files a user\'s npm cannot remove)', {
+  skip: skip || (process.getuid?.() !== 0 && 'needs root, to give the folder another owner')
+}, (t) => {
+  const dir = packageCopy(t)
+  fs.chownSync(path.join(dir, 'generated'), 12345, 12345)
+  assert.strictEqual(run(cacheState(dir)).stdout.trim(), 'none')
+  assert.strictEqual(fs.existsSync(path.join(dir, 'generated', 'cache')), false)
+  fs.chownSync(path.join(dir, 'generated'), 0, 0)
+  assert.strictEqual(run(cacheState(dir)).stdout.trim(), 'none')
+  assert.strictEqual(run(cacheState(dir)).stdout.trim(), 'used')
+})
+
 test('bundle: the code cache is used where it was made, and rejected under other V8 flags', { skip }, (t) => {
   const dir = packageCopy(t)
   const state = cacheState(dir)
-  assert.strictEqual(run(state).stdout.trim(), 'none')
+  assert.strictEqual(run(state, noWrite).stdout.trim(), 'none')
   const made = run(['--no-warnings', path.join(dir, 'lib', 'code-cache.js')])
   assert.strictEqual(made.status, 0, made.stderr)
   assert.strictEqual(made.stderr, '')
   assert.strictEqual(fs.readdirSync(path.join(dir, 'generated', 'cache')).length, 1)
-  assert.strictEqual(run(state).stdout.trim(), 'used')
+  assert.strictEqual(run(state, noWrite).stdout.trim(), 'used')
   // Made for this Node.js release alone: V8 also took a cache of another release of the same V8
   // (20.20.2's in 20.12.0 and 20.19.0), whose modules then failed (require('path') was not path).
   assert.match(path.basename(fs.readdirSync(path.join(dir, 'generated', 'cache'))[0]), new RegExp(`-node-${process.versions.node}\\.bin$`))
   // V8 takes a cache only under the flags that change code as they were (--expose-gc, any Node).
-  assert.strictEqual(run(['--expose-gc', ...state]).stdout.trim(), 'rejected')
+  assert.strictEqual(run(['--expose-gc', ...state], noWrite).stdout.trim(), 'rejected')
   // A changed bundle (another identity) does not take the old cache.
   const bundle = path.join(dir, 'generated', 'dgram-rs.js')
   fs.writeFileSync(bundle, fs.readFileSync(bundle, 'utf8').replace(/^(\/\/ dgram-rs bundle )[0-9a-f]+/, '$10000000000000000'))
-  assert.strictEqual(run(state).stdout.trim(), 'none')
+  assert.strictEqual(run(state, noWrite).stdout.trim(), 'none')
 })
 
 test('bundle: where the application turned Node\'s compile cache on, the code cache is kept in its folder; the package\'s first', {
@@ -143,8 +201,10 @@ test('bundle: where the application turned Node\'s compile cache on, the code ca
   const noEnv = { ...process.env }
   delete noEnv.NODE_COMPILE_CACHE
   assert.strictEqual(where(`require('node:module').enableCompileCache(${JSON.stringify(nodeCache)})`, noEnv), 'used node')
-  // Neither: the package's folder, where nothing was made.
+  // Neither: the package's own folder, where nothing was made yet (that process leaves one).
   assert.strictEqual(where('', noEnv), 'none package')
+  assert.strictEqual(where('', noEnv), 'used package')
+  fs.rmSync(path.join(dir, 'generated', 'cache'), { recursive: true })
   // The package's own cache (`npx dgram-rs-code-cache`) comes first.
   const made = run(['--no-warnings', path.join(dir, 'lib', 'code-cache.js')], env)
   assert.strictEqual(made.status, 0, made.stderr)

@@ -16,12 +16,14 @@
 //
 // BENCH_BASE=<path of another dgram-rs checkout, built> adds its rows (a before/after in one run).
 //
-// dgram-rs runs twice: as installed (its bundle compiled at `require`), and with the code cache
-// that `npx dgram-rs-code-cache` makes (lib/code-cache.js), each from its own copy of the package
-// in a temporary folder (the checkout's own generated/cache/ is left alone). On a Node.js with a
-// compile cache (22.8 and later) a third time: as installed, in processes that turn Node's compile
-// cache on (NODE_COMPILE_CACHE, a temporary folder that one process filled first). Run
-// `npm run build` first: the copies take the checkout's bundle and addon.
+// dgram-rs runs twice, each from its own copy of the package in a temporary folder (the checkout's
+// own generated/cache/ is left alone): as installed, where the first process compiled the bundle
+// and left V8's code cache of it in the package's folder (one process runs first to leave it), and
+// as the first process after an install or a Node.js upgrade pays, compiling the bundle
+// (DGRAM_RS_CODE_CACHE=0: no cache made). On a Node.js with a compile cache (22.8 and later) a
+// third time: in processes that turn Node's compile cache on (NODE_COMPILE_CACHE, a temporary
+// folder that one process filled first). Run `npm run build` first: the copies take the
+// checkout's bundle and addon.
 //
 // The child loads nothing before its start but node:path and node:perf_hooks (both in Node's
 // snapshot): child_process, required at the top of this file, would load net, the streams and
@@ -73,17 +75,14 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
 }
 
-// A copy of the package (what a consumer's node_modules holds) in a temporary folder; with the
-// code cache made in it where `cached`.
-function packageCopy (cached) {
+// A copy of the package (what a consumer's node_modules holds) in a temporary folder.
+function packageCopy () {
   const fs = require('node:fs')
   const os = require('node:os')
-  const { execFileSync } = require('node:child_process')
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dgram-rs-cold-'))
   const files = ['index.js', 'package.json', 'lib', path.join('generated', 'dgram-rs.js'),
     ...fs.readdirSync(ROOT).filter((f) => f.endsWith('.node'))]
   for (const f of files) fs.cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true })
-  if (cached) execFileSync(process.execPath, ['--no-warnings', path.join(dir, 'lib', 'code-cache.js')], { timeout: CHILD_LIMIT_MS })
   return dir
 }
 
@@ -92,11 +91,11 @@ async function main (argv) {
   const a = argv.find((x) => x.startsWith('--trials='))
   const trials = a ? Number(a.slice('--trials='.length)) : 21
   if (!fs.existsSync(path.join(ROOT, 'generated', 'dgram-rs.js'))) throw new Error('no generated/dgram-rs.js: run `npm run build` first')
-  const dirs = { rs: packageCopy(false), cached: packageCopy(true) }
+  const dirs = { rs: packageCopy(), firstRun: packageCopy() }
   // Node's compile cache: its own copy of the package, and the folder Node keeps the cache in.
   const nodeCache = require('node:module').getCompileCacheDir !== undefined
   if (nodeCache) {
-    dirs.compileCache = packageCopy(false)
+    dirs.compileCache = packageCopy()
     dirs.compileCacheDir = path.join(dirs.compileCache, 'node-compile-cache')
   }
   try {
@@ -107,10 +106,11 @@ async function main (argv) {
 }
 
 async function measure (trials, dirs) {
-  const impls = ['node', 'rs', 'cached']
+  const impls = ['node', 'rs', 'firstRun']
   if (dirs.compileCache) impls.push('compileCache')
   if (process.env.BENCH_BASE) impls.push('base')
-  const envs = {}
+  const envs = { firstRun: { ...process.env, DGRAM_RS_CODE_CACHE: '0' } }
+  await runChild('rs', dirs.rs) // leaves the code cache in the package's folder
   if (dirs.compileCache) {
     envs.compileCache = { ...process.env, NODE_COMPILE_CACHE: dirs.compileCacheDir }
     await runChild('rs', dirs.compileCache, envs.compileCache) // fills Node's cache
@@ -118,21 +118,21 @@ async function measure (trials, dirs) {
   const got = Object.fromEntries(impls.map((impl) => [impl, []]))
   for (let t = 0; t < trials; t++) {
     for (const impl of t % 2 ? [...impls].reverse() : impls) {
-      got[impl].push(await runChild(impl === 'compileCache' ? 'rs' : impl, dirs[impl] ?? '', envs[impl]))
+      got[impl].push(await runChild(['firstRun', 'compileCache'].includes(impl) ? 'rs' : impl, dirs[impl] ?? '', envs[impl]))
     }
   }
   const rows = []
   for (const [key, label] of [['requireMs', 'require (ms)'], ['firstMs', 'first datagram received (ms)']]) {
     const node = median(got.node.map((r) => r[key]))
     const rs = median(got.rs.map((r) => r[key]))
-    const cached = median(got.cached.map((r) => r[key]))
+    const firstRun = median(got.firstRun.map((r) => r[key]))
     const row = {
       figure: label,
       node: +node.toFixed(2),
       rs: +rs.toFixed(2),
       ratio: +(rs / node).toFixed(2),
-      'rs, code cache': +cached.toFixed(2),
-      'ratio, code cache': +(cached / node).toFixed(2)
+      'rs, first run': +firstRun.toFixed(2),
+      'ratio, first run': +(firstRun / node).toFixed(2)
     }
     if (got.compileCache) {
       const compileCache = median(got.compileCache.map((r) => r[key]))

@@ -2,10 +2,11 @@
 
 // Writes V8's code cache of the bundle (index.js's vm.Script) to its file: through a temporary
 // file and a rename, so that a process that reads it meanwhile, or another that writes it, sees
-// a whole file or none. Used by `npx dgram-rs-code-cache` (lib/code-cache.js), which also removes
-// the caches of an older bundle from the package's folder (no process will use them again), and
-// by index.js where the application turned Node's compile cache on: that folder is shared by
-// every copy of the package the application loads, so each keeps its own there.
+// a whole file or none. Used by index.js, where a process found no cache (in the package's own
+// folder, or in Node's compile cache folder where the application turned that on: a folder shared
+// by every copy of the package the application loads, so each keeps its own there), and by
+// `npx dgram-rs-code-cache` (lib/code-cache.js), which also removes the caches of an older bundle
+// from the package's folder (no process will use them again).
 
 const fs = require('fs')
 const path = require('path')
@@ -15,9 +16,21 @@ const path = require('path')
 function writeCodeCache (script, cacheFile, { removeOthers = false } = {}) {
   const dir = path.dirname(cacheFile)
   fs.mkdirSync(dir, { recursive: true })
-  const tmp = `${cacheFile}.${process.pid}.tmp`
-  fs.writeFileSync(tmp, script.createCachedData())
-  fs.renameSync(tmp, cacheFile)
+  // Each thread its own (worker threads load the package too).
+  const tmp = `${cacheFile}.${process.pid}-${require('worker_threads').threadId}.tmp`
+  // Opened before the cache is made (1-1.5 ms): a folder this process may not write costs nothing.
+  const fd = fs.openSync(tmp, 'w')
+  try {
+    try {
+      fs.writeFileSync(fd, script.createCachedData())
+    } finally {
+      fs.closeSync(fd)
+    }
+    fs.renameSync(tmp, cacheFile)
+  } catch (e) {
+    fs.rmSync(tmp, { force: true })
+    throw e
+  }
   if (!removeOthers) return
   // The file's name begins with the bundle's identity.
   const id = path.basename(cacheFile).split('-')[0]

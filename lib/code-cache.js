@@ -7,12 +7,12 @@
 // code that a first datagram runs instead of compiling it: about 4 ms less to a fresh process's
 // first datagram on the project's machine (docs/benchmarks.md, Cold start).
 //
-// It is a step the application takes, as Node's own compile cache (NODE_COMPILE_CACHE) is: a
-// Dockerfile's or a deployment's after `npm ci`, once per Node.js version. dgram-rs has no install
-// script, and writes no file while a program runs unless the program turned Node's compile cache
-// on (index.js then keeps this cache in Node's folder, written at exit). `npm run build` and
-// `prepare` (a clone's `npm install`, a git dependency) run it. Where it cannot make the cache it
-// says why on stderr and exits 0: index.js then compiles the bundle, as without one.
+// Without it, the first process that finds no cache writes one there itself (index.js), where its
+// user owns the package's folder and can write to it. The command is for a folder that is
+// read-only when the program runs: a Dockerfile's or a deployment's step after `npm ci`, once per
+// Node.js version. dgram-rs has no install script. `npm run build` and `prepare` (a clone's
+// `npm install`, a git dependency) run it. Where it cannot make the cache it says why on stderr and
+// exits 0: index.js then compiles the bundle, as without one.
 //
 // The cache is made after a first datagram, in this process: bound to 127.0.0.1, it sends itself
 // one datagram, receives it and closes, so that the functions that path calls are compiled and in
@@ -21,8 +21,9 @@
 // started with --expose-gc, or on Node 20 and 22 with --max-old-space-size, compiles instead) and
 // the source's length; a rejected cache costs its read. The file's name holds the bundle's
 // identity, the architecture and the Node.js release: V8 also took a cache that another Node.js
-// release of the same V8 made, and ran it wrongly (index.js says more), so a Node.js upgrade
-// compiles the bundle until this command runs again. Loopback only; bounded in time.
+// release of the same V8 made, and ran it wrongly (index.js says more), so after a Node.js upgrade
+// the first process compiles the bundle again (and leaves the new release's cache where it may).
+// Loopback only; bounded in time.
 
 const fs = require('fs')
 const path = require('path')
@@ -33,6 +34,8 @@ const root = path.join(__dirname, '..')
 
 function main () {
   if (!fs.existsSync(path.join(root, 'generated', 'dgram-rs.js'))) return skip('no bundle: run `npm run build`')
+  // This command writes the cache itself, after its datagram: the package's own write is not needed.
+  process.env.DGRAM_RS_CODE_CACHE = '0'
   const dgram = require(root)
   const loaded = dgram[Symbol.for('dgram-rs.loaded')]
   if (!dgram.native) return skip('no native addon')
