@@ -159,6 +159,42 @@ test('bundle: the package\'s folder is written only by its owner (root\'s server
   assert.strictEqual(run(cacheState(dir)).stdout.trim(), 'used')
 })
 
+test('bundle: processes that start together (cluster workers) and a worker thread each leave a whole cache, and nothing else', { skip }, async (t) => {
+  const dir = packageCopy(t)
+  const cacheDir = path.join(dir, 'generated', 'cache')
+  const { spawn } = require('node:child_process')
+  const together = await Promise.all([1, 2, 3, 4].map(() => new Promise((resolve) => {
+    const p = spawn(...nodeCommand(cacheState(dir)), { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    p.stdout.on('data', (d) => { out += d })
+    p.on('exit', (code) => resolve(`${code} ${out.trim()}`))
+  })))
+  // Each compiled or took what one that exited before it wrote, whole; one file, no temporary one.
+  for (const r of together) assert.match(r, /^0 (none|used)$/)
+  assert.ok(together.includes('0 none'))
+  assert.strictEqual(fs.readdirSync(cacheDir).length, 1)
+  assert.strictEqual(run(cacheState(dir)).stdout.trim(), 'used')
+  // A worker thread's exit writes it too (its own temporary file: the name has the thread's id).
+  fs.rmSync(cacheDir, { recursive: true })
+  const worker = run(['-e', `new (require('node:worker_threads').Worker)(${JSON.stringify(`require(${JSON.stringify(dir)})`)}, { eval: true })`])
+  assert.strictEqual(worker.status, 0, worker.stderr)
+  assert.strictEqual(fs.readdirSync(cacheDir).length, 1)
+  assert.strictEqual(run(cacheState(dir)).stdout.trim(), 'used')
+})
+
+test('bundle: under Node\'s permission model, the cache is written only where the program may write', {
+  skip: skip || (!process.allowedNodeEnvironmentFlags.has('--allow-addons') && 'no --allow-addons in this Node.js')
+}, (t) => {
+  const dir = packageCopy(t)
+  const permission = process.allowedNodeEnvironmentFlags.has('--permission') ? '--permission' : '--experimental-permission'
+  const flags = [permission, '--allow-addons', '--allow-fs-read=*', '--no-warnings']
+  const denied = run([...flags, ...cacheState(dir)])
+  assert.deepStrictEqual([denied.status, denied.stderr, denied.stdout.trim()], [0, '', 'none'])
+  assert.strictEqual(fs.existsSync(path.join(dir, 'generated', 'cache')), false)
+  assert.strictEqual(run([...flags, `--allow-fs-write=${dir}`, ...cacheState(dir)]).stdout.trim(), 'none')
+  assert.strictEqual(run([...flags, ...cacheState(dir)]).stdout.trim(), 'used')
+})
+
 test('bundle: the code cache is used where it was made, and rejected under other V8 flags', { skip }, (t) => {
   const dir = packageCopy(t)
   const state = cacheState(dir)
