@@ -19,7 +19,8 @@ function writeCodeCache (script, cacheFile, { removeOthers = false } = {}) {
   // Each thread its own (worker threads load the package too).
   const tmp = `${cacheFile}.${process.pid}-${require('worker_threads').threadId}.tmp`
   // Opened before the cache is made (1-1.5 ms): a folder this process may not write costs nothing.
-  const fd = fs.openSync(tmp, 'w')
+  // Created, never opened where something is (a link put there would be followed).
+  const fd = fs.openSync(tmp, 'wx')
   try {
     try {
       fs.writeFileSync(fd, script.createCachedData())
