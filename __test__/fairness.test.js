@@ -215,6 +215,37 @@ parity('fairness: a request that arrives while the handler answers is read in th
   assert.deepStrictEqual(order, ['a', 'b', 'immediate'])
 })
 
+// The same with a handler that works 5 ms after answering: with backgroundReceive, the reader
+// takes the socket over after a millisecond without progress while the next request waits, and
+// reads it into its inbox. That request is still what libuv's read again would have found: it is
+// delivered in the same iteration, from the inbox (before, at the next iteration's turn: after
+// the handler's setImmediate, 2 runs of 3).
+for (const backgroundReceive of [false, true]) {
+  parity(`fairness: a request that arrives while a slow handler (5 ms) answers is read in the same iteration (backgroundReceive: ${backgroundReceive})`, async (ctx) => {
+    const r = ctx.socket({ type: 'udp4', backgroundReceive })
+    const port = await bindLoopback(r)
+    const s = ctx.node('udp4')
+    const clientPort = await bindLoopback(s)
+    await new Promise((resolve) => s.connect(port, '127.0.0.1', resolve))
+    const order = []
+    r.on('message', (m) => {
+      order.push(String(m))
+      r.send('answer to ' + m, clientPort, '127.0.0.1')
+      if (String(m) === 'a') {
+        s.send('b')
+        setImmediate(() => order.push('immediate'))
+        busyWait(5000)
+      }
+    })
+    s.send('a')
+    const end = Date.now() + 3000
+    while (order.length < 3 && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 5))
+    return order
+  }, (order) => {
+    assert.deepStrictEqual(order, ['a', 'b', 'immediate'])
+  })
+}
+
 // Reading again after an answer stays within the 32 of an iteration: a chain of requests, each
 // sent (by a node:dgram socket, at once) from the handler of the one before, which it also
 // answers, arrives a request per read without end. libuv stops after 32 reads and lets the loop

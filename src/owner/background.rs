@@ -201,13 +201,20 @@ impl Owner {
     /// the socket receives and is not paused; what is left waits for the next turn (what a
     /// pause leaves, for the resume).
     pub(super) fn drain_background(&self) {
+        self.drain_background_within(FAIR);
+    }
+
+    /// [`Owner::drain_background`] with `budget` datagrams at most (what is left of the
+    /// iteration's [`FAIR`] where this thread's own reads delivered some: `read_and_pace`).
+    /// Returns how many it delivered.
+    pub(super) fn drain_background_within(&self, budget: usize) -> usize {
         let Some(callbacks) = self.callbacks() else {
-            return;
+            return 0;
         };
         let nested = self.delivering.replace(true);
         let (more, delivered) = {
             let _delivering = staging::Delivering::begin();
-            self.drain_some(&callbacks)
+            self.drain_some(&callbacks, budget)
         };
         self.delivering.set(nested);
         let missed = !nested && self.nested_blocked.replace(false);
@@ -226,16 +233,17 @@ impl Owner {
             }
             self.update_interest();
         }
+        delivered
     }
 
-    /// Delivers up to [`FAIR`] datagrams from the inbox; returns whether more may wait, and how
+    /// Delivers up to `budget` datagrams from the inbox; returns whether more may wait, and how
     /// many it delivered. The read in progress stays in the socket's `inbound` slot, a call at a
     /// time: a nested loop (a listener running the loop) gives the socket a turn that continues
     /// it, in order, before it takes the next read from the inbox.
-    fn drain_some(&self, callbacks: &Callbacks) -> (bool, usize) {
-        let mut left = FAIR;
+    fn drain_some(&self, callbacks: &Callbacks, budget: usize) -> (bool, usize) {
+        let mut left = budget;
         let more = self.drain_within(callbacks, &mut left);
-        (more, FAIR - left)
+        (more, budget - left)
     }
 
     /// [`Owner::drain_some`]'s loop, counting down `left`.

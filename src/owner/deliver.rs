@@ -118,6 +118,15 @@ impl Owner {
         let mut delivered = 0;
         loop {
             let sent_before = sent();
+            if delivered > 0 && self.background_waits() {
+                // The background reader took the socket over while the handler answered (it
+                // ran past the takeover deadline): what it read is what this read would have
+                // found, and goes now, within the iteration's budget, as libuv's read would
+                // deliver it before this phase's setImmediate callbacks. Read at the next
+                // iteration's turn instead, a slow handler's next request came after them.
+                self.drain_background_within(FAIR - delivered);
+                return;
+            }
             let read = self.read_once(FAIR - delivered);
             if self.has_backlog() {
                 return;
