@@ -12,7 +12,9 @@
 //! first), then the inbox, [`FAIR`] datagrams at a time; and the socket is read here again only
 //! once the reader has handed it back and the inbox and the read in progress are delivered. The
 //! reader hands back when it finds the inbox empty, and wakes the loop, whose turn turns readable
-//! interest on again.
+//! interest on again. One turn comes sooner: where this thread's delivery answered (request and
+//! response) and would read again at once (`deliver.rs`), it delivers the inbox then instead, within
+//! the iteration's [`FAIR`], since the reader took what that read would have found.
 //!
 //! The reader's thread wakes the loop through a `uv_async_t` (libuv merges wake-ups that come
 //! before the loop gets to them, so a flood costs one wake-up per loop iteration, not one per
