@@ -191,8 +191,10 @@ parity('fairness: the iteration that ends a read\'s backlog reads no more (at mo
 // same iteration, before that handler's setImmediate. dgram-rs does so where the handler sent from
 // the socket (request/response); read at the next iteration instead, each request cost a loop
 // iteration (0.82-0.86× node:dgram's requests/s with 2 in flight).
-parity('fairness: a request that arrives while the handler answers is read in the same iteration, as libuv reads until empty', async (ctx) => {
-  const r = ctx.socket('udp4')
+// The order of a request 'a', a request 'b' sent (by a connected node:dgram socket, at once)
+// from a's handler, which answers a and then works `workUs`, and a setImmediate of that handler.
+async function readAgainOrder (ctx, options, workUs) {
+  const r = ctx.socket(options)
   const port = await bindLoopback(r)
   const s = ctx.node('udp4')
   const clientPort = await bindLoopback(s)
@@ -202,18 +204,21 @@ parity('fairness: a request that arrives while the handler answers is read in th
     order.push(String(m))
     r.send('answer to ' + m, clientPort, '127.0.0.1')
     if (String(m) === 'a') {
-      // A connected node:dgram socket sends at once: 'b' waits in r's buffer when this returns.
+      // 'b' waits in r's buffer when this returns.
       s.send('b')
       setImmediate(() => order.push('immediate'))
+      busyWait(workUs)
     }
   })
   s.send('a')
   const end = Date.now() + 3000
   while (order.length < 3 && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 5))
   return order
-}, (order) => {
-  assert.deepStrictEqual(order, ['a', 'b', 'immediate'])
-})
+}
+
+parity('fairness: a request that arrives while the handler answers is read in the same iteration, as libuv reads until empty',
+  (ctx) => readAgainOrder(ctx, 'udp4', 0),
+  (order) => assert.deepStrictEqual(order, ['a', 'b', 'immediate']))
 
 // The same with a handler that works 5 ms after answering: with backgroundReceive, the reader
 // takes the socket over after a millisecond without progress while the next request waits, and
@@ -221,29 +226,9 @@ parity('fairness: a request that arrives while the handler answers is read in th
 // delivered in the same iteration, from the inbox (before, at the next iteration's turn: after
 // the handler's setImmediate, 2 runs of 3).
 for (const backgroundReceive of [false, true]) {
-  parity(`fairness: a request that arrives while a slow handler (5 ms) answers is read in the same iteration (backgroundReceive: ${backgroundReceive})`, async (ctx) => {
-    const r = ctx.socket({ type: 'udp4', backgroundReceive })
-    const port = await bindLoopback(r)
-    const s = ctx.node('udp4')
-    const clientPort = await bindLoopback(s)
-    await new Promise((resolve) => s.connect(port, '127.0.0.1', resolve))
-    const order = []
-    r.on('message', (m) => {
-      order.push(String(m))
-      r.send('answer to ' + m, clientPort, '127.0.0.1')
-      if (String(m) === 'a') {
-        s.send('b')
-        setImmediate(() => order.push('immediate'))
-        busyWait(5000)
-      }
-    })
-    s.send('a')
-    const end = Date.now() + 3000
-    while (order.length < 3 && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 5))
-    return order
-  }, (order) => {
-    assert.deepStrictEqual(order, ['a', 'b', 'immediate'])
-  })
+  parity(`fairness: a request that arrives while a slow handler (5 ms) answers is read in the same iteration (backgroundReceive: ${backgroundReceive})`,
+    (ctx) => readAgainOrder(ctx, { type: 'udp4', backgroundReceive }, 5000),
+    (order) => assert.deepStrictEqual(order, ['a', 'b', 'immediate']))
 }
 
 // Reading again after an answer stays within the 32 of an iteration: a chain of requests, each

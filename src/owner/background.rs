@@ -244,15 +244,12 @@ impl Owner {
     /// it, in order, before it takes the next read from the inbox.
     fn drain_some(&self, callbacks: &Callbacks, budget: usize) -> (bool, usize) {
         let mut left = budget;
-        let more = self.drain_within(callbacks, &mut left);
-        (more, budget - left)
-    }
-
-    /// [`Owner::drain_some`]'s loop, counting down `left`.
-    fn drain_within(&self, callbacks: &Callbacks, left: &mut usize) -> bool {
-        while self.is_receiving() && !self.paused.get() {
-            if *left == 0 {
-                return true;
+        let more = loop {
+            if !self.is_receiving() || self.paused.get() {
+                break false;
+            }
+            if left == 0 {
+                break true;
             }
             if self
                 .inbound
@@ -263,13 +260,13 @@ impl Owner {
                 // Should the listener run the loop, its nested loop continues from here.
                 self.request_turn();
                 match self.call_next_inbound(callbacks) {
-                    Some(n) => *left = left.saturating_sub(n),
-                    None => return false,
+                    Some(n) => left = left.saturating_sub(n),
+                    None => break false,
                 }
                 continue;
             }
             let Some(item) = self.pop_background() else {
-                return false;
+                break false;
             };
             match item {
                 // receiveErrors: an ICMP error the reader met is reported from the error queue,
@@ -292,8 +289,8 @@ impl Owner {
                     }
                 }
             }
-        }
-        false
+        };
+        (more, budget - left)
     }
 
     /// Makes the next call of the read in progress: one datagram, or (batch mode) a run of one

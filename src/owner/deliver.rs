@@ -117,7 +117,6 @@ impl Owner {
         let sent = || self.sender.try_borrow().ok().map(|s| s.sent().0);
         let mut delivered = 0;
         loop {
-            let sent_before = sent();
             if delivered > 0 && self.background_waits() {
                 // The background reader took the socket over while the handler answered (it
                 // ran past the takeover deadline): what it read is what this read would have
@@ -127,6 +126,7 @@ impl Owner {
                 self.drain_background_within(FAIR - delivered);
                 return;
             }
+            let sent_before = sent();
             let read = self.read_once(FAIR - delivered);
             if self.has_backlog() {
                 return;
