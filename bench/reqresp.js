@@ -7,12 +7,18 @@
 // and the ratio to node:dgram.
 //
 //   npm run bench -- --reqresp [--seconds=1] [--trials=3] [--windows=1,2,4,8,32] [--ports=1]
+//                              [--size=64] [--one-core]
 //   (node bench/run.js --reqresp …, or node bench/reqresp.js …)
 //
 // --ports=N: the client sends from N sockets in turn (the window counts requests in flight over
 // all of them): the DNS-shaped server of issue 21 is `--ports=1000 --windows=4,1000` (1,000
 // client ports, 4 queries in flight, then all 1,000 in flight). The client's CPU per reply is
 // printed too.
+// --size=N: request (and reply) size in bytes, 64 by default; issue 21's echo soak is
+// `--windows=32 --size=512 --seconds=60`.
+// --one-core: client and server pinned to the same core (core 0), where every wake-up of one
+// end takes the core from the other; issue 21's "bursts of 2 requests, one core" is
+// `--one-core --windows=2`.
 //
 // BENCH_BASE=<path of another dgram-rs checkout, built> adds its rows (a before/after in one run).
 // Traffic is on 127.0.0.1 only; every child is bounded in time and killed at the end.
@@ -33,12 +39,11 @@ function echo (impl) {
   process.stdin.on('data', () => process.exit(0)).on('end', () => process.exit(0))
 }
 
-function client (impl, port, window, seconds, ports) {
+function client (impl, port, window, seconds, ports, size) {
   const dgram = load(impl)
   // `ports` client sockets (a DNS-shaped server sees that many client ports); the requests go out
   // from each in turn.
   const sockets = Array.from({ length: ports }, () => dgram.createSocket('udp4'))
-  const payload = Buffer.alloc(64)
   const sentAt = new Map()
   let seq = 0
   let next = 0
@@ -47,6 +52,9 @@ function client (impl, port, window, seconds, ports) {
   let measuring = false
   const send = () => {
     const id = seq++
+    // A Buffer per request: node:dgram (and so dgram-rs) sends after the lookup's next tick, so
+    // one Buffer rewritten for every request of a tick would carry the tick's last id W times.
+    const payload = Buffer.alloc(size)
     payload.writeUInt32LE(id, 0)
     sentAt.set(id, process.hrtime.bigint())
     sockets[next].send(payload, port, '127.0.0.1')
@@ -122,11 +130,11 @@ function child (args, cpu, limitMs) {
   return { p, line, stop () { clearTimeout(timer); p.stdin.end(); p.kill('SIGKILL') } }
 }
 
-async function trial (impl, window, seconds, ports) {
-  const server = child(['echo', impl], 1, (seconds + 10) * 1000)
+async function trial (impl, window, seconds, ports, size, serverCore) {
+  const server = child(['echo', impl], serverCore, (seconds + 10) * 1000)
   try {
     const { port } = await server.line
-    const c = child(['client', impl, String(port), String(window), String(seconds), String(ports)], 0, (seconds + 10) * 1000)
+    const c = child(['client', impl, String(port), String(window), String(seconds), String(ports), String(size)], 0, (seconds + 10) * 1000)
     try {
       return await c.line
     } finally { c.stop() }
@@ -144,6 +152,9 @@ async function main (argv) {
   const trials = Number(opt('trials', 3))
   const windows = opt('windows', '1,2,4,8,32').split(',').map(Number)
   const ports = Number(opt('ports', 1))
+  const size = Number(opt('size', 64))
+  if (!Number.isInteger(size) || size < 4 || size > 65507) throw new Error('--size: 4 to 65507 bytes (the request id takes 4)')
+  const oneCore = argv.includes('--one-core')
   const impls = [['node:dgram', 'node'], ['dgram-rs', ROOT]]
   if (process.env.BENCH_BASE) impls.push(['dgram-rs (BENCH_BASE)', path.resolve(process.env.BENCH_BASE)])
   const rows = []
@@ -151,7 +162,7 @@ async function main (argv) {
     const results = impls.map(() => [])
     for (let t = 0; t < trials; t++) {
       // Interleaved: each trial runs every implementation once.
-      for (const [i, [, impl]] of impls.entries()) results[i].push(await trial(impl, window, seconds, ports))
+      for (const [i, [, impl]] of impls.entries()) results[i].push(await trial(impl, window, seconds, ports, size, oneCore ? 0 : 1))
     }
     const base = median(results[0].map((r) => r.rate))
     for (const [i, [name]] of impls.entries()) {
@@ -162,7 +173,7 @@ async function main (argv) {
       rows.push({ window, name, rate, p50, ratio: rate / base, cpu, cpuRatio: cpu / median(results[0].map((r) => r.cpuPerReply)), lost })
     }
   }
-  console.log(`request/response, 64 B, across cores, ${ports} client port(s), ${trials} trial(s) of ${seconds} s, medians\n`)
+  console.log(`request/response, ${size} B, ${oneCore ? 'one core' : 'across cores'}, ${ports} client port(s), ${trials} trial(s) of ${seconds} s, medians\n`)
   console.log('| window | implementation | requests/s | p50 µs | × node:dgram | client CPU µs/reply | × node:dgram | lost (all trials) |')
   console.log('|---:|---|---:|---:|---:|---:|---:|---:|')
   for (const r of rows) {
@@ -175,6 +186,6 @@ module.exports = { main }
 if (require.main === module) {
   const [role, ...rest] = process.argv.slice(2)
   if (role === 'echo') echo(rest[0])
-  else if (role === 'client') client(rest[0], Number(rest[1]), Number(rest[2]), Number(rest[3]), Number(rest[4] || 1))
+  else if (role === 'client') client(rest[0], Number(rest[1]), Number(rest[2]), Number(rest[3]), Number(rest[4] || 1), Number(rest[5] || 64))
   else main(process.argv.slice(2)).catch((e) => { console.error(e); process.exit(1) })
 }
