@@ -44,11 +44,20 @@ const throughput = [
 ]
 
 // BENCH_BASE=<path of another dgram-rs checkout, built> adds its rows beside this checkout's (a
-// before/after in one run): node→rs and rs→rs with that checkout as the receiver.
+// before/after in one run): node→rs, rs→rs and rs→rs callback-paced with that checkout at both
+// ends (node→rs: as the receiver).
 if (process.env.BENCH_BASE) {
   throughput.push(
     { name: 'node→rs (BENCH_BASE)', sender: js('node', 'send'), receiver: js('base', 'recv'), needs: ['rs'], color: '#8c6d3f' },
-    { name: 'rs→rs (BENCH_BASE)', sender: js('base', 'send'), receiver: js('base', 'recv'), needs: ['rs'], color: '#7f3f1f' }
+    { name: 'rs→rs (BENCH_BASE)', sender: js('base', 'send'), receiver: js('base', 'recv'), needs: ['rs'], color: '#7f3f1f' },
+    {
+      name: 'rs→rs callback-paced (BENCH_BASE)',
+      sender: js('base', 'send-paced'),
+      receiver: js('base', 'recv'),
+      needs: ['rs'],
+      color: '#a0522d',
+      versus: 'node→node callback-paced'
+    }
   )
 }
 

@@ -7,7 +7,7 @@
 
 const fs = require('fs')
 const { UdpHandle, udpSetCallbacks } = require('./native.js')
-const { unstage } = require('./staging.js')
+const { datagramBuffer } = require('./staging.js')
 const { codes: { ERR_SOCKET_BAD_TYPE } } = require('./errors.js')
 const { isIP, isInt32, validateFunction } = require('./validators.js')
 const nodeVersion = require('./node-version.js')
@@ -49,8 +49,8 @@ const kFamilyName = Symbol.for('dgram-rs.familyName')
 // A fourth argument, the datagrams' sizes, comes only in batch mode; six
 // more, the receive information, only with receiveInfo (lib/control.js).
 function onmessage (buf, address, port, sizes, localAddress, interfaceIndex, tos, ttl, timestamp, truncated) {
-  // A small datagram comes as a number (lib/staging.js).
-  if (typeof buf === 'number') buf = unstage(buf)
+  // A datagram comes as a number or an ArrayBuffer (lib/staging.js); a batch as a Buffer.
+  if (sizes === undefined) buf = datagramBuffer(buf)
   const rinfo = sizes === undefined
     ? { address, family: this[kFamilyName], port, size: buf.length }
     : { address, family: this[kFamilyName], port, size: (batchLib ??= require('./batch.js')).batchSize(buf) }

@@ -16,7 +16,7 @@
 const events = require('events')
 const util = require('util')
 const { UnixHandle } = require('./native.js')
-const { unstage } = require('./staging.js')
+const { datagramBuffer } = require('./staging.js')
 
 const UV_EAGAIN = -11
 
@@ -46,8 +46,8 @@ function Socket (type, listener) {
   const handle = new UnixHandle()
   const err = handle.open() || handle.recvStart(
     (buf, name) => {
-      // A small datagram comes as a number (lib/staging.js).
-      if (typeof buf === 'number') buf = unstage(buf)
+      // A datagram comes as a number or an ArrayBuffer (lib/staging.js).
+      buf = datagramBuffer(buf)
       this.emit('message', buf, {
         size: buf.length,
         address: {},

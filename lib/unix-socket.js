@@ -13,7 +13,7 @@ const EventEmitter = require('events')
 const { Buffer } = require('buffer')
 const { isArrayBufferView } = require('util').types
 const { UnixHandle } = require('./native.js')
-const { unstage } = require('./staging.js')
+const { datagramBuffer } = require('./staging.js')
 const { sliceBuffer } = require('./buffers.js')
 const {
   ErrnoException,
@@ -89,8 +89,8 @@ function start (self) {
   if (state.sendBufferSize) handle.bufferSize(state.sendBufferSize, false)
   return handle.recvStart(
     (buf, address) => {
-      // A small datagram comes as a number (lib/staging.js).
-      if (typeof buf === 'number') buf = unstage(buf)
+      // A datagram comes as a number or an ArrayBuffer (lib/staging.js).
+      buf = datagramBuffer(buf)
       self.emit('message', buf, { address, family: 'unix', size: buf.length })
     },
     (errno) => self.emit('error', new ErrnoException(errno, 'recvmsg')),

@@ -532,6 +532,27 @@ impl CallScope {
         (status == sys::Status::napi_ok).then_some(value)
     }
 
+    /// A new ArrayBuffer with its own copy of `data`, for JavaScript to view as a Buffer
+    /// (`lib/staging.js`'s `datagramBuffer`). A Buffer that Node-API makes (`buffer_copy`) costs
+    /// a C++ typed array and a prototype change on V8's slow path; a view made in JavaScript is
+    /// the optimized code's, and the Buffer is the same: its own ArrayBuffer, at offset 0.
+    pub fn arraybuffer_copy(&self, data: &[u8]) -> Option<sys::napi_value> {
+        let mut value = ptr::null_mut();
+        let mut memory: *mut c_void = ptr::null_mut();
+        // SAFETY: the scope is open; `memory` receives the new ArrayBuffer's bytes.
+        let status =
+            unsafe { sys::napi_create_arraybuffer(self.env, data.len(), &mut memory, &mut value) };
+        if status != sys::Status::napi_ok {
+            return None;
+        }
+        if !data.is_empty() && !memory.is_null() {
+            // SAFETY: `memory` holds `data.len()` bytes of the new ArrayBuffer, which nothing
+            // else can see yet; `data` is another allocation, valid for its length.
+            unsafe { ptr::copy_nonoverlapping(data.as_ptr(), memory.cast::<u8>(), data.len()) };
+        }
+        Some(value)
+    }
+
     /// A Buffer over `data` itself, with no copy. Falls back to a copy where Node refuses
     /// external memory. [`CallScope::detach`] must empty it before `data` changes.
     ///

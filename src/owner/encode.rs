@@ -5,8 +5,9 @@
 //! `onmessage(buf, address, port[, sizes][, localAddress, interfaceIndex, tos, ttl, timestamp,
 //! truncated])`
 //!
-//! - `buf`: one datagram, as a Buffer or, when small, as a number naming its bytes in the
-//!   staging area (`staging.rs`); in batch mode (`receiveBatches`), a batch's bytes, which
+//! - `buf`: one datagram, as an ArrayBuffer of its own that `lib/staging.js` views as a Buffer
+//!   or, when small, as a number naming its bytes in the staging area (`staging.rs`); in batch
+//!   mode (`receiveBatches`), a batch's bytes, which
 //!   `lib/batch.js`'s `splitBatch` cuts by `sizes`.
 //! - `address`, `port`: the sender (a Unix sender: its name and port 0), made again only when it
 //!   changes from one call to the next in the same handle scope.
@@ -40,7 +41,7 @@ pub(super) struct Encoder<'a> {
 
 impl<'a> Encoder<'a> {
     /// One datagram's `buf`: staged in slot `slot` of the staging area when it is small enough
-    /// and the slot free (a number), else a Buffer holding a copy of its bytes.
+    /// and the slot free (a number), else an ArrayBuffer holding a copy of its bytes.
     pub(super) fn datagram(
         scope: &CallScope,
         env: RawEnv,
@@ -49,7 +50,7 @@ impl<'a> Encoder<'a> {
     ) -> Option<napi_value> {
         match staging::stage(env, slot, bytes) {
             Some(code) => scope.int(code),
-            None => scope.buffer_copy(bytes),
+            None => scope.arraybuffer_copy(bytes),
         }
     }
 
