@@ -120,8 +120,9 @@ export interface SocketOptions extends Abortable {
   reusePortBalance?: ReusePortBalance | undefined;
   /**
    * dgram-rs only: a runtime thread reads the socket, even while JavaScript is busy, into an
-   * inbox of at most `maxQueueBytes` (default 8 MiB; datagrams that do not fit are dropped and
-   * counted in `getStats().droppedByQueue`). Delivery is as on the default path.
+   * inbox of at most `maxQueueBytes` (default 8 MiB; what of a read does not fit is dropped and
+   * counted in `getStats().droppedByQueue`, and the thread reads no more until JavaScript has
+   * emptied the inbox). Delivery is as on the default path.
    */
   backgroundReceive?: boolean | { maxQueueBytes?: number | undefined } | undefined;
   /** dgram-rs only: add the receive information to every rinfo (see `RemoteInfo`). */
@@ -159,7 +160,11 @@ export interface SocketStats {
    * when datagrams arrive one by one, and understates the loss under a GSO sender's flood.
    */
   droppedByKernel: number;
-  /** Datagrams a full `backgroundReceive` inbox dropped. */
+  /**
+   * Datagrams a full `backgroundReceive` inbox dropped: the part of a read that did not fit (the
+   * thread then reads no more until the inbox is empty, and the kernel drops what its buffer
+   * cannot hold meanwhile, in `droppedByKernel`).
+   */
   droppedByQueue: number;
 }
 

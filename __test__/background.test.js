@@ -146,6 +146,44 @@ const t = setInterval(() => {
   assert.ok(got.false < got.true, `default ${got.false} against background ${got.true}`)
 })
 
+// What it proves: while the inbox is (nearly) full the reader stops reading, instead of reading
+// datagrams only to drop them at the inbox on a core JavaScript and the sender need; the kernel
+// then drops what its buffer cannot hold. Without the rule the inbox dropped nearly all of the
+// datagrams that this stall overflowed (hundreds); with it, at most the slots of the one read
+// that crossed the line.
+test('backgroundReceive: a full inbox stops the reader, the kernel drops the rest; every datagram counted', async () => {
+  const r = rs().createSocket({ type: 'udp4', backgroundReceive: { maxQueueBytes: 16 * 1024 }, recvBufferSize: 16 * 1024 })
+  try {
+    const port = await bindLoopback(r)
+    let delivered = 0
+    r.on('message', () => { delivered++ })
+    const total = 1200
+    // Another process sends 1,200 datagrams of 200 bytes, four per millisecond.
+    const child = runChild('node:dgram', `
+const s = dgram.createSocket('udp4')
+const payload = Buffer.alloc(200)
+let n = 0
+const t = setInterval(() => {
+  for (let i = 0; i < 4 && n < ${total}; i++) {
+    if (++n === ${total}) { clearInterval(t); s.send(payload, ${port}, '127.0.0.1', () => s.close()) } else s.send(payload, ${port}, '127.0.0.1')
+  }
+}, 1)
+`)
+    await delay(20)
+    // JavaScript stalls for 500 ms: the 16 KiB inbox holds about 60 of them.
+    const end = Date.now() + 500
+    while (Date.now() < end);
+    await child
+    await settled(() => [r.getStats(), delivered])
+    const stats = r.getStats()
+    const label = JSON.stringify(stats)
+    assert.strictEqual(stats.datagramsReceived + stats.droppedByKernel + stats.droppedByQueue, total, label)
+    assert.strictEqual(delivered, stats.datagramsReceived, label)
+    assert.ok(stats.droppedByKernel > 100, `the kernel dropped what the stall overflowed: ${label}`)
+    assert.ok(stats.droppedByQueue <= 32, `at most one read's slots dropped at the inbox: ${label}`)
+  } finally { closeAll(r) }
+})
+
 test('backgroundReceive: through repeated stalls, the reader takes over and hands back each time; order kept, every datagram counted', async () => {
   // A kernel buffer of a few datagrams: during each 40 ms stall only the background reader can
   // keep up; between stalls the JavaScript thread reads again (the reader hands the socket back

@@ -5,8 +5,10 @@
 //! Why: a receiver whose JavaScript stalls (a 100 ms garbage collection, a synchronous parse)
 //! stops reading, and the kernel's receive buffer (208 KiB by default) overflows within
 //! milliseconds at tens of thousands of datagrams a second. Here a runtime thread reads during
-//! the stall; the inbox holds up to its byte budget, and what does not fit is dropped and
-//! counted, so memory stays bounded and every loss is visible.
+//! the stall; the inbox holds up to its byte budget, and what of a read does not fit is dropped
+//! and counted, so memory stays bounded and every loss is visible. The reader then reads no more
+//! until the inbox is empty (see [`read_while_taken`]): the kernel's buffer takes what comes
+//! meanwhile, and its own count takes what that buffer cannot hold.
 //!
 //! Why a takeover, not a reader that is always on: an always-on reader made every datagram cross
 //! threads (a copy into the inbox, a lock, a wake-up of the loop) even while the JavaScript thread
@@ -726,6 +728,14 @@ async fn read_while_taken(
     let mut timer = None;
     // The pause, for this socket's receive buffer.
     let pace = pace_of(watched.get_ref().as_fd());
+    // Whether the last read did not all fit in the inbox: the JavaScript thread is behind the
+    // traffic (a flood it cannot keep up with, or a stall longer than the budget). Reading on
+    // would take datagrams only to drop them at the inbox, on a core the JavaScript thread and
+    // the sender need (under a GSO flood on two cores the delivered rate fell to 0.46x the
+    // default path's). So the reader then waits for the inbox to empty and hands back; meanwhile
+    // the kernel's buffer fills and drops what does not fit, counted as the default path's
+    // drops are.
+    let mut full = false;
     loop {
         let mut ready = None;
         if !std::mem::take(&mut first) {
@@ -739,6 +749,9 @@ async fn read_while_taken(
                     // ready.
                     if drained.as_mut().poll(cx).is_ready() {
                         return Poll::Ready(Ok(Woken::Drained));
+                    }
+                    if full {
+                        return Poll::Pending;
                     }
                     if pausing {
                         if paused.as_mut().poll(cx).is_pending() {
@@ -770,7 +783,7 @@ async fn read_while_taken(
                     offload.switched(on, ok);
                 }
                 paced = size.reads < SLOTS;
-                shared.queue_read(reader, max_bytes);
+                full = shared.queue_read(reader, max_bytes) > 0;
                 wake();
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -817,10 +830,10 @@ impl Shared {
     }
 
     /// Copies the read's datagrams into the inbox while the budget allows; counts the rest as
-    /// dropped.
-    fn queue_read(&self, reader: &Reader, max_bytes: usize) {
+    /// dropped, and returns how many that was.
+    fn queue_read(&self, reader: &Reader, max_bytes: usize) -> u64 {
         let Ok(mut inbox) = self.inbox.lock() else {
-            return;
+            return 0;
         };
         let mut read = Inbound::default();
         let mut cost = inbox.cost;
@@ -841,7 +854,7 @@ impl Shared {
         }
         self.dropped.fetch_add(dropped, Ordering::Relaxed);
         if read.entries.is_empty() {
-            return;
+            return dropped;
         }
         self.received
             .fetch_add(read.entries.len() as u64, Ordering::Relaxed);
@@ -850,6 +863,7 @@ impl Shared {
         inbox.cost = cost;
         inbox.items.push_back(Item::Read(read));
         self.queued.store(true, Ordering::Release);
+        dropped
     }
 }
 
