@@ -25,6 +25,20 @@ function closeAll (...sockets) {
 }
 
 // Resolves once `read()` has not changed for `quiet` ms (bounded by `ms`).
+// A node:dgram child process that sends `total` datagrams to `port`, `perMs` every millisecond,
+// and closes once the last is sent; `datagram` is the n-th's expression in the child (n from 0).
+function pacedSender (port, total, perMs, datagram, options) {
+  return runChild('node:dgram', `
+const s = dgram.createSocket('udp4')
+let n = 0
+const t = setInterval(() => {
+  for (let i = 0; i < ${perMs} && n < ${total}; i++, n++) {
+    if (n === ${total - 1}) { clearInterval(t); s.send(${datagram}, ${port}, '127.0.0.1', () => s.close()) } else s.send(${datagram}, ${port}, '127.0.0.1')
+  }
+}, 1)
+`, options)
+}
+
 async function settled (read, quiet = 150, ms = 5000) {
   let last = JSON.stringify(read())
   let since = Date.now()
@@ -124,13 +138,7 @@ test('backgroundReceive: datagrams keep being read while JavaScript stalls, wher
       let delivered = 0
       r.on('message', () => { delivered++ })
       // Another process sends 300 datagrams, one per millisecond.
-      const child = runChild('node:dgram', `
-const s = dgram.createSocket('udp4')
-let n = 0
-const t = setInterval(() => {
-  if (++n === 300) { clearInterval(t); s.send('x', ${port}, '127.0.0.1', () => s.close()) } else s.send('x', ${port}, '127.0.0.1')
-}, 1)
-`)
+      const child = pacedSender(port, 300, 1, "'x'")
       await delay(20)
       // JavaScript stalls for 400 ms.
       const end = Date.now() + 400
@@ -159,16 +167,7 @@ test('backgroundReceive: a full inbox stops the reader, the kernel drops the res
     r.on('message', () => { delivered++ })
     const total = 1200
     // Another process sends 1,200 datagrams of 200 bytes, four per millisecond.
-    const child = runChild('node:dgram', `
-const s = dgram.createSocket('udp4')
-const payload = Buffer.alloc(200)
-let n = 0
-const t = setInterval(() => {
-  for (let i = 0; i < 4 && n < ${total}; i++) {
-    if (++n === ${total}) { clearInterval(t); s.send(payload, ${port}, '127.0.0.1', () => s.close()) } else s.send(payload, ${port}, '127.0.0.1')
-  }
-}, 1)
-`)
+    const child = pacedSender(port, total, 4, 'Buffer.alloc(200)')
     await delay(20)
     // JavaScript stalls for 500 ms: the 16 KiB inbox holds about 60 of them.
     const end = Date.now() + 500
@@ -195,14 +194,7 @@ test('backgroundReceive: through repeated stalls, the reader takes over and hand
     r.on('message', (msg) => { seen.push(Number(msg.toString())) })
     const total = 1500
     // Another process sends 1,500 numbered datagrams, two per millisecond.
-    const child = runChild('node:dgram', `
-const s = dgram.createSocket('udp4')
-let n = 0
-const t = setInterval(() => {
-  for (let k = 0; k < 2 && n < ${total}; k++) s.send(String(n++), ${port}, '127.0.0.1')
-  if (n === ${total}) { clearInterval(t); setTimeout(() => s.close(), 50) }
-}, 1)
-`, { timeout: 20000 })
+    const child = pacedSender(port, total, 2, 'String(n)', { timeout: 20000 })
     // JavaScript stalls for 40 ms every 80 ms until the sender is done.
     let stalls = 0
     let done = false

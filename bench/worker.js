@@ -70,8 +70,8 @@ setTimeout(() => fail(new Error('worker watchdog: no stop after the deadline')),
 // on (the name's resolution through package.json "exports" allocates first).
 function requireBase () {
   const { createRequire } = require('node:module')
-  const base = require('node:path').resolve(process.env.BENCH_BASE)
-  return createRequire(require('node:path').join(base, 'bench', 'worker.js'))('dgram-rs')
+  const path = require('node:path')
+  return createRequire(path.join(path.resolve(process.env.BENCH_BASE), 'bench', 'worker.js'))('dgram-rs')
 }
 
 let dgram
