@@ -218,6 +218,51 @@ test('backgroundReceive: through repeated stalls, the reader takes over and hand
   } finally { closeAll(r) }
 })
 
+// What it proves: a datagram delivered from the inbox carries its own sender, where senders
+// alternate within the reader's reads. A turn of the inbox makes a sender's address and port once
+// and gives them again only to that sender's next datagrams: giving them to every datagram of the
+// turn fails here at the second sender's first datagram.
+test('backgroundReceive: from the inbox, each datagram carries its own sender (two senders alternating through a stall)', async () => {
+  // A kernel buffer of a few datagrams: what JavaScript does not read during the stall reaches it
+  // through the reader's inbox, or not at all.
+  const r = rs().createSocket({ type: 'udp4', backgroundReceive: true, recvBufferSize: 4096 })
+  try {
+    const port = await bindLoopback(r)
+    const seen = []
+    r.on('message', (msg, rinfo) => { seen.push([msg.toString(), `${rinfo.address}:${rinfo.port}`]) })
+    const total = 300
+    // Another process sends from two sockets (127.0.0.1 and 127.0.0.2) in turn, two datagrams a
+    // millisecond, each datagram its sender's own address and port.
+    const child = runChild('node:dgram', `
+const a = dgram.createSocket('udp4')
+const b = dgram.createSocket('udp4')
+a.bind(0, '127.0.0.1', () => b.bind(0, '127.0.0.2', () => {
+  let n = 0
+  const t = setInterval(() => {
+    for (let i = 0; i < 2 && n < ${total}; i++, n++) {
+      const s = n % 2 ? b : a
+      const me = s.address().address + ':' + s.address().port
+      if (n === ${total - 1}) { clearInterval(t); s.send(me, ${port}, '127.0.0.1', () => { a.close(); b.close() }) } else s.send(me, ${port}, '127.0.0.1')
+    }
+  }, 1)
+}))
+`)
+    await delay(20)
+    // JavaScript stalls for 300 ms while they send.
+    const end = Date.now() + 300
+    while (Date.now() < end);
+    await child
+    await settled(() => [r.getStats(), seen.length])
+    const stats = r.getStats()
+    const label = JSON.stringify({ stats, delivered: seen.length })
+    assert.strictEqual(stats.datagramsReceived + stats.droppedByKernel + stats.droppedByQueue, total, label)
+    // Most came through the inbox: the kernel's buffer holds only a few.
+    assert.ok(seen.length >= total * 0.8, label)
+    for (const [sentBy, rinfo] of seen) assert.strictEqual(rinfo, sentBy)
+    assert.strictEqual(new Set(seen.map(([sentBy]) => sentBy)).size, 2, 'both senders delivered')
+  } finally { closeAll(r) }
+})
+
 test('backgroundReceive: close() lets go of the socket at once (its port can be bound again)', async () => {
   for (let i = 0; i < 5; i++) {
     const r = rs().createSocket({ type: 'udp4', backgroundReceive: true })

@@ -6,7 +6,8 @@
 // it; the figure is the longest gap between two of its ticks (node:dgram delivers at most 32
 // datagrams per loop iteration, so its timers keep ticking), with the datagrams delivered per
 // second. node:dgram, dgram-rs default and dgram-rs backgroundReceive, side by side in one run,
-// each receiver its own process (the sender another).
+// each receiver its own process (the sender another); a backgroundReceive row's rate is also given
+// against its own build's default path, paired trial by trial.
 //
 //   npm run bench -- --fairness [--seconds=2] [--trials=3] [--handler-us=20]
 //   (node bench/run.js --fairness …, or node bench/fairness.js …)
@@ -132,12 +133,21 @@ async function main (argv) {
   }
   const baseGap = median(results[0].map((r) => r.longest))
   console.log(`GSO flood, handler ${handlerUs} µs per datagram, ${trials} trial(s) of ${seconds} s, medians\n`)
-  console.log('| receiver | longest 10 ms-timer gap (ms) | × node:dgram | delivered/s |')
-  console.log('|---|---:|---:|---:|')
-  for (const [i, [name]] of configs.entries()) {
+  // A backgroundReceive row's rate against its own build's default path, trial by trial (the
+  // two ran one right after the other): the flood's rate moves by a tenth or more between trials.
+  console.log('Rate against the default path, paired: each trial\'s ratio to the same build\'s default-path run, median and range.\n')
+  console.log('| receiver | longest 10 ms-timer gap (ms) | × node:dgram | delivered/s | rate against the default path, paired |')
+  console.log('|---|---:|---:|---:|---:|')
+  for (const [i, [name, impl, bg]] of configs.entries()) {
     const gap = median(results[i].map((r) => r.longest))
     const rate = median(results[i].map((r) => r.rate))
-    console.log(`| ${name} | ${gap.toFixed(1)} | ${(gap / baseGap).toFixed(2)} | ${Math.round(rate).toLocaleString('en')} |`)
+    const d = configs.findIndex(([, other, otherBg]) => other === impl && !otherBg)
+    let paired = '–'
+    if (bg && d >= 0) {
+      const ratios = results[i].map((r, t) => r.rate / results[d][t].rate)
+      paired = `${median(ratios).toFixed(2)}× (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`
+    }
+    console.log(`| ${name} | ${gap.toFixed(1)} | ${(gap / baseGap).toFixed(2)} | ${Math.round(rate).toLocaleString('en')} | ${paired} |`)
   }
 }
 

@@ -8,6 +8,7 @@
 //   npm run bench -- --stalls [--seconds=3] [--sender=node|dgram-rs] [--only=<regex on config>]
 //     [--cpu-trials=5]   runs of each paced configuration without stalls, for the CPU medians
 //     [--rtt-trials=5]   runs of each ping-pong, the rows in turn, for the latency medians
+//     [--flood-trials=3] runs of each flood, the receivers in turn, for the rate medians
 //   (node bench/run.js --stalls …, or node bench/stalls.js …)
 //   BENCH_BASE=<another checkout, its addon built> adds that build's backgroundReceive to every
 //   table, for a before/after in one run.
@@ -348,7 +349,7 @@ async function main (args) {
     return a === undefined ? dflt : a.slice(name.length + 3)
   }
   for (const a of args) {
-    if (!/^--(seconds|sender|only|cpu-trials|rtt-trials)=/.test(a)) throw new Error(`unknown argument ${a}\nusage: node bench/stalls.js [--seconds=3] [--sender=node|dgram-rs] [--only=<regex>] [--cpu-trials=5] [--rtt-trials=5]`)
+    if (!/^--(seconds|sender|only|cpu-trials|rtt-trials|flood-trials)=/.test(a)) throw new Error(`unknown argument ${a}\nusage: node bench/stalls.js [--seconds=3] [--sender=node|dgram-rs] [--only=<regex>] [--cpu-trials=5] [--rtt-trials=5] [--flood-trials=3]`)
   }
   const opts = {
     seconds: Number(opt('seconds', '3')),
@@ -356,6 +357,7 @@ async function main (args) {
     only: new RegExp(opt('only', '.')),
     cpuTrials: Math.max(1, Number(opt('cpu-trials', '5'))),
     rttTrials: Math.max(1, Number(opt('rtt-trials', '5'))),
+    floodTrials: Math.max(1, Number(opt('flood-trials', '3'))),
     floodSize: 200,
     rttSeconds: 2
   }
@@ -422,17 +424,36 @@ async function main (args) {
 
   if (opts.only.test('flood')) {
     opts.bin = reference()
-    console.log(`## Maximum sustained receive rate: flood of ${opts.floodSize} B datagrams (udp_reference send-mmsg, one process)\n`)
-    console.log('| receiver | sender datagrams/s | received datagrams/s (to JS) | JS thread µs/datagram | process µs/datagram |')
-    console.log('|---|---:|---:|---:|---:|')
-    for (const rx of RECEIVERS) {
-      log(`flood: ${rx.name}`)
-      try {
-        const f = await flood(rx, opts)
-        console.log(`| ${rx.name} | ${fmt(f.sendRate)} | ${fmt(f.rate)} | ${fmt(f.jsUsPer, 2)} | ${fmt(f.procUsPer, 2)} |`)
-      } catch (err) {
-        console.log(`| ${rx.name} | error: ${err.message} ||||`)
+    // Trials with the receivers in turn: one flood's rate moved by a tenth or more from run to run
+    // on the project's 2-vCPU machine (the sender, the JS thread and a reader share two cores),
+    // as much as the differences measured here.
+    const runs = RECEIVERS.map(() => [])
+    for (let trial = 0; trial < opts.floodTrials; trial++) {
+      for (const [i, rx] of RECEIVERS.entries()) {
+        log(`flood ${trial + 1}/${opts.floodTrials}: ${rx.name}`)
+        try {
+          runs[i][trial] = await flood(rx, opts)
+        } catch (err) {
+          log(`${rx.name}: ${err.message}`)
+        }
       }
+    }
+    console.log(`## Maximum sustained receive rate: flood of ${opts.floodSize} B datagrams (udp_reference send-mmsg, one process), median of ${opts.floodTrials} runs each\n`)
+    console.log('Against the default path, paired: the ratio of each trial\'s two rates (one run right after the other), median and range.\n')
+    console.log('| receiver | sender datagrams/s | received datagrams/s (to JS) | range | against the default path, paired | JS thread µs/datagram | process µs/datagram |')
+    console.log('|---|---:|---:|---|---:|---:|---:|')
+    const base = runs[RECEIVERS.findIndex((rx) => rx.impl === 'rs' && !rx.bg)]
+    for (const [i, rx] of RECEIVERS.entries()) {
+      const got = runs[i].filter(Boolean)
+      if (got.length === 0) {
+        console.log(`| ${rx.name} | error ||||||`)
+        continue
+      }
+      const of = (key) => median(got.map((f) => f[key]))
+      const rates = got.map((f) => f.rate)
+      const ratios = runs[i] === base ? [] : runs[i].flatMap((f, t) => f && base[t] ? [f.rate / base[t].rate] : [])
+      const paired = ratios.length ? `${fmt(median(ratios), 2)}× (${fmt(Math.min(...ratios), 2)}–${fmt(Math.max(...ratios), 2)})` : '–'
+      console.log(`| ${rx.name} | ${fmt(of('sendRate'))} | ${fmt(of('rate'))} | ${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))} | ${paired} | ${fmt(of('jsUsPer'), 2)} | ${fmt(of('procUsPer'), 2)} |`)
     }
     console.log('')
   }

@@ -45,7 +45,8 @@ use super::encode::{Call, Encoder};
 use super::{borrow_mut, staging, Callbacks, Delivery, Owner};
 use crate::recv;
 use crate::recv::background::{Background, Counts, Entry, Inbound, Item};
-use crate::uv::{Async, AsyncHandler, CallScope};
+use crate::sys::addr::OwnedAddr;
+use crate::uv::{Async, AsyncHandler, CallScope, Callee};
 
 /// A socket's background reader and its wake-up handle.
 pub(super) struct Receiver {
@@ -241,8 +242,17 @@ impl Owner {
     /// Delivers up to `budget` datagrams from the inbox; returns whether more may wait, and how
     /// many it delivered. The read in progress stays in the socket's `inbound` slot, a call at a
     /// time: a nested loop (a listener running the loop) gives the socket a turn that continues
-    /// it, in order, before it takes the next read from the inbox.
+    /// it, in order, before it takes the next read from the inbox. The turn's calls share one
+    /// handle scope, as on the default path (`deliver.rs`): `onmessage` is looked up once, and
+    /// the sender's address and port are made again only when the sender changes.
     fn drain_some(&self, callbacks: &Callbacks, budget: usize) -> (bool, usize) {
+        let Some(scope) = CallScope::open(self.env) else {
+            return (false, 0);
+        };
+        let Some(onmessage) = callbacks.callee(&scope, |f| &f.onmessage) else {
+            return (false, 0);
+        };
+        let mut sender = None;
         let mut left = budget;
         let more = loop {
             if !self.is_receiving() || self.paused.get() {
@@ -259,7 +269,7 @@ impl Owner {
             {
                 // Should the listener run the loop, its nested loop continues from here.
                 self.request_turn();
-                match self.call_next_inbound(callbacks) {
+                match self.call_next_inbound(&scope, callbacks, &onmessage, &mut sender) {
                     Some(n) => left = left.saturating_sub(n),
                     None => break false,
                 }
@@ -273,10 +283,8 @@ impl Owner {
                 // as 'icmp', never as 'error' (as on the default path).
                 Item::Error(_) if self.receives_errors() => self.report_errors(),
                 Item::Error(errno) => {
-                    if let Some(scope) = CallScope::open(self.env) {
-                        if let Some(code) = scope.int(errno) {
-                            callbacks.call(&scope, |f| &f.onerror, &[code]);
-                        }
+                    if let Some(code) = scope.int(errno) {
+                        callbacks.call(&scope, |f| &f.onerror, &[code]);
                     }
                 }
                 Item::Read(read) => {
@@ -293,12 +301,17 @@ impl Owner {
         (more, budget - left)
     }
 
-    /// Makes the next call of the read in progress: one datagram, or (batch mode) a run of one
-    /// sender's datagrams (a batch is never split). Returns how many datagrams it delivered;
-    /// `None` when the call could not be made (the read is dropped then).
-    fn call_next_inbound(&self, callbacks: &Callbacks) -> Option<usize> {
-        let scope = CallScope::open(self.env)?;
-        let onmessage = callbacks.callee(&scope, |f| &f.onmessage)?;
+    /// Makes the next call of the read in progress, in `scope`: one datagram, or (batch mode) a
+    /// run of one sender's datagrams (a batch is never split). `sender` carries the last
+    /// sender's values from call to call. Returns how many datagrams it delivered; `None` when
+    /// the call could not be made (the read is dropped then).
+    fn call_next_inbound(
+        &self,
+        scope: &CallScope,
+        callbacks: &Callbacks,
+        onmessage: &Callee,
+        sender: &mut Option<SenderValues>,
+    ) -> Option<usize> {
         let batch = self.delivery.get() != Delivery::Each;
         let (args, argc, count) = {
             let mut slot = self.inbound.try_borrow_mut().ok()?;
@@ -326,7 +339,7 @@ impl Owner {
                 .read
                 .data
                 .get(offset..offset + len)
-                .and_then(|bytes| self.inbound_args(&scope, bytes, group, batch));
+                .and_then(|bytes| self.inbound_args(scope, bytes, group, batch, sender));
             current.i = end;
             current.offset += len;
             if made.is_none() || current.i >= current.read.entries.len() {
@@ -335,18 +348,20 @@ impl Owner {
             let (args, argc) = made?;
             (args, argc, end - i)
         };
-        scope.call_callee(&callbacks.context, &onmessage, &args[..argc]);
+        scope.call_callee(&callbacks.context, onmessage, &args[..argc]);
         Some(count)
     }
 
     /// `onmessage`'s arguments for `bytes`: a datagram, or (batch mode) a run of datagrams of
     /// one sender, with their sizes (a number when all but the last share it, else an array).
+    /// The sender's values come from `sender` when it is the same, and are left there.
     fn inbound_args(
         &self,
         scope: &CallScope,
         bytes: &[u8],
         group: &[Entry],
         batch: bool,
+        sender: &mut Option<SenderValues>,
     ) -> Option<Call> {
         let first = group.first()?;
         let (buf, sizes) = if batch {
@@ -367,8 +382,35 @@ impl Owner {
             (Encoder::datagram(scope, self.env, 0, bytes)?, None)
         };
         let info = first.info.as_ref();
-        Encoder::default().call(scope, self.family, buf, sizes, first.from.as_addr(), info)
+        let from = first.from.as_addr();
+        let mut encoder = match sender.as_ref() {
+            Some(known) if known.from == first.from => {
+                Encoder::knowing(from, known.address, known.port)
+            }
+            _ => Encoder::default(),
+        };
+        let call = encoder.call(scope, self.family, buf, sizes, from, info)?;
+        if let Some((address, port)) = encoder.sender_values() {
+            if !sender
+                .as_ref()
+                .is_some_and(|known| known.from == first.from)
+            {
+                *sender = Some(SenderValues {
+                    from: first.from.clone(),
+                    address,
+                    port,
+                });
+            }
+        }
+        Some(call)
     }
+}
+
+/// The last sender of a turn and its `onmessage` values, made in the turn's handle scope.
+struct SenderValues {
+    from: OwnedAddr,
+    address: napi_value,
+    port: napi_value,
 }
 
 /// The background read being delivered: its datagrams, and the next one's index and offset.

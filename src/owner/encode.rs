@@ -54,6 +54,20 @@ impl<'a> Encoder<'a> {
         }
     }
 
+    /// An encoder that already holds `from`'s address and port, made by an earlier call in the
+    /// same handle scope (the background path's turn makes one encoder per datagram).
+    pub(super) fn knowing(from: Addr<'a>, address: napi_value, port: napi_value) -> Self {
+        Encoder {
+            sender: Sender(Some((from, address, port))),
+            local: InfoValues::default(),
+        }
+    }
+
+    /// The last sender's address and port as made in this scope, for [`Encoder::knowing`].
+    pub(super) fn sender_values(&self) -> Option<(napi_value, napi_value)> {
+        self.sender.0.map(|(_, address, port)| (address, port))
+    }
+
     /// The arguments of the call that delivers `buf` (and, in batch mode, its `sizes`) from
     /// `from`, with the receive information `info` when the read asked for it.
     pub(super) fn call(
