@@ -117,6 +117,40 @@ fn a_full_inbox_drops_the_rest_of_its_read_and_stops_the_reader() {
     bg.stop();
 }
 
+/// The budget holds across reads: each read is measured against what the inbox holds (a read
+/// copied outside the inbox's lock adds its own cost to the inbox's, never replaces it).
+#[test]
+fn the_budget_holds_across_reads_queued_one_after_another() {
+    let (r, s, addr) = pair();
+    // Room for 10 datagrams of 100 bytes; three reads of 4, nothing taken meanwhile.
+    let bg = Background::start(
+        r.as_fd(),
+        10 * (100 + ENTRY_COST),
+        ReadMode::default(),
+        || {},
+    )
+    .unwrap();
+    for read in 1..=3u64 {
+        for _ in 0..4 {
+            s.send_to(&[9; 100], addr).unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while bg.counts().received + bg.counts().dropped < 4 * read.min(2) + read / 3
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    // The third batch found room for 2; the read that overflowed dropped the rest of itself (1
+    // or 2, as the kernel split the batch) and stopped the reader.
+    std::thread::sleep(Duration::from_millis(20));
+    let dropped = bg.counts().dropped;
+    assert_eq!(bg.counts().received, 10);
+    assert!((1..=2).contains(&dropped), "dropped {dropped}");
+    assert_eq!(take_datagrams(&bg, 10).len(), 10);
+    bg.stop();
+}
+
 #[test]
 fn stopping_lets_go_of_the_socket() {
     let (r, _s, addr) = pair();
