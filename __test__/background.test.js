@@ -24,7 +24,12 @@ function closeAll (...sockets) {
   for (const s of sockets) { try { s.close() } catch {} }
 }
 
-// Resolves once `read()` has not changed for `quiet` ms (bounded by `ms`).
+// Keeps JavaScript busy (a stall of the event loop) for `ms` milliseconds.
+function busy (ms) {
+  const end = Date.now() + ms
+  while (Date.now() < end);
+}
+
 // A node:dgram child process that sends `total` datagrams to `port`, `perMs` every millisecond,
 // and closes once the last is sent; `datagram` is the n-th's expression in the child (n from 0).
 function pacedSender (port, total, perMs, datagram, options) {
@@ -39,6 +44,7 @@ const t = setInterval(() => {
 `, options)
 }
 
+// Resolves once `read()` has not changed for `quiet` ms (bounded by `ms`).
 async function settled (read, quiet = 150, ms = 5000) {
   let last = JSON.stringify(read())
   let since = Date.now()
@@ -141,8 +147,7 @@ test('backgroundReceive: datagrams keep being read while JavaScript stalls, wher
       const child = pacedSender(port, 300, 1, "'x'")
       await delay(20)
       // JavaScript stalls for 400 ms.
-      const end = Date.now() + 400
-      while (Date.now() < end);
+      busy(400)
       await child
       await settled(() => [r.getStats(), delivered])
       const stats = r.getStats()
@@ -170,8 +175,7 @@ test('backgroundReceive: a full inbox stops the reader, the kernel drops the res
     const child = pacedSender(port, total, 4, 'Buffer.alloc(200)')
     await delay(20)
     // JavaScript stalls for 500 ms: the 16 KiB inbox holds about 60 of them.
-    const end = Date.now() + 500
-    while (Date.now() < end);
+    busy(500)
     await child
     await settled(() => [r.getStats(), delivered])
     const stats = r.getStats()
@@ -201,8 +205,7 @@ test('backgroundReceive: through repeated stalls, the reader takes over and hand
     const stall = setInterval(() => {
       if (done) return
       stalls++
-      const end = Date.now() + 40
-      while (Date.now() < end);
+      busy(40)
     }, 80)
     try { await child } finally { done = true; clearInterval(stall) }
     await settled(() => [r.getStats(), seen.length])
@@ -249,8 +252,7 @@ a.bind(0, '127.0.0.1', () => b.bind(0, '127.0.0.2', () => {
 `)
     await delay(20)
     // JavaScript stalls for 300 ms while they send.
-    const end = Date.now() + 300
-    while (Date.now() < end);
+    busy(300)
     await child
     await settled(() => [r.getStats(), seen.length])
     const stats = r.getStats()

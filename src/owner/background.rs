@@ -383,24 +383,22 @@ impl Owner {
         };
         let info = first.info.as_ref();
         let from = first.from.as_addr();
-        let mut encoder = match sender.as_ref() {
-            Some(known) if known.from == first.from => {
-                Encoder::knowing(from, known.address, known.port)
-            }
-            _ => Encoder::default(),
+        let known = sender
+            .as_ref()
+            .filter(|known| known.from == first.from)
+            .map(|known| (known.address, known.port));
+        let mut encoder = match known {
+            Some((address, port)) => Encoder::knowing(from, address, port),
+            None => Encoder::default(),
         };
         let call = encoder.call(scope, self.family, buf, sizes, from, info)?;
-        if let Some((address, port)) = encoder.sender_values() {
-            if !sender
-                .as_ref()
-                .is_some_and(|known| known.from == first.from)
-            {
-                *sender = Some(SenderValues {
-                    from: first.from.clone(),
-                    address,
-                    port,
-                });
-            }
+        // A new sender's values, kept for its next datagrams (its address copied only then).
+        if let (None, Some((address, port))) = (known, encoder.sender_values()) {
+            *sender = Some(SenderValues {
+                from: first.from.clone(),
+                address,
+                port,
+            });
         }
         Some(call)
     }

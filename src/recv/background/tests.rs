@@ -40,6 +40,17 @@ fn take_datagrams(bg: &Background, n: usize) -> Vec<(Vec<u8>, SocketAddr)> {
     got
 }
 
+/// A reader on `r` whose inbox has room for `datagrams` datagrams of 100 bytes.
+fn with_room_for(r: &UdpSocket, datagrams: usize) -> Background {
+    Background::start(
+        r.as_fd(),
+        datagrams * (100 + ENTRY_COST),
+        ReadMode::default(),
+        || {},
+    )
+    .unwrap()
+}
+
 #[test]
 fn reads_in_order_and_wakes() {
     let (r, s, addr) = pair();
@@ -77,14 +88,7 @@ fn reads_in_order_and_wakes() {
 #[test]
 fn a_full_inbox_drops_the_rest_of_its_read_and_stops_the_reader() {
     let (r, s, addr) = pair();
-    // Room for 10 datagrams of 100 bytes.
-    let bg = Background::start(
-        r.as_fd(),
-        10 * (100 + ENTRY_COST),
-        ReadMode::default(),
-        || {},
-    )
-    .unwrap();
+    let bg = with_room_for(&r, 10);
     for _ in 0..50 {
         s.send_to(&[7; 100], addr).unwrap();
     }
@@ -122,14 +126,8 @@ fn a_full_inbox_drops_the_rest_of_its_read_and_stops_the_reader() {
 #[test]
 fn the_budget_holds_across_reads_queued_one_after_another() {
     let (r, s, addr) = pair();
-    // Room for 10 datagrams of 100 bytes; three reads of 4, nothing taken meanwhile.
-    let bg = Background::start(
-        r.as_fd(),
-        10 * (100 + ENTRY_COST),
-        ReadMode::default(),
-        || {},
-    )
-    .unwrap();
+    // Three reads of 4, nothing taken meanwhile.
+    let bg = with_room_for(&r, 10);
     for read in 1..=3u64 {
         for _ in 0..4 {
             s.send_to(&[9; 100], addr).unwrap();
@@ -164,13 +162,7 @@ fn stopping_lets_go_of_the_socket() {
 #[test]
 fn what_is_put_back_comes_first_and_counts_against_the_budget() {
     let (r, s, addr) = pair();
-    let bg = Background::start(
-        r.as_fd(),
-        2 * (100 + ENTRY_COST),
-        ReadMode::default(),
-        || {},
-    )
-    .unwrap();
+    let bg = with_room_for(&r, 2);
     s.send_to(&[1; 100], addr).unwrap();
     let deadline = Instant::now() + Duration::from_secs(2);
     let first = loop {
