@@ -134,6 +134,76 @@ s.on('message', (msg) => {
 s.bind(0, '127.0.0.1', () => s.send('x', s.address().port, '127.0.0.1'))
 `
 
+// A project with a copy of the package in node_modules/dgram-rs and the given files (relative
+// path: contents) beside it; the copy is loaded in a fresh process that counts reads of
+// /proc/self/maps.
+function loadInProject (t, files) {
+  const root = path.join(__dirname, '..')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dgram-rs-addons-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const pkg = path.join(dir, 'node_modules', 'dgram-rs')
+  for (const f of ['index.js', 'package.json', 'lib', path.join('generated', 'dgram-rs.js')]) {
+    if (fs.existsSync(path.join(root, f))) fs.cpSync(path.join(root, f), path.join(pkg, f), { recursive: true })
+  }
+  for (const [name, contents] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true })
+    fs.writeFileSync(path.join(dir, name), contents)
+  }
+  const script = `
+const fs = require('fs')
+const readFileSync = fs.readFileSync
+let mapsRead = 0
+fs.readFileSync = function (file, ...rest) {
+  if (file === '/proc/self/maps') mapsRead++
+  return readFileSync.call(this, file, ...rest)
+}
+let warning = null
+process.on('warning', (w) => { warning = w.code })
+const dgram = require(process.argv[1])
+setImmediate(() => console.log(JSON.stringify({ native: dgram.native, mapsRead, warning })))
+`
+  const r = spawnSync(...nodeCommand(['-e', script, pkg]), {
+    encoding: 'utf8',
+    timeout: 15000,
+    env: { ...process.env, DGRAM_RS_CODE_CACHE: '0' }
+  })
+  assert.strictEqual(r.status, 0, r.stderr)
+  return JSON.parse(r.stdout)
+}
+
+test('cold start: the addon of one C library alone is loaded without asking which C library runs', { skip: !native && 'no native addon' }, (t) => {
+  const root = path.join(__dirname, '..')
+  const [gnu, musl] = ['gnu', 'musl'].map((libc) => `linux-${process.arch}-${libc}`)
+  const built = [gnu, musl].find((p) => fs.existsSync(path.join(root, `dgram-rs.${p}.node`)))
+  if (built === undefined) return t.skip('no local build in the package root')
+  const other = built === gnu ? musl : gnu
+  const addon = fs.readFileSync(path.join(root, `dgram-rs.${built}.node`))
+  const local = (p) => `node_modules/dgram-rs/dgram-rs.${p}.node`
+  const installed = (p, contents, under = 'node_modules') => ({
+    [`${under}/dgram-rs-${p}/package.json`]: JSON.stringify({ name: `dgram-rs-${p}`, main: `dgram-rs.${p}.node` }),
+    [`${under}/dgram-rs-${p}/dgram-rs.${p}.node`]: contents
+  })
+  const fine = { native: true, mapsRead: 0, warning: null }
+  // This C library's alone, as a local build or as the platform package: loaded, and
+  // /proc/self/maps never read.
+  assert.deepStrictEqual(loadInProject(t, { [local(built)]: addon }), fine)
+  assert.deepStrictEqual(loadInProject(t, installed(built, addon)), fine)
+  // Both C libraries' (the same file under both names): the loader asks, once, and loads.
+  const asked = { native: true, mapsRead: 1, warning: null }
+  assert.deepStrictEqual(loadInProject(t, { [local(gnu)]: addon, [local(musl)]: addon }), asked)
+  assert.deepStrictEqual(loadInProject(t, { ...installed(gnu, addon), ...installed(musl, addon) }), asked)
+  // The other C library's alone (here a file no loader takes), nested in the package's own
+  // node_modules, the nearest folder: it fails to load, the loader asks, and resolves this C
+  // library's package, further up.
+  assert.deepStrictEqual(loadInProject(t, { ...installed(other, 'not an ELF file', 'node_modules/dgram-rs/node_modules'), ...installed(built, addon) }), asked)
+  // The other C library's alone, nothing of this one's: what is missing is this C library's
+  // addon, so the package falls back to node:dgram with its warning, as it did when the loader
+  // asked first; not "the addon did not load", which is a broken install's error.
+  const fellBack = { native: false, mapsRead: 1, warning: 'DGRAM_RS_FALLBACK' }
+  assert.deepStrictEqual(loadInProject(t, { [local(other)]: 'not an ELF file' }), fellBack)
+  assert.deepStrictEqual(loadInProject(t, installed(other, 'not an ELF file')), fellBack)
+})
+
 test('cold start: a fresh process binds, sends and receives without loading cluster or net', { skip: !native && 'no native addon' }, () => {
   const r = spawnSync(...nodeCommand(['-e', RECIPE, path.join(__dirname, '..')]), { encoding: 'utf8', timeout: 15000 })
   assert.strictEqual(r.status, 0, r.stderr)

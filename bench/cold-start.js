@@ -14,10 +14,12 @@
 // The median of the trials is printed with dgram-rs's ratio. Loopback only; each child is
 // bounded in time.
 //
-// BENCH_BASE=<path of another dgram-rs checkout, built> adds its rows (a before/after in one run).
+// BENCH_BASE=<path of another dgram-rs checkout, built> adds its rows (a before/after in one run),
+// as installed: from a copy laid out as below, whose first process left the cache.
 //
-// dgram-rs runs twice, each from its own copy of the package in a temporary folder (the checkout's
-// own generated/cache/ is left alone): as installed, where the first process compiled the bundle
+// dgram-rs runs twice, each from its own copy of the package in a temporary folder, laid out as a
+// consumer's node_modules holds it, the platform package beside it (the checkout's own
+// generated/cache/ is left alone): as installed, where the first process compiled the bundle
 // and left V8's code cache of it in the package's folder (one process runs first to leave it), and
 // as the first process after an install or a Node.js upgrade pays, compiling the bundle
 // (DGRAM_RS_CODE_CACHE=0: no cache made). On a Node.js with a compile cache (22.8 and later) a
@@ -41,7 +43,7 @@ const CHILD_LIMIT_MS = 10000
 function child (impl) {
   const { performance } = require('node:perf_hooks')
   const start = performance.now()
-  const dgram = require(impl === 'node' ? 'node:dgram' : impl === 'base' ? process.env.BENCH_BASE : process.argv[4])
+  const dgram = require(impl === 'node' ? 'node:dgram' : process.argv[4])
   const requireMs = performance.now() - start
   const s = dgram.createSocket('udp4')
   s.on('message', () => {
@@ -75,15 +77,29 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
 }
 
-// A copy of the package (what a consumer's node_modules holds) in a temporary folder.
-function packageCopy () {
+// A copy of the package laid out as a consumer's node_modules holds it, in a temporary folder
+// (`temps`, removed at the end): <temp>/node_modules/dgram-rs, and beside it the platform package
+// of each addon the checkout `from` built (dgram-rs-<platform>: its package.json and .node file),
+// so that the addon is found as an installed one is, not as a clone's local build. Returns the
+// copy's path.
+function packageCopy (temps, from = ROOT) {
   const fs = require('node:fs')
   const os = require('node:os')
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dgram-rs-cold-'))
-  const files = ['index.js', 'package.json', 'lib', path.join('generated', 'dgram-rs.js'),
-    ...fs.readdirSync(ROOT).filter((f) => f.endsWith('.node'))]
-  for (const f of files) fs.cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true })
-  return dir
+  temps.push(dir)
+  const pkg = path.join(dir, 'node_modules', 'dgram-rs')
+  for (const f of ['index.js', 'package.json', 'lib', path.join('generated', 'dgram-rs.js')]) {
+    fs.cpSync(path.join(from, f), path.join(pkg, f), { recursive: true })
+  }
+  for (const f of fs.readdirSync(from)) {
+    const platform = /^dgram-rs\.(.+)\.node$/.exec(f)?.[1]
+    if (platform === undefined) continue
+    const platformPkg = path.join(dir, 'node_modules', `dgram-rs-${platform}`)
+    fs.mkdirSync(platformPkg, { recursive: true })
+    fs.writeFileSync(path.join(platformPkg, 'package.json'), JSON.stringify({ name: `dgram-rs-${platform}`, main: f }))
+    fs.copyFileSync(path.join(from, f), path.join(platformPkg, f))
+  }
+  return pkg
 }
 
 async function main (argv) {
@@ -91,17 +107,18 @@ async function main (argv) {
   const a = argv.find((x) => x.startsWith('--trials='))
   const trials = a ? Number(a.slice('--trials='.length)) : 21
   if (!fs.existsSync(path.join(ROOT, 'generated', 'dgram-rs.js'))) throw new Error('no generated/dgram-rs.js: run `npm run build` first')
-  const dirs = { rs: packageCopy(), firstRun: packageCopy() }
-  // Node's compile cache: its own copy of the package, and the folder Node keeps the cache in.
-  const nodeCache = require('node:module').getCompileCacheDir !== undefined
-  if (nodeCache) {
-    dirs.compileCache = packageCopy()
-    dirs.compileCacheDir = path.join(dirs.compileCache, 'node-compile-cache')
-  }
+  const temps = []
   try {
+    const dirs = { rs: packageCopy(temps), firstRun: packageCopy(temps) }
+    if (process.env.BENCH_BASE) dirs.base = packageCopy(temps, path.resolve(process.env.BENCH_BASE))
+    // Node's compile cache: its own copy of the package, and the folder Node keeps the cache in.
+    if (require('node:module').getCompileCacheDir !== undefined) {
+      dirs.compileCache = packageCopy(temps)
+      dirs.compileCacheDir = path.join(dirs.compileCache, 'node-compile-cache')
+    }
     return await measure(trials, dirs)
   } finally {
-    for (const dir of Object.values(dirs)) fs.rmSync(dir, { recursive: true, force: true })
+    for (const dir of temps) fs.rmSync(dir, { recursive: true, force: true })
   }
 }
 
@@ -111,6 +128,7 @@ async function measure (trials, dirs) {
   if (process.env.BENCH_BASE) impls.push('base')
   const envs = { firstRun: { ...process.env, DGRAM_RS_CODE_CACHE: '0' } }
   await runChild('rs', dirs.rs) // leaves the code cache in the package's folder
+  if (dirs.base) await runChild('rs', dirs.base) // the same for the base
   if (dirs.compileCache) {
     envs.compileCache = { ...process.env, NODE_COMPILE_CACHE: dirs.compileCacheDir }
     await runChild('rs', dirs.compileCache, envs.compileCache) // fills Node's cache
@@ -118,7 +136,7 @@ async function measure (trials, dirs) {
   const got = Object.fromEntries(impls.map((impl) => [impl, []]))
   for (let t = 0; t < trials; t++) {
     for (const impl of t % 2 ? [...impls].reverse() : impls) {
-      got[impl].push(await runChild(['firstRun', 'compileCache'].includes(impl) ? 'rs' : impl, dirs[impl] ?? '', envs[impl]))
+      got[impl].push(await runChild(['firstRun', 'compileCache', 'base'].includes(impl) ? 'rs' : impl, dirs[impl] ?? '', envs[impl]))
     }
   }
   const rows = []

@@ -19,8 +19,8 @@
 // Why not napi-rs's generated loader: it tries every platform's package and reads /usr/bin/ldd to
 // tell musl from glibc. That cost about 100 KB of V8's young generation at startup, which alone was
 // enough for V8 to double the young generation of the benchmark's receiver (and its peak RSS by
-// some 8 MB). Here: one existsSync, one small read of the node binary's ELF header on Linux, and
-// one package resolution when there is no local build.
+// some 8 MB). Here: on Linux a few existsSync, and the C library asked (/proc/self/maps) only
+// where both of its addons are there (see findAddon).
 
 const fs = require('fs')
 const path = require('path')
@@ -117,9 +117,52 @@ function hasMuslLoader (interp) {
 
 function platformName () {
   const { platform, arch } = process
-  if (platform === 'linux') return `linux-${arch}-${runsOnMusl() ? 'musl' : 'gnu'}`
+  if (platform === 'linux') return linuxPlatform(runsOnMusl())
   if (platform === 'win32') return `win32-${arch}-msvc`
   return `${platform}-${arch}`
+}
+
+function linuxPlatform (musl) {
+  return `linux-${process.arch}-${musl ? 'musl' : 'gnu'}`
+}
+
+// The addon to load: { platform, file, guessed }. On Linux, where the addon of only one of the two
+// C libraries is there (a clone's own build; the one platform package that a package manager
+// reading `libc` installed), that one, without asking which C library this process runs on
+// (guessed): the question cost a fresh process 0.15-0.5 ms (/proc/self/maps), and the package's
+// resolution 0.45 ms more, where two stats of each node_modules folder find it. load() asks where
+// a guessed addon fails to load, as one built for the other C library does. Local builds first,
+// as in locate(); where neither folder nor build has one, locate() resolves the package (Yarn's
+// Plug'n'Play, NODE_PATH) or says why there is none.
+function findAddon () {
+  if (process.platform !== 'linux') {
+    const platform = platformName()
+    return { platform, file: locate(platform), guessed: false }
+  }
+  const both = [linuxPlatform(false), linuxPlatform(true)]
+  const local = both
+    .map((platform) => ({ platform, file: path.join(root, `dgram-rs.${platform}.node`), guessed: true }))
+    .filter((a) => fs.existsSync(a.file))
+  const present = local.length > 0 ? local : nearestPackages(both)
+  if (present.length === 1) return present[0]
+  const platform = platformName()
+  return { platform, file: locate(platform), guessed: false }
+}
+
+// The platform packages of `platforms` in the nearest node_modules folder that holds any of them,
+// in the order Node's resolution looks from the package's root (its own node_modules, where npm
+// nests a version another copy's hoisted one would not match, then each folder above).
+function nearestPackages (platforms) {
+  for (let dir = root; ; dir = path.dirname(dir)) {
+    if (path.basename(dir) !== 'node_modules') {
+      const found = platforms
+        .map((platform) => ({ platform, folder: path.join(dir, 'node_modules', `dgram-rs-${platform}`) }))
+        .filter((p) => fs.existsSync(path.join(p.folder, 'package.json')))
+        .map(({ platform, folder }) => ({ platform, file: path.join(folder, `dgram-rs.${platform}.node`), guessed: true }))
+      if (found.length > 0) return found
+    }
+    if (path.dirname(dir) === dir) return []
+  }
 }
 
 // The path of the addon to load, or a thrown 'DGRAM_RS_NO_NATIVE' error saying why there is none.
@@ -145,13 +188,10 @@ function locate (platform) {
   return path.join(path.dirname(manifest), file)
 }
 
-function load () {
-  const platform = platformName()
-  const file = locate(platform)
-  /** @type {typeof import('../binding')} */
-  let binding
+// The addon's exports.
+function open ({ platform, file, guessed }) {
   try {
-    binding = require(file)
+    return require(file)
   } catch (e) {
     // Addons switched off (--no-addons, also through NODE_OPTIONS or a Worker's execArgv, or
     // --permission without --allow-addons) is the user's choice, not a broken install: the
@@ -159,9 +199,17 @@ function load () {
     if (e.code === 'ERR_DLOPEN_DISABLED') {
       throw noNative('loading native addons is disabled (--no-addons, or --permission without --allow-addons)')
     }
+    // The only addon there, of the other C library: this one's is what is missing.
+    const right = guessed ? platformName() : platform
+    if (right !== platform) return open({ platform: right, file: locate(right), guessed: false })
     throw new Error(`dgram-rs: the native addon ${file} did not load: ${e.message} ` +
       '(DGRAM_RS_FALLBACK=1 uses node:dgram instead)', { cause: e })
   }
+}
+
+function load () {
+  /** @type {typeof import('../binding')} */
+  const binding = open(findAddon())
   // The addon's functions (inherited: a copy of all 60 cost 0.1 ms of a fresh process; the
   // addon's own exports object, which another copy of this module may load too, stays as it is)
   // and the handle classes, the Unix one made when first asked for. The permission model's checks
