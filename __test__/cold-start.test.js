@@ -137,7 +137,7 @@ s.bind(0, '127.0.0.1', () => s.send('x', s.address().port, '127.0.0.1'))
 // A project with a copy of the package in node_modules/dgram-rs and the given files (relative
 // path: contents) beside it; the copy is loaded in a fresh process that counts reads of
 // /proc/self/maps.
-function loadInProject (t, files) {
+function loadInProject (t, files, prelude = '') {
   const root = path.join(__dirname, '..')
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dgram-rs-addons-'))
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
@@ -149,7 +149,7 @@ function loadInProject (t, files) {
     fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true })
     fs.writeFileSync(path.join(dir, name), contents)
   }
-  const script = `
+  const script = `${prelude}
 const fs = require('fs')
 const readFileSync = fs.readFileSync
 let mapsRead = 0
@@ -202,6 +202,9 @@ test('cold start: the addon of one C library alone is loaded without asking whic
   const fellBack = { native: false, mapsRead: 1, warning: 'DGRAM_RS_FALLBACK' }
   assert.deepStrictEqual(loadInProject(t, { [local(other)]: 'not an ELF file' }), fellBack)
   assert.deepStrictEqual(loadInProject(t, installed(other, 'not an ELF file')), fellBack)
+  // A Node.js whose Node-API is older than the addon's: no addon is tried, whatever is there.
+  const oldNodeApi = "Object.defineProperty(process.versions, 'napi', { value: '7' })"
+  assert.deepStrictEqual(loadInProject(t, { [local(built)]: addon }, oldNodeApi), { native: false, mapsRead: 0, warning: 'DGRAM_RS_FALLBACK' })
 })
 
 test('cold start: a fresh process binds, sends and receives without loading cluster or net', { skip: !native && 'no native addon' }, () => {

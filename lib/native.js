@@ -135,6 +135,10 @@ function linuxPlatform (musl) {
 // as in locate(); where neither folder nor build has one, locate() resolves the package (Yarn's
 // Plug'n'Play, NODE_PATH) or says why there is none.
 function findAddon () {
+  const napi = Number(process.versions.napi)
+  if (napi < NAPI_VERSION) {
+    throw noNative(`the addon needs Node-API ${NAPI_VERSION}, this Node.js has Node-API ${napi}`)
+  }
   if (process.platform !== 'linux') {
     const platform = platformName()
     return { platform, file: locate(platform), guessed: false }
@@ -167,10 +171,6 @@ function nearestPackages (platforms) {
 
 // The path of the addon to load, or a thrown 'DGRAM_RS_NO_NATIVE' error saying why there is none.
 function locate (platform) {
-  const napi = Number(process.versions.napi)
-  if (napi < NAPI_VERSION) {
-    throw noNative(`the addon needs Node-API ${NAPI_VERSION}, this Node.js has Node-API ${napi}`)
-  }
   const file = `dgram-rs.${platform}.node`
   const local = path.join(root, file)
   if (fs.existsSync(local)) return local
