@@ -14,6 +14,8 @@ const { nodeCommand } = require('./helpers/node-command')
 const { isIP } = require('../lib/validators')
 
 const native = process.env.DGRAM_RS_FALLBACK !== '1' && require('dgram-rs').native
+// Node 20 names the permission model --experimental-permission; 22 accepts both.
+const PERMISSION = process.allowedNodeEnvironmentFlags.has('--permission') ? '--permission' : '--experimental-permission'
 
 test('cold start: isIP answers as net.isIP does', () => {
   const inputs = [
@@ -137,7 +139,7 @@ s.bind(0, '127.0.0.1', () => s.send('x', s.address().port, '127.0.0.1'))
 // A project with a copy of the package in node_modules/dgram-rs and the given files (relative
 // path: contents) beside it; the copy is loaded in a fresh process that counts reads of
 // /proc/self/maps.
-function loadInProject (t, files, prelude = '') {
+function loadInProject (t, files, { prelude = '', permission = false } = {}) {
   const root = path.join(__dirname, '..')
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dgram-rs-addons-'))
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
@@ -158,11 +160,18 @@ fs.readFileSync = function (file, ...rest) {
   return readFileSync.call(this, file, ...rest)
 }
 let warning = null
-process.on('warning', (w) => { warning = w.code })
+process.on('warning', (w) => { if (w.code?.startsWith('DGRAM_RS')) warning = w.code })
 const dgram = require(process.argv[1])
 setImmediate(() => console.log(JSON.stringify({ native: dgram.native, mapsRead, warning })))
 `
-  const r = spawnSync(...nodeCommand(['-e', script, pkg]), {
+  // The permission model, reads allowed in the project only (Node 20 takes a glob, later ones
+  // a folder with what it holds).
+  const flags = !permission
+    ? []
+    : PERMISSION === '--permission'
+      ? [PERMISSION, `--allow-fs-read=${dir}`, '--allow-addons']
+      : [PERMISSION, `--allow-fs-read=${dir}/*`, '--allow-addons']
+  const r = spawnSync(...nodeCommand([...flags, '-e', script, pkg]), {
     encoding: 'utf8',
     timeout: 15000,
     env: { ...process.env, DGRAM_RS_CODE_CACHE: '0' }
@@ -204,7 +213,11 @@ test('cold start: the addon of one C library alone is loaded without asking whic
   assert.deepStrictEqual(loadInProject(t, installed(other, 'not an ELF file')), fellBack)
   // A Node.js whose Node-API is older than the addon's: no addon is tried, whatever is there.
   const oldNodeApi = "Object.defineProperty(process.versions, 'napi', { value: '7' })"
-  assert.deepStrictEqual(loadInProject(t, { [local(built)]: addon }, oldNodeApi), { native: false, mapsRead: 0, warning: 'DGRAM_RS_FALLBACK' })
+  assert.deepStrictEqual(loadInProject(t, { [local(built)]: addon }, { prelude: oldNodeApi }), { native: false, mapsRead: 0, warning: 'DGRAM_RS_FALLBACK' })
+  // Under the permission model, reads allowed in the project only: the folders above it (where
+  // existsSync throws ERR_ACCESS_DENIED) count as holding nothing, as Node's resolution does.
+  assert.deepStrictEqual(loadInProject(t, installed(built, addon), { permission: true }), fine)
+  assert.deepStrictEqual(loadInProject(t, {}, { permission: true }), fellBack)
 })
 
 test('cold start: a fresh process binds, sends and receives without loading cluster or net', { skip: !native && 'no native addon' }, () => {

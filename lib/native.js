@@ -146,7 +146,7 @@ function findAddon () {
   const both = [linuxPlatform(false), linuxPlatform(true)]
   const local = both
     .map((platform) => ({ platform, file: path.join(root, `dgram-rs.${platform}.node`), guessed: true }))
-    .filter((a) => fs.existsSync(a.file))
+    .filter((a) => readable(a.file))
   const present = local.length > 0 ? local : nearestPackages(both)
   if (present.length === 1) return present[0]
   const platform = platformName()
@@ -161,11 +161,21 @@ function nearestPackages (platforms) {
     if (path.basename(dir) !== 'node_modules') {
       const found = platforms
         .map((platform) => ({ platform, folder: path.join(dir, 'node_modules', `dgram-rs-${platform}`) }))
-        .filter((p) => fs.existsSync(path.join(p.folder, 'package.json')))
+        .filter((p) => readable(path.join(p.folder, 'package.json')))
         .map(({ platform, folder }) => ({ platform, file: path.join(folder, `dgram-rs.${platform}.node`), guessed: true }))
       if (found.length > 0) return found
     }
     if (path.dirname(dir) === dir) return []
+  }
+}
+
+// Whether a file exists and may be read: under the permission model, existsSync throws
+// ERR_ACCESS_DENIED for a path outside --allow-fs-read (the folders above an application's).
+function readable (file) {
+  try {
+    return fs.existsSync(file)
+  } catch {
+    return false
   }
 }
 
