@@ -174,7 +174,9 @@ setImmediate(() => console.log(JSON.stringify({ native: dgram.native, mapsRead, 
   const r = spawnSync(...nodeCommand([...flags, '-e', script, pkg]), {
     encoding: 'utf8',
     timeout: 15000,
-    env: { ...process.env, DGRAM_RS_CODE_CACHE: '0' }
+    // NODE_PATH an existing folder outside the reads allowed: where Node checks the resolution's
+    // reads, the package's resolution there is refused (ERR_ACCESS_DENIED), not "not found".
+    env: { ...process.env, DGRAM_RS_CODE_CACHE: '0', ...(permission && { NODE_PATH: os.tmpdir() }) }
   })
   assert.strictEqual(r.status, 0, r.stderr)
   return JSON.parse(r.stdout)

@@ -189,10 +189,14 @@ function locate (platform) {
   try {
     manifest = require.resolve(`${pkg}/package.json`, { paths: [root] })
   } catch (e) {
-    if (e.code !== 'MODULE_NOT_FOUND') throw e
-    const why = process.platform === 'linux'
-      ? `the package ${pkg} is not installed`
-      : `no prebuilt binary for ${platform} (the addon uses Linux's recvmmsg, UDP GSO/GRO and timerfd)`
+    // Under the permission model a folder the resolution looks in (NODE_PATH's, one above the
+    // application's) may be one this process may not read: no addon it could load is there.
+    if (e.code !== 'MODULE_NOT_FOUND' && e.code !== 'ERR_ACCESS_DENIED') throw e
+    const why = process.platform !== 'linux'
+      ? `no prebuilt binary for ${platform} (the addon uses Linux's recvmmsg, UDP GSO/GRO and timerfd)`
+      : e.code === 'ERR_ACCESS_DENIED'
+        ? `the package ${pkg} is not installed where this process may read (${e.resource ?? e.message})`
+        : `the package ${pkg} is not installed`
     throw noNative(`${why}, and there is no local build (${file})`)
   }
   return path.join(path.dirname(manifest), file)
