@@ -139,16 +139,13 @@ function findAddon () {
   if (napi < NAPI_VERSION) {
     throw noNative(`the addon needs Node-API ${NAPI_VERSION}, this Node.js has Node-API ${napi}`)
   }
-  if (process.platform !== 'linux') {
-    const platform = platformName()
-    return { platform, file: locate(platform), guessed: false }
+  if (process.platform === 'linux') {
+    const both = [linuxPlatform(false), linuxPlatform(true)]
+    const local = both.map((platform) => ({ platform, file: path.join(root, addonName(platform)) }))
+      .filter((a) => readable(a.file))
+    const present = local.length > 0 ? local : nearestPackages(both)
+    if (present.length === 1) return { ...present[0], guessed: true }
   }
-  const both = [linuxPlatform(false), linuxPlatform(true)]
-  const local = both
-    .map((platform) => ({ platform, file: path.join(root, `dgram-rs.${platform}.node`), guessed: true }))
-    .filter((a) => readable(a.file))
-  const present = local.length > 0 ? local : nearestPackages(both)
-  if (present.length === 1) return present[0]
   const platform = platformName()
   return { platform, file: locate(platform), guessed: false }
 }
@@ -162,7 +159,7 @@ function nearestPackages (platforms) {
       const found = platforms
         .map((platform) => ({ platform, folder: path.join(dir, 'node_modules', `dgram-rs-${platform}`) }))
         .filter((p) => readable(path.join(p.folder, 'package.json')))
-        .map(({ platform, folder }) => ({ platform, file: path.join(folder, `dgram-rs.${platform}.node`), guessed: true }))
+        .map(({ platform, folder }) => ({ platform, file: path.join(folder, addonName(platform)) }))
       if (found.length > 0) return found
     }
     if (path.dirname(dir) === dir) return []
@@ -179,11 +176,16 @@ function readable (file) {
   }
 }
 
+// The addon's file name, in a clone's root and in its platform package.
+function addonName (platform) {
+  return `dgram-rs.${platform}.node`
+}
+
 // The path of the addon to load, or a thrown 'DGRAM_RS_NO_NATIVE' error saying why there is none.
 function locate (platform) {
-  const file = `dgram-rs.${platform}.node`
+  const file = addonName(platform)
   const local = path.join(root, file)
-  if (fs.existsSync(local)) return local
+  if (readable(local)) return local
   const pkg = `dgram-rs-${platform}`
   let manifest
   try {
