@@ -7,7 +7,8 @@
 //! default path (`deliver.rs`: the same reads, pacing, offload and fairness), and tells the
 //! reader at every read ([`Owner::begin_js_read`] / [`Owner::end_js_read`]) and every backlog
 //! turn ([`Owner::js_progress`]). The reader takes the socket over when this thread has shown no
-//! progress for a millisecond while datagrams wait. From then on ([`Owner::background_waits`]):
+//! progress for its deadline (1–2 ms) while datagrams wait. From then on
+//! ([`Owner::background_waits`]):
 //! readable interest is off; each turn delivers this thread's own last read first (it came
 //! first), then the inbox, [`FAIR`] datagrams at a time; and the socket is read here again only
 //! once the reader has handed it back and the inbox and the read in progress are delivered. The
@@ -177,11 +178,13 @@ impl Owner {
         }
     }
 
-    /// After this thread's read (one that [`Owner::begin_js_read`] allowed).
-    pub(super) fn end_js_read(&self) {
+    /// After this thread's read (one that [`Owner::begin_js_read`] allowed), of what it read
+    /// (none where it failed).
+    pub(super) fn end_js_read(&self, read: Option<&recv::ReadSize>) {
         if let Ok(b) = self.background.try_borrow() {
             if let Some(r) = b.as_ref() {
-                r.reader.end_js_read();
+                let (reads, bytes) = read.map_or((0, 0), |size| (size.reads, size.bytes));
+                r.reader.end_js_read(reads, bytes);
             }
         }
     }

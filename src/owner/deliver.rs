@@ -221,13 +221,13 @@ impl Owner {
         let mut reader = match take_reader() {
             Ok(reader) => reader,
             Err(e) => {
-                self.end_js_read();
+                self.end_js_read(None);
                 self.report_receive_error(error::errno(&e));
                 return ReadSize::default();
             }
         };
         let read = recv::read_with(fd, &mut reader, mode);
-        self.end_js_read();
+        self.end_js_read(read.as_ref().ok());
         match read {
             Ok(size) => {
                 // A refusal only means datagram-by-datagram reads, just as correct.

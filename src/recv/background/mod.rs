@@ -21,18 +21,20 @@
 //!   each read and each delivery turn ([`Background::end_js_read`], [`Background::js_progress`]:
 //!   a clock read and a store, tens of nanoseconds).
 //! - **The reader watches**: it waits for the socket's readiness once, then lets go of the
-//!   registration (which would wake it for every datagram that arrives) and sleeps until
-//!   [`TAKEOVER`] after the JavaScript thread's last progress, again and again while datagrams
-//!   keep coming: if the JavaScript thread has made no progress meanwhile and datagrams wait in
-//!   the kernel, it takes over. While the traffic goes on it stays on its timer, even when it
-//!   finds the socket drained (a look a millisecond); only once the JavaScript thread has made
-//!   no progress for [`LINGER`] with the socket drained does it wait for readiness again. A free
-//!   loop costs the reader about one wake-up per millisecond of traffic, whatever the rate, and
-//!   nothing while the socket is idle. Against an always-on reader that is a fraction of the
-//!   crossing it saved, and the price of a takeover a millisecond into a stall. (Waiting for
-//!   readiness again at every drained look woke the reader at the first datagram of every burst
-//!   of a paced sender, just when the JavaScript thread and the sender were busy with it: see
-//!   `watch`.)
+//!   registration (which would wake it for every datagram that arrives) and sleeps until a
+//!   deadline after the JavaScript thread's last progress, again and again while datagrams keep
+//!   coming: if the JavaScript thread has made no progress meanwhile and datagrams wait in the
+//!   kernel, it takes over. The deadline ([`Deadline`]) is [`TAKEOVER`], or up to
+//!   [`LONGEST_TAKEOVER`] where the receive buffer takes long to fill at the rate the JavaScript
+//!   thread has been reading (it stamps what each read took). While the traffic goes on the
+//!   reader stays on its timer, even when it finds the socket drained (a look a deadline); only
+//!   once the JavaScript thread has made no progress for [`LINGER`] with the socket drained does
+//!   it wait for readiness again. A free loop costs the reader about one wake-up per deadline of
+//!   traffic, and nothing while the socket is idle. Against an always-on reader that is a
+//!   fraction of the crossing it saved, and the price of a takeover a millisecond or two into a
+//!   stall. (Waiting for readiness again at every drained look woke the reader at the first
+//!   datagram of every burst of a paced sender, just when the JavaScript thread and the sender
+//!   were busy with it: see `watch`.)
 //! - **The deadline stays on tokio's timer**, which rounds it up to its next millisecond: in
 //!   the stalls bench's traces (60k/s, 100 ms stalls) takeovers came 1.3–1.9 ms after the last
 //!   progress at the median, 2.1–2.6 ms at the 90th percentile, up to 4–5 ms, where the default
@@ -113,7 +115,16 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(2);
 /// 200-byte datagrams at 60,000 a second; long against a free loop's iteration under a flood (a
 /// read and a delivery of 32 datagrams: about 100 µs), so that a loop that keeps up is rarely
 /// taken over (a takeover costs nothing but the crossing of the datagrams read meanwhile).
+///
+/// The shortest such time: where the receive buffer takes longer to fill at the rate the
+/// JavaScript thread has been reading, the reader gives it up to [`LONGEST_TAKEOVER`] (see
+/// [`Deadline`]).
 pub const TAKEOVER: Duration = Duration::from_millis(1);
+
+/// The longest time the JavaScript thread may make no progress while datagrams wait, where the
+/// receive buffer fills slowly (see [`Deadline`]): below [`LINGER`], so that a reader whose look
+/// finds the socket drained stays on its timer while the traffic goes on.
+pub const LONGEST_TAKEOVER: Duration = Duration::from_millis(2);
 
 /// How long the reader waits to look again when the JavaScript thread was reading at its look,
 /// and between its looks while it lingers.
@@ -181,6 +192,10 @@ struct Shared {
     /// When the JavaScript thread last read or delivered (nanoseconds since [`epoch`]): the
     /// reader's sign of life.
     progress: AtomicU64,
+    /// What the JavaScript thread's reads have taken from the receive buffer so far, in bytes
+    /// of kernel memory as [`kernel_memory`] estimates it: the reader's measure of the rate the
+    /// buffer fills at (see [`Deadline`]).
+    js_memory: AtomicU64,
     /// The JavaScript thread found the inbox empty while the reader owned the socket.
     drained: Notify,
     received: AtomicU64,
@@ -295,8 +310,17 @@ impl Background {
     }
 
     /// The JavaScript thread's read (after a [`Background::begin_js_read`] that answered true)
-    /// is over; it counts as progress.
-    pub fn end_js_read(&self) {
+    /// is over, having taken `reads` datagrams (or GRO batches) of `bytes` in all; it counts as
+    /// progress.
+    pub fn end_js_read(&self, reads: usize, bytes: usize) {
+        if reads > 0 {
+            // Only this thread writes it: a load and a store, no read-modify-write.
+            let memory = self.shared.js_memory.load(Ordering::Relaxed);
+            self.shared.js_memory.store(
+                memory.saturating_add(kernel_memory(reads, bytes)),
+                Ordering::Relaxed,
+            );
+        }
         self.shared.progress.store(now(), Ordering::Relaxed);
         // Only from JS_READING (a stray call must not hand the reader's socket over).
         let _ = self.shared.state.compare_exchange(
@@ -524,15 +548,16 @@ async fn run(
     }
 }
 
-/// While the JavaScript thread reads and datagrams keep coming: sleeps until [`TAKEOVER`] after
-/// the JavaScript thread's last progress (or after the call, if later), and takes over if it
-/// made none meanwhile and datagrams wait (else sleeps until [`TAKEOVER`] after the new last
-/// progress). Returns true once it has taken over, false once the socket is found drained and
-/// the JavaScript thread has made no progress for [`LINGER`] (the traffic stopped: the task then
-/// waits for readiness again). So a free loop costs this thread a wake-up per [`TAKEOVER`] of
-/// traffic (tokio's timer rounds up to the next millisecond: 1–2 ms), nothing per datagram, and
-/// nothing while the socket is idle; a stall is taken over 1–2 ms after the last progress (why
-/// not sooner: the module's documentation).
+/// While the JavaScript thread reads and datagrams keep coming: sleeps until the deadline
+/// ([`Deadline`]: [`TAKEOVER`], or up to [`LONGEST_TAKEOVER`] where the receive buffer fills
+/// slowly) after the JavaScript thread's last progress (or after the call, if later), and takes
+/// over if it made none meanwhile and datagrams wait (else sleeps until the deadline after the
+/// new last progress). Returns true once it has taken over, false once the socket is found
+/// drained and the JavaScript thread has made no progress for [`LINGER`] (the traffic stopped:
+/// the task then waits for readiness again). So a free loop costs this thread a wake-up per
+/// deadline of traffic (tokio's timer rounds up to the next millisecond: 1–2 ms at 60k/s, 2–3 at
+/// 30k/s of 200-byte datagrams), nothing per datagram, and nothing while the socket is idle; a stall is taken over that
+/// long after the last progress (why not sooner: the module's documentation).
 ///
 /// Why it stays on its timer while the socket is drained but the traffic goes on: going back to
 /// readiness then made the reader wake at the first datagram of every burst of a paced sender
@@ -540,9 +565,9 @@ async fn run(
 /// JavaScript thread and the sender were busy with it, and that cost the JavaScript thread
 /// 1.11–1.21× the default path's CPU per datagram at 30–60k/s, where the same reader waking once
 /// a millisecond on its timer cost it 0.97–1.09× (docs/benchmarks.md). What readiness gave is
-/// when the datagrams came, so that the JavaScript thread gets its full [`TAKEOVER`] from then:
+/// when the datagrams came, so that the JavaScript thread gets its full deadline from then:
 /// on the timer, datagrams found waiting at a look after a look that found none came at a
-/// moment unknown, so they get a full [`TAKEOVER`] from this look, unless they already fill a
+/// moment unknown, so they get a full deadline from this look, unless they already fill a
 /// sixteenth of the receive buffer (about ten 200-byte datagrams in the default 208 KiB: more than
 /// a free loop leaves waiting, and a stall under a fast stream has no time to give). With a
 /// quarter instead, a stall that began between two bursts was taken over up to a millisecond
@@ -550,22 +575,23 @@ async fn run(
 /// The price, measured and not explained yet: the ping-pong with the option at both ends is
 /// 3–9 % slower (p50 and p99, docs/benchmarks.md).
 async fn watch(fd: &OwnedFd, shared: &Shared) -> bool {
-    let limit = u64::try_from(TAKEOVER.as_nanos()).unwrap_or(u64::MAX);
     let linger = u64::try_from(LINGER.as_nanos()).unwrap_or(u64::MAX);
+    let mut deadline = Deadline::new(shared);
     // Datagrams just became ready (after an idle time, or the hand-back): the JavaScript thread
-    // gets its full [`TAKEOVER`] from now to read them, however long ago it last had to.
+    // gets its full deadline from now to read them, however long ago it last had to.
     let mut since = now();
     // The last look found the socket drained.
     let mut drained = false;
     loop {
         let last = shared.progress.load(Ordering::Relaxed).max(since);
-        let due = epoch() + Duration::from_nanos(last) + TAKEOVER;
+        let due = epoch() + Duration::from_nanos(last) + deadline.takeover;
         if due > Instant::now() {
             tokio::time::sleep_until(due.into()).await;
         } else if drained {
             // Lingering: a look a tick.
             tokio::time::sleep(TICK).await;
         }
+        deadline.update(fd, shared);
         if !pending(fd) {
             let progress = shared.progress.load(Ordering::Relaxed);
             if now().saturating_sub(progress) >= linger {
@@ -575,11 +601,12 @@ async fn watch(fd: &OwnedFd, shared: &Shared) -> bool {
             continue;
         }
         if std::mem::take(&mut drained) && !filling(fd) {
-            // They came since the last look: the JavaScript thread's full TAKEOVER from now.
+            // They came since the last look: the JavaScript thread's full deadline from now.
             since = now();
             continue;
         }
         let last = shared.progress.load(Ordering::Relaxed).max(since);
+        let limit = u64::try_from(deadline.takeover.as_nanos()).unwrap_or(u64::MAX);
         if now().saturating_sub(last) >= limit {
             if shared
                 .state
@@ -592,6 +619,81 @@ async fn watch(fd: &OwnedFd, shared: &Shared) -> bool {
             // look again a tick later.
             tokio::time::sleep(TICK).await;
         }
+    }
+}
+
+/// What `reads` datagrams (or GRO batches) of `bytes` in all took of the receive buffer, in bytes
+/// of kernel memory, estimated from above: twice the bytes and 1,088 a read. On loopback the
+/// kernel charged (`SO_MEMINFO`, ten datagrams each) 832 bytes for an empty datagram, 1,280 for
+/// 200 bytes, 2,304 for 1,200, 8,448 for 4,000 and 16,640 for 9,000: each under this estimate.
+/// Too high an estimate only shortens the takeover deadline.
+pub fn kernel_memory(reads: usize, bytes: usize) -> u64 {
+    let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
+    let reads = u64::try_from(reads).unwrap_or(u64::MAX);
+    bytes
+        .saturating_mul(2)
+        .saturating_add(reads.saturating_mul(1_088))
+}
+
+/// How long the JavaScript thread may make no progress, while datagrams wait, before the reader
+/// takes over: half the time the receive buffer's room (`room` bytes of kernel memory) takes to
+/// fill at `rate` bytes of kernel memory a second, in whole milliseconds (tokio's timer counts in
+/// them), within [`TAKEOVER`]..=[`LONGEST_TAKEOVER`].
+///
+/// Why half: tokio's timer wakes the reader up to a millisecond after its deadline, so the
+/// takeover comes before the buffer fills wherever the deadline is above [`TAKEOVER`] (the time
+/// to fill is then 4 ms or more). Why not always [`TAKEOVER`]: a wake-up of the reader's thread a
+/// millisecond costs the JavaScript thread (on two cores, now and then its own core): at 30k/s
+/// paced, 41 paired runs in one run, its CPU per datagram was 1.03× the default path's with a 1 ms
+/// deadline and 1.00× with 2 ms. Why not longer at 60k/s, which fills the default buffer in under
+/// 3 ms: a deadline of 1.2 ms there (half the time to fill, not rounded down) lost 1.42 % with
+/// 100 ms stalls in one run, against 0.51 % with 1 ms in the same run.
+pub fn takeover_for(rate: f64, room: u32) -> Duration {
+    if rate <= 0.0 {
+        return TAKEOVER;
+    }
+    let half_fill_ms = f64::from(room) / rate * 1_000.0 / 2.0;
+    let longest = LONGEST_TAKEOVER.as_millis() as f64;
+    // In whole milliseconds: `as` rounds down (and a NaN to 0).
+    let ms = half_fill_ms.min(longest) as u64;
+    Duration::from_millis(ms).clamp(TAKEOVER, LONGEST_TAKEOVER)
+}
+
+/// The reader's takeover deadline while it watches ([`takeover_for`]), from the rate the
+/// JavaScript thread has been reading at: measured over each time of a millisecond or more in
+/// which it read ([`Shared::js_memory`]), and kept through times in which it read nothing (a
+/// stall: the rate before it is what fills the buffer). [`TAKEOVER`] until it has one, so that a
+/// new stream (after an idle time, or a hand-back) is watched as closely as before.
+struct Deadline {
+    /// When the rate was last measured, and the JavaScript thread's [`Shared::js_memory`] then.
+    at: u64,
+    memory: u64,
+    takeover: Duration,
+}
+
+impl Deadline {
+    fn new(shared: &Shared) -> Self {
+        Deadline {
+            at: now(),
+            memory: shared.js_memory.load(Ordering::Relaxed),
+            takeover: TAKEOVER,
+        }
+    }
+
+    /// At a look: a new deadline where the JavaScript thread has read since the last measure,
+    /// a millisecond or more ago, from its rate and the room left in the receive buffer now.
+    fn update(&mut self, fd: &OwnedFd, shared: &Shared) {
+        let (at, memory) = (now(), shared.js_memory.load(Ordering::Relaxed));
+        let elapsed = at.saturating_sub(self.at);
+        if memory == self.memory || elapsed < u64::try_from(TAKEOVER.as_nanos()).unwrap_or(0) {
+            return;
+        }
+        let rate = (memory.saturating_sub(self.memory)) as f64 * 1e9 / elapsed as f64;
+        self.takeover = match crate::sys::socket::receive_queue(fd.as_fd()) {
+            Ok((queued, buffer)) => takeover_for(rate, buffer.saturating_sub(queued)),
+            Err(_) => TAKEOVER,
+        };
+        (self.at, self.memory) = (at, memory);
     }
 }
 

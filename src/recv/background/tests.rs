@@ -245,7 +245,7 @@ fn js_turn_of(bg: &Background, r: &UdpSocket, got: &mut Vec<u32>, max: usize) ->
                 Err(_) => break,
             }
         }
-        bg.end_js_read();
+        bg.end_js_read(n, n * 4);
     }
     n
 }
@@ -507,4 +507,82 @@ fn the_pause_is_pace_for_the_default_receive_buffer_and_shorter_for_a_smaller_on
     assert!(pace_for(8192) < Duration::from_micros(8));
     assert_eq!(pace_for(0), Duration::ZERO);
     assert_eq!(pace_for(106_496), PACE / 2);
+}
+
+#[test]
+fn the_deadline_is_half_the_time_the_buffer_takes_to_fill_within_its_bounds() {
+    use super::{takeover_for, LONGEST_TAKEOVER, TAKEOVER};
+    // 200-byte datagrams as estimated (1,488 bytes of kernel memory each), the default buffer.
+    let rate = |per_second: f64| per_second * kernel_memory(1, 200) as f64;
+    // 30k/s fills it in 4.8 ms (estimated): 2 ms, the longest.
+    assert_eq!(takeover_for(rate(30_000.0), 212_992), LONGEST_TAKEOVER);
+    // 40k/s: 3.6 ms to fill, half of it 1.8 ms: 1 ms in whole milliseconds. 60k/s likewise.
+    assert_eq!(takeover_for(rate(40_000.0), 212_992), TAKEOVER);
+    assert_eq!(takeover_for(rate(60_000.0), 212_992), TAKEOVER);
+    // 35k/s: 4.1 ms to fill, 2 ms.
+    assert_eq!(takeover_for(rate(35_000.0), 212_992), LONGEST_TAKEOVER);
+    // Faster, or with the buffer half full already: the shortest.
+    assert_eq!(takeover_for(rate(120_000.0), 212_992), TAKEOVER);
+    assert_eq!(takeover_for(rate(60_000.0), 106_496), TAKEOVER);
+    // A slow stream: the longest; no rate known, or a full buffer: the shortest.
+    assert_eq!(takeover_for(rate(100.0), 212_992), LONGEST_TAKEOVER);
+    assert_eq!(takeover_for(0.0, 212_992), TAKEOVER);
+    assert_eq!(takeover_for(rate(100.0), 0), TAKEOVER);
+}
+
+#[test]
+fn the_kernel_memory_estimate_is_at_least_what_the_kernel_charges() {
+    // What the deadline counts on: the estimate is from above, so that the deadline is never
+    // longer than half the real time to fill. Ten datagrams of each size, as the kernel holds
+    // them on loopback (a buffer large enough for all).
+    for size in [
+        0, 1, 64, 200, 512, 1_200, 1_472, 4_000, 9_000, 32_000, 65_000,
+    ] {
+        let (r, s, addr) = pair();
+        socket2::SockRef::from(&r)
+            .set_recv_buffer_size(4 << 20)
+            .unwrap();
+        for _ in 0..10 {
+            s.send_to(&vec![7u8; size], addr).unwrap();
+        }
+        // Loopback queues them within the sends, or in the softirq right after.
+        std::thread::sleep(Duration::from_millis(20));
+        let queued = crate::sys::socket::receive_queue(r.as_fd()).unwrap().0;
+        assert!(queued > 0, "nothing queued for {size} bytes");
+        let estimate = kernel_memory(10, 10 * size);
+        assert!(
+            u64::from(queued) <= estimate,
+            "{size}-byte datagrams: the kernel holds {queued} bytes for ten, estimated {estimate}"
+        );
+    }
+}
+
+#[test]
+fn the_deadline_follows_the_rate_the_js_thread_reads_at_and_holds_through_a_stall() {
+    let (r, _s, _addr) = pair();
+    let fd = r.as_fd().try_clone_to_owned().unwrap();
+    let shared = Shared::default();
+    let mut deadline = Deadline::new(&shared);
+    assert_eq!(deadline.takeover, TAKEOVER, "no rate known yet");
+    // What the JavaScript thread read in a time: its rate in kernel memory, as end_js_read adds it.
+    let read = |datagrams: u64, over: Duration| {
+        std::thread::sleep(over);
+        shared
+            .js_memory
+            .fetch_add(datagrams * kernel_memory(1, 200), Ordering::Relaxed);
+    };
+    // 10k/s of 200-byte datagrams (at most: the sleep may be longer): the longest deadline.
+    read(20, Duration::from_millis(2));
+    deadline.update(&fd, &shared);
+    assert_eq!(deadline.takeover, LONGEST_TAKEOVER);
+    // A stall: nothing read; the deadline stays what the rate before it gave.
+    std::thread::sleep(Duration::from_millis(3));
+    deadline.update(&fd, &shared);
+    assert_eq!(deadline.takeover, LONGEST_TAKEOVER);
+    // A flood: the shortest.
+    read(4_000, Duration::from_millis(2));
+    // (Over the stall and this time together: 800k/s, and above 80k/s even if the sleeps took
+    // ten times as long.)
+    deadline.update(&fd, &shared);
+    assert_eq!(deadline.takeover, TAKEOVER);
 }
