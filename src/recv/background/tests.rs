@@ -571,14 +571,23 @@ fn the_deadline_follows_the_rate_the_js_thread_reads_at_and_holds_through_a_stal
             .js_memory
             .fetch_add(datagrams * kernel_memory(1, 200), Ordering::Relaxed);
     };
+    // Where the buffer's size is not known, the deadline stays the shortest: qemu-user answers
+    // SO_MEMINFO with its first figure only (4 bytes, seen with `-strace`), so the buffer reads
+    // 0 there, and the reader watches as closely as with no rate known.
+    let (_, buffer) = crate::sys::socket::receive_queue(fd.as_fd()).unwrap();
+    let slow = if buffer == 0 {
+        TAKEOVER
+    } else {
+        LONGEST_TAKEOVER
+    };
     // 10k/s of 200-byte datagrams (at most: the sleep may be longer): the longest deadline.
     read(20, Duration::from_millis(2));
     deadline.update(&fd, &shared);
-    assert_eq!(deadline.takeover, LONGEST_TAKEOVER);
+    assert_eq!(deadline.takeover, slow);
     // A stall: nothing read; the deadline stays what the rate before it gave.
     std::thread::sleep(Duration::from_millis(3));
     deadline.update(&fd, &shared);
-    assert_eq!(deadline.takeover, LONGEST_TAKEOVER);
+    assert_eq!(deadline.takeover, slow);
     // A flood: the shortest.
     read(4_000, Duration::from_millis(2));
     // (Over the stall and this time together: 800k/s, and above 80k/s even if the sleeps took
