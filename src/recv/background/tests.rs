@@ -572,8 +572,9 @@ fn the_deadline_follows_the_rate_the_js_thread_reads_at_and_holds_through_a_stal
             .fetch_add(datagrams * kernel_memory(1, 200), Ordering::Relaxed);
     };
     // Where the buffer's size is not known, the deadline stays the shortest: qemu-user answers
-    // SO_MEMINFO with its first figure only (4 bytes, seen with `-strace`), so the buffer reads
-    // 0 there, and the reader watches as closely as with no rate known.
+    // SO_MEMINFO with its first figure only (a length of 4 bytes where the kernel gives 36, seen
+    // with a C program under qemu-aarch64), so the buffer reads 0 there, and the reader watches
+    // as closely as with no rate known.
     let (_, buffer) = crate::sys::socket::receive_queue(fd.as_fd()).unwrap();
     let slow = if buffer == 0 {
         TAKEOVER
