@@ -556,8 +556,9 @@ async fn run(
 /// drained and the JavaScript thread has made no progress for [`LINGER`] (the traffic stopped:
 /// the task then waits for readiness again). So a free loop costs this thread a wake-up per
 /// deadline of traffic (tokio's timer rounds up to the next millisecond: 1–2 ms at 60k/s, 2–3 at
-/// 30k/s of 200-byte datagrams), nothing per datagram, and nothing while the socket is idle; a stall is taken over that
-/// long after the last progress (why not sooner: the module's documentation).
+/// 30k/s of 200-byte datagrams), nothing per datagram, and nothing while the socket is idle; a
+/// stall is taken over that long after the last progress (why not sooner: the module's
+/// documentation).
 ///
 /// Why it stays on its timer while the socket is drained but the traffic goes on: going back to
 /// readiness then made the reader wake at the first datagram of every burst of a paced sender
@@ -642,12 +643,14 @@ pub fn kernel_memory(reads: usize, bytes: usize) -> u64 {
 ///
 /// Why half: tokio's timer wakes the reader up to a millisecond after its deadline, so the
 /// takeover comes before the buffer fills wherever the deadline is above [`TAKEOVER`] (the time
-/// to fill is then 4 ms or more). Why not always [`TAKEOVER`]: a wake-up of the reader's thread a
-/// millisecond costs the JavaScript thread (on two cores, now and then its own core): at 30k/s
-/// paced, 41 paired runs in one run, its CPU per datagram was 1.03× the default path's with a 1 ms
-/// deadline and 1.00× with 2 ms. Why not longer at 60k/s, which fills the default buffer in under
-/// 3 ms: a deadline of 1.2 ms there (half the time to fill, not rounded down) lost 1.42 % with
-/// 100 ms stalls in one run, against 0.51 % with 1 ms in the same run.
+/// to fill is then 4 ms or more). Why not always [`TAKEOVER`]: each wake-up costs the reader's
+/// thread, and on two cores now and then the JavaScript thread's core. At 30k/s paced the reader
+/// looked about 400 times a second instead of 560, and the process's CPU per datagram was 2–4 %
+/// lower in three paired runs; the JavaScript thread's own CPU did not differ beyond the noise
+/// (0.98–1.01× the default path's, against 0.99–1.01× with 1 ms). Why not longer at 60k/s, which
+/// fills the default buffer in under 3 ms: a deadline of 1.2 ms there (half the time to fill, not
+/// rounded down) lost 1.42 % with 100 ms stalls in one run, against 0.51 % with 1 ms in the same
+/// run.
 pub fn takeover_for(rate: f64, room: u32) -> Duration {
     if rate <= 0.0 {
         return TAKEOVER;
