@@ -581,8 +581,12 @@ fn the_deadline_follows_the_rate_the_js_thread_reads_at_and_holds_through_a_stal
     } else {
         LONGEST_TAKEOVER
     };
-    // 10k/s of 200-byte datagrams (at most: the sleep may be longer): the longest deadline.
+    // Not measured before RATE_WINDOW has passed: the shortest deadline still.
     read(20, Duration::from_millis(2));
+    deadline.update(&fd, &shared);
+    assert_eq!(deadline.takeover, TAKEOVER);
+    // Under 2k/s of 200-byte datagrams (at most: the sleeps may be longer): the longest deadline.
+    read(0, RATE_WINDOW);
     deadline.update(&fd, &shared);
     assert_eq!(deadline.takeover, slow);
     // A stall: nothing read; the deadline stays what the rate before it gave.
@@ -590,8 +594,8 @@ fn the_deadline_follows_the_rate_the_js_thread_reads_at_and_holds_through_a_stal
     deadline.update(&fd, &shared);
     assert_eq!(deadline.takeover, slow);
     // A flood: the shortest.
-    read(4_000, Duration::from_millis(2));
-    // (Over the stall and this time together: 800k/s, and above 80k/s even if the sleeps took
+    read(8_000, RATE_WINDOW);
+    // (Over the stall and this time together: 600k/s, and above 60k/s even if the sleeps took
     // ten times as long.)
     deadline.update(&fd, &shared);
     assert_eq!(deadline.takeover, TAKEOVER);
