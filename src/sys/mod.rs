@@ -10,6 +10,7 @@
 //!   don't-fragment, path MTU, ICMP errors), all opt-in.
 //! - [`error`]: `io::Error` → negative errno, as libuv reports it.
 //! - [`reuseport`]: BPF programs that spread a `SO_REUSEPORT` group's datagrams evenly.
+//! - [`thread`]: the calling thread's scheduler slice (the background reader asks for a short one).
 
 pub mod addr;
 pub mod control;
@@ -18,3 +19,4 @@ pub mod gso;
 pub mod mmsg;
 pub mod reuseport;
 pub mod socket;
+pub mod thread;

@@ -48,8 +48,13 @@
 //! - **The reader reads** into the inbox, waking the loop after each read, until the inbox is
 //!   empty at one of its checks (the JavaScript thread has caught up: it took the last item, or
 //!   the socket ran dry), and then **hands back**. After a read that did not fill its buffer it
-//!   waits [`PACE`] before the next, rather than reading each datagram as it comes: see
-//!   `read_while_taken` for why (most of the loss under stalls came from there).
+//!   waits [`PACE`] before the next, rather than reading each datagram as it comes, with the
+//!   socket out of the runtime's readiness watcher meanwhile: see `read_while_taken` for why
+//!   (most of the loss under stalls came from there).
+//! - **While it owns a socket, the runtime's thread asks for the scheduler's shortest slice**
+//!   (0.1 ms, `crate::sys::thread`, `ShortSlice`), so that on Linux 6.12 and later a reader
+//!   whose pause ends gets the core from a sender in the middle of its slice instead of after it
+//!   (see `read_while_taken`).
 //!
 //! One reader at a time: the owner of the socket's reads is one atomic state. The JavaScript
 //! thread reads only after switching it from idle to reading ([`Background::begin_js_read`],
@@ -513,6 +518,8 @@ async fn run(
             continue;
         }
         shared.takeovers.fetch_add(1, Ordering::Relaxed);
+        // Until the hand-back (or a failure's return).
+        let _slice = ShortSlice::hold();
         // A read buffer only while the reader owns the socket: back to the spares at the
         // hand-back, so that a loop that never stalls holds none.
         let mut pooled = match PooledReader::take() {
@@ -531,20 +538,24 @@ async fn run(
             return;
         };
         let read = read_while_taken(
-            &watched,
+            watched,
             &shared,
             reader,
             &mut offload,
             (max_bytes, mode),
             &wake,
         );
-        if let Err(e) = read.await {
-            // The watch failed: reported in its place; the JavaScript thread reads from now on.
-            shared.push(Item::Error(crate::sys::error::errno(&e)), 0);
-            shared.state.store(JS_IDLE, Ordering::Release);
-            wake();
-            return;
-        }
+        watched = match read.await {
+            Ok(watched) => watched,
+            Err(e) => {
+                // The watch failed: reported in its place; the JavaScript thread reads from now
+                // on.
+                shared.push(Item::Error(crate::sys::error::errno(&e)), 0);
+                shared.state.store(JS_IDLE, Ordering::Release);
+                wake();
+                return;
+            }
+        };
     }
 }
 
@@ -729,12 +740,95 @@ fn filling(fd: &OwnedFd) -> bool {
         .unwrap_or(true)
 }
 
+/// The runtime's thread asks for the scheduler's shortest slice while it owns at least one
+/// socket, and for the default one otherwise (see `read_while_taken` for why). The readers' tasks
+/// all run on that one thread, and a cancelled task is dropped there too (tokio cancels on the
+/// worker that polls it), so a count of this thread's holders says when.
+///
+/// Why not always: while the reader only watches, its look at a deadline would then preempt a
+/// JavaScript thread at once rather than wait for an idle core or the end of that thread's slice,
+/// and a look is a few microseconds that a round trip in progress would wait for.
+struct ShortSlice;
+
+thread_local! {
+    /// How many of this thread's readers own their socket.
+    static HOLDERS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+impl ShortSlice {
+    fn hold() -> Self {
+        if HOLDERS.replace(HOLDERS.get() + 1) == 0 {
+            // A kernel that refuses (before Linux 6.12 the request changes nothing) leaves the
+            // default slice: the reader works as without it.
+            let _ = crate::sys::thread::request_slice(crate::sys::thread::SHORT_SLICE_NS);
+        }
+        ShortSlice
+    }
+}
+
+impl Drop for ShortSlice {
+    fn drop(&mut self) {
+        let left = HOLDERS.get().saturating_sub(1);
+        HOLDERS.set(left);
+        if left == 0 {
+            let _ = crate::sys::thread::request_slice(crate::sys::thread::DEFAULT_SLICE);
+        }
+    }
+}
+
 /// What woke the reader while it owns the socket.
 enum Woken<'a> {
     /// The JavaScript thread found the inbox empty.
     Drained,
-    /// The socket is ready.
-    Ready(tokio::io::unix::AsyncFdReadyGuard<'a, OwnedFd>),
+    /// The pause ended (no guard), or the socket is ready.
+    Read(Option<tokio::io::unix::AsyncFdReadyGuard<'a, OwnedFd>>),
+}
+
+/// The socket while the reader owns it: in the runtime's readiness watcher (the reader waits for
+/// a datagram), or out of it (the reader pauses between two reads, or waits for the inbox to
+/// empty). Why out: a socket in the watcher wakes the runtime's thread at every datagram that
+/// arrives, whether or not the reader waits for it (the registration is edge-triggered: each
+/// arrival is an edge).
+enum Taken {
+    Watched(AsyncFd<OwnedFd>),
+    Unwatched(OwnedFd),
+}
+
+impl Taken {
+    fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Taken::Watched(watched) => watched.get_ref().as_fd(),
+            Taken::Unwatched(fd) => fd.as_fd(),
+        }
+    }
+
+    /// Out of the watcher (a no-op where it is out).
+    fn unwatch(self) -> Self {
+        match self {
+            Taken::Watched(watched) => Taken::Unwatched(watched.into_inner()),
+            unwatched => unwatched,
+        }
+    }
+
+    /// In the watcher; its registration's readiness starts from what the socket holds now.
+    fn watch(self) -> io::Result<Self> {
+        match self {
+            // SAFETY: as in `Background::start`: the AsyncFd owns the open descriptor from here
+            // on.
+            Taken::Unwatched(fd) => unsafe { AsyncFd::register_with_interest(fd, WATCHED) }
+                .map(Taken::Watched)
+                .map_err(|e| e.into_parts().1),
+            watched => Ok(watched),
+        }
+    }
+
+    /// The socket back in the watcher, as the task's outer loop waits on it.
+    fn into_watched(self) -> io::Result<AsyncFd<OwnedFd>> {
+        match self.watch()? {
+            Taken::Watched(watched) => Ok(watched),
+            Taken::Unwatched(_) => Err(io::Error::other("the socket is not watched")),
+        }
+    }
 }
 
 /// A `timerfd` (tokio's timer counts in whole milliseconds, and rounds a deadline up to the
@@ -792,12 +886,8 @@ fn timer(slot: &mut Option<io::Result<Timer>>) -> Option<&Timer> {
     slot.get_or_insert_with(Timer::new).as_ref().ok()
 }
 
-/// Waits `pace` when `paced`; at once otherwise, or without a timer (the reader then reads at
-/// each readiness).
-async fn pause_if(slot: &mut Option<io::Result<Timer>>, paced: bool, pace: Duration) {
-    if !paced {
-        return;
-    }
+/// Waits `pace`; at once without a timer (the reader then reads at each readiness).
+async fn pause(slot: &mut Option<io::Result<Timer>>, pace: Duration) {
     if let Some(timer) = timer(slot) {
         let _ = timer.wait(pace).await;
     }
@@ -809,38 +899,54 @@ async fn pause_if(slot: &mut Option<io::Result<Timer>>, paced: bool, pace: Durat
 ///
 /// After a read that did not fill the read buffer, the next read waits [`PACE`] (less for a
 /// receive buffer smaller than the default: [`pace_for`]; or the JavaScript thread's word that it
-/// emptied the inbox), rather than the next datagram's
-/// readiness; after a full one it comes at once. Why: on the 2-vCPU machine of issue 22, where
-/// the stalled JavaScript thread holds one core, the reader and the sender share the other, and
-/// the stalls bench's loss (60k/s, 100 ms stalls) came from there. Traced (the kernel's drop
-/// count read at each of the reader's reads and looks), 93–96 % of the drops of three runs came
-/// while the reader owned the socket, more than a millisecond after it took over, all in gaps of
-/// 1–3 ms or more between two of its reads: it read a datagram per wake-up, 20–25 µs apart
-/// (reader and sender taking turns), then nothing for a millisecond or more while the sender's
-/// burst went on (about 160 datagrams: the receive buffer's worth), as if the scheduler stopped
-/// letting a reader that woke that often preempt the sender until its next tick. With the pause
-/// it reads the sender's bursts whole, at 1.5–2 ms intervals, 32 datagrams a read; in the traces
-/// what is still lost there comes from bursts larger than the buffer (a sender held off for
-/// 2.8 ms or more at 60k/s), which no reader on the sender's core can read in time. [`PACE`]
-/// is 200 µs: 12 datagrams at 60k/s, 7 % of the default receive buffer. Measured
-/// (bench/stalls.js, 100 ms stalls every 500 ms, the build before run beside it, 16 quiet
-/// runs): 0.65 % lost at 60k/s at the median (0.17–1.62 %) against 1.69 % (0.18–3.75 %); at
-/// 30k/s 0.00 % (at most 0.09 %) against 0.01 % (at most 0.17 %).
+/// emptied the inbox), rather than the next datagram's readiness; after a full one it comes at
+/// once. While it waits, and while the inbox is full, the socket is out of the runtime's readiness
+/// watcher ([`Taken`]); it goes back in only when a read finds the socket dry.
+///
+/// Why, from traces (`perf` of the scheduler's switches and wake-ups and of the kernel's drops)
+/// on the 2-vCPU machine of issue 22, where the stalled JavaScript thread holds one core and the
+/// reader and the sender share the other:
+/// - **Reading each datagram as it came** (before the pause): the reader read one datagram per
+///   wake-up, 20–25 µs apart (reader and sender taking turns), then nothing for a millisecond or
+///   more while the sender's burst went on, as if the scheduler stopped letting a thread that
+///   woke that often preempt the sender; most of the stalls bench's loss came from there.
+/// - **The pause alone** batched the reads (32 datagrams a read at 60k/s) but not the wake-ups:
+///   a socket in the watcher wakes the runtime's thread at every datagram that arrives (its
+///   registration is edge-triggered), whether or not the reader waits for it. The traces still
+///   showed the reader woken by the sender every 20 µs during a pause, and then woken (by its
+///   pause's timer) but not run for 1.2–3 ms, about the sender's slice, while the buffer
+///   overflowed: every drop inside a stall came in such a gap.
+/// - **Out of the watcher during the pause**, the reader wakes only at its timer; and with the
+///   shortest slice asked for ([`crate::sys::thread`]), the scheduler runs it within about
+///   10 µs of the timer (EEVDF lets a waking thread with a shorter slice preempt). Traced over
+///   five stalls: no drop inside a stall; the loss left came while the JavaScript thread read
+///   (the sender's own worker threads held its core for milliseconds), as node:dgram loses
+///   there too. In that traced script (60k/s, five 100 ms stalls, `perf` running) the kernel
+///   dropped 3,361–4,525 datagrams with the pause alone, 1,995–2,557 with the short slice
+///   added, 1,086–1,366 with the socket out of the watcher, 675–1,340 with both.
+///
+/// [`PACE`] is 200 µs: 12 datagrams at 60k/s, 7 % of the default receive buffer. Measured
+/// (bench/stalls.js, 100 ms stalls every 500 ms, the build before run beside it): with the pause
+/// alone, 0.65 % lost at 60k/s at the median of 16 quiet runs against 1.69 % without it; with
+/// the socket out of the watcher and the short slice while the reader owns a socket, 0.28–0.53 %
+/// in four runs of a slower phase of the machine, against 0.65–1.69 % for the pause alone in the
+/// same runs (with the short slice always on, 0.20–0.43 % against 1.58–2.81 %).
 async fn read_while_taken(
-    watched: &AsyncFd<OwnedFd>,
+    watched: AsyncFd<OwnedFd>,
     shared: &Shared,
     reader: &mut Reader,
     offload: &mut Offload,
     (max_bytes, mode): (usize, ReadMode),
     wake: &(impl Fn() + Send + Sync + 'static),
-) -> io::Result<()> {
+) -> io::Result<AsyncFd<OwnedFd>> {
+    let mut socket = Taken::Watched(watched);
     let mut first = true;
     // Whether the next read waits [`PACE`] first, and the timer it waits on.
     let mut paced = false;
     // The timer of the pauses: made at the first, closed at the hand-back.
     let mut timer = None;
     // The pause, for this socket's receive buffer.
-    let pace = pace_of(watched.get_ref().as_fd());
+    let pace = pace_of(socket.fd());
     // Whether the last read did not all fit in the inbox: the JavaScript thread is behind the
     // traffic (a flood it cannot keep up with, or a stall longer than the budget). Reading on
     // would take datagrams only to drop them at the inbox, on a core the JavaScript thread and
@@ -852,27 +958,40 @@ async fn read_while_taken(
     loop {
         let mut ready = None;
         if !std::mem::take(&mut first) {
+            let pausing = !full && std::mem::take(&mut paced);
+            let for_readiness = !full && !pausing;
+            // In the watcher only while the reader waits for the socket's readiness.
+            socket = if for_readiness {
+                socket.watch()?
+            } else {
+                socket.unwatch()
+            };
             let woken = {
+                let watched = match &socket {
+                    Taken::Watched(watched) if for_readiness => Some(watched),
+                    _ => None,
+                };
                 let mut drained = pin!(shared.drained.notified());
-                let mut paused = pin!(pause_if(&mut timer, std::mem::take(&mut paced), pace));
-                let mut pausing = true;
-                let mut readiness = pin!(watched.ready(WATCHED));
+                let mut paused = pin!(pause(&mut timer, pace));
+                let mut readiness = pin!(async move {
+                    match watched {
+                        Some(watched) => watched.ready(WATCHED).await,
+                        None => std::future::pending().await,
+                    }
+                });
                 poll_fn(|cx| {
                     // The JavaScript thread's word first: under a flood the socket is always
                     // ready.
                     if drained.as_mut().poll(cx).is_ready() {
                         return Poll::Ready(Ok(Woken::Drained));
                     }
-                    if full {
-                        return Poll::Pending;
-                    }
                     if pausing {
-                        if paused.as_mut().poll(cx).is_pending() {
-                            return Poll::Pending;
-                        }
-                        pausing = false;
+                        return paused.as_mut().poll(cx).map(|()| Ok(Woken::Read(None)));
                     }
-                    readiness.as_mut().poll(cx).map(|r| r.map(Woken::Ready))
+                    readiness
+                        .as_mut()
+                        .poll(cx)
+                        .map(|r| r.map(|guard| Woken::Read(Some(guard))))
                 })
                 .await?
             };
@@ -880,19 +999,19 @@ async fn read_while_taken(
                 Woken::Drained => {
                     if shared.hand_back() {
                         wake();
-                        return Ok(());
+                        return socket.into_watched();
                     }
                     continue;
                 }
-                Woken::Ready(guard) => ready = Some(guard),
+                Woken::Read(guard) => ready = guard,
             }
         }
-        match read_with(watched.get_ref().as_raw_fd(), reader, mode) {
+        match read_with(socket.fd().as_raw_fd(), reader, mode) {
             Ok(size) => {
                 // The same decision as the owner's (`Owner::follow_offload`); a refusal only
                 // means datagram-by-datagram reads.
                 if let Some(on) = offload.decide(mode, Some(size)) {
-                    let ok = gso::set_gro(watched.get_ref(), on).is_ok();
+                    let ok = gso::set_gro(&socket.fd(), on).is_ok();
                     offload.switched(on, ok);
                 }
                 paced = size.reads < SLOTS;
@@ -900,12 +1019,12 @@ async fn read_while_taken(
                 wake();
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if let Some(ready) = ready.as_mut() {
+                if let Some(mut ready) = ready.take() {
                     ready.clear_ready();
                 }
                 if shared.hand_back() {
                     wake();
-                    return Ok(());
+                    return socket.into_watched();
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -600,3 +600,116 @@ fn the_deadline_follows_the_rate_the_js_thread_reads_at_and_holds_through_a_stal
     deadline.update(&fd, &shared);
     assert_eq!(deadline.takeover, TAKEOVER);
 }
+
+/// Whether the runtime's readiness watcher (an epoll set of this process) holds descriptor `fd`.
+fn in_a_watcher(fd: RawFd) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let is_epoll = std::fs::read_link(entry.path())
+            .is_ok_and(|target| target.to_string_lossy() == "anon_inode:[eventpoll]");
+        let info = format!("/proc/self/fdinfo/{}", entry.file_name().to_string_lossy());
+        is_epoll
+            && std::fs::read_to_string(info).is_ok_and(|info| {
+                info.lines().any(|line| {
+                    line.strip_prefix("tfd:")
+                        .and_then(|rest| rest.split_whitespace().next())
+                        .is_some_and(|n| n == fd.to_string())
+                })
+            })
+    })
+}
+
+#[test]
+fn a_pausing_reader_takes_its_socket_out_of_the_watcher_and_misses_nothing_meanwhile() {
+    let (r, s, addr) = pair();
+    let fd = r.as_fd().try_clone_to_owned().unwrap();
+    let raw = fd.as_raw_fd();
+    runtime().unwrap().block_on(async {
+        // SAFETY: `fd` is an open descriptor that the AsyncFd owns from here on.
+        let watched = unsafe { AsyncFd::register_with_interest(fd, WATCHED) }.unwrap();
+        let taken = Taken::Watched(watched);
+        assert!(in_a_watcher(raw), "a watched socket is in the watcher");
+        // Out: datagrams that arrive do not wake the runtime's thread.
+        let taken = taken.unwatch();
+        assert!(
+            !in_a_watcher(raw),
+            "an unwatched socket is out of the watcher"
+        );
+        // A datagram arrives while it is out; back in, its readiness is reported at once.
+        s.send_to(b"meanwhile", addr).unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+        let watched = taken.into_watched().unwrap();
+        assert!(in_a_watcher(raw));
+        let ready = tokio::time::timeout(Duration::from_secs(1), watched.ready(WATCHED)).await;
+        assert!(
+            ready.is_ok(),
+            "the datagram that came while out was not reported"
+        );
+    });
+}
+
+/// The slice the scheduler gives thread `task` of this process (EEVDF's `se.slice`, Linux 6.6 and
+/// later, where `/proc` shows the scheduler's debug information).
+fn slice_of(task: &std::path::Path) -> Option<u64> {
+    let sched = std::fs::read_to_string(task.join("sched")).ok()?;
+    let line = sched.lines().find(|line| line.starts_with("se.slice"))?;
+    line.split(':').nth(1)?.trim().parse().ok()
+}
+
+/// The runtime's thread's slice, where the kernel shows it.
+fn reader_slice() -> Option<u64> {
+    let task = std::fs::read_dir("/proc/self/task")
+        .ok()?
+        .flatten()
+        .find(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|comm| comm.trim() == "dgram-rs-recv")
+        })?;
+    slice_of(&task.path())
+}
+
+#[test]
+fn the_reader_thread_asks_for_the_shortest_slice_while_it_owns_a_socket() {
+    // Whether this kernel gives a thread the slice it asks for: asked on this test's own thread.
+    // SAFETY: gettid only answers the calling thread's id.
+    let tid = unsafe { libc::gettid() };
+    let here = std::path::PathBuf::from(format!("/proc/self/task/{tid}"));
+    let short = crate::sys::thread::SHORT_SLICE_NS;
+    let honoured =
+        crate::sys::thread::request_slice(short).is_ok() && slice_of(&here) == Some(short);
+    // Back to the default before the reader starts: a thread starts with its parent's slice, and
+    // the runtime's thread may be started by this one.
+    let _ = crate::sys::thread::request_slice(crate::sys::thread::DEFAULT_SLICE);
+    if !honoured {
+        eprintln!("this kernel does not give a thread the slice it asks for: not checked");
+        return;
+    }
+    let (r, s, addr) = pair();
+    let bg = with_room_for(&r, 100);
+    // The JavaScript thread never reads: the reader takes over and keeps the socket while the
+    // inbox holds anything.
+    for _ in 0..10 {
+        s.send_to(&[7; 100], addr).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while bg.counts().received < 10 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(bg.counts().received, 10);
+    assert_eq!(
+        reader_slice(),
+        Some(short),
+        "the slice while the reader owns the socket"
+    );
+    // Emptied, the inbox is handed back: the default slice again (once no other test's reader
+    // owns its socket: they share the thread).
+    while bg.pop().is_some() {}
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while reader_slice() == Some(short) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    bg.stop();
+    assert_ne!(reader_slice(), Some(short), "the slice after the hand-back");
+}
