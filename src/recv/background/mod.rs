@@ -955,14 +955,23 @@ async fn read_while_taken(
     // the kernel's buffer fills and drops what does not fit, counted as the default path's
     // drops are.
     let mut full = false;
+    // Whether the last read found the socket dry: the next waits for its readiness.
+    let mut dry = false;
     loop {
         let mut ready = None;
         if !std::mem::take(&mut first) {
             let pausing = !full && std::mem::take(&mut paced);
-            let for_readiness = !full && !pausing;
+            // Out of the watcher, a read after a full one comes at once (more likely wait); the
+            // reader goes back to the watcher only once a read finds the socket dry.
+            let for_readiness = !full
+                && !pausing
+                && (std::mem::take(&mut dry) || matches!(socket, Taken::Watched(_)));
+            let at_once = !full && !pausing && !for_readiness;
             // In the watcher only while the reader waits for the socket's readiness.
             socket = if for_readiness {
                 socket.watch()?
+            } else if at_once {
+                socket
             } else {
                 socket.unwatch()
             };
@@ -984,6 +993,9 @@ async fn read_while_taken(
                     // ready.
                     if drained.as_mut().poll(cx).is_ready() {
                         return Poll::Ready(Ok(Woken::Drained));
+                    }
+                    if at_once {
+                        return Poll::Ready(Ok(Woken::Read(None)));
                     }
                     if pausing {
                         return paused.as_mut().poll(cx).map(|()| Ok(Woken::Read(None)));
@@ -1019,6 +1031,7 @@ async fn read_while_taken(
                 wake();
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                dry = true;
                 if let Some(mut ready) = ready.take() {
                     ready.clear_ready();
                 }
