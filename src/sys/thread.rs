@@ -49,6 +49,16 @@ pub fn request_slice(slice_ns: u64) -> io::Result<()> {
     }
 }
 
+/// The slice the scheduler gives thread `task` of this process (its `/proc/self/task/<tid>`
+/// folder), where the kernel shows it (EEVDF's `se.slice`, Linux 6.6 and later, with the
+/// scheduler's debug information).
+#[cfg(test)]
+pub fn slice_of(task: &std::path::Path) -> Option<u64> {
+    let sched = std::fs::read_to_string(task.join("sched")).ok()?;
+    let line = sched.lines().find(|line| line.starts_with("se.slice"))?;
+    line.split(':').nth(1)?.trim().parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,16 +69,7 @@ mod tests {
         let policy = unsafe { libc::sched_getscheduler(0) } & !libc::SCHED_RESET_ON_FORK;
         // SAFETY: gettid only answers the calling thread's id.
         let tid = unsafe { libc::gettid() };
-        let slice = std::fs::read_to_string(format!("/proc/self/task/{tid}/sched"))
-            .ok()
-            .and_then(|sched| {
-                let line = sched
-                    .lines()
-                    .find(|l| l.starts_with("se.slice"))?
-                    .to_owned();
-                line.split(':').nth(1)?.trim().parse().ok()
-            });
-        (policy, slice)
+        (policy, slice_of(format!("/proc/self/task/{tid}").as_ref()))
     }
 
     /// Sets the calling thread's policy (priority 0: the fair and idle ones).

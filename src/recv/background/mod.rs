@@ -507,9 +507,7 @@ async fn run(
         {
             Ok(watched) => watched,
             Err(e) => {
-                // The JavaScript thread reads from now on; the failure is reported in its place.
-                shared.push(Item::Error(crate::sys::error::errno(&e)), 0);
-                shared.state.store(JS_IDLE, Ordering::Release);
+                shared.give_up(&e);
                 wake();
                 return;
             }
@@ -525,9 +523,7 @@ async fn run(
         let mut pooled = match PooledReader::take() {
             Ok(pooled) => pooled,
             Err(e) => {
-                // Reported in its place; the JavaScript thread reads from now on.
-                shared.push(Item::Error(crate::sys::error::errno(&e)), 0);
-                shared.state.store(JS_IDLE, Ordering::Release);
+                shared.give_up(&e);
                 wake();
                 return;
             }
@@ -548,10 +544,7 @@ async fn run(
         watched = match read.await {
             Ok(watched) => watched,
             Err(e) => {
-                // The watch failed: reported in its place; the JavaScript thread reads from now
-                // on.
-                shared.push(Item::Error(crate::sys::error::errno(&e)), 0);
-                shared.state.store(JS_IDLE, Ordering::Release);
+                shared.give_up(&e);
                 wake();
                 return;
             }
@@ -1052,6 +1045,13 @@ async fn read_while_taken(
 }
 
 impl Shared {
+    /// The task cannot go on (a registration, a read buffer or a watch failed): the failure is
+    /// reported in its place, and the JavaScript thread reads from now on.
+    fn give_up(&self, e: &io::Error) {
+        self.push(Item::Error(crate::sys::error::errno(e)), 0);
+        self.state.store(JS_IDLE, Ordering::Release);
+    }
+
     fn push(&self, item: Item, cost: usize) {
         if let Ok(mut inbox) = self.inbox.lock() {
             inbox.cost += cost;

@@ -650,14 +650,6 @@ fn a_pausing_reader_takes_its_socket_out_of_the_watcher_and_misses_nothing_meanw
     });
 }
 
-/// The slice the scheduler gives thread `task` of this process (EEVDF's `se.slice`, Linux 6.6 and
-/// later, where `/proc` shows the scheduler's debug information).
-fn slice_of(task: &std::path::Path) -> Option<u64> {
-    let sched = std::fs::read_to_string(task.join("sched")).ok()?;
-    let line = sched.lines().find(|line| line.starts_with("se.slice"))?;
-    line.split(':').nth(1)?.trim().parse().ok()
-}
-
 /// The runtime's thread's slice, where the kernel shows it.
 fn reader_slice() -> Option<u64> {
     let task = std::fs::read_dir("/proc/self/task")
@@ -667,7 +659,7 @@ fn reader_slice() -> Option<u64> {
             std::fs::read_to_string(task.path().join("comm"))
                 .is_ok_and(|comm| comm.trim() == "dgram-rs-recv")
         })?;
-    slice_of(&task.path())
+    crate::sys::thread::slice_of(&task.path())
 }
 
 #[test]
@@ -677,8 +669,8 @@ fn the_reader_thread_asks_for_the_shortest_slice_while_it_owns_a_socket() {
     let tid = unsafe { libc::gettid() };
     let here = std::path::PathBuf::from(format!("/proc/self/task/{tid}"));
     let short = crate::sys::thread::SHORT_SLICE_NS;
-    let honoured =
-        crate::sys::thread::request_slice(short).is_ok() && slice_of(&here) == Some(short);
+    let honoured = crate::sys::thread::request_slice(short).is_ok()
+        && crate::sys::thread::slice_of(&here) == Some(short);
     // Back to the default before the reader starts: a thread starts with its parent's slice, and
     // the runtime's thread may be started by this one.
     let _ = crate::sys::thread::request_slice(crate::sys::thread::DEFAULT_SLICE);
