@@ -19,7 +19,9 @@
 //   10,000 received 2      10,000 sockets bound, 2 datagrams sent to each (from one node:dgram
 //                          socket, the same for both), every one received; descriptors the process
 //                          holds per socket then (1.0: the socket's own; pacing or a reader that
-//                          kept one per socket would show here)
+//                          kept one per socket would show here), and RSS growth after gc() then
+//                          (what a socket keeps once it has received: a read's leftovers kept per
+//                          socket would show here)
 //   500 × 10/s in pairs    500 sockets receiving 10 datagrams/s each, in pairs (a node:dgram
 //                          sender in another process sends 2 to 5 of the sockets every 2 ms), for
 //                          3 s: the receiving process's CPU (% of one core) and descriptors per
@@ -121,6 +123,7 @@ async function until (done, ms, what) {
 
 async function receivedTwo (dgram, count) {
   const fds0 = fds()
+  const rss0 = rssMB()
   const sockets = await bindAll(dgram, count)
   let got = 0
   for (const s of sockets) s.on('message', () => { got++ })
@@ -139,9 +142,11 @@ async function receivedTwo (dgram, count) {
   // A moment for anything a read leaves behind (a timer's turn) to settle.
   await new Promise((resolve) => setTimeout(resolve, 50))
   const perSocket = (fds() - fds0 - 1) / count // - 1: the sender's socket
+  gc()
+  const grownMB = rssMB() - rss0
   sender.close()
   await closeAll(sockets)
-  return { figures: { 'descriptors per socket': perSocket } }
+  return { figures: { 'descriptors per socket': perSocket, 'RSS growth, all received (MB)': grownMB } }
 }
 
 // The sender of `pairs`: argv ports (comma-separated), seconds.

@@ -16,6 +16,7 @@ pub mod registry;
 
 use std::io::IoSlice;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::os::fd::IntoRawFd;
 use std::rc::Rc;
 
@@ -201,7 +202,8 @@ pub fn udp_set_reuse_port_balance(id: u32, by: String, receivers: u32) -> Result
 /// an inbox of at most `max_bytes`, and the loop is woken to deliver from it.
 #[napi]
 pub fn udp_set_background_receive(id: u32, max_bytes: u32) -> Result<()> {
-    owner(id)?.set_background(max_bytes as usize);
+    // JavaScript gives at least 1 (lib/background.js validates it).
+    owner(id)?.set_background(NonZeroU32::new(max_bytes).unwrap_or(NonZeroU32::MIN));
     Ok(())
 }
 

@@ -31,10 +31,11 @@
 //! of the following iteration without waiting in the poll. Timers, immediates and other sockets
 //! run in between, however fast the reader's thread refills the inbox.
 //!
-//! Re-entry, as on the default path: the read being delivered stays in the socket's `inbound`
+//! Re-entry, as on the default path: the read being delivered stays in the receiver's `inbound`
 //! slot and is delivered a call at a time, with no borrow held across a call; while it has more,
 //! the socket asks for a turn, so that a nested loop run by a listener continues it in order.
 
+use std::cell::RefCell;
 use std::io;
 use std::os::fd::AsFd;
 use std::rc::{Rc, Weak};
@@ -49,10 +50,12 @@ use crate::recv::background::{Background, Counts, Entry, Inbound, Item};
 use crate::sys::addr::OwnedAddr;
 use crate::uv::{Async, AsyncHandler, CallScope, Callee};
 
-/// A socket's background reader and its wake-up handle.
+/// A socket's background reader, its wake-up handle, and the read being delivered (here, not
+/// in every socket: few sockets read in the background).
 pub(super) struct Receiver {
     reader: Background,
     wake: Async<Wake>,
+    inbound: RefCell<Option<Current>>,
 }
 
 /// The wake-up handle's target: the owner, weakly (the owner owns the handle).
@@ -84,7 +87,11 @@ impl Owner {
         let reader = self.with_socket(|socket| {
             Background::start(socket.as_fd(), budget, mode, move || sender.send())
         })?;
-        *borrow_mut(&self.background)? = Some(Box::new(Receiver { reader, wake }));
+        *borrow_mut(&self.background)? = Some(Box::new(Receiver {
+            reader,
+            wake,
+            inbound: RefCell::new(None),
+        }));
         Ok(())
     }
 
@@ -142,21 +149,19 @@ impl Owner {
     /// read again on this thread: the reader owns the socket, its inbox holds something, or
     /// one of its reads is being delivered.
     pub(super) fn background_waits(&self) -> bool {
-        let inbound = self
-            .inbound
-            .try_borrow()
-            .map(|c| c.is_some())
-            .unwrap_or(true);
-        inbound
-            || self
-                .background
-                .try_borrow()
-                .ok()
-                .and_then(|b| {
-                    b.as_ref()
-                        .map(|r| r.reader.is_taken() || r.reader.has_queued())
-                })
-                .unwrap_or(false)
+        let Ok(b) = self.background.try_borrow() else {
+            return true;
+        };
+        b.as_ref()
+            .is_some_and(|r| r.has_inbound() || r.reader.is_taken() || r.reader.has_queued())
+    }
+
+    /// Runs `f` on the slot of the background read being delivered; `None` without a reader, or
+    /// while the slot is in use.
+    fn with_inbound<R>(&self, f: impl FnOnce(&mut Option<Current>) -> R) -> Option<R> {
+        let b = self.background.try_borrow().ok()?;
+        let mut slot = b.as_ref()?.inbound.try_borrow_mut().ok()?;
+        Some(f(&mut slot))
     }
 
     /// Before this thread reads the socket: whether it may (always, without a background
@@ -167,14 +172,7 @@ impl Owner {
         };
         match b.as_ref() {
             None => true,
-            Some(r) => {
-                let inbound = self
-                    .inbound
-                    .try_borrow()
-                    .map(|c| c.is_some())
-                    .unwrap_or(true);
-                !inbound && r.reader.begin_js_read()
-            }
+            Some(r) => !r.has_inbound() && r.reader.begin_js_read(),
         }
     }
 
@@ -264,12 +262,7 @@ impl Owner {
             if left == 0 {
                 break true;
             }
-            if self
-                .inbound
-                .try_borrow()
-                .map(|c| c.is_some())
-                .unwrap_or(false)
-            {
+            if self.with_inbound(|slot| slot.is_some()).unwrap_or(false) {
                 // Should the listener run the loop, its nested loop continues from here.
                 self.request_turn();
                 match self.call_next_inbound(&scope, callbacks, &onmessage, &mut sender) {
@@ -291,13 +284,13 @@ impl Owner {
                     }
                 }
                 Item::Read(read) => {
-                    if let Ok(mut slot) = self.inbound.try_borrow_mut() {
-                        *slot = Some(Box::new(Current {
+                    self.with_inbound(|slot| {
+                        *slot = Some(Current {
                             read,
                             i: 0,
                             offset: 0,
-                        }));
-                    }
+                        })
+                    });
                 }
             }
         };
@@ -316,8 +309,7 @@ impl Owner {
         sender: &mut Option<SenderValues>,
     ) -> Option<usize> {
         let batch = self.delivery.get() != Delivery::Each;
-        let (args, argc, count) = {
-            let mut slot = self.inbound.try_borrow_mut().ok()?;
+        let (args, argc, count) = self.with_inbound(|slot| {
             let current = slot.as_mut()?;
             let (i, offset) = (current.i, current.offset);
             let entries = &current.read.entries;
@@ -349,8 +341,8 @@ impl Owner {
                 *slot = None;
             }
             let (args, argc) = made?;
-            (args, argc, end - i)
-        };
+            Some((args, argc, end - i))
+        })??;
         scope.call_callee(&callbacks.context, onmessage, &args[..argc]);
         Some(count)
     }
@@ -414,8 +406,18 @@ struct SenderValues {
     port: napi_value,
 }
 
+impl Receiver {
+    /// Whether a read is being delivered (true while that cannot be told).
+    fn has_inbound(&self) -> bool {
+        self.inbound
+            .try_borrow()
+            .map(|c| c.is_some())
+            .unwrap_or(true)
+    }
+}
+
 /// The background read being delivered: its datagrams, and the next one's index and offset.
-pub(super) struct Current {
+struct Current {
     read: Inbound,
     i: usize,
     offset: usize,

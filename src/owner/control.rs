@@ -49,8 +49,7 @@ impl Owner {
     /// for good (`crate::recv::offload`): a coalesced batch would be cut short too. Returns 0 or
     /// a negative errno.
     pub fn set_max_message_size(&self, size: u32) -> i32 {
-        let size = size as usize;
-        if size == 0 || size > crate::sys::mmsg::SLOT_SIZE {
+        if size == 0 || size as usize > crate::sys::mmsg::SLOT_SIZE {
             return error::EINVAL;
         }
         if let Err(e) = self.with_socket(|_| Ok(())) {

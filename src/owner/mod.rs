@@ -36,6 +36,7 @@ pub(crate) mod thread;
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::io::{self, IoSlice};
+use std::num::NonZeroU32;
 use std::os::fd::AsRawFd;
 use std::rc::{Rc, Weak};
 
@@ -216,8 +217,6 @@ pub struct Owner {
     backlog: RefCell<Option<Box<deliver::Backlog>>>,
     /// Calls made ready by a delivery in progress and not made yet (`deliver.rs`).
     pending: RefCell<deliver::Pending>,
-    /// The background read being delivered (`background.rs`; boxed, as the backlog).
-    inbound: RefCell<Option<Box<background::Current>>>,
     /// Whether a delivery to JavaScript is in progress (a nested loop may run meanwhile).
     delivering: Cell<bool>,
     /// Whether a reactor turn is asked for and not given yet.
@@ -237,8 +236,10 @@ pub struct Owner {
     /// The background reader, once started (`backgroundReceive`; boxed, as the backlog: few
     /// sockets read in the background).
     background: RefCell<Option<Box<background::Receiver>>>,
-    /// The background reader's inbox budget, when asked for before receiving starts.
-    background_budget: Cell<Option<usize>>,
+    /// The background reader's inbox budget in bytes, when asked for before receiving starts
+    /// (`maxQueueBytes` is at most 2^32 - 1: a `u32` fits among the flags, where an `usize`
+    /// took 16 bytes of every socket).
+    background_budget: Cell<Option<NonZeroU32>>,
     /// Reading paused by a consumer that fell behind (the async iterator): the kernel, or the
     /// background inbox, holds what comes meanwhile.
     paused: Cell<bool>,
@@ -251,9 +252,6 @@ pub struct Owner {
     receiving: Cell<bool>,
     /// Whether `onwritable` waits for the socket to become writable.
     writable_wanted: Cell<bool>,
-    /// How long the queue waits before its next try, while writability is not to be trusted
-    /// (see `send_wait.rs`); `None` while the socket's writability is watched.
-    send_wait: Cell<Option<std::time::Duration>>,
     referenced: Cell<bool>,
     closed: Cell<bool>,
     /// Receive offload's state (`crate::recv::offload`).
@@ -289,7 +287,6 @@ impl Owner {
             resting: Cell::new(false),
             backlog: RefCell::new(None),
             pending: RefCell::new(Default::default()),
-            inbound: RefCell::new(None),
             delivering: Cell::new(false),
             turn_owed: Cell::new(false),
             nested_blocked: Cell::new(false),
@@ -308,7 +305,6 @@ impl Owner {
             connected: Cell::new(false),
             receiving: Cell::new(false),
             writable_wanted: Cell::new(false),
-            send_wait: Cell::new(None),
             referenced: Cell::new(true),
             closed: Cell::new(false),
             offload: Cell::new(Offload::default()),
@@ -430,7 +426,7 @@ impl Owner {
             return Ok(error::errno(&e));
         }
         if let Some(budget) = self.background_budget.get() {
-            if let Err(e) = self.start_background(budget) {
+            if let Err(e) = self.start_background(budget.get() as usize) {
                 return Ok(error::errno(&e));
             }
         }
@@ -457,7 +453,7 @@ impl Owner {
 
     /// Reads in the background (a runtime thread, into an inbox of `budget` bytes) once
     /// receiving starts, instead of on Node's loop.
-    pub fn set_background(&self, budget: usize) {
+    pub fn set_background(&self, budget: NonZeroU32) {
         self.background_budget.set(Some(budget));
     }
 
@@ -577,12 +573,11 @@ impl Owner {
         {
             events |= uv::READABLE;
         }
-        if self.send_wait.get().is_none()
-            && self
-                .sender
-                .try_borrow()
-                .map(|s| s.has_queued())
-                .unwrap_or(false)
+        if self
+            .sender
+            .try_borrow()
+            .map(|s| s.backoff().is_none() && s.has_queued())
+            .unwrap_or(false)
         {
             events |= uv::WRITABLE;
         }
@@ -909,9 +904,6 @@ impl Owner {
         if let Ok(mut p) = self.pending.try_borrow_mut() {
             p.clear();
         }
-        if let Ok(mut i) = self.inbound.try_borrow_mut() {
-            i.take();
-        }
         if let Ok(mut s) = self.socket.try_borrow_mut() {
             s.take();
         }
@@ -975,7 +967,7 @@ impl Watched for Owner {
             }
             return;
         }
-        if self.send_wait.get().is_some() {
+        if self.backoff().is_some() {
             // The queue's next try (`send_wait.rs`); a turn owed for receiving comes with it.
             self.flush_queue_when_writable();
         }
@@ -1013,12 +1005,13 @@ mod tests {
 
     /// Every socket has an owner: 10,000 idle sockets took more memory than node:dgram's while
     /// it was 528 bytes (the send queues, the background reader and the statistics at close
-    /// inline). What few sockets use is boxed or made on first use; this fails if a field
-    /// makes it grow again (64-bit targets).
+    /// inline), and it was 304 until the send queue's wait and the background read in delivery
+    /// moved to what only sockets that use them have. What few sockets use is boxed or made on
+    /// first use; this fails if a field makes it grow again (64-bit targets).
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn an_owner_stays_small() {
         let size = std::mem::size_of::<Owner>();
-        assert!(size <= 304, "Owner is {size} bytes");
+        assert!(size <= 256, "Owner is {size} bytes");
     }
 }

@@ -19,7 +19,7 @@ impl Owner {
         let wait = if progressed || !waiting {
             None
         } else {
-            let wait = backoff::next(self.send_wait.get());
+            let wait = backoff::next(self.backoff());
             // No timer (no descriptor left, say): writability again, busy as it may be.
             self.watch
                 .try_borrow()
@@ -28,8 +28,18 @@ impl Owner {
                 .unwrap_or(false)
                 .then_some(wait)
         };
-        if wait != self.send_wait.replace(wait) {
+        let before = self
+            .sender
+            .try_borrow_mut()
+            .map(|mut s| s.replace_backoff(wait))
+            .unwrap_or(wait);
+        if wait != before {
             self.update_interest();
         }
+    }
+
+    /// How long the send queue waits before its next try (`None`: it waits for writability).
+    pub(super) fn backoff(&self) -> Option<std::time::Duration> {
+        self.sender.try_borrow().ok().and_then(|s| s.backoff())
     }
 }

@@ -33,7 +33,7 @@ impl Offload {
     /// The switch to make now, if any (`Some(true)`: turn it on), given the socket's read
     /// `mode` and its last read (`None` when the options changed, no read).
     pub fn decide(self, mode: ReadMode, read: Option<ReadSize>) -> Option<bool> {
-        let wanted = if mode.size < SLOT_SIZE {
+        let wanted = if mode.size() < SLOT_SIZE {
             false
         } else {
             self.on || (!self.refused && read.is_some_and(|r| r.reads >= SLOTS))
@@ -74,7 +74,7 @@ mod tests {
 
     fn small(size: usize) -> ReadMode {
         ReadMode {
-            size,
+            size: size as u32,
             ..ReadMode::default()
         }
     }

@@ -27,6 +27,7 @@ pub mod queue;
 use socket2::Socket;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
+use std::time::Duration;
 
 use crate::sys::addr::{Addr, OwnedAddr};
 use crate::sys::control::SendControl;
@@ -116,6 +117,10 @@ struct Waiting {
     completed: VecDeque<(Completion, usize)>,
     completed_bytes: usize,
     gathered: Vec<Gathered>,
+    /// How long the queue waits before its next try while the socket's writability is not to
+    /// be trusted (`crate::send::backoff`); `None` while writability is watched. Here, not in
+    /// every socket: only a socket whose sends queued ever waits.
+    backoff: Option<Duration>,
 }
 
 /// One socket's send state: what waits (the `EAGAIN` queue, the sends gathered this tick), the
@@ -165,6 +170,21 @@ impl SendEngine {
     /// What waits, made on first use.
     fn waiting_mut(&mut self) -> &mut Waiting {
         self.waiting.get_or_insert_with(Box::default)
+    }
+
+    /// How long the queue waits before its next try, while writability is not to be trusted;
+    /// `None` while it is watched (and for a socket whose sends never queued).
+    pub fn backoff(&self) -> Option<Duration> {
+        self.waiting.as_ref().and_then(|w| w.backoff)
+    }
+
+    /// Sets how long the queue waits before its next try (see [`SendEngine::backoff`]), and
+    /// returns what it was.
+    pub fn replace_backoff(&mut self, wait: Option<Duration>) -> Option<Duration> {
+        if wait.is_none() && self.waiting.is_none() {
+            return None;
+        }
+        std::mem::replace(&mut self.waiting_mut().backoff, wait)
     }
 
     /// Whether queued datagrams wait for writability or for their completions to be taken.

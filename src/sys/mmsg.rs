@@ -31,15 +31,23 @@ pub struct ReadMode {
     /// Offer the kernel room for the receive information (`receiveInfo`).
     pub info: bool,
     /// Bytes read of each datagram, at most [`SLOT_SIZE`]; a longer one is cut short (and
-    /// flagged truncated).
-    pub size: usize,
+    /// flagged truncated). A `u32`, as `maxMessageSize` is: every socket keeps a mode, and a
+    /// `usize` made it 8 bytes larger.
+    pub size: u32,
+}
+
+impl ReadMode {
+    /// Bytes read of each datagram, as a length.
+    pub fn size(self) -> usize {
+        self.size as usize
+    }
 }
 
 impl Default for ReadMode {
     fn default() -> Self {
         ReadMode {
             info: false,
-            size: SLOT_SIZE,
+            size: SLOT_SIZE as u32,
         }
     }
 }
@@ -153,7 +161,7 @@ impl Reader {
     fn point(&mut self, i: usize) {
         let iov = &mut self.iovecs[i];
         iov.iov_base = self.slots[i].as_mut_ptr().cast();
-        iov.iov_len = self.mode.size.clamp(1, SLOT_SIZE);
+        iov.iov_len = self.mode.size().clamp(1, SLOT_SIZE);
         let hdr = &mut self.headers[i].msg_hdr;
         hdr.msg_name = (&mut self.names[i] as *mut libc::sockaddr_storage).cast();
         hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
