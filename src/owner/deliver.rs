@@ -32,6 +32,7 @@
 //! re-entrantly: their socket waits for the outer delivery. (The background path nests as this
 //! one does: `background.rs`.)
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
 
@@ -75,16 +76,20 @@ fn give_back(reader: Reader) {
     });
 }
 
-/// The thread's spare call queue (see [`Pending`]), or a new one: a queue's room is lent to a
-/// socket for as long as it delivers, as a read buffer is.
+thread_local! {
+    /// The thread's spare call queue, empty, with its room: lent to a socket for as long as it
+    /// delivers, as a read buffer is. Plain memory (no JavaScript value outlives a delivery), so
+    /// it goes with the thread, not with the environment's teardown.
+    static SPARE_CALLS: RefCell<Pending> = const { RefCell::new(Pending::new()) };
+}
+
+/// The thread's spare call queue (see [`Pending`]), or a new one.
 fn take_calls_room() -> Pending {
-    thread::with(|t| {
-        t.spare_calls
-            .try_borrow_mut()
-            .map(|mut q| std::mem::take(&mut *q))
-    })
-    .and_then(Result::ok)
-    .unwrap_or_default()
+    SPARE_CALLS
+        .try_with(|q| q.try_borrow_mut().map(|mut q| std::mem::take(&mut *q)))
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default()
 }
 
 /// Keeps `room`, an empty call queue, for the thread's next delivery (or frees it, when the
@@ -93,8 +98,9 @@ fn give_calls_room(room: Pending) {
     if room.capacity() == 0 {
         return;
     }
-    thread::with(|t| {
-        if let Ok(mut spare) = t.spare_calls.try_borrow_mut() {
+    // At thread exit the spare may be gone already: the room is freed then.
+    let _ = SPARE_CALLS.try_with(|q| {
+        if let Ok(mut spare) = q.try_borrow_mut() {
             if spare.capacity() == 0 {
                 *spare = room;
             }

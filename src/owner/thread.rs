@@ -8,15 +8,15 @@
 //!   every UDP handle reports to;
 //! - its reactor: the epoll set its receiving sockets are watched in (`reactor.rs`), made by
 //!   the first socket that receives;
-//! - its spare read buffers and call queue (`deliver.rs`);
+//! - its spare read buffers (`deliver.rs`);
 //! - its staging area, and how deeply deliveries are nested (`staging.rs`).
 //!
 //! The cleanup hook is registered the first time one of them is made for an environment. At the
 //! environment's teardown (a worker's end, or the main thread's exit) it closes, in this order:
 //! every socket still open (each lets go of its descriptor, its watch and its JavaScript
 //! references while the environment still lives), then the reactor (its poll, prepare and idle
-//! handles and its timer, and whatever it still watched), then the functions, the read buffers,
-//! the call queue and the staging area. Sockets go first: closing one takes its watch out of the reactor, which
+//! handles and its timer, and whatever it still watched), then the functions, the read buffers
+//! and the staging area. Sockets go first: closing one takes its watch out of the reactor, which
 //! must still be there.
 
 use crate::reactor::IdMap;
@@ -25,7 +25,6 @@ use std::rc::Rc;
 
 use napi::sys;
 
-use super::deliver::Pending;
 use super::{Functions, Owner};
 use crate::reactor::Reactor;
 use crate::sys::mmsg::Reader;
@@ -53,8 +52,6 @@ pub(crate) struct Thread {
     reactor: RefCell<Option<Rc<Reactor>>>,
     /// Spare read buffers (`deliver.rs`).
     pub(crate) readers: RefCell<Vec<Reader>>,
-    /// A spare call queue, empty, with its room (`deliver.rs`).
-    pub(crate) spare_calls: RefCell<Pending>,
     /// The staging area, once registered (`staging.rs`).
     pub(crate) area: Cell<Option<Area>>,
     /// How many deliveries are in progress (more than one: nested).
@@ -132,9 +129,6 @@ impl Teardown for Thread {
         }
         if let Ok(mut readers) = self.readers.try_borrow_mut() {
             readers.clear();
-        }
-        if let Ok(mut spare) = self.spare_calls.try_borrow_mut() {
-            std::mem::take(&mut *spare);
         }
         self.area.set(None);
     }
