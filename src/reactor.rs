@@ -45,6 +45,9 @@ use crate::uv::{
     Idle, Poll, PollHandler, Prepare, PrepareHandler, RawEnv, Teardown, READABLE, WRITABLE,
 };
 
+mod linger;
+use linger::Linger;
+
 /// A map keyed by numbers this crate hands out in sequence (a watch's token, a handle's
 /// number), hashed with one multiplication. std's default hasher (SipHash) resists keys chosen
 /// by an attacker, which these are not, and cost every lookup: a socket per query makes several.
@@ -179,6 +182,8 @@ pub struct Reactor {
     timer_armed: Cell<bool>,
     /// When the armed timer fires.
     timer_due: Cell<Option<std::time::Instant>>,
+    /// Polling without blocking for a while after a socket answered (`linger`).
+    linger: RefCell<Linger>,
 }
 
 fn busy() -> io::Error {
@@ -218,6 +223,7 @@ impl Reactor {
             timer: RefCell::new(None),
             timer_armed: Cell::new(false),
             timer_due: Cell::new(None),
+            linger: RefCell::new(Linger::default()),
         });
         let poll = Poll::new(env, reactor.epoll.0.as_raw_fd(), Rc::clone(&reactor))?;
         poll.set_ref(false);
@@ -399,6 +405,11 @@ impl Reactor {
 
 impl PollHandler for Reactor {
     fn on_poll(&self, _status: i32, _events: i32) {
+        if let Ok(mut linger) = self.linger.try_borrow_mut() {
+            if linger.is_on() {
+                linger.hit(std::time::Instant::now());
+            }
+        }
         self.dispatch();
     }
 }
@@ -412,10 +423,47 @@ impl PrepareHandler for Reactor {
         }
         self.run_turns();
         self.flush();
+        self.keep_lingering();
     }
 }
 
 impl Reactor {
+    /// A socket answered what it read and found nothing more: the loop polls without blocking
+    /// for a while, where that has been paying (see `linger`).
+    fn linger(&self) {
+        let begun = self
+            .linger
+            .try_borrow_mut()
+            .is_ok_and(|mut l| l.begin(std::time::Instant::now()));
+        if begun {
+            self.no_block();
+        }
+    }
+
+    /// Before the loop polls: while lingering, the poll does not block, and the thread yields
+    /// its core first (a peer on the same core answers meanwhile).
+    fn keep_lingering(&self) {
+        let on = self
+            .linger
+            .try_borrow_mut()
+            .is_ok_and(|mut l| l.is_on() && l.keep(std::time::Instant::now()));
+        if on {
+            // SAFETY: sched_yield takes no arguments and has no preconditions.
+            unsafe { libc::sched_yield() };
+            self.no_block();
+        }
+    }
+
+    /// The next poll does not block, and the prepare handle runs before it.
+    fn no_block(&self) {
+        self.wake_prepare();
+        if let Ok(idle) = self.idle.try_borrow() {
+            if let Some(idle) = idle.as_ref() {
+                idle.once();
+            }
+        }
+    }
+
     /// Runs the prepare handle at the next prepare phase.
     fn wake_prepare(&self) {
         if let Ok(prepare) = self.prepare.try_borrow() {
@@ -641,6 +689,12 @@ impl Watch {
             }
         }
         Ok(())
+    }
+
+    /// The socket answered what it read (its handler sent) and found nothing more to read: the
+    /// thread's loop lingers before it sleeps, where that has been paying (see `linger`).
+    pub fn linger(&self) {
+        self.reactor.linger();
     }
 
     /// Takes back a turn asked for and not yet given (the socket stopped receiving, say).

@@ -167,6 +167,11 @@ impl Owner {
             self.pace(read);
             delivered += read.datagrams;
             let answered = sent_before.is_some() && sent() != sent_before;
+            if read.datagrams == 0 && delivered > 0 {
+                // What was read before was answered (else no read again), and nothing more
+                // came yet: the answers' answers are on their way.
+                self.linger();
+            }
             if !answered
                 || read.datagrams == 0
                 || delivered >= FAIR

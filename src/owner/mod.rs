@@ -501,6 +501,16 @@ impl Owner {
         }
     }
 
+    /// Asks the thread's reactor to linger before its loop sleeps: this socket answered what it
+    /// read and found nothing more (`deliver.rs`).
+    pub(super) fn linger(&self) {
+        if let Ok(watch) = self.watch.try_borrow() {
+            if let Some(watch) = watch.as_ref() {
+                watch.linger();
+            }
+        }
+    }
+
     /// `[datagramsReceived, bytesReceived, datagramsSent, bytesSent, droppedByKernel,
     /// droppedByQueue]`, while open: close lets go of the socket and the background reader, and
     /// their counts with them, so `udpClose` reads these just before closing (the handle keeps
