@@ -11,9 +11,9 @@ const { runChild } = require('./helpers/child')
 
 // In a child process of its own (the test runner's I/O would wake this loop): an echo server on
 // the main thread, a client on a worker thread keeping 2 requests in flight (so that both
-// threads answer, and linger, at every exchange). Once the worker is done, the main thread's CPU
-// over the next 300 ms of quiet is measured with the server still open; then it closes, and the
-// process must exit by itself.
+// threads answer, and linger, at every exchange). Once the worker is done and gone, the process's
+// CPU over the next 300 ms of quiet is measured with the server still open; then it closes, and
+// the process must exit by itself.
 parity('linger: once request/response stops, the process is idle again and exits', async (ctx) => {
   const result = await runChild(ctx.module, `
 const { Worker } = require('node:worker_threads')
@@ -42,7 +42,10 @@ server.bind(0, '127.0.0.1', () => {
     })
     client.bind(0, '127.0.0.1', () => { ask(); ask() })
   \`, { eval: true, workerData: { module: ${JSON.stringify(ctx.module)}, port: server.address().port, exchanges: EXCHANGES } })
-  worker.on('message', (done) => {
+  let done
+  worker.on('message', (m) => { done = m })
+  // Measured once the worker is gone (its teardown is CPU of its own, seconds under qemu-user).
+  worker.on('exit', () => {
     const before = process.cpuUsage()
     setTimeout(() => {
       const cpu = process.cpuUsage(before)

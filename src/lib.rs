@@ -19,7 +19,8 @@
 //! - [`recv`]: the receive engine: a `recvmmsg` read and its datagrams; the pacing decision.
 //! - [`sys`]: the syscalls: socket options, `recvmmsg`, GSO/GRO, errno, reuseport balancing.
 //! - [`reactor`]: one readiness watcher per JS thread: the thread's sockets in a private epoll
-//!   set, watched by one poll handle on Node's loop.
+//!   set, watched by one poll handle on Node's loop; and when its loop lingers after an answer
+//!   (`reactor::linger`).
 //! - [`uv`]: the libuv and Node-API FFI the owner uses (poll and prepare handles, calls, the
 //!   cleanup hook).
 //!

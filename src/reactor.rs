@@ -18,6 +18,12 @@
 //! Readiness is level-triggered, as libuv's. Each event carries a token, never a pointer: an
 //! event for a watch dropped meanwhile finds no entry and is ignored.
 //!
+//! After a socket answered what it read and found nothing more, the loop *lingers*: it polls
+//! without blocking for up to 50 µs before it sleeps, while that has been paying
+//! ([`Watch::linger`]; the policy and its figures in `linger`). The idle handle keeps the poll
+//! from blocking meanwhile, and the prepare handle, which runs before each poll, yields the core
+//! and ends the lingering when its time is up.
+//!
 //! The loop is kept alive while any watch wants events and is referenced (`ref()`), as a
 //! per-socket poll handle would: the shared poll handle is referenced exactly then.
 //!
