@@ -45,8 +45,9 @@ const argv = process.argv.slice(2)
 // Other benchmarks, each with its own arguments: `--stalls` loss under event-loop stalls
 // (bench/stalls.js), `--scale` one port over many receivers (bench/scale.js), `--churn` socket
 // churn (bench/churn.js), `--cold` cold start (bench/cold-start.js), `--reqresp` request/response
-// (bench/reqresp.js), `--fairness` timer gaps under a flood (bench/fairness.js).
-const otherFiles = { stalls: 'stalls', scale: 'scale', churn: 'churn', cold: 'cold-start', reqresp: 'reqresp', fairness: 'fairness' }
+// (bench/reqresp.js), `--fairness` timer gaps under a flood (bench/fairness.js), `--paced-server` an
+// echo server's CPU under evenly spaced requests (bench/paced-server.js).
+const otherFiles = { stalls: 'stalls', scale: 'scale', churn: 'churn', cold: 'cold-start', reqresp: 'reqresp', fairness: 'fairness', 'paced-server': 'paced-server' }
 const other = Object.keys(otherFiles).find((name) => argv.includes(`--${name}`))
 if (other) {
   require(`./${otherFiles[other]}`).main(argv.filter((a) => a !== `--${other}`)).then(
