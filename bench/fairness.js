@@ -15,7 +15,7 @@
 // BENCH_BASE=<path of another dgram-rs checkout, built> adds its rows (a before/after in one run).
 // Traffic is on 127.0.0.1 only; every child is bounded in time and killed at the end.
 
-const { spawn } = require('node:child_process')
+const { lineChild } = require('./line-child')
 const path = require('node:path')
 
 const ROOT = path.resolve(__dirname, '..')
@@ -72,31 +72,7 @@ function sender (port, seconds) {
   })
 }
 
-function child (args, limitMs) {
-  const p = spawn(process.execPath, [__filename, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
-  const timer = setTimeout(() => p.kill('SIGKILL'), limitMs)
-  const lines = []
-  const waiters = []
-  let out = ''
-  p.stdout.setEncoding('utf8').on('data', (d) => {
-    out += d
-    let i
-    while ((i = out.indexOf('\n')) >= 0) {
-      lines.push(JSON.parse(out.slice(0, i)))
-      out = out.slice(i + 1)
-      while (waiters.length && lines.length) waiters.shift()(lines.shift())
-    }
-  })
-  return {
-    p,
-    next: () => new Promise((resolve, reject) => {
-      if (lines.length) return resolve(lines.shift())
-      waiters.push(resolve)
-      p.on('exit', () => reject(new Error(`${args[0]} ended without a result`)))
-    }),
-    stop () { clearTimeout(timer); p.kill('SIGKILL') }
-  }
-}
+const child = (args, limitMs) => lineChild(__filename, args, { limitMs })
 
 async function trial (impl, bg, handlerUs, seconds) {
   const limit = (seconds + 10) * 1000

@@ -16,8 +16,9 @@
 // BENCH_BASE=<path of another dgram-rs checkout, built> adds its rows (a before/after in one run).
 // Traffic is on 127.0.0.1 only; every child is bounded in time and killed at the end.
 
-const { spawn } = require('node:child_process')
 const path = require('node:path')
+const { lineChild } = require('./line-child')
+const { median } = require('./report')
 
 const ROOT = path.resolve(__dirname, '..')
 
@@ -77,32 +78,7 @@ function sender (port, rate, seconds) {
 
 // --- parent ------------------------------------------------------------------------------------
 
-function child (args, cpu, limitMs) {
-  const p = spawn('taskset', ['-c', String(cpu), process.execPath, __filename, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
-  const timer = setTimeout(() => p.kill('SIGKILL'), limitMs)
-  const lines = []
-  const waiting = []
-  let out = ''
-  p.stdout.setEncoding('utf8').on('data', (d) => {
-    out += d
-    let i
-    while ((i = out.indexOf('\n')) >= 0) {
-      const line = JSON.parse(out.slice(0, i))
-      out = out.slice(i + 1)
-      const w = waiting.shift()
-      if (w) w.resolve(line)
-      else lines.push(line)
-    }
-  })
-  p.on('exit', () => {
-    clearTimeout(timer)
-    for (const w of waiting.splice(0)) w.reject(new Error(`${args[0]} ended without a result`))
-  })
-  const next = () => lines.length
-    ? Promise.resolve(lines.shift())
-    : new Promise((resolve, reject) => waiting.push({ resolve, reject }))
-  return { p, next, stop () { clearTimeout(timer); p.kill('SIGKILL') } }
-}
+const child = (args, cpu, limitMs) => lineChild(__filename, args, { cpu, limitMs })
 
 async function trial (impl, rate, seconds) {
   const server = child(['echo', impl], 1, (seconds + 10) * 1000)
@@ -118,8 +94,6 @@ async function trial (impl, rate, seconds) {
     } finally { s.stop() }
   } finally { server.stop() }
 }
-
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1] }
 
 async function main (argv) {
   const opt = (name, dflt) => {

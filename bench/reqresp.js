@@ -23,7 +23,7 @@
 // BENCH_BASE=<path of another dgram-rs checkout, built> adds its rows (a before/after in one run).
 // Traffic is on 127.0.0.1 only; every child is bounded in time and killed at the end.
 
-const { spawn } = require('node:child_process')
+const { lineChild } = require('./line-child')
 const path = require('node:path')
 
 const ROOT = path.resolve(__dirname, '..')
@@ -114,29 +114,15 @@ function client (impl, port, window, seconds, ports, size) {
 
 // --- parent ------------------------------------------------------------------------------------
 
-function child (args, cpu, limitMs) {
-  const p = spawn('taskset', ['-c', String(cpu), process.execPath, __filename, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
-  const timer = setTimeout(() => p.kill('SIGKILL'), limitMs)
-  let out = ''
-  const line = new Promise((resolve, reject) => {
-    p.stdout.setEncoding('utf8').on('data', (d) => {
-      out += d
-      const i = out.indexOf('\n')
-      if (i >= 0) resolve(JSON.parse(out.slice(0, i)))
-    })
-    p.on('exit', () => { clearTimeout(timer); reject(new Error(`${args[0]} ended without a result`)) })
-  })
-  line.catch(() => {})
-  return { p, line, stop () { clearTimeout(timer); p.stdin.end(); p.kill('SIGKILL') } }
-}
+const child = (args, cpu, limitMs) => lineChild(__filename, args, { cpu, limitMs })
 
 async function trial (impl, window, seconds, ports, size, serverCore) {
   const server = child(['echo', impl], serverCore, (seconds + 10) * 1000)
   try {
-    const { port } = await server.line
+    const { port } = await server.next()
     const c = child(['client', impl, String(port), String(window), String(seconds), String(ports), String(size)], 0, (seconds + 10) * 1000)
     try {
-      return await c.line
+      return await c.next()
     } finally { c.stop() }
   } finally { server.stop() }
 }
