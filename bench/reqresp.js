@@ -19,6 +19,9 @@
 // --one-core: client and server pinned to the same core (core 0), where every wake-up of one
 // end takes the core from the other; issue 21's "bursts of 2 requests, one core" is
 // `--one-core --windows=2`.
+// --shared-core: a busy process (a JavaScript loop that never waits) shares the client's core
+// for the whole trial, as a build or another service would: a client that gives its core away
+// while it waits pays the busy process's time slice.
 //
 // BENCH_BASE=<path of another dgram-rs checkout, built> adds its rows (a before/after in one run).
 // Traffic is on 127.0.0.1 only; every child is bounded in time and killed at the end.
@@ -112,19 +115,32 @@ function client (impl, port, window, seconds, ports, size) {
   }
 }
 
+// A process that keeps its core busy for `ms` (bounded), after one line saying it has begun.
+function busy (ms) {
+  process.stdout.write('{}\n')
+  const end = Date.now() + ms
+  while (Date.now() < end);
+  process.exit(0)
+}
+
 // --- parent ------------------------------------------------------------------------------------
 
 const child = (args, cpu, limitMs) => lineChild(__filename, args, { cpu, limitMs })
 
-async function trial (impl, window, seconds, ports, size, serverCore) {
-  const server = child(['echo', impl], serverCore, (seconds + 10) * 1000)
+async function trial (impl, window, seconds, ports, size, serverCore, sharedCore) {
+  const limitMs = (seconds + 10) * 1000
+  const hog = sharedCore ? child(['busy', String(limitMs)], 0, limitMs) : null
   try {
-    const { port } = await server.next()
-    const c = child(['client', impl, String(port), String(window), String(seconds), String(ports), String(size)], 0, (seconds + 10) * 1000)
+    if (hog) await hog.next()
+    const server = child(['echo', impl], serverCore, limitMs)
     try {
-      return await c.next()
-    } finally { c.stop() }
-  } finally { server.stop() }
+      const { port } = await server.next()
+      const c = child(['client', impl, String(port), String(window), String(seconds), String(ports), String(size)], 0, limitMs)
+      try {
+        return await c.next()
+      } finally { c.stop() }
+    } finally { server.stop() }
+  } finally { if (hog) hog.stop() }
 }
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1] }
@@ -141,6 +157,7 @@ async function main (argv) {
   const size = Number(opt('size', 64))
   if (!Number.isInteger(size) || size < 4 || size > 65507) throw new Error('--size: 4 to 65507 bytes (the request id takes 4)')
   const oneCore = argv.includes('--one-core')
+  const sharedCore = argv.includes('--shared-core')
   const impls = [['node:dgram', 'node'], ['dgram-rs', ROOT]]
   if (process.env.BENCH_BASE) impls.push(['dgram-rs (BENCH_BASE)', path.resolve(process.env.BENCH_BASE)])
   const rows = []
@@ -148,7 +165,7 @@ async function main (argv) {
     const results = impls.map(() => [])
     for (let t = 0; t < trials; t++) {
       // Interleaved: each trial runs every implementation once.
-      for (const [i, [, impl]] of impls.entries()) results[i].push(await trial(impl, window, seconds, ports, size, oneCore ? 0 : 1))
+      for (const [i, [, impl]] of impls.entries()) results[i].push(await trial(impl, window, seconds, ports, size, oneCore ? 0 : 1, sharedCore))
     }
     const base = median(results[0].map((r) => r.rate))
     for (const [i, [name]] of impls.entries()) {
@@ -159,7 +176,8 @@ async function main (argv) {
       rows.push({ window, name, rate, p50, ratio: rate / base, cpu, cpuRatio: cpu / median(results[0].map((r) => r.cpuPerReply)), lost })
     }
   }
-  console.log(`request/response, ${size} B, ${oneCore ? 'one core' : 'across cores'}, ${ports} client port(s), ${trials} trial(s) of ${seconds} s, medians\n`)
+  const placement = (oneCore ? 'one core' : 'across cores') + (sharedCore ? ', a busy process on the client\'s core' : '')
+  console.log(`request/response, ${size} B, ${placement}, ${ports} client port(s), ${trials} trial(s) of ${seconds} s, medians\n`)
   console.log('| window | implementation | requests/s | p50 µs | × node:dgram | client CPU µs/reply | × node:dgram | lost (all trials) |')
   console.log('|---:|---|---:|---:|---:|---:|---:|---:|')
   for (const r of rows) {
@@ -172,6 +190,7 @@ module.exports = { main }
 if (require.main === module) {
   const [role, ...rest] = process.argv.slice(2)
   if (role === 'echo') echo(rest[0])
+  else if (role === 'busy') busy(Number(rest[0]))
   else if (role === 'client') client(rest[0], Number(rest[1]), Number(rest[2]), Number(rest[3]), Number(rest[4] || 1), Number(rest[5] || 64))
   else main(process.argv.slice(2)).catch((e) => { console.error(e); process.exit(1) })
 }

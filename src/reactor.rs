@@ -42,6 +42,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::rc::Rc;
+use std::time::Instant;
 
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use nix::sys::time::TimeSpec;
@@ -413,7 +414,7 @@ impl PollHandler for Reactor {
     fn on_poll(&self, _status: i32, _events: i32) {
         if let Ok(mut linger) = self.linger.try_borrow_mut() {
             if linger.is_on() {
-                linger.hit(std::time::Instant::now());
+                linger.hit(Instant::now());
             }
         }
         self.dispatch();
@@ -440,24 +441,30 @@ impl Reactor {
         let begun = self
             .linger
             .try_borrow_mut()
-            .is_ok_and(|mut l| l.begin(std::time::Instant::now()));
+            .is_ok_and(|mut l| l.begin(Instant::now()));
         if begun {
             self.no_block();
         }
     }
 
     /// Before the loop polls: while lingering, the poll does not block, and the thread yields
-    /// its core first (a peer on the same core answers meanwhile).
+    /// its core first (a peer on the same core answers meanwhile), unless yields have been
+    /// giving the core to a busy process (see `linger`).
     fn keep_lingering(&self) {
-        let on = self
-            .linger
-            .try_borrow_mut()
-            .is_ok_and(|mut l| l.is_on() && l.keep(std::time::Instant::now()));
-        if on {
+        let Ok(mut linger) = self.linger.try_borrow_mut() else {
+            return;
+        };
+        let before = Instant::now();
+        if !(linger.is_on() && linger.keep(before)) {
+            return;
+        }
+        if linger.may_yield(before) {
             // SAFETY: sched_yield takes no arguments and has no preconditions.
             unsafe { libc::sched_yield() };
-            self.no_block();
+            linger.yielded(before, Instant::now());
         }
+        drop(linger);
+        self.no_block();
     }
 
     /// The next poll does not block, and the prepare handle runs before it.

@@ -23,6 +23,20 @@
 //! microsecond per answer then. So a server whose requests come independently of its answers
 //! (sparse, or spaced by more than [`EARLY`]) sleeps between them as before, and a peer that
 //! sleeps between answers (node:dgram's, or a handler that works long) is not waited for.
+//!
+//! A core shared with a busy process: there a yield can give that process the core for its
+//! whole time slice (1-4 ms in 35 % of 2,000 yields against a busy loop on the VM's core, the
+//! rest at once), where a thread that blocked would have had the core back as soon as its
+//! datagram came. A client with 2 in flight on such a core ran at 0.29-0.42x node:dgram's
+//! requests/s (2026-12-08). So after [`CONTENDED_RUN`] yields in a row (each within
+//! [`CONTENDED_GAP`] of the last) that took longer than [`CONTENDED`], lingering goes on without
+//! yielding for [`QUIET`], doubled at each such run up to [`QUIET_MAX`], and back to [`QUIET`]
+//! once [`QUIET_MAX`] has passed without one: the busy process then gets the core when the
+//! scheduler takes it from the thread, its fair share, not at every poll. Lingering itself is not
+//! stopped: yields that long also come without a busy process (at a process's start, its
+//! compiler threads, pinned to the same core, took 0.3-4 ms at a time), and a side that stops
+//! lingering in a ping-pong stops the other side's too (its answers come late), for good where
+//! both then probe at different answers.
 
 use std::time::{Duration, Instant};
 
@@ -45,6 +59,26 @@ pub const CREDIT: u8 = 32;
 /// pays again.
 pub const PROBE: u8 = 64;
 
+/// A yield that took longer than this gave the core to another process for its time slice (a
+/// busy loop on the VM's core kept it 2-5 ms at a time), not to a peer that answers (a window of
+/// 4 on one core: 0.25-0.45 ms, and longer only while its compiler or collector ran).
+pub const CONTENDED: Duration = Duration::from_millis(1);
+
+/// Contended yields in a row that show the core shared with a busy process, each within
+/// [`CONTENDED_GAP`] of the one before (a busy process makes them one after another, 0.1-0.3 ms
+/// apart, while the thread lingers).
+pub const CONTENDED_RUN: u8 = 3;
+/// How soon after the one before a contended yield counts as in a row.
+pub const CONTENDED_GAP: Duration = Duration::from_millis(5);
+
+/// After a run of contended yields, no yield for this long; doubled at each run, up to
+/// [`QUIET_MAX`].
+pub const QUIET: Duration = Duration::from_millis(50);
+
+/// The longest pause of yields after contended ones; a run that comes longer than this after the
+/// last pause ended pauses for [`QUIET`] again.
+pub const QUIET_MAX: Duration = Duration::from_millis(1600);
+
 /// A thread's lingering: whether the loop is lingering now, until when, and whether it has been
 /// paying.
 #[derive(Debug)]
@@ -54,6 +88,13 @@ pub struct Linger {
     until: Option<Instant>,
     credit: u8,
     skipped: u8,
+    /// The latest contended yield's end, and how many came in a row before it.
+    contended_at: Option<Instant>,
+    contended: u8,
+    /// After a run of contended yields: no yield before this.
+    quiet_until: Option<Instant>,
+    /// The pause after the next run.
+    quiet: Duration,
 }
 
 impl Default for Linger {
@@ -63,6 +104,10 @@ impl Default for Linger {
             until: None,
             credit: CREDIT,
             skipped: 0,
+            contended_at: None,
+            contended: 0,
+            quiet_until: None,
+            quiet: QUIET,
         }
     }
 }
@@ -115,6 +160,37 @@ impl Linger {
         } else {
             self.credit = self.credit.saturating_sub(1);
         }
+    }
+
+    /// Whether the thread may yield its core at `now` while lingering: not during a pause after
+    /// a run of contended yields.
+    pub fn may_yield(&self, now: Instant) -> bool {
+        self.quiet_until.is_none_or(|q| now >= q)
+    }
+
+    /// The thread yielded its core while lingering, from `before` to `after`: the
+    /// [`CONTENDED_RUN`]th contended yield in a row pauses yields (see the module's docs).
+    pub fn yielded(&mut self, before: Instant, after: Instant) {
+        if after.saturating_duration_since(before) <= CONTENDED {
+            return;
+        }
+        let in_a_row = self
+            .contended_at
+            .is_some_and(|last| before.saturating_duration_since(last) <= CONTENDED_GAP);
+        self.contended = if in_a_row { self.contended + 1 } else { 1 };
+        self.contended_at = Some(after);
+        if self.contended < CONTENDED_RUN {
+            return;
+        }
+        self.contended = 0;
+        if self
+            .quiet_until
+            .is_some_and(|q| after.saturating_duration_since(q) > QUIET_MAX)
+        {
+            self.quiet = QUIET;
+        }
+        self.quiet_until = Some(after + self.quiet);
+        self.quiet = (self.quiet * 2).min(QUIET_MAX);
     }
 
     /// Whether the loop is lingering.
@@ -178,5 +254,73 @@ mod tests {
         assert!(linger.begin(t));
         linger.hit(t);
         assert!(linger.begin(t));
+    }
+
+    /// Contended `CONTENDED_RUN` times in a row, starting at `t`, the next one
+    /// `CONTENDED_GAP` after the last; returns when the last ended.
+    fn contend(linger: &mut Linger, t: Instant) -> Instant {
+        let mut t = t;
+        for _ in 0..CONTENDED_RUN {
+            assert!(linger.may_yield(t), "yields until the run's last");
+            linger.yielded(t, t + CONTENDED * 2);
+            t += CONTENDED * 2 + CONTENDED_GAP;
+        }
+        t - CONTENDED_GAP
+    }
+
+    /// Short yields, contended ones alone, or contended ones further apart than `CONTENDED_GAP`
+    /// change nothing: a process's own threads make a few a second.
+    #[test]
+    fn a_few_contended_yields_change_nothing() {
+        let mut linger = Linger::default();
+        let mut t = Instant::now();
+        assert!(linger.begin(t));
+        linger.yielded(t, t + CONTENDED);
+        for _ in 0..u32::from(CONTENDED_RUN) * 4 {
+            linger.yielded(t, t + CONTENDED * 2);
+            t += CONTENDED_GAP * 2;
+            assert!(linger.may_yield(t));
+        }
+        assert_eq!(linger.credit, CREDIT);
+        assert!(linger.is_on());
+    }
+
+    /// A run of `CONTENDED_RUN` contended yields pauses yields for `QUIET`, and leaves lingering
+    /// on; a second run pauses them twice as long; after `QUIET_MAX` without one, a run pauses
+    /// them for `QUIET` again.
+    #[test]
+    fn a_run_of_contended_yields_pauses_yields_not_lingering() {
+        let mut linger = Linger::default();
+        let t = Instant::now();
+        assert!(linger.begin(t));
+        let end = contend(&mut linger, t);
+        assert!(!linger.may_yield(end), "no yield after the run");
+        assert!(linger.is_on(), "lingering goes on");
+        assert_eq!(linger.credit, CREDIT);
+        assert!(!linger.may_yield(end + QUIET / 2));
+        assert!(linger.may_yield(end + QUIET), "yields again after QUIET");
+        let end = contend(&mut linger, end + QUIET);
+        assert!(!linger.may_yield(end + QUIET));
+        assert!(
+            linger.may_yield(end + QUIET * 2),
+            "then after twice as long"
+        );
+        let later = end + QUIET * 2 + QUIET_MAX * 2;
+        let end = contend(&mut linger, later);
+        assert!(linger.may_yield(end + QUIET), "long after: QUIET again");
+    }
+
+    /// The pause grows no longer than `QUIET_MAX`.
+    #[test]
+    fn the_pause_after_contended_yields_is_bounded() {
+        let mut linger = Linger::default();
+        let mut t = Instant::now();
+        for _ in 0..20 {
+            t = contend(&mut linger, t);
+            assert!(!linger.may_yield(t));
+            t += linger.quiet.min(QUIET_MAX);
+        }
+        assert_eq!(linger.quiet, QUIET_MAX);
+        assert!(linger.may_yield(t));
     }
 }
