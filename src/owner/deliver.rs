@@ -80,29 +80,27 @@ thread_local! {
     /// The thread's spare call queue, empty, with its room: lent to a socket for as long as it
     /// delivers, as a read buffer is. Plain memory (no JavaScript value outlives a delivery), so
     /// it goes with the thread, not with the environment's teardown.
-    static SPARE_CALLS: RefCell<Pending> = const { RefCell::new(Pending::new()) };
+    static SPARE_CALLS: RefCell<Option<Box<Pending>>> = const { RefCell::new(None) };
 }
 
 /// The thread's spare call queue (see [`Pending`]), or a new one.
-fn take_calls_room() -> Pending {
+fn take_calls_room() -> Box<Pending> {
     SPARE_CALLS
-        .try_with(|q| q.try_borrow_mut().map(|mut q| std::mem::take(&mut *q)))
+        .try_with(|q| q.try_borrow_mut().ok().and_then(|mut q| q.take()))
         .ok()
-        .and_then(Result::ok)
+        .flatten()
         .unwrap_or_default()
 }
 
-/// Keeps `room`, an empty call queue, for the thread's next delivery (or frees it, when the
+/// Keeps `room`, a call queue, emptied, for the thread's next delivery (or frees it, when the
 /// thread has one).
-fn give_calls_room(room: Pending) {
-    if room.capacity() == 0 {
-        return;
-    }
+pub(super) fn give_calls_room(mut room: Box<Pending>) {
+    room.clear();
     // At thread exit the spare may be gone already: the room is freed then.
     let _ = SPARE_CALLS.try_with(|q| {
         if let Ok(mut spare) = q.try_borrow_mut() {
-            if spare.capacity() == 0 {
-                *spare = room;
+            if spare.is_none() {
+                *spare = Some(room);
             }
         }
     });
@@ -191,7 +189,7 @@ impl Owner {
         let pending = self
             .pending
             .try_borrow()
-            .map(|p| !p.is_empty())
+            .map(|p| p.as_ref().is_some_and(|q| !q.is_empty()))
             .unwrap_or(true);
         pending
             || self
@@ -343,8 +341,14 @@ impl Owner {
         }
         if !self.is_receiving() {
             // Closed meanwhile: what is left is discarded (counted as received when read).
-            if let Ok(mut pending) = self.pending.try_borrow_mut() {
-                pending.clear();
+            if let Some(q) = self
+                .pending
+                .try_borrow_mut()
+                .ok()
+                .as_mut()
+                .and_then(|p| p.as_mut())
+            {
+                q.clear();
             }
         }
         if self.has_backlog() {
@@ -360,11 +364,16 @@ impl Owner {
             {
                 give_back(backlog.reader);
             }
-            // The call queue's room too (empty here), back to the thread: kept by the socket,
-            // it held 352 bytes in every socket that ever received, more than the socket's
-            // own state.
-            if let Ok(mut pending) = self.pending.try_borrow_mut() {
-                give_calls_room(std::mem::take(&mut *pending));
+            // The call queue too (empty here), back to the thread: kept by the socket, its room
+            // held 352 bytes in every socket that ever received, more than the socket's own
+            // state.
+            if let Some(room) = self
+                .pending
+                .try_borrow_mut()
+                .ok()
+                .and_then(|mut p| p.take())
+            {
+                give_calls_room(room);
             }
         }
         self.nested_blocked.set(false);
@@ -414,9 +423,9 @@ impl Owner {
                 if !self.is_receiving() {
                     return;
                 }
-                let (next, more) = match self.pending.try_borrow_mut() {
-                    Ok(mut p) => (p.pop_front(), !p.is_empty()),
-                    Err(_) => (None, false),
+                let (next, more) = match self.pending.try_borrow_mut().as_deref_mut() {
+                    Ok(Some(q)) => (q.pop_front(), !q.is_empty()),
+                    _ => (None, false),
                 };
                 let Some((args, argc)) = next else { break };
                 if more || self.has_backlog_beyond_pending() {
@@ -446,9 +455,7 @@ impl Owner {
         let Ok(mut pending) = self.pending.try_borrow_mut() else {
             return 0;
         };
-        if pending.capacity() == 0 {
-            *pending = take_calls_room();
-        }
+        let pending = pending.get_or_insert_with(take_calls_room);
         let mut datagrams = Datagrams::resume(&backlog.reader, backlog.at);
         let mut encoder = Encoder::default();
         let mut made = 0;
