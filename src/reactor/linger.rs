@@ -27,7 +27,7 @@
 //! A core shared with a busy process: there a yield can give that process the core for its
 //! whole time slice (1-4 ms in 35 % of 2,000 yields against a busy loop on the VM's core, the
 //! rest at once), where a thread that blocked would have had the core back as soon as its
-//! datagram came. A client with 2 in flight on such a core ran at 0.29-0.42x node:dgram's
+//! datagram came. A client with 2 in flight on such a core ran at 0.14-0.42x node:dgram's
 //! requests/s (2026-12-08). So after [`CONTENDED_RUN`] yields in a row (each within
 //! [`CONTENDED_GAP`] of the last) that took longer than [`CONTENDED`], lingering goes on without
 //! yielding for [`QUIET`], doubled at each such run up to [`QUIET_MAX`], and back to [`QUIET`]
