@@ -35,6 +35,7 @@
 const { spawn } = require('node:child_process')
 const path = require('node:path')
 const { performance } = require('node:perf_hooks')
+const { median } = require('./report')
 
 const ROOT = path.resolve(__dirname, '..')
 const CHILD_LIMIT_MS = 60000
@@ -229,11 +230,6 @@ function runChild (impl, workload) {
       resolve(JSON.parse(out.trim().split('\n').pop()))
     })
   })
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
 }
 
 async function main (argv) {

@@ -33,6 +33,7 @@
 // time measured.
 
 const path = require('node:path')
+const { median } = require('./report')
 
 const ROOT = path.resolve(__dirname, '..')
 const CHILD_LIMIT_MS = 10000
@@ -70,11 +71,6 @@ function runChild (impl, dir, env = process.env) {
       resolve(JSON.parse(out.trim().split('\n').pop()))
     })
   })
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
 }
 
 // A copy of the package laid out as a consumer's node_modules holds it, in a temporary folder

@@ -17,6 +17,7 @@
 
 const { lineChild } = require('./line-child')
 const path = require('node:path')
+const { median } = require('./report')
 
 const ROOT = path.resolve(__dirname, '..')
 
@@ -87,8 +88,6 @@ async function trial (impl, bg, handlerUs, seconds) {
     } finally { s.stop() }
   } finally { r.stop() }
 }
-
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1] }
 
 async function main (argv) {
   const opt = (name, dflt) => {

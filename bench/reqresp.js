@@ -28,6 +28,7 @@
 
 const { lineChild } = require('./line-child')
 const path = require('node:path')
+const { median } = require('./report')
 
 const ROOT = path.resolve(__dirname, '..')
 
@@ -142,8 +143,6 @@ async function trial (impl, window, seconds, ports, size, serverCore, sharedCore
     } finally { server.stop() }
   } finally { if (hog) hog.stop() }
 }
-
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1] }
 
 async function main (argv) {
   const opt = (name, dflt) => {

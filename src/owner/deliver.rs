@@ -94,7 +94,7 @@ fn take_calls_room() -> Box<Pending> {
 
 /// Keeps `room`, a call queue, emptied, for the thread's next delivery (or frees it, when the
 /// thread has one).
-pub(super) fn give_calls_room(mut room: Box<Pending>) {
+fn give_calls_room(mut room: Box<Pending>) {
     room.clear();
     // At thread exit the spare may be gone already: the room is freed then.
     let _ = SPARE_CALLS.try_with(|q| {
@@ -200,6 +200,19 @@ impl Owner {
                         .is_some_and(|b| Datagrams::resume(&b.reader, b.at).next().is_some())
                 })
                 .unwrap_or(true)
+    }
+
+    /// Gives the socket's call queue back to the thread, emptied: the calls still in it are
+    /// discarded.
+    pub(super) fn return_calls_room(&self) {
+        let room = self
+            .pending
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut p| p.take());
+        if let Some(room) = room {
+            give_calls_room(room);
+        }
     }
 
     /// Whether the backlog holds datagrams not yet made ready for their calls.
@@ -340,16 +353,9 @@ impl Owner {
             return;
         }
         if !self.is_receiving() {
-            // Closed meanwhile: what is left is discarded (counted as received when read).
-            if let Some(q) = self
-                .pending
-                .try_borrow_mut()
-                .ok()
-                .as_mut()
-                .and_then(|p| p.as_mut())
-            {
-                q.clear();
-            }
+            // Stopped or closed meanwhile: what is left is discarded (counted as received when
+            // read).
+            self.return_calls_room();
         }
         if self.has_backlog() {
             if self.is_receiving() {
@@ -367,14 +373,7 @@ impl Owner {
             // The call queue too (empty here), back to the thread: kept by the socket, its room
             // held 352 bytes in every socket that ever received, more than the socket's own
             // state.
-            if let Some(room) = self
-                .pending
-                .try_borrow_mut()
-                .ok()
-                .and_then(|mut p| p.take())
-            {
-                give_calls_room(room);
-            }
+            self.return_calls_room();
         }
         self.nested_blocked.set(false);
         // Readable again once nothing waits (a backlog, or a nested loop, turned it off).

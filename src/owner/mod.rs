@@ -912,14 +912,7 @@ impl Owner {
             // pairs (a socket per query ran at 4.7x node:dgram's time).
             backlog.discard();
         }
-        if let Some(room) = self
-            .pending
-            .try_borrow_mut()
-            .ok()
-            .and_then(|mut p| p.take())
-        {
-            deliver::give_calls_room(room);
-        }
+        self.return_calls_room();
         if let Ok(mut s) = self.socket.try_borrow_mut() {
             s.take();
         }
